@@ -1,0 +1,237 @@
+"""The data layer: schema inference, the reversible transformer and the span helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tssynth.data import DataTransformer, infer_schema
+from tssynth.data.spans import (
+    SOFTMAX,
+    Span,
+    sample_last_axis,
+    segment_argmax,
+    segment_sample,
+    softmax_block,
+)
+from tssynth.exceptions import InvalidDataError, InvalidParameterError
+
+
+def fit_transformer(df: pd.DataFrame, **kwargs) -> DataTransformer:
+    return DataTransformer(random_state=0).fit(df, infer_schema(df, **kwargs))
+
+
+def test_schema_infers_kinds_from_dtypes(mixed_frame):
+    kinds = {c.name: c.kind for c in infer_schema(mixed_frame)}
+    assert kinds == {
+        "count": "continuous",
+        "amount": "continuous",
+        "group": "categorical",
+        "score": "continuous",
+        "flag": "categorical",
+        "level": "categorical",
+        "nullable": "continuous",
+        "colour": "categorical",
+        "day": "continuous",
+        "constant": "continuous",
+        "empty": "continuous",
+        "small": "continuous",
+    }
+
+
+def test_schema_overrides_with_discrete_columns_and_metadata(mixed_frame):
+    kinds = {c.name: c.kind for c in infer_schema(mixed_frame, discrete_columns=["count"])}
+    assert kinds["count"] == "categorical"
+    meta = {"categorical": ["nullable"], "continuous": ["amount"]}
+    kinds = {c.name: c.kind for c in infer_schema(mixed_frame, metadata=meta)}
+    assert kinds["nullable"] == "categorical" and kinds["amount"] == "continuous"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"discrete_columns": ["nope"]}, "nope"),
+        ({"discrete_columns": "group"}, "list of column names"),
+        ({"metadata": {"continuous": ["group"]}}, "group"),
+        ({"metadata": {"numbers": ["count"]}}, "metadata"),
+    ],
+)
+def test_schema_rejects_bad_declarations(mixed_frame, kwargs, message):
+    with pytest.raises((InvalidParameterError, InvalidDataError), match=message):
+        infer_schema(mixed_frame, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pd.DataFrame(), "no columns"),
+        (pd.DataFrame({"a": []}), "no rows"),
+        (pd.DataFrame([[1, 2]], columns=["a", "a"]), "duplicate column names"),
+        (pd.DataFrame({"c": [1 + 2j, 3j]}), "complex"),
+        (pd.DataFrame({"l": [[1], [2]]}), "unhashable"),
+    ],
+)
+def test_schema_rejects_unusable_frames(frame, message):
+    with pytest.raises(InvalidDataError, match=message):
+        infer_schema(frame)
+
+
+def test_round_trip_restores_dtypes_order_and_categorical_values(mixed_frame):
+    transformer = fit_transformer(mixed_frame)
+    restored = transformer.inverse_transform(transformer.transform(mixed_frame))
+    assert list(restored.columns) == list(mixed_frame.columns)
+    pd.testing.assert_series_equal(restored.dtypes, mixed_frame.dtypes)
+    for column in ["group", "flag", "level", "colour", "constant", "empty", "nullable", "day"]:
+        pd.testing.assert_series_equal(restored[column], mixed_frame[column], check_names=False)
+    assert restored["level"].cat.categories.tolist() == ["low", "mid", "high"]
+
+
+def test_round_trip_of_continuous_values_is_close(mixed_frame):
+    transformer = fit_transformer(mixed_frame)
+    restored = transformer.inverse_transform(transformer.transform(mixed_frame))
+    np.testing.assert_array_equal(restored["count"], mixed_frame["count"])  # integers exact
+    np.testing.assert_allclose(restored["amount"], mixed_frame["amount"], rtol=1e-5, atol=1e-4)
+    pd.testing.assert_series_equal(restored["score"].isna(), mixed_frame["score"].isna())
+    np.testing.assert_allclose(restored["score"], mixed_frame["score"], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(restored["small"], mixed_frame["small"], rtol=1e-3, atol=1e-9)
+
+
+def test_layout_covers_the_array_without_gaps(mixed_frame):
+    transformer = fit_transformer(mixed_frame)
+    starts = [s.start for s in transformer.spans]
+    stops = [s.stop for s in transformer.spans]
+    assert starts[0] == 0 and stops[-1] == transformer.output_dim
+    assert starts[1:] == stops[:-1]
+    array = transformer.transform(mixed_frame)
+    assert array.dtype == np.float32 and array.shape == (len(mixed_frame), transformer.output_dim)
+    gaussian = [s.start for s in transformer.spans if s.kind == "gaussian"]
+    assert np.abs(array[:, gaussian]).max() <= 0.99 + 1e-6
+    for span in transformer.spans:  # every softmax span of every row is one-hot
+        if span.kind == SOFTMAX:
+            np.testing.assert_array_equal(array[:, span.start : span.stop].sum(axis=1), 1.0)
+
+
+def test_constant_and_all_missing_columns_take_no_space():
+    df = pd.DataFrame({"x": np.arange(50.0), "const": 3.0, "none": np.nan, "one": "k"})
+    transformer = fit_transformer(df)
+    solo = fit_transformer(df[["x"]])
+    assert transformer.output_dim == solo.output_dim
+    out = transformer.inverse_transform(np.zeros((4, transformer.output_dim)))
+    assert (out["const"] == 3.0).all() and out["none"].isna().all() and (out["one"] == "k").all()
+
+
+def test_sampled_missing_rate_matches_the_indicator_probability(mixed_frame):
+    transformer = fit_transformer(mixed_frame)
+    data = transformer.transform(mixed_frame)
+    data[:] = 0.0
+    for span in transformer.spans:  # uniform probabilities everywhere
+        if span.kind == SOFTMAX:
+            data[:, span.start : span.stop] = 1.0 / (span.stop - span.start)
+    out = transformer.inverse_transform(
+        np.repeat(data, 10, axis=0), random_state=np.random.default_rng(0)
+    )
+    assert abs(out["score"].isna().mean() - 0.5) < 0.02
+    shares = out["group"].value_counts(normalize=True)
+    np.testing.assert_allclose(shares.to_numpy(), 1 / 3, atol=0.02)
+    assert set(out["colour"].dropna()) <= {"red", "green", "blue"}
+
+
+def test_values_stay_within_training_bounds(mixed_frame):
+    transformer = fit_transformer(mixed_frame)
+    rng = np.random.default_rng(1)
+    noise = rng.uniform(-1, 1, size=(2000, transformer.output_dim))
+    out = transformer.inverse_transform(
+        noise, sigmas=np.ones(transformer.output_dim), random_state=rng
+    )
+    for column in ["count", "amount", "score", "day"]:
+        assert out[column].min() >= mixed_frame[column].min()
+        assert out[column].max() <= mixed_frame[column].max()
+    assert out["day"].dt.normalize().equals(out["day"])  # dates stay whole days
+    assert np.all(out["count"] == np.round(out["count"]))
+
+
+def test_unseen_categories_and_missing_at_transform_do_not_fail(mixed_frame):
+    transformer = fit_transformer(mixed_frame)
+    new = mixed_frame.head(3).copy()
+    new["group"] = ["zzz", "a", None]
+    new["count"] = [np.nan, 1, 2]
+    array = transformer.transform(new)
+    span = next(s for s in transformer.spans if s.kind == SOFTMAX and s.stop - s.start == 3)
+    assert np.isfinite(array).all()
+    assert array.shape == (3, transformer.output_dim) and span is not None
+
+
+def test_transform_names_missing_columns(mixed_frame):
+    transformer = fit_transformer(mixed_frame)
+    with pytest.raises(InvalidDataError, match="amount"):
+        transformer.transform(mixed_frame.drop(columns=["amount"]))
+
+
+def test_infinite_values_are_rejected():
+    with pytest.raises(InvalidDataError, match=r"'x'.*infinite"):
+        fit_transformer(pd.DataFrame({"x": [1.0, np.inf, 2.0]}))
+
+
+def test_state_round_trip_rebuilds_the_same_transformer(mixed_frame):
+    transformer = fit_transformer(mixed_frame)
+    rebuilt = DataTransformer.from_state(transformer.to_state())
+    assert rebuilt.spans == transformer.spans
+    np.testing.assert_array_equal(
+        rebuilt.transform(mixed_frame), transformer.transform(mixed_frame)
+    )
+
+
+def test_timezones_and_timedeltas_round_trip():
+    df = pd.DataFrame(
+        {
+            "when": pd.date_range("2024-03-01 10:00", periods=30, freq="h", tz="Europe/Paris"),
+            "took": pd.to_timedelta(np.arange(30), unit="s"),
+        }
+    )
+    transformer = fit_transformer(df)
+    out = transformer.inverse_transform(transformer.transform(df))
+    pd.testing.assert_frame_equal(out, df)
+
+
+def test_wide_categorical_column_is_encoded_and_decoded():
+    labels = np.array([f"id{i}" for i in range(3000)], dtype=object)
+    df = pd.DataFrame({"id": labels, "x": np.arange(3000.0)})
+    transformer = fit_transformer(df)
+    out = transformer.inverse_transform(transformer.transform(df))
+    assert (out["id"] == df["id"]).all()
+
+
+# ----------------------------------------------------------------- span helpers
+
+
+def _spans(widths):
+    spans, start = [], 0
+    for width in widths:
+        spans.append(Span(start, start + width, SOFTMAX))
+        start += width
+    return spans
+
+
+def test_segment_argmax_matches_a_loop():
+    rng = np.random.default_rng(0)
+    widths = [3, 1, 7, 2]
+    block = softmax_block(_spans(widths))
+    values = rng.normal(size=(50, sum(widths)))
+    values[0, :3] = 1.0  # ties resolve to the first entry
+    expected = np.stack(
+        [values[:, s.start : s.stop].argmax(axis=1) for s in _spans(widths)], axis=1
+    )
+    np.testing.assert_array_equal(segment_argmax(values, block), expected)
+
+
+def test_segment_sample_follows_the_probabilities():
+    rng = np.random.default_rng(0)
+    probs = np.array([0.2, 0.5, 0.3, 0.9, 0.1])
+    block = softmax_block(_spans([3, 2]))
+    draws = segment_sample(np.tile(probs, (40_000, 1)), block, rng)
+    np.testing.assert_allclose(np.bincount(draws[:, 0]) / 40_000, probs[:3], atol=0.01)
+    np.testing.assert_allclose(np.bincount(draws[:, 1]) / 40_000, probs[3:], atol=0.01)
+    padded = sample_last_axis(np.tile([0.25, 0.75, 0.0], (40_000, 1)), rng)
+    assert padded.max() == 1
+    assert abs(padded.mean() - 0.75) < 0.01

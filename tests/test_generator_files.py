@@ -1,0 +1,118 @@
+"""Generator files: round trips, damage detection, atomic writes and generator_filepath."""
+
+from __future__ import annotations
+
+import joblib
+import pandas as pd
+import pytest
+
+import tssynth
+from tssynth import GeneratorFileError, InvalidDataError, TVAESynthesizer
+from tssynth.serialization import FORMAT_VERSION, write_generator
+
+SMALL = {"embedding_dim": 8, "compress_dims": (32,), "decompress_dims": (32,), "device": "cpu"}
+
+
+@pytest.fixture
+def fitted(mixed_frame):
+    return TVAESynthesizer(epochs=2, random_state=0, **SMALL).fit(mixed_frame)
+
+
+def test_saved_right_after_fit_gives_the_same_first_samples(fitted, tmp_path, mixed_frame):
+    path = fitted.save(tmp_path / "model.tssynth")
+    first_samples = fitted.sample(100)
+    for loaded in (TVAESynthesizer.load(path), tssynth.load(path)):
+        assert isinstance(loaded, TVAESynthesizer)
+        assert loaded.get_params() == fitted.get_params()
+        pd.testing.assert_frame_equal(loaded.sample(100), first_samples)
+        pd.testing.assert_frame_equal(loaded.loss_history_, fitted.loss_history_)
+    fresh = TVAESynthesizer(epochs=2, random_state=0, **SMALL).fit(mixed_frame)
+    pd.testing.assert_frame_equal(TVAESynthesizer.load(path).sample(100), fresh.sample(100))
+    assert (TVAESynthesizer.load(path).transform(mixed_frame) == fresh.transform(mixed_frame)).all()
+
+
+def _corrupt(path, mutate):
+    data = bytearray(path.read_bytes())
+    path.write_bytes(bytes(mutate(data)))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d[: len(d) // 2], "truncated"),
+        (lambda d: d[:10], "truncated|damaged"),
+        (lambda d: d[:-1] + bytes([d[-1] ^ 0xFF]), "damaged"),
+        (lambda d: b"hello world", "not a tssynth generator file"),
+        (lambda d: b"", "not a tssynth generator file"),
+    ],
+)
+def test_damaged_files_give_clear_errors(fitted, tmp_path, mutate, message):
+    path = fitted.save(tmp_path / "model.tssynth")
+    _corrupt(path, mutate)
+    with pytest.raises(GeneratorFileError, match=message):
+        tssynth.load(path)
+
+
+def test_foreign_and_missing_files(tmp_path):
+    pickle_file = tmp_path / "other.pkl"
+    joblib.dump({"some": "object"}, pickle_file)
+    with pytest.raises(GeneratorFileError, match="not a tssynth generator file"):
+        tssynth.load(pickle_file)
+    with pytest.raises(GeneratorFileError, match="No generator file"):
+        tssynth.load(tmp_path / "absent.tssynth")
+
+
+def test_newer_format_asks_for_an_upgrade(tmp_path, monkeypatch):
+    monkeypatch.setattr("tssynth.serialization.FORMAT_VERSION", FORMAT_VERSION + 1)
+    path = write_generator(tmp_path / "new.tssynth", "TVAESynthesizer", {"x": 1})
+    monkeypatch.undo()
+    with pytest.raises(GeneratorFileError, match="Upgrade tssynth"):
+        tssynth.load(path)
+
+
+def test_unknown_class_and_wrong_class(tmp_path):
+    path = write_generator(tmp_path / "odd.tssynth", "MysterySynthesizer", {"x": 1})
+    with pytest.raises(GeneratorFileError, match="MysterySynthesizer"):
+        tssynth.load(path)
+
+
+def test_failed_save_keeps_the_old_file(fitted, tmp_path, monkeypatch):
+    path = fitted.save(tmp_path / "model.tssynth")
+    before = path.read_bytes()
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("tssynth.serialization.os.fsync", explode)
+    with pytest.raises(OSError, match="disk full"):
+        fitted.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.tssynth"]  # no temp file left
+
+
+def test_save_into_a_missing_folder_is_named(fitted, tmp_path):
+    with pytest.raises(GeneratorFileError, match="does not exist"):
+        fitted.save(tmp_path / "nope" / "model.tssynth")
+
+
+def test_generator_filepath_saves_then_loads_instead_of_training(mixed_frame, tmp_path):
+    path = tmp_path / "gen.tssynth"
+    first = TVAESynthesizer(epochs=2, random_state=0, generator_filepath=str(path), **SMALL)
+    first.fit(mixed_frame)
+    assert path.exists()
+    stamp = path.stat().st_mtime_ns
+    second = TVAESynthesizer(epochs=2, random_state=1, generator_filepath=str(path), **SMALL)
+    with pytest.warns(UserWarning, match="random_state"):
+        second.fit(mixed_frame)
+    assert path.stat().st_mtime_ns == stamp  # loaded, not retrained and rewritten
+    pd.testing.assert_frame_equal(second.sample(20), TVAESynthesizer.load(path).sample(20))
+    pd.testing.assert_frame_equal(second.loss_history_, first.loss_history_)
+
+
+def test_generator_filepath_with_other_columns_is_refused(mixed_frame, tmp_path):
+    path = tmp_path / "gen.tssynth"
+    TVAESynthesizer(epochs=1, generator_filepath=path, **SMALL).fit(mixed_frame)
+    later = TVAESynthesizer(epochs=1, generator_filepath=path, **SMALL)
+    with pytest.raises(InvalidDataError, match="other columns"):
+        later.fit(mixed_frame.drop(columns=["amount"]))
+    assert not hasattr(later, "module_")

@@ -1,0 +1,79 @@
+"""The model layer: the span loss, the KL terms and the output activation."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from tssynth.nn import SpanLayout, gaussian_kl, span_nll, standard_normal_kl
+from tssynth.nn.modules import Decoder
+
+SPANS = [(0, 1, "gaussian"), (1, 4, "softmax"), (4, 5, "gaussian"), (5, 7, "softmax")]
+
+
+def _target(n: int, generator: torch.Generator) -> torch.Tensor:
+    target = torch.zeros(n, 7)
+    target[:, 0] = torch.rand(n, generator=generator) * 2 - 1
+    target[:, 4] = torch.rand(n, generator=generator) * 2 - 1
+    target[torch.arange(n), 1 + torch.randint(0, 3, (n,), generator=generator)] = 1
+    target[torch.arange(n), 5 + torch.randint(0, 2, (n,), generator=generator)] = 1
+    return target
+
+
+def test_span_nll_equals_a_per_span_reference():
+    generator = torch.Generator().manual_seed(0)
+    layout = SpanLayout(SPANS)
+    output = torch.randn(32, 7, generator=generator) * 3
+    sigma = torch.rand(7, generator=generator) + 0.05
+    target = _target(32, generator)
+    expected = torch.zeros(32)
+    for start, stop, kind in SPANS:
+        if kind == "gaussian":
+            dist = Normal(torch.tanh(output[:, start]), sigma[start])
+            expected -= dist.log_prob(target[:, start])
+        else:
+            labels = target[:, start:stop].argmax(dim=1)
+            expected += torch.nn.functional.cross_entropy(
+                output[:, start:stop], labels, reduction="none"
+            )
+    torch.testing.assert_close(span_nll(output, sigma, target, layout), expected)
+
+
+def test_span_nll_is_stable_for_extreme_logits():
+    layout = SpanLayout(SPANS)
+    output = torch.full((2, 7), 200.0)
+    output[:, 5] = -200.0
+    target = _target(2, torch.Generator().manual_seed(1))
+    value = span_nll(output, torch.full((7,), 0.5), target, layout)
+    assert torch.isfinite(value).all()
+
+
+def test_kl_terms_match_torch_distributions():
+    generator = torch.Generator().manual_seed(0)
+    mu_q, lv_q, mu_p, lv_p = (torch.randn(10, 4, generator=generator) for _ in range(4))
+    q = Normal(mu_q, torch.exp(0.5 * lv_q))
+    p = Normal(mu_p, torch.exp(0.5 * lv_p))
+    torch.testing.assert_close(gaussian_kl(mu_q, lv_q, mu_p, lv_p), kl_divergence(q, p).sum(-1))
+    standard = Normal(torch.zeros(10, 4), torch.ones(10, 4))
+    torch.testing.assert_close(standard_normal_kl(mu_q, lv_q), kl_divergence(q, standard).sum(-1))
+
+
+def test_activate_gives_probabilities_and_bounded_scalars():
+    layout = SpanLayout(SPANS)
+    output = torch.randn(16, 7) * 10
+    activated = layout.activate(output)
+    torch.testing.assert_close(activated[:, 1:4].sum(1), torch.ones(16))
+    torch.testing.assert_close(activated[:, 5:7].sum(1), torch.ones(16))
+    assert activated[:, [0, 4]].abs().max() <= 1
+    torch.testing.assert_close(activated[:, 0], torch.tanh(output[:, 0]))
+
+
+def test_decoder_sigma_is_clamped():
+    decoder = Decoder(4, (8,), 3)
+    with torch.no_grad():
+        decoder.sigma.copy_(torch.tensor([1e-5, 0.5, 9.0]))
+    decoder.clamp_sigma()
+    torch.testing.assert_close(decoder.sigma.data, torch.tensor([0.01, 0.5, 1.0]))
+    assert math.isclose(float(decoder(torch.zeros(2, 4))[1][1].detach()), 0.5)

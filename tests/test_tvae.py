@@ -1,0 +1,231 @@
+"""TVAESynthesizer: what it learns, the scikit-learn contract and the random_state contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from tssynth import InvalidDataError, InvalidParameterError, TVAESynthesizer
+
+SMALL = {"embedding_dim": 16, "compress_dims": (64,), "decompress_dims": (64,), "device": "cpu"}
+
+
+def test_sample_has_the_fitted_columns_dtypes_and_categories(fitted_tvae, mixed_frame):
+    out = fitted_tvae.sample(500)
+    assert list(out.columns) == list(mixed_frame.columns)
+    pd.testing.assert_series_equal(out.dtypes, mixed_frame.dtypes)
+    assert set(out["group"]) <= set(mixed_frame["group"])
+    assert set(out["colour"].dropna()) <= set(mixed_frame["colour"].dropna())
+    assert (out["constant"] == 7).all() and out["empty"].isna().all()
+    assert out["level"].cat.categories.tolist() == ["low", "mid", "high"]
+
+
+def test_learns_marginals_and_missing_rates(fitted_tvae, mixed_frame):
+    out = fitted_tvae.sample(4000)
+    real = mixed_frame["group"].value_counts(normalize=True)
+    fake = out["group"].value_counts(normalize=True).reindex(real.index, fill_value=0)
+    assert (real - fake).abs().max() < 0.1
+    assert abs(out["score"].isna().mean() - mixed_frame["score"].isna().mean()) < 0.07
+    assert abs(out["colour"].isna().mean() - mixed_frame["colour"].isna().mean()) < 0.07
+    assert abs(out["flag"].mean() - mixed_frame["flag"].mean()) < 0.08
+
+
+def test_learns_a_dependency_between_columns(fitted_tvae):
+    out = fitted_tvae.sample(4000)
+    means = out.groupby("group")["amount"].mean()
+    assert means["a"] < 20 < means["b"]  # amount ~ 10 in group a, ~ 50 otherwise
+
+
+def test_learns_a_normal_distribution():
+    values = np.random.default_rng(0).normal(100, 10, 500)
+    synthesizer = TVAESynthesizer(epochs=150, batch_size=100, random_state=0, **SMALL)
+    out = synthesizer.fit(pd.DataFrame({"x": values})).sample(5000)["x"]
+    assert abs(out.mean() - values.mean()) < 2.0
+    assert abs(out.std() - values.std()) < 2.0
+
+
+def test_same_seed_same_model_and_same_samples(mixed_frame):
+    first = TVAESynthesizer(epochs=3, random_state=7, **SMALL).fit(mixed_frame)
+    second = TVAESynthesizer(epochs=3, random_state=7, **SMALL).fit(mixed_frame)
+    first_state, second_state = first.module_.state_dict(), second.module_.state_dict()
+    for name, tensor in first_state.items():
+        torch.testing.assert_close(tensor, second_state[name], rtol=0, atol=0)
+    pd.testing.assert_frame_equal(first.sample(200), second.sample(200))
+    pd.testing.assert_frame_equal(first.sample(50), second.sample(50))
+
+
+def test_consecutive_samples_differ_and_other_seeds_differ(fitted_tvae, mixed_frame):
+    a, b = fitted_tvae.sample(100), fitted_tvae.sample(100)
+    assert not a["amount"].equals(b["amount"])
+    other = TVAESynthesizer(epochs=3, random_state=8, **SMALL).fit(mixed_frame)
+    reference = TVAESynthesizer(epochs=3, random_state=7, **SMALL).fit(mixed_frame)
+    assert not other.sample(50)["amount"].equals(reference.sample(50)["amount"])
+
+
+def test_fit_does_not_touch_global_random_state(mixed_frame):
+    torch.manual_seed(123)
+    np.random.seed(123)  # noqa: NPY002
+    TVAESynthesizer(epochs=1, random_state=0, **SMALL).fit(mixed_frame)
+    after = torch.rand(1), np.random.rand()  # noqa: NPY002
+    torch.manual_seed(123)
+    np.random.seed(123)  # noqa: NPY002
+    assert (torch.rand(1), np.random.rand()) == after  # noqa: NPY002
+
+
+def test_sample_sizes(fitted_tvae, mixed_frame):
+    empty = fitted_tvae.sample(0)
+    assert empty.shape == (0, mixed_frame.shape[1])
+    pd.testing.assert_series_equal(empty.dtypes, mixed_frame.dtypes)
+    assert len(fitted_tvae.sample(np.int64(3))) == 3
+    assert len(fitted_tvae.sample(3 * len(mixed_frame))) == 3 * len(mixed_frame)
+
+
+@pytest.mark.parametrize("n", [-1, 2.5, "10", None, True])
+def test_sample_rejects_bad_counts(fitted_tvae, n):
+    with pytest.raises(InvalidParameterError, match="n_samples"):
+        fitted_tvae.sample(n)
+
+
+def test_transform_and_inverse_transform(fitted_tvae, mixed_frame):
+    latents = fitted_tvae.transform(mixed_frame)
+    assert latents.shape == (len(mixed_frame), 16) and np.isfinite(latents).all()
+    np.testing.assert_array_equal(latents, fitted_tvae.transform(mixed_frame))  # deterministic
+    decoded = fitted_tvae.inverse_transform(latents)
+    pd.testing.assert_series_equal(decoded.dtypes, mixed_frame.dtypes)
+    # A trained autoencoder reconstructs the dominant structure of each row.
+    assert (decoded["group"] == mixed_frame["group"]).mean() > 0.8
+    with pytest.raises(InvalidDataError, match="shape"):
+        fitted_tvae.inverse_transform(np.zeros((2, 3)))
+
+
+def test_transform_ignores_extra_columns_and_names_missing_ones(fitted_tvae, mixed_frame):
+    extra = mixed_frame.assign(unrelated=1)
+    np.testing.assert_array_equal(fitted_tvae.transform(extra), fitted_tvae.transform(mixed_frame))
+    with pytest.raises(InvalidDataError, match="group"):
+        fitted_tvae.transform(mixed_frame.drop(columns=["group"]))
+
+
+def test_unfitted_estimator_raises_not_fitted():
+    synthesizer = TVAESynthesizer()
+    for call in (lambda: synthesizer.sample(1), lambda: synthesizer.transform(None)):
+        with pytest.raises(NotFittedError, match="fit"):
+            call()
+    with pytest.raises(NotFittedError):
+        synthesizer.save("never.tssynth")
+
+
+def test_scikit_learn_conventions(mixed_frame):
+    synthesizer = TVAESynthesizer(epochs=2, compress_dims=(32, 16), random_state=3)
+    params = synthesizer.get_params()
+    assert params["compress_dims"] == (32, 16) and params["random_state"] == 3
+    copy = clone(synthesizer)
+    assert copy.get_params() == params
+    copy.set_params(epochs=1)
+    assert copy.epochs == 1 and synthesizer.epochs == 2
+    synthesizer.fit(mixed_frame)
+    assert not hasattr(clone(synthesizer), "module_")
+    assert list(synthesizer.loss_history_.columns) == ["epoch", "loss", "reconstruction", "kl"]
+    assert len(synthesizer.loss_history_) == 2
+    assert list(synthesizer.feature_names_in_) == list(mixed_frame.columns)
+    assert synthesizer.n_features_in_ == mixed_frame.shape[1]
+
+
+def test_works_as_a_pipeline_step():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    pipeline = Pipeline(
+        [
+            ("latent", TVAESynthesizer(epochs=30, batch_size=100, random_state=0, **SMALL)),
+            ("model", LogisticRegression()),
+        ]
+    )
+    pipeline.fit(x, y)
+    assert pipeline.score(x, y) > 0.75
+    sampled = pipeline.named_steps["latent"].sample(10)
+    assert isinstance(sampled, np.ndarray) and sampled.shape == (10, 3)
+    pipeline.set_output(transform="pandas")
+    frame = pipeline[:-1].transform(x)
+    assert list(frame.columns)[:2] == ["latent0", "latent1"]
+
+
+def test_learning_curve_goes_down(mixed_frame):
+    history = TVAESynthesizer(epochs=20, random_state=0, **SMALL).fit(mixed_frame).loss_history_
+    assert history["loss"].iloc[-3:].mean() < history["loss"].iloc[:3].mean()
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": 1.5}, "epochs"),
+        ({"batch_size": -5}, "batch_size"),
+        ({"embedding_dim": "big"}, "embedding_dim"),
+        ({"compress_dims": 128}, "compress_dims"),
+        ({"decompress_dims": (128, 0)}, "decompress_dims"),
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"loss_factor": -1}, "loss_factor"),
+        ({"l2scale": float("nan")}, "l2scale"),
+        ({"random_state": -1}, "random_state"),
+        ({"random_state": "seed"}, "random_state"),
+        ({"device": "tpu"}, "device"),
+        ({"device": "cuda:0"} if not torch.cuda.is_available() else {"device": "gpu"}, "device"),
+        ({"verbose": "yes"}, "verbose"),
+        ({"generator_filepath": 5}, "generator_filepath"),
+    ],
+)
+def test_invalid_parameters_are_named_before_training(mixed_frame, params, name):
+    synthesizer = TVAESynthesizer(**params)
+    with pytest.raises(InvalidParameterError, match=name):
+        synthesizer.fit(mixed_frame)
+    assert not hasattr(synthesizer, "module_")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (pd.DataFrame(), "no columns"),
+        (pd.DataFrame({"a": [], "b": []}), "no rows"),
+        (pd.DataFrame([[1, 2]], columns=["x", "x"]), "duplicate"),
+        (pd.Series([1.0, 2.0]), "Series"),
+        (np.zeros(5), "2-D"),
+        (pd.DataFrame({"x": [1.0, np.inf]}), "infinite"),
+    ],
+)
+def test_invalid_data_is_named_before_training(data, message):
+    with pytest.raises(InvalidDataError, match=message):
+        TVAESynthesizer(epochs=1).fit(data)
+
+
+def test_unknown_discrete_columns_are_named(mixed_frame):
+    with pytest.raises(InvalidParameterError, match="wrong"):
+        TVAESynthesizer(epochs=1).fit(mixed_frame, discrete_columns=["group", "wrong"])
+
+
+def test_awkward_but_valid_tables():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {"only": ["x"] * 30, "constant": 1.5, "missing": np.nan, "v": rng.normal(size=30)}
+    )
+    out = TVAESynthesizer(epochs=2, random_state=0, **SMALL).fit(df).sample(10)
+    assert (out["only"] == "x").all() and (out["constant"] == 1.5).all()
+    assert out["missing"].isna().all()
+    single = TVAESynthesizer(epochs=1, random_state=0, **SMALL).fit(df.head(1)).sample(3)
+    assert len(single) == 3
+
+
+def test_numpy_input_with_discrete_positions():
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.normal(size=300), rng.integers(0, 3, 300)]).astype(float)
+    synthesizer = TVAESynthesizer(epochs=5, random_state=0, **SMALL).fit(x, discrete_columns=[1])
+    out = synthesizer.sample(200)
+    assert out.dtype == np.float64 and out.shape == (200, 2)
+    assert set(np.unique(out[:, 1])) <= {0.0, 1.0, 2.0}
+    with pytest.raises(InvalidDataError, match=r"DataFrame|array"):
+        synthesizer.transform(pd.DataFrame(x))

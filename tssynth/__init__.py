@@ -1,0 +1,42 @@
+"""tssynth: variational autoencoders that learn real data and sample realistic synthetic data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tssynth._version import __version__
+from tssynth.base import BaseSynthesizer
+from tssynth.exceptions import (
+    GeneratorFileError,
+    InvalidDataError,
+    InvalidParameterError,
+    TrainingError,
+    TssynthError,
+)
+from tssynth.synthesizers import TVAESynthesizer
+
+
+def load(path: str | Path) -> BaseSynthesizer:
+    """Load any tssynth generator file, whatever synthesizer wrote it.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    The fitted synthesizer.
+    """
+    return BaseSynthesizer.load(path)
+
+
+__all__ = [
+    "GeneratorFileError",
+    "InvalidDataError",
+    "InvalidParameterError",
+    "TVAESynthesizer",
+    "TrainingError",
+    "TssynthError",
+    "__version__",
+    "load",
+]

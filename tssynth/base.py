@@ -1,0 +1,347 @@
+"""The base of every tssynth synthesizer: fit flow, seeding, devices and generator files.
+
+A subclass supplies four hooks:
+
+- ``_validate_params()`` checks its constructor arguments (calling
+  :meth:`BaseSynthesizer._validate_common_params`);
+- ``_prepare_input(X, **fit_params)`` validates the data and returns a
+  :class:`PreparedInput` (cheap: no fitting);
+- ``_fit_data(prepared, seed)`` fits the data layer and returns the fitted data
+  attributes and the training arrays;
+- ``_build_module(attributes)`` builds the torch module for those attributes;
+
+plus ``_data_state(attributes)`` / ``_data_attributes(state)`` to store the data
+layer in generator files. The base runs the shared training loop, sets fitted
+attributes only once everything succeeded, and saves/loads generator files.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
+
+from tssynth._validation import (
+    check_dims,
+    check_filepath,
+    check_float,
+    check_int,
+    check_n_samples,
+    check_random_state,
+    resolve_device,
+)
+from tssynth.exceptions import GeneratorFileError, InvalidDataError, InvalidParameterError
+from tssynth.serialization import read_generator, write_generator
+from tssynth.training import TrainingConfig, train
+
+# Parameters that do not change what a generator file holds.
+_RUNTIME_PARAMS = {"device", "verbose", "generator_filepath"}
+
+
+@dataclass
+class PreparedInput:
+    """Validated training input, before any fitting.
+
+    Attributes
+    ----------
+    data : Any
+        What ``_fit_data`` consumes.
+    signature : list
+        Plain description of the columns (names, kinds, dtypes); a generator file
+        is reused by ``fit`` only when its signature is equal.
+    extras : dict
+        Anything else a subclass wants to carry to ``_fit_data``.
+    """
+
+    data: Any
+    signature: list[Any]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _seeds(random_state: int | None) -> dict[str, int]:
+    """Independent seeds for the data layer, initialisation, training and sampling."""
+    children = np.random.SeedSequence(random_state).spawn(4)
+    names = ("data", "init", "train", "sample")
+    return {
+        name: int(child.generate_state(1)[0]) for name, child in zip(names, children, strict=True)
+    }
+
+
+class BaseSynthesizer(TransformerMixin, BaseEstimator):
+    """Shared machinery of tssynth synthesizers (not used directly)."""
+
+    _registry: ClassVar[dict[str, type[BaseSynthesizer]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        BaseSynthesizer._registry[cls.__name__] = cls
+
+    # ------------------------------------------------------------- parameters
+
+    def _validate_common_params(self) -> None:
+        check_int("embedding_dim", self.embedding_dim)
+        check_dims("compress_dims", self.compress_dims)
+        check_dims("decompress_dims", self.decompress_dims)
+        check_float("l2scale", self.l2scale, 0.0)
+        check_int("batch_size", self.batch_size)
+        check_int("epochs", self.epochs)
+        check_float("loss_factor", self.loss_factor, 0.0, inclusive=False)
+        check_float("learning_rate", self.learning_rate, 0.0, inclusive=False)
+        check_random_state(self.random_state)
+        check_filepath("generator_filepath", self.generator_filepath)
+        if not isinstance(self.verbose, bool | np.bool_):
+            raise InvalidParameterError(f"verbose must be True or False, got {self.verbose!r}.")
+        resolve_device(self.device)
+
+    def _training_config(self) -> TrainingConfig:
+        return TrainingConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.l2scale,
+            verbose=bool(self.verbose),
+            description=type(self).__name__,
+        )
+
+    # ---------------------------------------------------------------- fitting
+
+    def fit(self, X: Any, y: Any = None, **fit_params: Any) -> BaseSynthesizer:
+        """Learn the distribution of ``X``.
+
+        When ``generator_filepath`` names an existing file, that generator is
+        loaded instead of training (after checking it was fitted on the same
+        columns); otherwise the trained generator is saved there.
+
+        Parameters
+        ----------
+        X : DataFrame or ndarray
+            Training data.
+        y : None
+            Ignored; present for scikit-learn pipelines.
+        **fit_params
+            Passed to the data preparation of the subclass (for example
+            ``discrete_columns``).
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        device = resolve_device(self.device)
+        prepared = self._prepare_input(X, **fit_params)
+        path = self.generator_filepath
+        if path is not None and Path(path).exists():
+            self._load_generator_into_self(path, prepared.signature)
+            return self
+        seeds = _seeds(self.random_state)
+        attributes, arrays = self._fit_data(prepared, seeds["data"])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seeds["init"])
+            module = self._build_module(attributes)
+        history = train(module, arrays, self._training_config(), device, seeds["train"])
+        self._after_training(module, arrays, device)
+        self._set_fitted(
+            attributes,
+            module,
+            prepared.signature,
+            pd.DataFrame(history),
+            np.random.default_rng(seeds["sample"]),
+            device,
+        )
+        if path is not None:
+            self.save(path)
+        return self
+
+    def _set_fitted(
+        self,
+        attributes: dict[str, Any],
+        module: torch.nn.Module,
+        signature: list[Any],
+        history: pd.DataFrame,
+        rng: np.random.Generator,
+        device: torch.device,
+    ) -> None:
+        for name, value in attributes.items():
+            setattr(self, name, value)
+        self.module_ = module.to(device).eval()
+        self.signature_ = signature
+        self.loss_history_ = history
+        self.device_ = device
+        self._sample_rng = rng
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "module_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet; call fit(data) first."
+            )
+
+    # --------------------------------------------------------------- sampling
+
+    def _check_n(self, name: str, n: Any) -> int:
+        self._check_fitted()
+        return check_n_samples(name, n)
+
+    def _noise(self, n: int, dim: int) -> torch.Tensor:
+        """Standard normal latents from the sampling stream, on the fitted device."""
+        z = self._sample_rng.standard_normal((n, dim), dtype=np.float32)
+        return torch.from_numpy(z).to(self.device_)
+
+    # ----------------------------------------------------------- generator files
+
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted generator to ``path`` (written atomically).
+
+        The file holds the parameters, the model weights as CPU arrays, the data
+        layer's state, the sampling random state, a format version and a checksum.
+        Load it with ``type(self).load(path)`` or :func:`tssynth.load`.
+
+        Returns
+        -------
+        Path
+        """
+        self._check_fitted()
+        check_filepath("path", path)
+        return write_generator(path, type(self).__name__, self._payload())
+
+    def _payload(self) -> dict[str, Any]:
+        attributes = {name: getattr(self, name) for name in self._data_attribute_names}
+        return {
+            "params": self.get_params(deep=False),
+            "signature": self.signature_,
+            "data": self._data_state(attributes),
+            "module": {k: v.detach().cpu().numpy() for k, v in self.module_.state_dict().items()},
+            "loss_history": self.loss_history_.to_dict(orient="list"),
+            "rng_state": self._sample_rng.bit_generator.state,
+        }
+
+    @classmethod
+    def load(cls, path: str | Path) -> BaseSynthesizer:
+        """Load a generator saved with :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or Path
+
+        Returns
+        -------
+        The fitted synthesizer.
+
+        Raises
+        ------
+        GeneratorFileError
+            When the file is missing, damaged, truncated, foreign, too new, or
+            holds another kind of synthesizer.
+        """
+        class_name, payload = read_generator(path)
+        target = BaseSynthesizer._registry.get(class_name)
+        if target is None:
+            raise GeneratorFileError(
+                f"{str(path)!r} holds a {class_name!r}, which this tssynth does not know."
+            )
+        if not issubclass(target, cls):
+            raise GeneratorFileError(
+                f"{str(path)!r} holds a {class_name}, not a {cls.__name__}; load it with "
+                f"{class_name}.load() or tssynth.load()."
+            )
+        try:
+            estimator = target(**payload["params"])
+            estimator._restore(payload, str(path))
+        except GeneratorFileError:
+            raise
+        except Exception as exc:
+            raise GeneratorFileError(
+                f"{str(path)!r} could not be restored ({type(exc).__name__}: {exc})."
+            ) from exc
+        return estimator
+
+    def _restore(self, payload: dict[str, Any], source: str) -> None:
+        try:
+            device = resolve_device(self.device)
+        except InvalidParameterError:
+            warnings.warn(
+                f"{source} was saved with device={self.device!r}, which is not available "
+                "here; using the CPU.",
+                stacklevel=3,
+            )
+            device = torch.device("cpu")
+        attributes = self._data_attributes(payload["data"])
+        module = self._build_module(attributes)
+        module.load_state_dict({k: torch.as_tensor(v) for k, v in payload["module"].items()})
+        rng = np.random.default_rng()
+        rng.bit_generator.state = payload["rng_state"]
+        history = pd.DataFrame(payload["loss_history"])
+        self._set_fitted(attributes, module, payload["signature"], history, rng, device)
+
+    def _load_generator_into_self(self, path: str | Path, signature: list[Any]) -> None:
+        class_name, payload = read_generator(path)
+        if class_name != type(self).__name__:
+            raise GeneratorFileError(
+                f"generator_filepath {str(path)!r} holds a {class_name}, not a "
+                f"{type(self).__name__}; delete it or choose another path to train anew."
+            )
+        if payload["signature"] != signature:
+            raise InvalidDataError(
+                f"generator_filepath {str(path)!r} was trained on other columns "
+                f"({_describe(payload['signature'])}) than the data passed to fit "
+                f"({_describe(signature)}); delete the file or choose another path to train anew."
+            )
+        stored = {k: v for k, v in payload["params"].items() if k not in _RUNTIME_PARAMS}
+        current = {k: v for k, v in self.get_params(deep=False).items() if k not in _RUNTIME_PARAMS}
+        differing = sorted(k for k in stored if _param_differs(stored[k], current.get(k)))
+        if differing:
+            warnings.warn(
+                f"generator_filepath {str(path)!r} was trained with other values of {differing}; "
+                "using the saved generator as it is. Delete the file to train with the new values.",
+                stacklevel=3,
+            )
+            # The architecture must match the stored weights.
+            self.set_params(**{k: stored[k] for k in differing})
+        self._restore(payload, str(path))
+
+    # ------------------------------------------------------------ subclass hooks
+
+    _data_attribute_names: ClassVar[Sequence[str]] = ()
+
+    def _validate_params(self) -> None:
+        raise NotImplementedError
+
+    def _prepare_input(self, X: Any, **fit_params: Any) -> PreparedInput:
+        raise NotImplementedError
+
+    def _fit_data(
+        self, prepared: PreparedInput, seed: int
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
+        raise NotImplementedError
+
+    def _build_module(self, attributes: dict[str, Any]) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _after_training(
+        self, module: torch.nn.Module, arrays: list[np.ndarray], device: torch.device
+    ) -> None:
+        """Optional last step on the trained module (nothing by default)."""
+
+    def _data_attributes(self, state: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def _param_differs(a: Any, b: Any) -> bool:
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return list(a) != list(b)
+    return a != b
+
+
+def _describe(signature: list[Any]) -> str:
+    names = [entry[0] for entry in signature]
+    return f"{len(names)} columns: {names[:8]}{' ...' if len(names) > 8 else ''}"

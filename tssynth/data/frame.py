@@ -1,0 +1,47 @@
+"""Accept a DataFrame or a 2-D array as tabular input, and give results back in kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tssynth.exceptions import InvalidDataError
+
+
+def as_frame(X: Any, *, what: str = "X") -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Return ``X`` as a DataFrame plus a note of its original format.
+
+    DataFrames pass through unchanged; 2-D arrays (and nested lists) become a
+    DataFrame with integer column labels ``0..d-1``.
+
+    Returns
+    -------
+    frame : DataFrame
+    input_format : dict
+        ``{"kind": "frame"}`` or ``{"kind": "array", "dtype": str}``.
+    """
+    if isinstance(X, pd.DataFrame):
+        return X, {"kind": "frame"}
+    if isinstance(X, pd.Series):
+        raise InvalidDataError(
+            f"{what} is a pandas Series; pass a DataFrame, e.g. {what}.to_frame()."
+        )
+    try:
+        array = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(f"{what} must be a DataFrame or a 2-D array: {exc}") from exc
+    if array.ndim != 2:
+        raise InvalidDataError(
+            f"{what} must be a DataFrame or a 2-D array, got an array of shape {array.shape}; "
+            "reshape a single column with X.reshape(-1, 1)."
+        )
+    return pd.DataFrame(array), {"kind": "array", "dtype": str(array.dtype)}
+
+
+def from_frame(frame: pd.DataFrame, input_format: dict[str, Any]) -> Any:
+    """Inverse of :func:`as_frame`: a 2-D array for array input, else the frame."""
+    if input_format["kind"] == "array":
+        return frame.to_numpy(dtype=np.dtype(input_format["dtype"]))
+    return frame

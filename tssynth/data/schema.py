@@ -1,0 +1,289 @@
+"""Column schema: which columns are continuous or categorical, and how to restore them.
+
+The schema is inferred from dtypes and can be overridden. It remembers each
+column's exact dtype so that synthetic data comes back with the same dtypes,
+category sets and time zones as the data it was learned from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from tssynth.exceptions import InvalidDataError, InvalidParameterError
+
+CONTINUOUS = "continuous"
+CATEGORICAL = "categorical"
+
+# How a column's values become numbers and back.
+NUMERIC = "numeric"
+DATETIME = "datetime"
+TIMEDELTA = "timedelta"
+OTHER = "other"
+
+_NANOSECONDS = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9, "s": 10**9}
+_UNIT_NANOSECONDS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+@dataclass
+class ColumnSpec:
+    """What tssynth knows about one input column.
+
+    Attributes
+    ----------
+    name : hashable
+        Column label.
+    kind : {"continuous", "categorical"}
+        How the column is modelled.
+    dtype : str
+        The column's original dtype, as ``str(dtype)``.
+    value_type : {"numeric", "datetime", "timedelta", "other"}
+        How values map to floats (continuous columns) and back.
+    unit : str or None
+        Resolution of datetime/timedelta values (``"ns"``, ``"us"``, ...).
+    tz : str or None
+        Time zone of tz-aware datetime columns.
+    categories : list or None
+        The category set of a pandas ``category`` column (all of them, used or not).
+    ordered : bool
+        Whether that category dtype is ordered.
+    """
+
+    name: Hashable
+    kind: str
+    dtype: str
+    value_type: str
+    unit: str | None = None
+    tz: str | None = None
+    categories: list[Any] | None = field(default=None)
+    ordered: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, for generator files."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> ColumnSpec:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**state)
+
+
+def check_frame(df: pd.DataFrame, *, what: str = "X") -> None:
+    """Reject frames that no synthesizer can learn from, naming the problem."""
+    if df.shape[1] == 0:
+        raise InvalidDataError(f"{what} has no columns; pass a DataFrame with at least one column.")
+    if df.shape[0] == 0:
+        raise InvalidDataError(f"{what} has no rows; pass at least one row of data.")
+    duplicated = df.columns[df.columns.duplicated()].unique().tolist()
+    if duplicated:
+        raise InvalidDataError(
+            f"{what} has duplicate column names {duplicated}; rename them so every column "
+            "name is unique."
+        )
+
+
+def _value_type(dtype: Any) -> str:
+    if isinstance(dtype, pd.CategoricalDtype):
+        return OTHER
+    if ptypes.is_bool_dtype(dtype):
+        return OTHER
+    if ptypes.is_datetime64_any_dtype(dtype):
+        return DATETIME
+    if ptypes.is_timedelta64_dtype(dtype):
+        return TIMEDELTA
+    if ptypes.is_numeric_dtype(dtype) and not ptypes.is_complex_dtype(dtype):
+        return NUMERIC
+    return OTHER
+
+
+def _check_supported(name: Hashable, series: pd.Series) -> None:
+    dtype = series.dtype
+    if ptypes.is_complex_dtype(dtype):
+        raise InvalidDataError(
+            f"Column {name!r} has complex dtype {dtype}; split it into real and imaginary "
+            "float columns."
+        )
+    if isinstance(dtype, pd.PeriodDtype | pd.IntervalDtype | pd.SparseDtype):
+        raise InvalidDataError(
+            f"Column {name!r} has dtype {dtype}, which tssynth does not model; convert it to "
+            "numbers, datetimes or strings first."
+        )
+    if ptypes.is_object_dtype(dtype):
+        try:
+            pd.unique(series)
+        except TypeError as exc:
+            raise InvalidDataError(
+                f"Column {name!r} holds unhashable values (such as lists or dicts); convert "
+                "them to strings or split them into columns."
+            ) from exc
+
+
+def _time_unit(dtype: Any) -> str | None:
+    base = getattr(dtype, "base", dtype)
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return dtype.unit
+    try:
+        return np.datetime_data(base)[0]
+    except TypeError:
+        return None
+
+
+def infer_schema(
+    df: pd.DataFrame,
+    discrete_columns: Iterable[Hashable] | None = None,
+    metadata: Mapping[str, Iterable[Hashable]] | None = None,
+) -> list[ColumnSpec]:
+    """Decide how every column of ``df`` is modelled.
+
+    Object, string, category and boolean columns are categorical; numbers,
+    datetimes and timedeltas are continuous. ``discrete_columns`` (CTGAN style) or
+    ``metadata={"continuous": [...], "categorical": [...]}`` override the
+    inference for the columns they name.
+
+    Parameters
+    ----------
+    df : DataFrame
+    discrete_columns : iterable of column labels, optional
+    metadata : mapping, optional
+
+    Returns
+    -------
+    list of ColumnSpec, in column order.
+    """
+    check_frame(df)
+    forced = _forced_kinds(df, discrete_columns, metadata)
+    specs = []
+    for name in df.columns:
+        series = df[name]
+        _check_supported(name, series)
+        value_type = _value_type(series.dtype)
+        kind = forced.get(name, CONTINUOUS if value_type != OTHER else CATEGORICAL)
+        if kind == CONTINUOUS and value_type == OTHER:
+            raise InvalidDataError(
+                f"Column {name!r} (dtype {series.dtype}) was declared continuous but does not "
+                "hold numbers, datetimes or timedeltas; declare it categorical or convert it."
+            )
+        dtype = series.dtype
+        specs.append(
+            ColumnSpec(
+                name=name,
+                kind=kind,
+                dtype=str(dtype),
+                value_type=value_type,
+                unit=_time_unit(dtype) if value_type in (DATETIME, TIMEDELTA) else None,
+                tz=str(dtype.tz) if isinstance(dtype, pd.DatetimeTZDtype) else None,
+                categories=(
+                    list(dtype.categories) if isinstance(dtype, pd.CategoricalDtype) else None
+                ),
+                ordered=bool(getattr(dtype, "ordered", False) or False),
+            )
+        )
+    return specs
+
+
+def _forced_kinds(
+    df: pd.DataFrame,
+    discrete_columns: Iterable[Hashable] | None,
+    metadata: Mapping[str, Iterable[Hashable]] | None,
+) -> dict[Hashable, str]:
+    forced: dict[Hashable, str] = {}
+    if discrete_columns is not None:
+        if isinstance(discrete_columns, str):
+            raise InvalidParameterError(
+                f"discrete_columns must be a list of column names, got the string "
+                f"{discrete_columns!r}; write discrete_columns=[{discrete_columns!r}]."
+            )
+        forced.update(dict.fromkeys(discrete_columns, CATEGORICAL))
+    if metadata is not None:
+        if not isinstance(metadata, Mapping) or set(metadata) - {CONTINUOUS, CATEGORICAL}:
+            raise InvalidParameterError(
+                "metadata must be a dict with the keys 'continuous' and/or 'categorical', each "
+                f"a list of column names; got {metadata!r}."
+            )
+        for kind in (CONTINUOUS, CATEGORICAL):
+            for name in metadata.get(kind, ()):
+                if forced.get(name, kind) != kind:
+                    raise InvalidParameterError(
+                        f"Column {name!r} is declared both continuous and categorical; "
+                        "declare it once."
+                    )
+                forced[name] = kind
+    unknown = [name for name in forced if name not in df.columns]
+    if unknown:
+        raise InvalidParameterError(
+            f"Columns {unknown} were declared in discrete_columns/metadata but are not in the "
+            f"data; the data has columns {list(df.columns)}."
+        )
+    return forced
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def to_float(series: pd.Series, spec: ColumnSpec) -> np.ndarray:
+    """Values of a continuous column as float64, NaN where missing.
+
+    Datetimes and timedeltas become integers in their own unit (UTC for tz-aware).
+    """
+    if spec.value_type in (DATETIME, TIMEDELTA):
+        if spec.tz is not None:
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        missing = series.isna().to_numpy()
+        ints = series.to_numpy().view(np.int64).astype(np.float64)
+        ints[missing] = np.nan
+        return ints
+    try:
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(
+            f"Column {spec.name!r} must hold numbers, but has values that are not: {exc}"
+        ) from exc
+
+
+def time_step(values: np.ndarray, spec: ColumnSpec) -> float:
+    """Coarsest calendar step (day, hour, minute, second, ...) dividing every datetime value."""
+    unit_ns = _UNIT_NANOSECONDS.get(spec.unit or "ns", 1)
+    observed = values[~np.isnan(values)].astype(np.int64)
+    for step_ns in (*_NANOSECONDS.values(), 10**6, 10**3, 1):
+        if step_ns % unit_ns == 0:
+            step = step_ns // unit_ns
+            if np.all(observed % step == 0):
+                return float(step)
+    return 1.0
+
+
+def restore_continuous(values: np.ndarray, spec: ColumnSpec) -> pd.Series:
+    """Build a column of the original dtype from float values (NaN = missing)."""
+    dtype = pd.api.types.pandas_dtype(spec.dtype)
+    if spec.value_type in (DATETIME, TIMEDELTA):
+        missing = np.isnan(values)
+        ints = np.where(missing, 0, np.round(values)).astype(np.int64)
+        ints[missing] = np.iinfo(np.int64).min  # NaT
+        kind = "datetime64" if spec.value_type == DATETIME else "timedelta64"
+        series = pd.Series(ints.view(f"{kind}[{spec.unit}]"))
+        if spec.tz is not None:
+            series = series.dt.tz_localize("UTC").dt.tz_convert(spec.tz)
+        return series.astype(dtype)
+    if ptypes.is_integer_dtype(dtype):
+        values = np.round(values)
+        if isinstance(dtype, np.dtype):
+            return pd.Series(values.astype(dtype))
+    return pd.Series(values).astype(dtype)
+
+
+def restore_categorical(values: np.ndarray, spec: ColumnSpec) -> pd.Series:
+    """Build a column of the original dtype from an object array (NaN/None = missing)."""
+    if spec.categories is not None:
+        dtype = pd.CategoricalDtype(spec.categories, ordered=spec.ordered)
+        return pd.Series(pd.Categorical(values, dtype=dtype))
+    dtype = pd.api.types.pandas_dtype(spec.dtype)
+    if ptypes.is_object_dtype(dtype):
+        return pd.Series(values, dtype=object)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return pd.Series(values.astype(dtype))
+    return pd.Series(pd.array(values, dtype=dtype))

@@ -1,0 +1,559 @@
+"""Reversible transform between a DataFrame and the float32 array a model learns.
+
+Continuous columns use mode-specific normalisation: a Bayesian Gaussian mixture
+(at most ``max_modes`` modes, those under ``weight_threshold`` dropped) is fitted
+on a bounded subsample of the (standardised) values; each value becomes a one-hot
+mode plus the scalar ``(x - mean_k) / (4 std_k)`` clipped to [-0.99, 0.99].
+Categorical columns become one-hot codes. A continuous column with missing
+values gets a two-way ``[present, missing]`` indicator; missing categorical
+values are a category of their own. Constant and all-missing columns take no
+space in the array and are restored as they were.
+
+All per-row work (mode assignment, mode sampling, inverse mapping) is vectorised
+over rows and over columns.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import BayesianGaussianMixture
+
+from tssynth.data.schema import (
+    CATEGORICAL,
+    DATETIME,
+    TIMEDELTA,
+    ColumnSpec,
+    restore_categorical,
+    restore_continuous,
+    time_step,
+    to_float,
+)
+from tssynth.data.spans import (
+    GAUSSIAN,
+    SOFTMAX,
+    Span,
+    sample_last_axis,
+    segment_argmax,
+    segment_sample,
+    softmax_block,
+)
+from tssynth.exceptions import InvalidDataError
+
+_SCALAR_LIMIT = 0.99
+_MIN_MODE_STD = 1e-3
+_ROW_CHUNK = 65_536
+
+
+def _sortable_unique(series: pd.Series) -> list[Any]:
+    values = pd.unique(series.dropna())
+    try:
+        return sorted(values.tolist())
+    except TypeError:
+        return values.tolist()
+
+
+class DataTransformer:
+    """Map a DataFrame to a float32 model array and back.
+
+    Parameters
+    ----------
+    max_modes : int, default=10
+        Largest number of mixture modes per continuous column.
+    weight_threshold : float, default=0.005
+        Modes whose mixture weight is below this are dropped.
+    max_fit_rows : int, default=10000
+        The mixtures are fitted on at most this many observed values per column.
+    random_state : int or None
+        Seed of the mixture fits and of the fitting subsample.
+
+    Attributes
+    ----------
+    columns : list of ColumnSpec
+        The schema, in column order.
+    spans : list of Span
+        Layout of the model array.
+    output_dim : int
+        Width of the model array.
+    """
+
+    def __init__(
+        self,
+        max_modes: int = 10,
+        weight_threshold: float = 0.005,
+        max_fit_rows: int = 10_000,
+        random_state: int | None = None,
+    ) -> None:
+        self.max_modes = max_modes
+        self.weight_threshold = weight_threshold
+        self.max_fit_rows = max_fit_rows
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, df: pd.DataFrame, columns: list[ColumnSpec]) -> DataTransformer:
+        """Learn modes, bounds, categories and missing rates of ``df``.
+
+        Parameters
+        ----------
+        df : DataFrame
+            Training data with the columns named in ``columns``.
+        columns : list of ColumnSpec
+            Schema from :func:`tssynth.data.schema.infer_schema`.
+        """
+        rng = np.random.default_rng(self.random_state)
+        self.columns = list(columns)
+        self._continuous: dict[str, list[Any]] = {
+            k: []
+            for k in ("index", "loc", "scale", "min", "max", "step", "weights", "means", "stds")
+        }
+        self._constants: dict[int, float] = {}
+        self._missing_index: list[int] = []
+        self._categorical_index: list[int] = []
+        self._categories: list[list[Any]] = []
+        self._categorical_missing: list[bool] = []
+        for position, spec in enumerate(self.columns):
+            if spec.kind == CATEGORICAL:
+                self._fit_categorical(position, df[spec.name])
+            else:
+                self._fit_continuous(position, to_float(df[spec.name], spec), spec, rng)
+        self._finalise()
+        return self
+
+    def _fit_categorical(self, position: int, series: pd.Series) -> None:
+        categories = _sortable_unique(series)
+        has_missing = bool(series.isna().any())
+        if len(categories) + has_missing <= 1:
+            self._constants[position] = categories[0] if categories else np.nan
+            return
+        self._categorical_index.append(position)
+        self._categories.append(categories)
+        self._categorical_missing.append(has_missing)
+
+    def _fit_continuous(
+        self, position: int, values: np.ndarray, spec: ColumnSpec, rng: np.random.Generator
+    ) -> None:
+        if np.isinf(values).any():
+            raise InvalidDataError(
+                f"Column {spec.name!r} contains infinite values; replace them with NaN "
+                "(missing) or finite numbers."
+            )
+        observed = values[~np.isnan(values)]
+        if 0 < observed.size < values.size:
+            self._missing_index.append(position)
+        unique = np.unique(observed)
+        if unique.size <= 1:
+            self._constants[position] = float(unique[0]) if unique.size else np.nan
+            return
+        loc, scale = float(observed.mean()), float(observed.std())
+        weights, means, stds = self._fit_mixture((observed - loc) / scale, unique.size, rng)
+        if spec.value_type in (DATETIME, TIMEDELTA):
+            step = time_step(values, spec)
+        else:
+            step = 1.0 if np.all(observed == np.round(observed)) else 0.0
+        for key, value in zip(
+            self._continuous,
+            (position, loc, scale, observed.min(), observed.max(), step, weights, means, stds),
+            strict=True,
+        ):
+            self._continuous[key].append(value)
+
+    def _fit_mixture(
+        self, standardised: np.ndarray, n_unique: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if standardised.size > self.max_fit_rows:
+            standardised = rng.choice(standardised, self.max_fit_rows, replace=False)
+        mixture = BayesianGaussianMixture(
+            n_components=min(self.max_modes, n_unique),
+            weight_concentration_prior_type="dirichlet_process",
+            weight_concentration_prior=0.001,
+            max_iter=100,
+            n_init=1,
+            random_state=int(rng.integers(2**31 - 1)),
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mixture.fit(standardised.reshape(-1, 1))
+        keep = mixture.weights_ > self.weight_threshold
+        if not keep.any():
+            keep = mixture.weights_ == mixture.weights_.max()
+        weights = mixture.weights_[keep] / mixture.weights_[keep].sum()
+        means = mixture.means_[keep, 0]
+        stds = np.maximum(np.sqrt(mixture.covariances_[keep].reshape(-1)), _MIN_MODE_STD)
+        order = np.argsort(means)
+        return weights[order], means[order], stds[order]
+
+    def _finalise(self) -> None:
+        """Turn the per-column lists into padded arrays and lay out the model array."""
+        cont = self._continuous
+        n_cont = len(cont["index"])
+        width = max((len(w) for w in cont["weights"]), default=1)
+        self._log_weights = np.full((n_cont, width), -np.inf)
+        self._means = np.zeros((n_cont, width))
+        self._stds = np.ones((n_cont, width))
+        for row, (w, m, s) in enumerate(
+            zip(cont["weights"], cont["means"], cont["stds"], strict=True)
+        ):
+            self._log_weights[row, : len(w)] = np.log(w)
+            self._means[row, : len(m)] = m
+            self._stds[row, : len(s)] = s
+        self._n_modes = np.array([len(w) for w in cont["weights"]], dtype=np.int64)
+        self._cont_arrays = {
+            k: np.asarray(cont[k], dtype=np.float64) for k in ("loc", "scale", "min", "max", "step")
+        }
+        self._cont_index = np.asarray(cont["index"], dtype=np.int64)
+        self._build_layout()
+
+    def _build_layout(self) -> None:
+        spans: list[Span] = []
+        scalar_pos, mode_pos, missing_pos, category_pos = {}, {}, {}, {}
+        cont_row = {pos: row for row, pos in enumerate(self._cont_index.tolist())}
+        cat_row = {pos: row for row, pos in enumerate(self._categorical_index)}
+        missing = set(self._missing_index)
+        cursor = 0
+
+        def add(width: int, kind: str) -> int:
+            nonlocal cursor
+            spans.append(Span(cursor, cursor + width, kind))
+            cursor += width
+            return cursor - width
+
+        for position in range(len(self.columns)):
+            if position in cont_row:
+                row = cont_row[position]
+                scalar_pos[row] = add(1, GAUSSIAN)
+                if self._n_modes[row] > 1:
+                    mode_pos[row] = add(int(self._n_modes[row]), SOFTMAX)
+            if position in missing:
+                missing_pos[position] = add(2, SOFTMAX)
+            if position in cat_row:
+                row = cat_row[position]
+                width = len(self._categories[row]) + self._categorical_missing[row]
+                category_pos[row] = add(width, SOFTMAX)
+        self.spans = spans
+        self.output_dim = cursor
+        n_cont = len(self._cont_index)
+        self._scalar_pos = np.array([scalar_pos[r] for r in range(n_cont)], dtype=np.int64)
+        # Padded (n_cont, width) index of mode columns; -1 where a column has fewer modes.
+        width = self._means.shape[1]
+        self._mode_cols = np.full((n_cont, width), -1, dtype=np.int64)
+        for row, start in mode_pos.items():
+            self._mode_cols[row, : self._n_modes[row]] = np.arange(
+                start, start + self._n_modes[row]
+            )
+        self._missing_cols = np.array([missing_pos[p] for p in self._missing_index], dtype=np.int64)
+        self._category_cols = np.array(
+            [category_pos[r] for r in range(len(self._categorical_index))], dtype=np.int64
+        )
+        self._category_block = softmax_block(
+            [s for s in spans if s.kind == SOFTMAX and s.start in set(self._category_cols.tolist())]
+        )
+
+    # ---------------------------------------------------------------- transform
+
+    def transform(
+        self, df: pd.DataFrame, random_state: np.random.Generator | None = None
+    ) -> np.ndarray:
+        """Encode ``df`` as a float32 model array.
+
+        Parameters
+        ----------
+        df : DataFrame
+            Must contain every fitted column; other columns are ignored.
+        random_state : numpy.random.Generator, optional
+            With a generator, each value's mixture mode is drawn from its posterior
+            and missing continuous values are filled by draws from the mixture (as in
+            training); without one, the most probable mode is used and missing values
+            get the column mean (deterministic, for ``transform``).
+
+        Returns
+        -------
+        ndarray of shape (len(df), output_dim), float32
+        """
+        missing_columns = [c.name for c in self.columns if c.name not in df.columns]
+        if missing_columns:
+            raise InvalidDataError(
+                f"The data lacks the fitted columns {missing_columns}; pass a DataFrame with "
+                f"every column seen in fit: {[c.name for c in self.columns]}."
+            )
+        n = len(df)
+        out = np.zeros((n, self.output_dim), dtype=np.float32)
+        rows = np.arange(n)[:, None]
+        self._transform_continuous(df, out, random_state)
+        self._transform_missing(df, out, rows)
+        self._transform_categorical(df, out, rows)
+        return out
+
+    def _continuous_matrix(self, df: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
+        if len(positions) == 0:
+            return np.zeros((len(df), 0))
+        return np.column_stack(
+            [to_float(df[self.columns[p].name], self.columns[p]) for p in positions]
+        )
+
+    def _transform_continuous(
+        self, df: pd.DataFrame, out: np.ndarray, rng: np.random.Generator | None
+    ) -> None:
+        values = self._continuous_matrix(df, self._cont_index)
+        if values.shape[1] == 0:
+            return
+        finite = np.isfinite(values) | np.isnan(values)
+        if not finite.all():
+            bad = self.columns[self._cont_index[np.where(~finite.all(axis=0))[0][0]]].name
+            raise InvalidDataError(
+                f"Column {bad!r} contains infinite values; replace them with NaN or finite numbers."
+            )
+        a = self._cont_arrays
+        standardised = (values - a["loc"]) / a["scale"]
+        for start in range(0, len(df), _ROW_CHUNK):
+            block = slice(start, start + _ROW_CHUNK)
+            scalar, mode = self._encode_values(standardised[block], rng)
+            out[block, self._scalar_pos] = scalar
+            mode_col = np.take_along_axis(self._mode_cols[None, :, :], mode[:, :, None], axis=2)[
+                :, :, 0
+            ]
+            has_modes = self._n_modes > 1
+            chunk_rows = np.arange(mode.shape[0])[:, None]
+            out[block][chunk_rows, mode_col[:, has_modes]] = 1.0
+
+    def _encode_values(
+        self, x: np.ndarray, rng: np.random.Generator | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mode assignment and normalised scalar for standardised values ``x`` (n, n_cont)."""
+        missing = np.isnan(x)
+        if missing.any():
+            if rng is None:
+                x = np.where(missing, 0.0, x)
+            else:
+                drawn_mode = sample_last_axis(
+                    np.exp(self._log_weights)[None].repeat(len(x), 0), rng
+                )
+                mean = np.take_along_axis(self._means[None], drawn_mode[..., None], 2)[..., 0]
+                std = np.take_along_axis(self._stds[None], drawn_mode[..., None], 2)[..., 0]
+                x = np.where(missing, mean + std * rng.standard_normal(x.shape), x)
+        z = (x[:, :, None] - self._means[None]) / self._stds[None]
+        log_post = self._log_weights[None] - np.log(self._stds[None]) - 0.5 * z**2
+        if rng is None:
+            mode = np.argmax(log_post, axis=2)
+        else:
+            log_post -= log_post.max(axis=2, keepdims=True)
+            mode = sample_last_axis(np.exp(log_post), rng)
+        chosen_z = np.take_along_axis(z, mode[..., None], axis=2)[..., 0]
+        return np.clip(chosen_z / 4.0, -_SCALAR_LIMIT, _SCALAR_LIMIT), mode
+
+    def _transform_missing(self, df: pd.DataFrame, out: np.ndarray, rows: np.ndarray) -> None:
+        if not self._missing_index:
+            return
+        is_missing = np.column_stack(
+            [df[self.columns[p].name].isna().to_numpy() for p in self._missing_index]
+        )
+        out[rows, self._missing_cols[None, :] + is_missing] = 1.0
+
+    def _transform_categorical(self, df: pd.DataFrame, out: np.ndarray, rows: np.ndarray) -> None:
+        if not self._categorical_index:
+            return
+        codes = np.column_stack(
+            [
+                self._category_codes(df[self.columns[p].name], row)
+                for row, p in enumerate(self._categorical_index)
+            ]
+        )
+        known = codes >= 0  # unseen categories stay all-zero
+        target = np.where(known, self._category_cols[None, :] + codes, 0)
+        out[np.broadcast_to(rows, codes.shape)[known], target[known]] = 1.0
+
+    def _category_codes(self, series: pd.Series, row: int) -> np.ndarray:
+        categories = self._categories[row]
+        codes = pd.Index(categories, dtype=object).get_indexer(series.astype(object))
+        codes = codes.astype(np.int64)  # -1: unseen or missing
+        if self._categorical_missing[row]:
+            codes[series.isna().to_numpy()] = len(categories)
+        return codes
+
+    # -------------------------------------------------------- inverse transform
+
+    def inverse_transform(
+        self,
+        data: np.ndarray,
+        sigmas: np.ndarray | None = None,
+        random_state: np.random.Generator | None = None,
+    ) -> pd.DataFrame:
+        """Decode a model array back into a DataFrame of the fitted schema.
+
+        Parameters
+        ----------
+        data : ndarray of shape (n, output_dim)
+            Gaussian columns in [-1, 1]; softmax columns hold probabilities or
+            one-hot codes.
+        sigmas : ndarray of shape (output_dim,), optional
+            Decoder standard deviations; with ``random_state``, Gaussian noise of this
+            size is added to the Gaussian columns.
+        random_state : numpy.random.Generator, optional
+            With a generator, modes, categories and missingness are drawn from the
+            softmax probabilities; without one, the most probable value is taken.
+
+        Returns
+        -------
+        DataFrame with the fitted columns and dtypes.
+        """
+        return self.assemble([self.decode(data, sigmas, random_state)])
+
+    def decode(
+        self,
+        data: np.ndarray,
+        sigmas: np.ndarray | None = None,
+        random_state: np.random.Generator | None = None,
+    ) -> dict[str, np.ndarray]:
+        """First half of :meth:`inverse_transform`: compact per-column arrays for one batch.
+
+        Decode many batches and pass them together to :meth:`assemble` to build one
+        DataFrame without holding all model arrays at once.
+
+        Returns
+        -------
+        dict with ``continuous`` (n, n_continuous) float64 values, ``codes``
+        (n, n_categorical) int category codes and ``missing`` (n, n_missing) bool.
+        """
+        data = np.asarray(data)
+        if data.ndim != 2 or data.shape[1] != self.output_dim:
+            raise InvalidDataError(
+                f"Expected a model array of shape (n, {self.output_dim}), got {data.shape}."
+            )
+        scalar = data[:, self._scalar_pos].astype(np.float64)
+        if sigmas is not None and random_state is not None:
+            noise = random_state.standard_normal(scalar.shape)
+            scalar += noise * np.asarray(sigmas, dtype=np.float64)[self._scalar_pos]
+        return {
+            "continuous": self._decode_continuous(data, scalar, random_state),
+            "codes": self._decode_categorical(data, random_state),
+            "missing": self._decode_missing(data, random_state),
+        }
+
+    def assemble(self, batches: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+        """Second half of :meth:`inverse_transform`: one DataFrame from decoded batches."""
+        parts = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
+        n = len(parts["continuous"])
+        values: dict[int, np.ndarray] = dict(
+            zip(self._cont_index.tolist(), parts["continuous"].T, strict=True)
+        )
+        missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
+        codes = dict(zip(self._categorical_index, parts["codes"].T, strict=True))
+        restored = {}
+        for position, spec in enumerate(self.columns):
+            if position in codes:
+                restored[spec.name] = self._restore_codes(position, codes[position], spec)
+                continue
+            column = values.get(position)
+            if column is None:
+                fill = self._constants.get(position, np.nan)
+                column = np.full(n, fill, dtype=object if spec.kind == CATEGORICAL else float)
+            if position in missing:
+                column = np.where(missing[position], np.nan, column)
+            restore = restore_categorical if spec.kind == CATEGORICAL else restore_continuous
+            restored[spec.name] = restore(column, spec).reset_index(drop=True)
+        return pd.DataFrame(restored, index=pd.RangeIndex(n))
+
+    def _restore_codes(self, position: int, codes: np.ndarray, spec: ColumnSpec) -> pd.Series:
+        row = self._categorical_index.index(position)
+        categories = self._categories[row]
+        lookup = np.empty(len(categories) + 1, dtype=object)
+        lookup[: len(categories)] = categories
+        lookup[len(categories)] = np.nan  # the missing code
+        return restore_categorical(lookup[codes], spec)
+
+    def _decode_continuous(
+        self, data: np.ndarray, scalar: np.ndarray, rng: np.random.Generator | None
+    ) -> np.ndarray:
+        if len(self._cont_index) == 0:
+            return np.zeros((len(data), 0))
+        scalar = np.clip(scalar, -1.0, 1.0)
+        valid = self._mode_cols >= 0
+        weights = np.where(
+            valid[None], np.clip(data[:, np.maximum(self._mode_cols, 0)], 0, None), 0
+        )
+        weights[:, self._n_modes == 1, 0] = 1.0
+        if rng is None:
+            mode = np.argmax(
+                np.where(valid[None] | (self._n_modes == 1)[None, :, None], weights, -1), 2
+            )
+        else:
+            mode = np.minimum(sample_last_axis(weights, rng), self._n_modes[None] - 1)
+        mean = np.take_along_axis(self._means[None], mode[..., None], 2)[..., 0]
+        std = np.take_along_axis(self._stds[None], mode[..., None], 2)[..., 0]
+        a = self._cont_arrays
+        values = (scalar * 4.0 * std + mean) * a["scale"] + a["loc"]
+        values = np.clip(values, a["min"], a["max"])
+        step = a["step"]
+        rounded = np.round(values / np.where(step > 0, step, 1.0)) * step
+        return np.where(step > 0, rounded, values)
+
+    def _decode_missing(self, data: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        """Which rows are missing, per column that can be missing: (n, n_missing) bool."""
+        if not self._missing_index:
+            return np.zeros((len(data), 0), dtype=bool)
+        present = data[:, self._missing_cols]
+        absent = data[:, self._missing_cols + 1]
+        if rng is None:
+            is_missing = absent > present
+        else:
+            total = np.clip(present, 0, None) + np.clip(absent, 0, None)
+            share = np.divide(
+                np.clip(absent, 0, None), total, where=total > 0, out=np.zeros_like(total)
+            )
+            is_missing = rng.random(share.shape) < share
+        return is_missing
+
+    def _decode_categorical(self, data: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        """Category code per row and categorical column: (n, n_categorical) int."""
+        block = self._category_block
+        values = data[:, block.dims]
+        return segment_argmax(values, block) if rng is None else segment_sample(values, block, rng)
+
+    # ---------------------------------------------------------------- state
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain data (lists, numbers, numpy arrays) that rebuilds this transformer."""
+        return {
+            "params": {
+                "max_modes": self.max_modes,
+                "weight_threshold": self.weight_threshold,
+                "max_fit_rows": self.max_fit_rows,
+                "random_state": self.random_state,
+            },
+            "columns": [c.to_dict() for c in self.columns],
+            "continuous": {
+                k: [np.asarray(v).tolist() for v in vals] for k, vals in self._continuous.items()
+            },
+            "constants": dict(self._constants),
+            "missing_index": list(self._missing_index),
+            "categorical_index": list(self._categorical_index),
+            "categories": [list(c) for c in self._categories],
+            "categorical_missing": list(self._categorical_missing),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> DataTransformer:
+        """Rebuild a fitted transformer from :meth:`to_state` output."""
+        self = cls(**state["params"])
+        self.columns = [ColumnSpec.from_dict(c) for c in state["columns"]]
+        self._continuous = {
+            k: [np.asarray(v) if k in ("weights", "means", "stds") else v for v in vals]
+            for k, vals in state["continuous"].items()
+        }
+        self._constants = dict(state["constants"])
+        self._missing_index = list(state["missing_index"])
+        self._categorical_index = list(state["categorical_index"])
+        self._categories = [list(c) for c in state["categories"]]
+        self._categorical_missing = list(state["categorical_missing"])
+        self._finalise()
+        return self
+
+    @property
+    def column_names(self) -> list[Hashable]:
+        """Fitted column labels, in order."""
+        return [c.name for c in self.columns]

@@ -1,0 +1,29 @@
+"""Exceptions raised by tssynth.
+
+Every error that tssynth raises on purpose derives from :class:`TssynthError`, so a
+caller can catch them all at once. The subclasses also derive from the matching
+built-in exception (``ValueError``, ``RuntimeError``), so code written against
+scikit-learn conventions keeps working.
+"""
+
+from __future__ import annotations
+
+
+class TssynthError(Exception):
+    """Base class of every error raised by tssynth."""
+
+
+class InvalidParameterError(TssynthError, ValueError):
+    """A constructor or method argument has a wrong type or value."""
+
+
+class InvalidDataError(TssynthError, ValueError):
+    """The data passed to ``fit``, ``transform`` or similar cannot be used."""
+
+
+class GeneratorFileError(TssynthError, OSError):
+    """A generator file is missing, damaged, truncated, foreign or too new."""
+
+
+class TrainingError(TssynthError, RuntimeError):
+    """Training diverged or could not proceed."""

@@ -1,0 +1,61 @@
+"""The one reconstruction loss and the KL terms shared by every tssynth model."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from tssynth.nn.layout import SpanLayout
+
+_HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
+
+
+def span_nll(
+    output: torch.Tensor, sigma: torch.Tensor, target: torch.Tensor, layout: SpanLayout
+) -> torch.Tensor:
+    """Negative log-likelihood of ``target`` under the decoder output, per row.
+
+    Gaussian columns: ``N(target; tanh(output), sigma^2)``. Softmax spans:
+    cross-entropy of the one-hot target against ``softmax(output)`` within the
+    span. Everything is computed with tensor ops over all spans at once.
+
+    Parameters
+    ----------
+    output : Tensor of shape (n, data_dim)
+        Raw decoder output.
+    sigma : Tensor of shape (data_dim,) or (n, data_dim)
+        Standard deviations of the Gaussian columns (other entries unused).
+    target : Tensor of shape (n, data_dim)
+        Model-array rows (Gaussian columns in [-1, 1], one-hot softmax spans).
+    layout : SpanLayout
+
+    Returns
+    -------
+    Tensor of shape (n,)
+    """
+    nll = output.new_zeros(output.shape[0])
+    g = layout.gaussian_dims
+    if g.numel():
+        sd = sigma[..., g]
+        err = (target[:, g] - torch.tanh(output[:, g])) / sd
+        nll = nll + (0.5 * err**2 + torch.log(sd) + _HALF_LOG_TWO_PI).sum(dim=1)
+    if layout.n_segments:
+        logits = output[:, layout.softmax_dims]
+        chosen = (logits * target[:, layout.softmax_dims]).sum(dim=1)
+        nll = nll + layout.segment_logsumexp(logits).sum(dim=1) - chosen
+    return nll
+
+
+def standard_normal_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL( N(mu, exp(logvar)) || N(0, I) ), summed over the last dimension."""
+    return 0.5 * (mu**2 + logvar.exp() - 1.0 - logvar).sum(dim=-1)
+
+
+def gaussian_kl(
+    mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor
+) -> torch.Tensor:
+    """KL( N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p)) ), summed over the last dimension."""
+    return 0.5 * (
+        logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1.0
+    ).sum(dim=-1)

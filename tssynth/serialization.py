@@ -1,0 +1,152 @@
+"""Generator files: a checked header, then a joblib payload of plain data.
+
+Layout::
+
+    b"TSSYNTH\\0"                      8 bytes, the magic
+    header length                      4 bytes, little-endian unsigned
+    header                             JSON: format_version, library_version, class,
+                                       payload_length, payload_sha256
+    payload                            joblib dump of a dict of plain Python values,
+                                       numpy arrays and CPU tensors' numpy copies
+
+The header is read and checked (format version, length, checksum) before any byte
+of the payload is unpickled, so a damaged, truncated, foreign or too new file
+gives a clear :class:`~tssynth.exceptions.GeneratorFileError`. Files are written
+to a temporary file beside the target and renamed over it, so a failed save never
+leaves a half-written file and never destroys the previous one.
+
+Like any pickle, a payload can run code when loaded: load generator files only
+from sources you trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from tssynth._version import __version__
+from tssynth.exceptions import GeneratorFileError
+
+MAGIC = b"TSSYNTH\x00"
+FORMAT_VERSION = 1
+_LENGTH = struct.Struct("<I")
+
+
+def write_generator(path: str | os.PathLike[str], class_name: str, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` as a generator file at ``path``, atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Target file; its folder must exist.
+    class_name : str
+        Name of the synthesizer class, recorded in the header.
+    payload : dict
+        Plain data to store.
+
+    Returns
+    -------
+    Path
+        The path written.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise GeneratorFileError(
+            f"Cannot save the generator to {str(path)!r}: folder {str(path.parent)!r} does not "
+            "exist; create it first."
+        )
+    buffer = io.BytesIO()
+    joblib.dump(payload, buffer, compress=3)
+    body = buffer.getvalue()
+    header = json.dumps(
+        {
+            "format_version": FORMAT_VERSION,
+            "library_version": __version__,
+            "class": class_name,
+            "payload_length": len(body),
+            "payload_sha256": hashlib.sha256(body).hexdigest(),
+        }
+    ).encode()
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(MAGIC + _LENGTH.pack(len(header)) + header)
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], bytes]:
+    """Read and check a generator file; return its header and raw payload bytes."""
+    path = Path(path)
+    if not path.is_file():
+        raise GeneratorFileError(f"No generator file at {str(path)!r}.")
+    data = path.read_bytes()
+    where = f"{str(path)!r}"
+    if not data.startswith(MAGIC):
+        raise GeneratorFileError(
+            f"{where} is not a tssynth generator file (it does not start with the tssynth "
+            "header); pass a file written by a synthesizer's save()."
+        )
+    start = len(MAGIC) + _LENGTH.size
+    if len(data) < start:
+        raise GeneratorFileError(f"{where} is truncated: it ends inside its header.")
+    (header_length,) = _LENGTH.unpack_from(data, len(MAGIC))
+    try:
+        header = json.loads(data[start : start + header_length])
+        version = int(header["format_version"])
+        expected_length = int(header["payload_length"])
+        checksum = str(header["payload_sha256"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise GeneratorFileError(
+            f"{where} has a damaged or truncated header; save the generator again."
+        ) from exc
+    if version > FORMAT_VERSION:
+        raise GeneratorFileError(
+            f"{where} was written by tssynth {header.get('library_version', '?')} in generator "
+            f"format {version}; this tssynth ({__version__}) reads formats up to "
+            f"{FORMAT_VERSION}. Upgrade tssynth to load it."
+        )
+    body = data[start + header_length :]
+    if len(body) != expected_length:
+        raise GeneratorFileError(
+            f"{where} is truncated or padded: its payload has {len(body)} bytes where the header "
+            f"says {expected_length}; copy or save the file again."
+        )
+    if hashlib.sha256(body).hexdigest() != checksum:
+        raise GeneratorFileError(
+            f"{where} is damaged: its checksum does not match its content; save the generator "
+            "again."
+        )
+    return header, body
+
+
+def read_generator(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
+    """Read a generator file; return the class name and the payload."""
+    header, body = read_header(path)
+    try:
+        payload = joblib.load(io.BytesIO(body))
+    except Exception as exc:  # a checksummed payload that still fails is a library mismatch
+        raise GeneratorFileError(
+            f"{str(path)!r} passed its checksum but could not be decoded ({type(exc).__name__}: "
+            f"{exc}); it may need the tssynth version that wrote it "
+            f"({header.get('library_version', '?')})."
+        ) from exc
+    if not isinstance(payload, dict):
+        raise GeneratorFileError(f"{str(path)!r} holds no tssynth generator payload.")
+    return str(header.get("class")), payload

@@ -1,0 +1,5 @@
+"""The estimators: one base, three synthesizers."""
+
+from tssynth.synthesizers.tvae import TVAESynthesizer
+
+__all__ = ["TVAESynthesizer"]

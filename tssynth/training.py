@@ -1,0 +1,175 @@
+"""The one training loop shared by every tssynth synthesizer.
+
+The whole dataset lives on the device as tensors; each epoch draws a permutation
+and walks through it in mini-batches with Adam. Optional KL warm-up, early stopping
+on a validation split, a guard against non-finite losses and a tqdm progress bar.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from tssynth.exceptions import TrainingError
+
+
+class TrainableModule(Protocol):
+    """What the loop needs from a model: a batch loss and a post-step hook."""
+
+    def loss(
+        self, batch: Sequence[torch.Tensor], kl_weight: float, generator: torch.Generator
+    ) -> Any: ...
+
+    def after_step(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Settings of :func:`train`.
+
+    Attributes
+    ----------
+    epochs : int
+    batch_size : int
+    learning_rate : float
+    weight_decay : float
+        Adam's L2 penalty (``l2scale``).
+    kl_warmup_epochs : int
+        The KL weight rises linearly from ``1 / kl_warmup_epochs`` to 1 over these epochs.
+    validation_fraction : float
+        Share of records held out for early stopping (0 disables it).
+    patience : int
+        Epochs without validation improvement before stopping.
+    verbose : bool
+        Show a tqdm progress bar.
+    description : str
+        Label of the progress bar.
+    """
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float = 0.0
+    kl_warmup_epochs: int = 0
+    validation_fraction: float = 0.0
+    patience: int = 10
+    verbose: bool = False
+    description: str = "training"
+
+
+def _batches(n: int, batch_size: int, order: torch.Tensor) -> list[torch.Tensor]:
+    return [order[start : start + batch_size] for start in range(0, n, batch_size)]
+
+
+def _evaluate(
+    module: Any, tensors: Sequence[torch.Tensor], batch_size: int, generator: torch.Generator
+) -> float:
+    total, n = 0.0, len(tensors[0])
+    with torch.no_grad():
+        for index in _batches(n, batch_size, torch.arange(n, device=tensors[0].device)):
+            total += float(module.loss([t[index] for t in tensors], 1.0, generator).total) * len(
+                index
+            )
+    return total / max(n, 1)
+
+
+def train(
+    module: torch.nn.Module,
+    arrays: Sequence[np.ndarray],
+    config: TrainingConfig,
+    device: torch.device,
+    seed: int,
+) -> list[dict[str, float]]:
+    """Fit ``module`` to ``arrays`` (all with the same first dimension).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Must provide ``loss(batch, kl_weight, generator)`` returning terms with
+        ``total``, ``reconstruction`` and ``kl`` (batch means), and ``after_step()``.
+    arrays : sequence of ndarray
+        Training data, one entry per tensor the module's loss takes.
+    config : TrainingConfig
+    device : torch.device
+    seed : int
+        Seeds the batch order, the validation split and the reparameterisation noise.
+
+    Returns
+    -------
+    list of dict
+        Per epoch: ``epoch``, ``loss``, ``reconstruction``, ``kl`` and, with a
+        validation split, ``val_loss``.
+
+    Raises
+    ------
+    TrainingError
+        When the loss stops being finite.
+    """
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(rng.integers(2**62)))
+    tensors = [torch.as_tensor(a).to(device) for a in arrays]
+    n = len(tensors[0])
+    validation: list[torch.Tensor] = []
+    n_val = round(n * config.validation_fraction)
+    if n_val > 0 and n - n_val > 0:
+        split = torch.as_tensor(rng.permutation(n), device=device)
+        validation = [t[split[:n_val]] for t in tensors]
+        tensors = [t[split[n_val:]] for t in tensors]
+        n -= n_val
+    module.to(device)
+    module.train()
+    optimizer = torch.optim.Adam(
+        module.parameters(),
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
+        fused=device.type in ("cpu", "cuda"),
+    )
+    history: list[dict[str, float]] = []
+    best_loss, best_state, stale = np.inf, None, 0
+    epochs = tqdm(
+        range(config.epochs), desc=config.description, disable=not config.verbose, leave=False
+    )
+    for epoch in epochs:
+        kl_weight = (
+            min(1.0, (epoch + 1) / config.kl_warmup_epochs) if config.kl_warmup_epochs else 1.0
+        )
+        sums = torch.zeros(3, device=device)
+        order = torch.as_tensor(rng.permutation(n), device=device)
+        for index in _batches(n, config.batch_size, order):
+            terms = module.loss([t[index] for t in tensors], kl_weight, generator)
+            optimizer.zero_grad(set_to_none=True)
+            terms.total.backward()
+            optimizer.step()
+            module.after_step()
+            sums += torch.stack([terms.total, terms.reconstruction, terms.kl]).detach() * len(index)
+        loss, reconstruction, kl = (sums / n).tolist()
+        if not np.isfinite(loss):
+            raise TrainingError(
+                f"The training loss became {loss} in epoch {epoch + 1}; lower learning_rate "
+                f"(now {config.learning_rate}) or check the data for extreme values."
+            )
+        record = {"epoch": epoch + 1, "loss": loss, "reconstruction": reconstruction, "kl": kl}
+        if validation:
+            module.eval()
+            record["val_loss"] = _evaluate(module, validation, config.batch_size, generator)
+            module.train()
+            if record["val_loss"] < best_loss:
+                best_loss, stale = record["val_loss"], 0
+                best_state = copy.deepcopy(module.state_dict())
+            else:
+                stale += 1
+        history.append(record)
+        epochs.set_postfix(loss=f"{loss:.3f}")
+        if validation and stale >= config.patience:
+            break
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+    return history
