@@ -1,7 +1,9 @@
 """Learn N(100, 10) from 100 values, sample 15,000 and compare mean and std with the truth.
 
-Run: ``python examples/normal_distribution.py``; it prints the relative errors, which are
-within 2 % of the true mean and standard deviation.
+Run: ``python examples/normal_distribution.py [--seed 0]``. It prints the relative
+errors. Measured over seeds 0-4: the mean is within 1 % every time; the standard
+deviation within 2.9 % (errors 2.2, 1.7, 0.2, 2.6 and 2.9 %), slightly low on average,
+as a VAE learning 100 points tends to be.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ def main(seed: int = 0) -> dict[str, float]:
     # comparison measures the synthesizer, not the sampling noise of 100 draws.
     draws = rng.normal(size=100)
     values = TRUE_MEAN + TRUE_STD * (draws - draws.mean()) / draws.std()
+    # 100 rows: small batches give enough optimiser steps, a small latent suffices.
     synthesizer = TVAESynthesizer(
-        epochs=300, batch_size=50, embedding_dim=8, random_state=seed, device="cpu"
+        epochs=300, batch_size=10, embedding_dim=8, random_state=seed, device="cpu"
     )
     synthesizer.fit(pd.DataFrame({"x": values}))
     sample = synthesizer.sample(15_000)["x"]
@@ -43,4 +46,8 @@ def main(seed: int = 0) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    main(parser.parse_args().seed)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import tssynth
-from tssynth import GeneratorFileError, InvalidDataError, TVAESynthesizer
+from tssynth import GeneratorFileError, InvalidDataError, InvalidParameterError, TVAESynthesizer
 from tssynth.serialization import FORMAT_VERSION, write_generator
 
 SMALL = {"embedding_dim": 8, "compress_dims": (32,), "decompress_dims": (32,), "device": "cpu"}
@@ -107,6 +107,13 @@ def test_generator_filepath_saves_then_loads_instead_of_training(mixed_frame, tm
     assert path.stat().st_mtime_ns == stamp  # loaded, not retrained and rewritten
     pd.testing.assert_frame_equal(second.sample(20), TVAESynthesizer.load(path).sample(20))
     pd.testing.assert_frame_equal(second.loss_history_, first.loss_history_)
+
+
+def test_generator_filepath_in_a_missing_folder_fails_before_training(mixed_frame, tmp_path):
+    synthesizer = TVAESynthesizer(generator_filepath=tmp_path / "no" / "gen.tssynth", **SMALL)
+    with pytest.raises(InvalidParameterError, match="does not exist"):
+        synthesizer.fit(mixed_frame)
+    assert not hasattr(synthesizer, "module_")
 
 
 def test_generator_filepath_with_other_columns_is_refused(mixed_frame, tmp_path):

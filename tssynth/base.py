@@ -141,6 +141,11 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         if path is not None and Path(path).exists():
             self._load_generator_into_self(path, prepared.signature)
             return self
+        if path is not None and not Path(path).parent.is_dir():
+            raise InvalidParameterError(
+                f"generator_filepath {str(path)!r} is in a folder that does not exist; create "
+                f"{str(Path(path).parent)!r} first so the trained generator can be saved."
+            )
         seeds = _seeds(self.random_state)
         attributes, arrays = self._fit_data(prepared, seeds["data"])
         with torch.random.fork_rng(devices=[]):
@@ -190,9 +195,14 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         return check_n_samples(name, n)
 
     def _noise(self, n: int, dim: int) -> torch.Tensor:
-        """Standard normal latents from the sampling stream, on the fitted device."""
-        z = self._sample_rng.standard_normal((n, dim), dtype=np.float32)
-        return torch.from_numpy(z).to(self.device_)
+        """Standard normal latents on the fitted device, from the sampling stream.
+
+        The torch generator is seeded from the numpy sampling stream, so the numpy
+        state alone (saved in generator files) fixes every later draw.
+        """
+        generator = torch.Generator(device=self.device_)
+        generator.manual_seed(int(self._sample_rng.integers(2**63)))
+        return torch.randn((n, dim), generator=generator, device=self.device_)
 
     # ----------------------------------------------------------- generator files
 

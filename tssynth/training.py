@@ -20,7 +20,11 @@ from tssynth.exceptions import TrainingError
 
 
 class TrainableModule(Protocol):
-    """What the loop needs from a model: a batch loss and a post-step hook."""
+    """What the loop needs from a model: a batch loss and a post-step hook.
+
+    A module may also define ``start_epoch(epoch, epochs)``, called before each
+    epoch (0-based), e.g. to fade out teacher forcing.
+    """
 
     def loss(
         self, batch: Sequence[torch.Tensor], kl_weight: float, generator: torch.Generator
@@ -136,7 +140,10 @@ def train(
     epochs = tqdm(
         range(config.epochs), desc=config.description, disable=not config.verbose, leave=False
     )
+    start_epoch = getattr(module, "start_epoch", None)
     for epoch in epochs:
+        if start_epoch is not None:
+            start_epoch(epoch, config.epochs)
         kl_weight = (
             min(1.0, (epoch + 1) / config.kl_warmup_epochs) if config.kl_warmup_epochs else 1.0
         )

@@ -113,7 +113,7 @@ def segment_sample(
     n_segments = len(block.offsets)
     if n == 0 or n_segments == 0:
         return np.zeros((n, n_segments), dtype=np.int64)
-    running = np.cumsum(np.clip(probabilities, 0.0, None), axis=1, dtype=np.float64)
+    running = np.cumsum(np.maximum(probabilities, 0.0).astype(np.float64), axis=1)
     ends = running[:, block.offsets + block.widths - 1]
     starts = np.zeros_like(ends)
     starts[:, 1:] = ends[:, :-1]

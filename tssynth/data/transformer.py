@@ -424,7 +424,8 @@ class DataTransformer:
             raise InvalidDataError(
                 f"Expected a model array of shape (n, {self.output_dim}), got {data.shape}."
             )
-        scalar = data[:, self._scalar_pos].astype(np.float64)
+        # np.take keeps rows contiguous (fancy indexing on axis 1 returns F order).
+        scalar = np.take(data, self._scalar_pos, axis=1).astype(np.float64)
         if sigmas is not None and random_state is not None:
             noise = random_state.standard_normal(scalar.shape)
             scalar += noise * np.asarray(sigmas, dtype=np.float64)[self._scalar_pos]
@@ -474,7 +475,7 @@ class DataTransformer:
         scalar = np.clip(scalar, -1.0, 1.0)
         valid = self._mode_cols >= 0
         weights = np.where(
-            valid[None], np.clip(data[:, np.maximum(self._mode_cols, 0)], 0, None), 0
+            valid[None], np.maximum(np.take(data, np.maximum(self._mode_cols, 0), axis=1), 0), 0
         )
         weights[:, self._n_modes == 1, 0] = 1.0
         if rng is None:
@@ -496,8 +497,8 @@ class DataTransformer:
         """Which rows are missing, per column that can be missing: (n, n_missing) bool."""
         if not self._missing_index:
             return np.zeros((len(data), 0), dtype=bool)
-        present = data[:, self._missing_cols]
-        absent = data[:, self._missing_cols + 1]
+        present = np.take(data, self._missing_cols, axis=1)
+        absent = np.take(data, self._missing_cols + 1, axis=1)
         if rng is None:
             is_missing = absent > present
         else:
@@ -511,7 +512,7 @@ class DataTransformer:
     def _decode_categorical(self, data: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
         """Category code per row and categorical column: (n, n_categorical) int."""
         block = self._category_block
-        values = data[:, block.dims]
+        values = np.take(data, block.dims, axis=1)
         return segment_argmax(values, block) if rng is None else segment_sample(values, block, rng)
 
     # ---------------------------------------------------------------- state

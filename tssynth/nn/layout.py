@@ -43,6 +43,21 @@ class SpanLayout(nn.Module):
         self.register_buffer("gaussian_dims", torch.tensor(gaussian, dtype=torch.long))
         self.register_buffer("softmax_dims", torch.tensor(dims, dtype=torch.long))
         self.register_buffer("segment", torch.tensor(segment, dtype=torch.long))
+        widths = [stop - start for start, stop in softmax]
+        self.register_buffer("widths", torch.tensor(widths, dtype=torch.long))
+
+    def _segment(self, values: torch.Tensor, reduce: str) -> torch.Tensor:
+        """Reduce each span's block of ``values`` (n, n_softmax_dims) to (n, n_segments)."""
+        lengths = self.widths.expand(len(values), -1)
+        return torch.segment_reduce(values, reduce, lengths=lengths, axis=1)
+
+    def _softmax_parts(
+        self, logits: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-span peak, shifted exponentials and their per-span sums."""
+        peak = self._segment(logits.detach(), "max")
+        shifted = torch.exp(logits - peak.index_select(1, self.segment))
+        return peak, shifted, self._segment(shifted, "sum")
 
     def segment_logsumexp(self, logits: torch.Tensor) -> torch.Tensor:
         """Log-sum-exp of every softmax span.
@@ -56,24 +71,14 @@ class SpanLayout(nn.Module):
         -------
         Tensor of shape (n, n_segments)
         """
-        n = logits.shape[0]
-        index = self.segment.expand(n, -1)
-        peak = torch.full(
-            (n, self.n_segments), -torch.inf, device=logits.device, dtype=logits.dtype
-        )
-        peak = peak.scatter_reduce(1, index, logits.detach(), reduce="amax", include_self=True)
-        shifted = torch.exp(logits - peak.gather(1, index))
-        total = torch.zeros_like(peak).scatter_add(1, index, shifted)
+        peak, _, total = self._softmax_parts(logits)
         return torch.log(total) + peak
 
     def activate(self, output: torch.Tensor) -> torch.Tensor:
         """Map raw decoder output to data space: tanh on Gaussian columns, softmax per span."""
-        result = output.clone()
+        result = torch.empty_like(output)
         result[:, self.gaussian_dims] = torch.tanh(output[:, self.gaussian_dims])
         if self.n_segments:
-            logits = output[:, self.softmax_dims]
-            lse = self.segment_logsumexp(logits)
-            result[:, self.softmax_dims] = torch.exp(
-                logits - lse.gather(1, self.segment.expand(len(output), -1))
-            )
+            _, shifted, total = self._softmax_parts(output[:, self.softmax_dims])
+            result[:, self.softmax_dims] = shifted / total.index_select(1, self.segment)
         return result
