@@ -13,7 +13,7 @@ from tssynth.exceptions import (
     TrainingError,
     TssynthError,
 )
-from tssynth.synthesizers import TVAESynthesizer
+from tssynth.synthesizers import DenseVAESynthesizer, DVAESynthesizer, TVAESynthesizer
 
 
 def load(path: str | Path) -> BaseSynthesizer:
@@ -31,6 +31,8 @@ def load(path: str | Path) -> BaseSynthesizer:
 
 
 __all__ = [
+    "DVAESynthesizer",
+    "DenseVAESynthesizer",
     "GeneratorFileError",
     "InvalidDataError",
     "InvalidParameterError",

@@ -47,7 +47,7 @@ from tssynth.exceptions import InvalidDataError
 
 _SCALAR_LIMIT = 0.99
 _MIN_MODE_STD = 1e-3
-_ROW_CHUNK = 65_536
+_ROW_CHUNK = 16_384  # rows encoded at once: bounds the (rows, columns, modes) temporaries
 
 
 def _sortable_unique(series: pd.Series) -> list[Any]:

@@ -1,4 +1,11 @@
-"""Small real datasets bundled with tssynth, so examples and tests need no download."""
+"""Small real datasets bundled with tssynth, and simulators, so examples need no download.
+
+- ``adult.csv.gz``: UCI Adult census (training split), CC BY 4.0 (:func:`load_adult`).
+- ``energy_hourly.csv.gz``: hourly means of UCI Appliances energy prediction, CC BY 4.0,
+  used by ``examples/panel_generation.py``.
+- :func:`make_sines` and :func:`make_mass_spring`: the simulators of the Sines benchmark
+  and of the mass-spring tutorial.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,10 @@ from importlib import resources
 
 import pandas as pd
 
-__all__ = ["load_adult"]
+from tssynth.datasets.mass_spring import make_mass_spring
+from tssynth.datasets.sines import make_sines
+
+__all__ = ["load_adult", "make_mass_spring", "make_sines"]
 
 
 def load_adult(raw: bool = False) -> pd.DataFrame:

@@ -1,5 +1,41 @@
-"""Metrics that compare synthetic data with real data."""
+"""Metrics that compare synthetic data with real data: fidelity, utility, privacy, temporal.
 
+``evaluate(real, synthetic, holdout=..., target=...)`` runs whichever apply and
+returns an :class:`EvaluationResult` (``to_dict()``, ``to_frame()``,
+``save_html(path)``); the per-metric functions are exported as well.
+"""
+
+from tssynth.metrics.evaluate import EvaluationResult, TemporalReport, evaluate
 from tssynth.metrics.fidelity import FidelityReport, fidelity_report
+from tssynth.metrics.privacy import (
+    PrivacyReport,
+    RowEncoder,
+    distance_summary,
+    exact_copies,
+    nearest_neighbours,
+    nndr,
+    privacy_report,
+    share_closer_to_train,
+)
+from tssynth.metrics.temporal import discriminative_score, predictive_score
+from tssynth.metrics.utility import UtilityReport, utility_report
 
-__all__ = ["FidelityReport", "fidelity_report"]
+__all__ = [
+    "EvaluationResult",
+    "FidelityReport",
+    "PrivacyReport",
+    "RowEncoder",
+    "TemporalReport",
+    "UtilityReport",
+    "discriminative_score",
+    "distance_summary",
+    "evaluate",
+    "exact_copies",
+    "fidelity_report",
+    "nearest_neighbours",
+    "nndr",
+    "predictive_score",
+    "privacy_report",
+    "share_closer_to_train",
+    "utility_report",
+]

@@ -11,9 +11,23 @@ comparable with it:
   (Pearson, pairwise complete rows); otherwise the contingency similarity
   ``1 - TVD`` of the joint frequencies, continuous columns binned into 10
   equal-width bins of the real range;
+- which pairs count: as in SDMetrics' QualityReport (0.32), only pairs that are
+  related in the real data, ``|Pearson r| > 0.5`` for two continuous columns,
+  Cramér's V > 0.3 of the real contingency table otherwise; pairs with no real
+  relationship score near 1 whatever the synthesizer does and would only dilute
+  the average. Every pair is scored and listed (``contributes`` says which count);
+  ``column_pair_trends_all`` is the mean over all of them, and setting both
+  thresholds to 0 makes the headline use all pairs. When no pair passes, all
+  pairs count;
 - overall: the mean of the average column shape and the average pair trend.
 
-Missing values are a level of their own in the categorical and contingency scores.
+Missing values are never dropped silently: they are a level of their own in the
+categorical and contingency scores, and every column's missing-value rate in both
+tables is reported (``real_missing``, ``synthetic_missing``) together with a
+``missing_values`` score, ``1 - mean |rate_real - rate_synthetic|`` over the
+columns that have missing values in either table. KS complements compare the
+observed values only, so the missing-value score is where a continuous column's
+missing rate shows.
 """
 
 from __future__ import annotations
@@ -24,8 +38,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api import types as ptypes
 
-from tssynth.data.schema import CATEGORICAL, check_frame, infer_schema, to_float
+from tssynth._validation import check_float
+from tssynth.data.schema import (
+    CATEGORICAL,
+    DATETIME,
+    TIMEDELTA,
+    ColumnSpec,
+    check_frame,
+    infer_schema,
+    to_float,
+)
 from tssynth.exceptions import InvalidDataError
 
 _BINS = 10
@@ -40,29 +64,74 @@ class FidelityReport:
     column_shapes : float
         Mean per-column shape score.
     column_pair_trends : float
-        Mean pairwise trend score (NaN for a single column).
+        Mean trend score of the pairs related in the real data (NaN for a
+        single column).
+    column_pair_trends_all : float
+        Mean trend score of all pairs.
     overall : float
         Mean of the two.
+    missing_values : float
+        ``1 - mean |missing rate real - missing rate synthetic|`` over the columns
+        with missing values in either table (NaN when there are none).
     per_column : DataFrame
-        ``column``, ``metric``, ``score``.
+        ``column``, ``metric``, ``score``, ``real_missing``, ``synthetic_missing``.
     per_pair : DataFrame
         ``column_1``, ``column_2``, ``metric``, ``score``, ``real``, ``synthetic``
-        (the correlations, for continuous pairs).
+        (the correlations, for continuous pairs), ``real_association`` (|r| or
+        Cramér's V in the real data) and ``contributes``.
     """
 
     column_shapes: float
     column_pair_trends: float
+    column_pair_trends_all: float
     overall: float
+    missing_values: float
     per_column: pd.DataFrame
     per_pair: pd.DataFrame
 
     def to_dict(self) -> dict[str, float]:
-        """The three headline numbers."""
+        """The headline numbers."""
         return {
+            "overall": self.overall,
             "column_shapes": self.column_shapes,
             "column_pair_trends": self.column_pair_trends,
-            "overall": self.overall,
+            "column_pair_trends_all": self.column_pair_trends_all,
+            "missing_values": self.missing_values,
         }
+
+
+def column_as_float(series: pd.Series, spec: ColumnSpec, what: str) -> np.ndarray:
+    """Values of a continuous column as float64 (NaN = missing), read as the real column is.
+
+    A synthetic column that was written to and read back from a file may have lost
+    its datetime or timedelta dtype; it is parsed back here.
+
+    Parameters
+    ----------
+    series : Series
+    spec : ColumnSpec
+        The real column's spec.
+    what : str
+        ``"real"``, ``"synthetic"``, ... for error messages.
+
+    Returns
+    -------
+    ndarray of float64
+    """
+    try:
+        if spec.value_type == DATETIME and not ptypes.is_datetime64_any_dtype(series.dtype):
+            series = pd.to_datetime(series, utc=spec.tz is not None)
+            if spec.tz is not None:
+                series = series.dt.tz_convert(spec.tz)
+            series = series.astype(pd.api.types.pandas_dtype(spec.dtype))
+        elif spec.value_type == TIMEDELTA and not ptypes.is_timedelta64_dtype(series.dtype):
+            series = pd.to_timedelta(series).astype(pd.api.types.pandas_dtype(spec.dtype))
+        return to_float(series, spec)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(
+            f"Column {spec.name!r} of the {what} data must hold values like the real column "
+            f"(dtype {spec.dtype}), but some cannot be read as such: {exc}"
+        ) from exc
 
 
 def _ks_complement(real: np.ndarray, synthetic: np.ndarray) -> float:
@@ -103,7 +172,12 @@ def _bin_codes(real: np.ndarray, synthetic: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def fidelity_report(
-    real: pd.DataFrame, synthetic: pd.DataFrame, discrete_columns: Any = None
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    discrete_columns: Any = None,
+    *,
+    correlation_threshold: float = 0.5,
+    association_threshold: float = 0.3,
 ) -> FidelityReport:
     """Compare a synthetic table with the real one, column by column and pair by pair.
 
@@ -113,13 +187,25 @@ def fidelity_report(
         Tables with the same columns (synthetic may have any number of rows).
     discrete_columns : list of column labels, optional
         Columns to treat as categorical whatever their dtype.
+    correlation_threshold : float, default=0.5
+        A continuous pair counts in ``column_pair_trends`` when its real
+        ``|Pearson r|`` exceeds this.
+    association_threshold : float, default=0.3
+        Any other pair counts when the Cramér's V of its real contingency table
+        exceeds this.
 
     Returns
     -------
     FidelityReport
     """
-    check_frame(real, what="real")
-    check_frame(synthetic, what="synthetic")
+    check_float("correlation_threshold", correlation_threshold, 0.0)
+    check_float("association_threshold", association_threshold, 0.0)
+    for what, frame in (("real", real), ("synthetic", synthetic)):
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidDataError(
+                f"{what} must be a pandas DataFrame, got {type(frame).__name__}."
+            )
+        check_frame(frame, what=what)
     missing = [c for c in real.columns if c not in synthetic.columns]
     if missing:
         raise InvalidDataError(f"The synthetic table lacks the real columns {missing}.")
@@ -131,13 +217,21 @@ def fidelity_report(
             r, s, levels = _category_codes(real[name], synthetic[name])
             score, metric = _tv_complement(r, s, levels), "TVComplement"
         else:
-            r_values = to_float(real[name], spec)
-            s_values = to_float(synthetic[name], spec)
+            r_values = column_as_float(real[name], spec, "real")
+            s_values = column_as_float(synthetic[name], spec, "synthetic")
             numeric[name] = (r_values, s_values)
             score, metric = _ks_complement(r_values, s_values), "KSComplement"
             r, s, levels = _bin_codes(r_values, s_values)
         codes[name] = (r, s, levels)
-        columns.append({"column": name, "metric": metric, "score": score})
+        columns.append(
+            {
+                "column": name,
+                "metric": metric,
+                "score": score,
+                "real_missing": float(real[name].isna().mean()),
+                "synthetic_missing": float(synthetic[name].isna().mean()),
+            }
+        )
     per_column = pd.DataFrame(columns)
 
     pairs = []
@@ -150,18 +244,63 @@ def fidelity_report(
                 if np.isnan(real_corr) or np.isnan(synth_corr)
                 else 1.0 - abs(real_corr - synth_corr) / 2.0
             )
-            pairs.append((first, second, "CorrelationSimilarity", score, real_corr, synth_corr))
+            strength = abs(real_corr)
+            counts = strength > correlation_threshold or correlation_threshold == 0
+            pairs.append(
+                (
+                    first,
+                    second,
+                    "CorrelationSimilarity",
+                    score,
+                    real_corr,
+                    synth_corr,
+                    strength,
+                    counts,
+                )
+            )
         else:
             (r1, s1, l1), (r2, s2, l2) = codes[first], codes[second]
             score = _tv_complement(r1 * l2 + r2, s1 * l2 + s2, l1 * l2)
-            pairs.append((first, second, "ContingencySimilarity", score, np.nan, np.nan))
+            strength = _cramers_v(r1, r2, l1, l2)
+            counts = strength > association_threshold or association_threshold == 0
+            pairs.append(
+                (first, second, "ContingencySimilarity", score, np.nan, np.nan, strength, counts)
+            )
     per_pair = pd.DataFrame(
-        pairs, columns=["column_1", "column_2", "metric", "score", "real", "synthetic"]
+        pairs,
+        columns=[
+            "column_1",
+            "column_2",
+            "metric",
+            "score",
+            "real",
+            "synthetic",
+            "real_association",
+            "contributes",
+        ],
     )
     shapes = float(per_column["score"].mean())
-    trends = float(per_pair["score"].mean()) if len(per_pair) else float("nan")
+    trends_all = float(per_pair["score"].mean()) if len(per_pair) else float("nan")
+    counted = per_pair.loc[per_pair["contributes"].astype(bool), "score"].dropna()
+    trends = float(counted.mean()) if len(counted) else trends_all
     overall = float(np.nanmean([shapes, trends]))
-    return FidelityReport(shapes, trends, overall, per_column, per_pair)
+    gaps = (per_column["real_missing"] - per_column["synthetic_missing"]).abs()
+    has_missing = (per_column["real_missing"] > 0) | (per_column["synthetic_missing"] > 0)
+    missing_score = float(1.0 - gaps[has_missing].mean()) if has_missing.any() else float("nan")
+    return FidelityReport(shapes, trends, trends_all, overall, missing_score, per_column, per_pair)
+
+
+def _cramers_v(first: np.ndarray, second: np.ndarray, levels_1: int, levels_2: int) -> float:
+    """Cramér's V of two code arrays (levels never seen in them are ignored)."""
+    table = np.bincount(first * levels_2 + second, minlength=levels_1 * levels_2)
+    table = table.reshape(levels_1, levels_2).astype(float)
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    if min(table.shape) < 2:
+        return float("nan")
+    total = table.sum()
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / total
+    chi2 = float(((table - expected) ** 2 / expected).sum())
+    return float(np.sqrt(chi2 / total / (min(table.shape) - 1)))
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> float:

@@ -14,6 +14,8 @@ SOFTMAX = "softmax"
 class SpanLayout(nn.Module):
     """Index buffers describing which output columns are Gaussian and which are softmax.
 
+    The buffers are derived from ``spans``, so they are not saved in state dicts.
+
     Parameters
     ----------
     spans : sequence of (start, stop, kind)
@@ -40,11 +42,13 @@ class SpanLayout(nn.Module):
         dims = [i for start, stop in softmax for i in range(start, stop)]
         segment = [s for s, (start, stop) in enumerate(softmax) for _ in range(start, stop)]
         self.n_segments = len(softmax)
-        self.register_buffer("gaussian_dims", torch.tensor(gaussian, dtype=torch.long))
-        self.register_buffer("softmax_dims", torch.tensor(dims, dtype=torch.long))
-        self.register_buffer("segment", torch.tensor(segment, dtype=torch.long))
+        self.register_buffer(
+            "gaussian_dims", torch.tensor(gaussian, dtype=torch.long), persistent=False
+        )
+        self.register_buffer("softmax_dims", torch.tensor(dims, dtype=torch.long), persistent=False)
+        self.register_buffer("segment", torch.tensor(segment, dtype=torch.long), persistent=False)
         widths = [stop - start for start, stop in softmax]
-        self.register_buffer("widths", torch.tensor(widths, dtype=torch.long))
+        self.register_buffer("widths", torch.tensor(widths, dtype=torch.long), persistent=False)
 
     def _segment(self, values: torch.Tensor, reduce: str) -> torch.Tensor:
         """Reduce each span's block of ``values`` (n, n_softmax_dims) to (n, n_segments)."""

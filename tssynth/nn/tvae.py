@@ -93,19 +93,25 @@ class TVAE(nn.Module):
         batch_size : int
             Rows encoded at once.
         """
-        mus, variances = [], []
+        # Streaming first and second moments: memory stays O(embedding_dim^2).
+        dim = self.embedding_dim
+        kwargs = {"dtype": torch.float64, "device": self.latent_loc.device}
+        total, outer, variance = torch.zeros(dim, **kwargs), torch.zeros(dim, dim, **kwargs), 0.0
         for start in range(0, len(x), batch_size):
             mu, logvar = self.encoder(x[start : start + batch_size])
-            mus.append(mu.double())
-            variances.append(logvar.double().exp())
-        mu, variance = torch.cat(mus), torch.cat(variances)
-        covariance = variance.mean(0).diag()
-        if len(mu) > 1:
-            covariance = covariance + torch.cov(mu.T).reshape_as(covariance)
-        eye = torch.eye(self.embedding_dim, dtype=covariance.dtype, device=covariance.device)
+            mu = mu.double()
+            total += mu.sum(0)
+            outer += mu.T @ mu
+            variance = variance + logvar.double().exp().sum(0)
+        n = len(x)
+        if n < 2:
+            return
+        mean = total / n
+        covariance = (outer - n * torch.outer(mean, mean)) / (n - 1) + torch.diag(variance / n)
+        eye = torch.eye(dim, **kwargs)
         tril, info = torch.linalg.cholesky_ex(covariance + 1e-6 * eye)
         if int(info) == 0:
-            self.latent_loc.copy_(mu.mean(0))
+            self.latent_loc.copy_(mean)
             self.latent_tril.copy_(tril)
 
     def sample_latent(self, noise: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,7 @@
 """The estimators: one base, three synthesizers."""
 
+from tssynth.synthesizers.dense import DenseVAESynthesizer
+from tssynth.synthesizers.dvae import DVAESynthesizer
 from tssynth.synthesizers.tvae import TVAESynthesizer
 
-__all__ = ["TVAESynthesizer"]
+__all__ = ["DVAESynthesizer", "DenseVAESynthesizer", "TVAESynthesizer"]

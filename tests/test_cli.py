@@ -1,0 +1,194 @@
+"""The tssynth command line: fit, sample (streamed), evaluate, demo, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tssynth import load
+from tssynth.cli import main
+from tssynth.datasets import load_adult
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    adult = load_adult().sample(1500, random_state=0).reset_index(drop=True)
+    adult.iloc[:1000].to_csv(root / "real.csv", index=False)
+    adult.iloc[1000:].to_csv(root / "holdout.csv", index=False)
+    generator = root / "adult.tssynth"
+    code = main(
+        [
+            "fit",
+            str(root / "real.csv"),
+            "--model",
+            "tvae",
+            "--epochs",
+            "2",
+            "--discrete-columns",
+            "education-num",
+            "-o",
+            str(generator),
+            "-q",
+        ]
+    )
+    assert code == 0
+    return root
+
+
+def test_fit_writes_a_loadable_generator_with_the_options(files):
+    synthesizer = load(files / "adult.tssynth")
+    assert synthesizer.epochs == 2
+    assert synthesizer.sample(5).shape == (5, 15)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_sample_streams_chunks_into_one_file(files, suffix):
+    out = files / f"synthetic.{suffix}"
+    assert (
+        main(
+            [
+                "sample",
+                str(files / "adult.tssynth"),
+                "-n",
+                "2500",
+                "--chunk-size",
+                "1000",
+                "-o",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    frame = pd.read_csv(out) if suffix == "csv" else pd.read_parquet(out)
+    assert frame.shape == (2500, 15)
+    assert frame.iloc[:1000].duplicated().sum() < 50
+    # Chunks continue one random stream: the second chunk is not a repeat of the first.
+    assert (
+        not frame.iloc[:1000]
+        .reset_index(drop=True)
+        .equals(frame.iloc[1000:2000].reset_index(drop=True))
+    )
+    if suffix == "parquet":
+        import pyarrow.parquet as pq
+
+        assert pq.ParquetFile(out).num_row_groups == 3
+    assert not list(files.glob("*.partial"))
+
+
+def test_sample_refuses_to_overwrite_and_reports_bad_output(files, capsys):
+    out = files / "once.csv"
+    assert main(["sample", str(files / "adult.tssynth"), "-n", "3", "-o", str(out), "-q"]) == 0
+    assert main(["sample", str(files / "adult.tssynth"), "-n", "3", "-o", str(out), "-q"]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert main(["sample", str(files / "adult.tssynth"), "-n", "3", "-o", "x.xlsx"]) == 1
+    assert ".xlsx" in capsys.readouterr().err
+
+
+def test_evaluate_prints_scores_and_writes_report_and_json(files, capsys):
+    synthetic = files / "eval_synth.csv"
+    main(["sample", str(files / "adult.tssynth"), "-n", "800", "-o", str(synthetic), "-q"])
+    report, scores = files / "report.html", files / "scores.json"
+    code = main(
+        [
+            "evaluate",
+            str(files / "real.csv"),
+            str(synthetic),
+            "--holdout",
+            str(files / "holdout.csv"),
+            "--target",
+            "income",
+            "--metrics",
+            "fidelity,utility,privacy",
+            "--generator",
+            str(files / "adult.tssynth"),
+            "--report",
+            str(report),
+            "--json",
+            str(scores),
+            "--threads",
+            "1",
+            "-q",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "fidelity  overall" in out and "roc_auc" in out and "privacy" in out
+    data = json.loads(scores.read_text())
+    assert 0 <= data["fidelity"]["overall"] <= 1 and data["utility"]["task"] == "classification"
+    html = report.read_text(encoding="utf-8")
+    assert 'id="plot-loss"' in html and 'id="plot-column-age"' in html
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["fit", "missing.csv", "-o", "g.tssynth"], "does not exist"),
+        (["fit", "{real}", "--window", "4", "-o", "{tmp}/g.tssynth"], "--window is not supported"),
+        (["sample", "{real}", "-n", "3", "-o", "{tmp}/x.csv"], "not a tssynth generator"),
+        (["sample", "{gen}", "-n", "-3", "-o", "{tmp}/x.csv"], "-n must be"),
+        (["evaluate", "{real}", "{real}", "--target", "salary"], "target 'salary'"),
+        (["evaluate", "{real}", "{tmp}/no.csv"], "does not exist"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_1(files, capsys, argv, message):
+    names = {"real": files / "real.csv", "gen": files / "adult.tssynth", "tmp": files}
+    code = main([arg.format(**names) for arg in argv])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("tssynth: error:") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unavailable_model_is_a_clear_error(files, capsys, monkeypatch):
+    import tssynth
+
+    monkeypatch.delattr(tssynth, "DVAESynthesizer", raising=False)
+    code = main(["fit", str(files / "real.csv"), "--model", "dvae", "-o", str(files / "d.ts")])
+    assert code == 1 and "not available in this version" in capsys.readouterr().err
+
+
+def test_evaluate_reads_windows_from_npy(files, capsys):
+    rng = np.random.default_rng(0)
+    for name in ("real", "synth"):
+        np.save(files / f"{name}.npy", rng.uniform(size=(40, 6, 2)))
+    code = main(
+        [
+            "evaluate",
+            str(files / "real.npy"),
+            str(files / "synth.npy"),
+            "--metrics",
+            "fidelity,temporal",
+            "--discriminative-steps",
+            "20",
+            "--predictive-steps",
+            "20",
+            "--threads",
+            "1",
+            "-q",
+        ]
+    )
+    assert code == 0 and "temporal  overall" in capsys.readouterr().out
+
+
+def test_help_everywhere_and_python_dash_m():
+    for command in ([], ["fit"], ["sample"], ["evaluate"], ["demo"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*command, "--help"])
+        assert exit_info.value.code == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "tssynth.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0
+    for command in ("fit", "sample", "evaluate", "demo"):
+        assert command in done.stdout

@@ -1,0 +1,175 @@
+"""DenseVAESynthesizer: what it learns, formats in kind, seeds, files and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import roc_auc_score
+
+import tssynth
+from tssynth import DenseVAESynthesizer, InvalidDataError, InvalidParameterError
+from tssynth.datasets import make_sines
+
+SMALL = {
+    "embedding_dim": 8,
+    "compress_dims": (64,),
+    "decompress_dims": (64,),
+    "batch_size": 64,
+    "device": "cpu",
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These tiny models run fastest on one thread, above all on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def windows() -> np.ndarray:
+    """600 windows of 12 steps x 2 channels: sines on different scales."""
+    X = make_sines(600, 12, 2, random_state=0)
+    X[:, :, 1] = X[:, :, 1] * 100.0 - 50.0
+    return X
+
+
+@pytest.fixture(scope="module")
+def fitted(windows) -> DenseVAESynthesizer:
+    return DenseVAESynthesizer(epochs=60, random_state=0, **SMALL).fit(windows)
+
+
+def test_samples_match_the_windows_and_stay_in_the_training_range(fitted, windows):
+    out = fitted.sample(2000)
+    assert out.shape == (2000, 12, 2) and out.dtype == np.float64
+    low, high = windows.min(axis=(0, 1)), windows.max(axis=(0, 1))
+    assert (out >= low).all() and (out <= high).all()
+    scale = high - low
+    # per-step means and spreads of each channel, in units of the channel's range
+    assert (np.abs(out.mean(0) - windows.mean(0)) / scale).max() < 0.05
+    assert (np.abs(out.std(0) - windows.std(0)) / scale).max() < 0.05
+    # sines are smooth: step-to-step changes as small as the real ones
+    real_steps = np.abs(np.diff(windows, axis=1)).mean((0, 1)) / scale
+    fake_steps = np.abs(np.diff(out, axis=1)).mean((0, 1)) / scale
+    assert (fake_steps < 2 * real_steps + 0.005).all()
+
+
+def test_transform_and_inverse_transform_reconstruct(fitted, windows):
+    Z = fitted.transform(windows[:100])
+    assert Z.shape == (100, 8) and Z.dtype == np.float32
+    back = fitted.inverse_transform(Z)
+    scale = windows.max(axis=(0, 1)) - windows.min(axis=(0, 1))
+    error = np.abs(back - windows[:100]).mean((0, 1)) / scale
+    spread = windows.std(0).mean(0) / scale
+    assert (error < 0.5 * spread).all()
+
+
+def test_score_samples_ranks_anomalous_windows_lowest(fitted, windows):
+    normal = make_sines(100, 12, 2, random_state=5)
+    normal[:, :, 1] = normal[:, :, 1] * 100.0 - 50.0
+    anomalous = normal.copy()
+    anomalous[:, 6, 0] = windows[:, :, 0].min()  # a drop in the middle of each window
+    scores = fitted.score_samples(np.concatenate([normal, anomalous]))
+    assert scores.shape == (200,)
+    np.testing.assert_array_equal(scores, fitted.score_samples(np.concatenate([normal, anomalous])))
+    assert roc_auc_score(np.r_[np.zeros(100), np.ones(100)], -scores) > 0.95
+
+
+def test_same_seed_same_samples_and_consecutive_samples_differ(windows):
+    first = DenseVAESynthesizer(epochs=2, random_state=3, **SMALL).fit(windows)
+    second = DenseVAESynthesizer(epochs=2, random_state=3, **SMALL).fit(windows)
+    np.testing.assert_array_equal(first.sample(50), second.sample(50))
+    assert not np.array_equal(first.sample(50), first.sample(50))
+    other = DenseVAESynthesizer(epochs=2, random_state=4, **SMALL).fit(windows)
+    assert not np.array_equal(
+        other.sample(10),
+        DenseVAESynthesizer(epochs=2, random_state=3, **SMALL).fit(windows).sample(10),
+    )
+
+
+def test_sample_any_n_and_two_dimensional_input():
+    X = make_sines(100, 8, 1, random_state=0)[:, :, 0]
+    syn = DenseVAESynthesizer(epochs=1, random_state=0, **SMALL).fit(X)
+    assert syn.sample(0).shape == (0, 8)
+    assert syn.sample(9000).shape == (9000, 8)
+
+
+def test_wide_frame_comes_back_with_its_columns():
+    X = make_sines(100, 6, 1, random_state=0)[:, :, 0]
+    wide = pd.DataFrame(X, columns=[f"h{i}" for i in range(6)])
+    syn = DenseVAESynthesizer(epochs=1, random_state=0, **SMALL).fit(wide)
+    out = syn.sample(5)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == list(wide.columns)
+    assert syn.transform(wide).shape == (100, 8)
+
+
+def test_long_panel_is_windowed_and_sampled_as_long_windows():
+    rng = np.random.default_rng(0)
+    n_entities, length = 4, 30
+    frame = pd.DataFrame(
+        {
+            "sensor": np.repeat(["s1", "s2", "s3", "s4"], length),
+            "time": np.tile(pd.date_range("2024-01-01", periods=length, freq="h"), n_entities),
+            "temp": rng.normal(20, 2, n_entities * length),
+            "load": rng.normal(5, 1, n_entities * length),
+        }
+    ).sample(frac=1.0, random_state=0)
+    syn = DenseVAESynthesizer(
+        epochs=1, window=10, stride=5, sequence_key="sensor", sequence_index="time", **SMALL
+    ).fit(frame)
+    assert (syn.window_length_, syn.n_channels_) == (10, 2)
+    assert syn.transform(frame).shape == (4 * 5, 8)  # (30 - 10) // 5 + 1 windows per sensor
+    out = syn.sample(3)
+    assert list(out.columns) == ["sensor", "time", "temp", "load"]
+    assert out["sensor"].tolist() == np.repeat([0, 1, 2], 10).tolist()
+    assert out["time"].tolist() == list(range(10)) * 3
+
+
+def test_save_and_load_continue_the_same_samples(fitted, tmp_path, windows):
+    path = fitted.save(tmp_path / "windows.tssynth")
+    loaded = tssynth.load(path)
+    assert isinstance(loaded, DenseVAESynthesizer)
+    np.testing.assert_array_equal(loaded.transform(windows[:5]), fitted.transform(windows[:5]))
+    np.testing.assert_array_equal(
+        DenseVAESynthesizer.load(path).sample(20), DenseVAESynthesizer.load(path).sample(20)
+    )
+    reused = DenseVAESynthesizer(epochs=60, random_state=0, generator_filepath=str(path), **SMALL)
+    reused.fit(windows)
+    np.testing.assert_array_equal(reused.transform(windows[:5]), fitted.transform(windows[:5]))
+    with pytest.raises(InvalidDataError, match="other columns"):
+        DenseVAESynthesizer(generator_filepath=str(path), **SMALL).fit(windows[:, :6])
+
+
+def test_transform_rejects_another_window_shape(fitted, windows):
+    with pytest.raises(InvalidDataError, match="12 steps x 2 channels"):
+        fitted.transform(windows[:, :10])
+    with pytest.raises(InvalidDataError, match="12 steps x 2 channels"):
+        fitted.score_samples(windows[:, :, :1])
+    with pytest.raises(InvalidDataError, match="latents of shape"):
+        fitted.inverse_transform(np.zeros((3, 5)))
+
+
+def test_fit_rejects_bad_windows_before_training():
+    X = make_sines(20, 6, 2, random_state=0)
+    X[3, 2, 1] = np.nan
+    with pytest.raises(InvalidDataError, match="window 3, step 2, channel 1"):
+        DenseVAESynthesizer(**SMALL).fit(X)
+    with pytest.raises(InvalidDataError, match="window=50 is longer"):
+        DenseVAESynthesizer(window=50, **SMALL).fit(pd.Series(np.arange(30.0)))
+    with pytest.raises(InvalidParameterError, match="window"):
+        DenseVAESynthesizer(window=0, **SMALL).fit(pd.Series(np.arange(30.0)))
+
+
+def test_scikit_learn_contract(windows):
+    syn = DenseVAESynthesizer(window=5, **SMALL)
+    assert clone(syn).get_params() == syn.get_params()
+    with pytest.raises(NotFittedError):
+        syn.sample(3)
+    with pytest.raises(NotFittedError):
+        syn.transform(windows)

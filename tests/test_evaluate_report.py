@@ -1,0 +1,170 @@
+"""evaluate(): sections, to_dict/to_frame, the HTML report and the temporal branch."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tssynth import InvalidParameterError, TVAESynthesizer
+from tssynth.datasets import load_adult
+from tssynth.metrics import EvaluationResult, evaluate
+
+_IMG = re.compile(r'<img id="([^"]+)" alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def _images(path) -> dict[str, bytes]:
+    return {k: base64.b64decode(v) for k, v in _IMG.findall(path.read_text(encoding="utf-8"))}
+
+
+@pytest.fixture(scope="module")
+def adult_parts() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    adult = load_adult().sample(6000, random_state=0).reset_index(drop=True)
+    return adult.iloc[:2500], adult.iloc[2500:5000].reset_index(drop=True), adult.iloc[5000:]
+
+
+@pytest.fixture
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_adult_evaluation_and_report_hold_every_plot(adult_parts, tmp_path):
+    real, synthetic, holdout = adult_parts
+    result = evaluate(real, synthetic, holdout=holdout, target="income", n_threads=1)
+    data = result.to_dict()
+    assert set(data) == {"fidelity", "utility", "privacy", "temporal", "notes"}
+    assert data["temporal"] is None
+    for section in ("fidelity", "utility", "privacy"):
+        assert 0.0 <= data[section]["overall"] <= 1.0
+    assert data["fidelity"]["overall"] > 0.9  # two samples of the same real data
+    assert data["utility"]["real"]["roc_auc"] > 0.8
+    assert 0.35 < data["privacy"]["share_closer_to_train"] < 0.65
+
+    frame = result.to_frame()
+    assert list(frame.columns) == ["section", "metric", "value"]
+    row = frame[(frame.section == "utility") & (frame.metric == "synthetic.roc_auc")]
+    assert row["value"].iloc[0] == data["utility"]["synthetic"]["roc_auc"]
+
+    path = result.save_html(tmp_path / "adult.html")
+    text = path.read_text(encoding="utf-8")
+    images = _images(path)
+    expected = {f"plot-column-{c}" for c in real.columns} | {
+        "plot-correlation",
+        "plot-pair-trends",
+        "plot-dcr",
+    }
+    assert expected <= set(images)
+    assert all(png.startswith(b"\x89PNG") and len(png) > 1000 for png in images.values())
+    assert "http://" not in text and "https://" not in text  # self-contained
+    assert f"{data['fidelity']['overall']:.4g}" in text
+
+
+def test_loss_curves_when_a_fitted_synthesizer_is_passed(mixed_frame, tmp_path):
+    real = mixed_frame[["amount", "group", "day", "empty"]]
+    synthesizer = TVAESynthesizer(
+        epochs=3,
+        embedding_dim=8,
+        compress_dims=(16,),
+        decompress_dims=(16,),
+        random_state=0,
+        device="cpu",
+    ).fit(real)
+    result = evaluate(real, synthesizer.sample(300), synthesizer=synthesizer, metrics=["fidelity"])
+    assert result.utility is None and result.privacy is None
+    images = _images(result.save_html(tmp_path / "mixed.html"))
+    # the datetime and the all-missing column are plotted too
+    assert {"plot-loss", "plot-column-day", "plot-column-empty"} <= set(images)
+
+
+def test_report_without_matplotlib_has_numbers_and_a_note(adult_parts, tmp_path, monkeypatch):
+    import tssynth.metrics.report as report
+
+    monkeypatch.setattr(report, "_matplotlib", lambda: None)
+    real, synthetic, _ = adult_parts
+    result = evaluate(real, synthetic, metrics=["fidelity"])
+    text = result.save_html(tmp_path / "plain.html").read_text(encoding="utf-8")
+    assert "<img" not in text and "pip install" in text and "column_shapes" in text
+
+
+def test_notes_explain_skipped_sections(adult_parts):
+    real, synthetic, _ = adult_parts
+    result = evaluate(real, synthetic, metrics=["utility", "temporal"])
+    assert result.utility is None and result.temporal is None
+    assert any("target" in note for note in result.notes)
+    assert any("Temporal" in note for note in result.notes)
+
+
+def test_without_holdout_utility_splits_and_says_so(adult_parts):
+    real, synthetic, _ = adult_parts
+    result = evaluate(real, synthetic, target="income", metrics=["utility"], n_threads=1)
+    assert result.utility.n_test == 500
+    assert any("optimistic" in note for note in result.notes)
+
+
+def test_bad_arguments_name_the_parameter(adult_parts):
+    real, synthetic, _ = adult_parts
+    with pytest.raises(InvalidParameterError, match="metrics"):
+        evaluate(real, synthetic, metrics=["beauty"])
+    with pytest.raises(InvalidParameterError, match="target 'salary'"):
+        evaluate(real, synthetic, target="salary")
+    with pytest.raises(InvalidParameterError, match="sequence_key"):
+        evaluate(real, synthetic, sequence_key="id")
+
+
+def _sines(n: int, seed: int, freq: float = 1.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 6, 12)[None, :, None]
+    phase = rng.uniform(0, 3, size=(n, 1, 2))
+    return (np.sin(freq * t + phase) + 1) / 2
+
+
+def test_windows_get_temporal_scores_and_sequence_plots(one_torch_thread, tmp_path):
+    real, holdout = _sines(120, 0), _sines(60, 2)
+    result = evaluate(
+        real, _sines(120, 1), holdout=holdout, discriminative_steps=60, predictive_steps=60
+    )
+    assert isinstance(result, EvaluationResult) and result.kind == "windows"
+    temporal = result.to_dict()["temporal"]
+    assert 0.0 <= temporal["discriminative"] <= 0.5 and temporal["predictive"] >= 0
+    assert temporal["overall"] == pytest.approx(1 - 2 * temporal["discriminative"])
+    assert result.fidelity.overall > 0.9 and result.privacy is not None
+    images = _images(result.save_html(tmp_path / "windows.html"))
+    assert {"plot-paths", "plot-tsne", "plot-column-x0", "plot-column-x1"} <= set(images)
+
+
+def test_panels_are_cut_into_windows(one_torch_thread):
+    rng = np.random.default_rng(0)
+    keys, steps = np.repeat(np.arange(30), 20), np.tile(np.arange(20), 30)
+
+    def panel() -> pd.DataFrame:
+        frame = pd.DataFrame(
+            {
+                "id": keys,
+                "t": steps,
+                "v": np.sin(steps / 3 + keys),
+                "w": np.cos(steps / 3),
+                "kind": rng.choice(["a", "b"], keys.size),
+            }
+        )
+        return frame.sample(frac=1.0, random_state=1)  # order must come from sequence_index
+
+    result = evaluate(
+        panel(),
+        panel(),
+        sequence_key="id",
+        sequence_index="t",
+        window=10,
+        discriminative_steps=30,
+        predictive_steps=30,
+        metrics=["temporal"],
+    )
+    assert result.kind == "panel" and result.real_windows.shape == (60, 10, 2)
+    np.testing.assert_allclose(result.real_windows[0, :, 0], np.sin(np.arange(10) / 3))
+    assert any("continuous columns only" in note for note in result.notes)

@@ -1,0 +1,110 @@
+"""Fidelity scores: column shapes, pair trends and missing values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tssynth import InvalidDataError
+from tssynth.metrics import fidelity_report
+
+
+def _frame(n: int, seed: int, shift: float = 0.0, flip: bool = False) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    y = (-x if flip else x) + 0.3 * rng.normal(size=n)
+    return pd.DataFrame(
+        {
+            "x": x + shift,
+            "y": y,
+            "c": np.where(x > 0, "hi", "lo").astype(object),
+            "day": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 100, n), "D"),
+        }
+    )
+
+
+def test_same_distribution_scores_near_one_and_differences_lower_it():
+    real = _frame(3000, 0)
+    same = fidelity_report(real, _frame(3000, 1))
+    assert same.overall > 0.97
+    shifted = fidelity_report(real, _frame(3000, 1, shift=1.0))
+    x_score = shifted.per_column.set_index("column").loc["x", "score"]
+    assert x_score < 0.7  # KS complement of N(0,1) vs N(1,1) is about 0.62
+    flipped = fidelity_report(real, _frame(3000, 1, flip=True))
+    pair = flipped.per_pair.set_index(["column_1", "column_2"]).loc[("x", "y")]
+    assert pair["metric"] == "CorrelationSimilarity"
+    assert pair["score"] < 0.2  # corr +0.96 against -0.96
+    assert flipped.column_pair_trends < same.column_pair_trends
+
+
+def test_metrics_per_kind_and_datetime_is_continuous():
+    report = fidelity_report(_frame(500, 0), _frame(500, 1))
+    metrics = report.per_column.set_index("column")["metric"].to_dict()
+    assert metrics == {
+        "x": "KSComplement",
+        "y": "KSComplement",
+        "c": "TVComplement",
+        "day": "KSComplement",
+    }
+    pair_metrics = report.per_pair.set_index(["column_1", "column_2"])["metric"]
+    assert pair_metrics[("x", "c")] == "ContingencySimilarity"
+    assert pair_metrics[("x", "day")] == "CorrelationSimilarity"
+
+
+def test_tv_complement_matches_hand_computation():
+    real = pd.DataFrame({"c": ["a"] * 50 + ["b"] * 50})
+    synth = pd.DataFrame({"c": ["a"] * 80 + ["b"] * 20})
+    report = fidelity_report(real, synth)
+    assert report.per_column["score"].iloc[0] == pytest.approx(1 - 0.5 * (0.3 + 0.3))
+
+
+def test_missing_values_are_reported_not_dropped():
+    real = pd.DataFrame({"v": [1.0, 2.0, np.nan, 4.0] * 50, "c": ["a", None, "b", "a"] * 50})
+    synth = pd.DataFrame({"v": [1.0, 2.0, 3.0, 4.0] * 50, "c": ["a", "b", "b", "a"] * 50})
+    report = fidelity_report(real, synth)
+    per = report.per_column.set_index("column")
+    assert per.loc["v", "real_missing"] == pytest.approx(0.25)
+    assert per.loc["v", "synthetic_missing"] == 0
+    assert report.missing_values == pytest.approx(0.75)
+    assert per.loc["c", "score"] == pytest.approx(0.75)  # missing is a category of its own
+    no_missing = fidelity_report(synth, synth)
+    assert np.isnan(no_missing.missing_values)
+
+
+def test_synthetic_read_back_from_csv_keeps_working(tmp_path):
+    real = _frame(200, 0)
+    path = tmp_path / "s.csv"
+    _frame(200, 1).to_csv(path, index=False)
+    report = fidelity_report(real, pd.read_csv(path))  # 'day' comes back as text
+    assert report.per_column.set_index("column").loc["day", "score"] > 0.8
+
+
+def test_clear_errors():
+    real = _frame(50, 0)
+    with pytest.raises(InvalidDataError, match="lacks the real columns"):
+        fidelity_report(real, real.drop(columns="x"))
+    bad = real.assign(x="text")
+    with pytest.raises(InvalidDataError, match="'x'"):
+        fidelity_report(real, bad)
+    with pytest.raises(InvalidDataError, match="DataFrame"):
+        fidelity_report(real, real.to_numpy())
+
+
+def test_only_pairs_related_in_the_real_data_count_unless_thresholds_are_zero():
+    rng = np.random.default_rng(0)
+    n = 2000
+    x = rng.normal(size=n)
+    real = pd.DataFrame({"x": x, "y": x + 0.1 * rng.normal(size=n), "noise": rng.normal(size=n)})
+    synth = real.assign(y=rng.normal(size=n))  # breaks the one real relationship
+    report = fidelity_report(real, synth)
+    per = report.per_pair.set_index(["column_1", "column_2"])
+    assert per["contributes"].to_dict() == {
+        ("x", "y"): True,
+        ("x", "noise"): False,
+        ("y", "noise"): False,
+    }
+    assert report.column_pair_trends == pytest.approx(per.loc[("x", "y"), "score"])
+    assert report.column_pair_trends < 0.6 < report.column_pair_trends_all
+    everything = fidelity_report(real, synth, correlation_threshold=0, association_threshold=0)
+    assert everything.column_pair_trends == pytest.approx(report.column_pair_trends_all)

@@ -1,0 +1,145 @@
+"""Utility (TSTR vs TRTR) and privacy (DCR, closer-to-train share, copies, NNDR)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tssynth import InvalidDataError, InvalidParameterError
+from tssynth.metrics import (
+    RowEncoder,
+    exact_copies,
+    nearest_neighbours,
+    nndr,
+    privacy_report,
+    share_closer_to_train,
+    utility_report,
+)
+
+
+def _table(n: int, seed: int, noise: bool = False) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    z = rng.choice(["u", "v", "w"], size=n)
+    signal = x + (z == "u")
+    label = np.where(signal + 0.3 * rng.normal(size=n) > 0.5, "yes", "no")
+    if noise:  # useless synthetic data: the label no longer depends on the features
+        label = rng.permutation(label)
+    return pd.DataFrame(
+        {
+            "x": x,
+            "z": z.astype(object),
+            "amount": 3 * x + rng.normal(size=n),
+            "label": label.astype(object),
+        }
+    )
+
+
+def test_classification_utility_separates_good_from_useless_synthetic_data():
+    train, test = _table(1500, 0), _table(800, 1)
+    good = utility_report(train, _table(1500, 2), test, "label", n_threads=1)
+    bad = utility_report(train, _table(1500, 3, noise=True), test, "label", n_threads=1)
+    assert good.task == "classification" and good.primary_metric == "roc_auc"
+    assert good.real["roc_auc"] > 0.9 and good.overall > 0.95
+    assert bad.synthetic["roc_auc"] < 0.65 and bad.overall < 0.75
+    assert set(good.real) == {"roc_auc", "accuracy"}
+
+
+def test_regression_utility_and_missing_targets_are_counted():
+    train, test = _table(1000, 0), _table(500, 1)
+    synth = _table(1000, 2)
+    synth.loc[:9, "amount"] = np.nan
+    report = utility_report(train, synth, test, "amount", n_threads=1)
+    assert report.task == "regression" and set(report.real) == {"r2", "mae"}
+    assert report.real["r2"] > 0.8 and report.overall > 0.9
+    assert report.n_synthetic == 990 and any("10 synthetic rows" in n for n in report.notes)
+
+
+def test_multiclass_utility_with_a_class_missing_from_synthetic():
+    train, test = _table(1000, 0), _table(500, 1)
+    synth = _table(1000, 2)
+    synth = synth[synth["z"] != "w"]
+    report = utility_report(train, synth, test, "z", n_threads=1)
+    assert 0.0 <= report.synthetic["roc_auc"] <= 1.0 and not np.isnan(report.overall)
+
+
+def test_utility_errors_name_the_problem():
+    train = _table(100, 0)
+    with pytest.raises(InvalidParameterError, match="target 'nope'"):
+        utility_report(train, train, train, "nope")
+    with pytest.raises(InvalidParameterError, match="task"):
+        utility_report(train, train, train, "label", task="ranking")
+    single = train.assign(label="yes")
+    with pytest.raises(InvalidDataError, match="single class"):
+        utility_report(train, single, train, "label", n_threads=1)
+
+
+def test_nearest_neighbours_are_exact():
+    rng = np.random.default_rng(0)
+    query, reference = rng.normal(size=(200, 7)), rng.normal(size=(3000, 7))
+    brute = np.sort(np.linalg.norm(query[:, None] - reference[None], axis=2), axis=1)[:, :2]
+    np.testing.assert_allclose(nearest_neighbours(query, reference, k=2), brute, atol=1e-5)
+    assert nearest_neighbours(reference[:5], reference, k=1).max() == 0.0  # copies: exactly 0
+
+
+def test_encoder_distance_is_one_per_category_and_per_range():
+    train = pd.DataFrame({"v": [0.0, 10.0], "c": ["a", "b"]})
+    enc = RowEncoder.fit(train)
+    a, b = enc.transform(pd.DataFrame({"v": [0.0, 10.0], "c": ["a", "a"]}))
+    assert np.linalg.norm(a - b) == pytest.approx(1.0)  # whole range
+    a, b = enc.transform(pd.DataFrame({"v": [5.0, 5.0], "c": ["a", "b"]}))
+    assert np.linalg.norm(a - b) == pytest.approx(1.0)  # one category
+
+
+def test_small_helpers():
+    assert share_closer_to_train(
+        np.array([0.0, 1.0, 2.0, 2.0]), np.array([1.0, 0.0, 2.0, 3.0])
+    ) == pytest.approx((1 + 0 + 0.5 + 1) / 4)
+    np.testing.assert_allclose(
+        nndr(np.array([0.0, 1.0, 0.0]), np.array([2.0, 4.0, 0.0])), [0.0, 0.25, 1.0]
+    )
+    q = np.array([[1.0, 0.0], [1.0, -0.0], [2.0, 2.0]])
+    assert exact_copies(q, np.array([[1.0, 0.0]])).tolist() == [True, True, False]
+
+
+def test_privacy_flags_copied_training_rows():
+    train, holdout = _table(1000, 0), _table(1000, 1)
+    fresh = privacy_report(train, _table(1000, 2), holdout)
+    copied = privacy_report(train, train.sample(1000, replace=True, random_state=0), holdout)
+    assert 0.4 < fresh.share_closer_to_train < 0.6 and fresh.overall > 0.8
+    assert fresh.exact_copies == 0
+    assert copied.share_closer_to_train > 0.95 and copied.overall < 0.1
+    assert copied.exact_copy_rate == 1.0 and copied.dcr_synthetic["median"] == 0.0
+    assert copied.nndr_synthetic["median"] == 0.0
+    assert fresh.dcr_synthetic["median"] == pytest.approx(fresh.dcr_holdout["median"], rel=0.3)
+
+
+def test_privacy_without_holdout_and_with_missing_values():
+    train = _table(300, 0)
+    train.loc[:20, "x"] = np.nan
+    train.loc[5:30, "z"] = None
+    report = privacy_report(train, train.copy())
+    assert report.exact_copy_rate == 1.0  # missing values compare equal to missing values
+    assert np.isnan(report.overall) and np.isnan(report.share_closer_to_train)
+    assert report.notes and "holdout" in report.notes[0]
+
+
+def test_privacy_is_vectorised():
+    # 50,000 rows in under 30 s is measured in benchmarks/fidelity_vs_sdmetrics.py
+    # --privacy-speed; here a fifth of it must stay well inside a proportional budget.
+    rng = np.random.default_rng(0)
+
+    def table(n: int) -> pd.DataFrame:
+        numbers = {f"x{i}": rng.normal(size=n) for i in range(6)}
+        return pd.DataFrame(
+            numbers | {f"c{i}": rng.choice(list("abcdefghij"), n) for i in range(8)}
+        )
+
+    train, synth, holdout = table(10_000), table(10_000), table(2_000)
+    start = time.perf_counter()
+    report = privacy_report(train, synth, holdout, max_rows=2_000)
+    assert time.perf_counter() - start < 10
+    assert report.n_query == 2_000 and 0.4 < report.share_closer_to_train < 0.6

@@ -1,0 +1,570 @@
+"""The ``tssynth`` command line: fit a generator, sample from it, evaluate synthetic data, demo.
+
+::
+
+    tssynth fit adult.csv --model tvae --epochs 300 -o adult.tssynth
+    tssynth sample adult.tssynth -n 1000000 -o synthetic.parquet
+    tssynth evaluate real.csv synthetic.csv --holdout holdout.csv --target income \\
+        --report report.html
+    tssynth demo
+
+Tables are read from and written to CSV (also ``.csv.gz``, ``.tsv``) or Parquet
+(``.parquet``, ``.pq``; needs pyarrow) by extension; ``evaluate`` also reads
+``(n, T, d)`` windows from ``.npy`` files. Bad input ends with one line on stderr
+and exit status 1 (2 for bad usage); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tssynth.exceptions import InvalidParameterError, TssynthError
+
+PROG = "tssynth"
+MODELS = {"tvae": "TVAESynthesizer", "dense": "DenseVAESynthesizer", "dvae": "DVAESynthesizer"}
+DEFAULT_CHUNK = 100_000
+_PARQUET = (".parquet", ".pq")
+_CSV = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".tsv.gz")
+
+
+class CLIError(Exception):
+    """A problem to report on one line, without a traceback."""
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in sorted((*_PARQUET, *_CSV, ".npy"), key=len, reverse=True):
+        if name.endswith(suffix):
+            return suffix
+    return path.suffix.lower()
+
+
+def _require_pyarrow() -> Any:
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError as exc:
+        raise CLIError(
+            "Parquet files need pyarrow: pip install pyarrow (or pip install 'tssynth[parquet]')."
+        ) from exc
+    return pyarrow
+
+
+def _parse_datetimes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Turn text columns that hold ISO dates or timestamps into datetime columns."""
+    for name in frame.columns:
+        column = frame[name]
+        if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+            continue
+        observed = column.dropna()
+        if observed.empty or not observed.astype(str).str.match(r"^\d{4}-\d{2}-\d{2}").all():
+            continue
+        try:
+            frame[name] = pd.to_datetime(column, format="ISO8601")
+        except (TypeError, ValueError):
+            continue
+    return frame
+
+
+def read_data(path: str | Path, what: str = "data") -> pd.DataFrame | np.ndarray:
+    """Read a table (CSV, TSV, Parquet) or an array (``.npy``) named on the command line."""
+    path = Path(path)
+    if not path.is_file():
+        raise CLIError(f"{what} file {str(path)!r} does not exist.")
+    suffix = _suffix(path)
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        if suffix in _PARQUET:
+            _require_pyarrow()
+            frame = pd.read_parquet(path)
+        elif suffix in _CSV:
+            sep = "\t" if suffix.startswith(".tsv") else ","
+            frame = _parse_datetimes(pd.read_csv(path, sep=sep))
+        else:
+            raise CLIError(
+                f"{what} file {str(path)!r}: unknown extension {suffix!r}; use .csv, .tsv, "
+                ".parquet or .npy."
+            )
+    except CLIError:
+        raise
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CLIError(f"could not read {what} file {str(path)!r}: {message}") from exc
+    if frame.shape[1] == 0 or frame.shape[0] == 0:
+        raise CLIError(f"{what} file {str(path)!r} holds no data.")
+    return frame
+
+
+def _as_output_frame(sample: Any, offset: int) -> pd.DataFrame:
+    """A sample as a table: DataFrames as they are, arrays as columns (3-D in long format)."""
+    if isinstance(sample, pd.DataFrame):
+        return sample
+    array = np.asarray(sample)
+    if array.ndim == 2:
+        return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+    if array.ndim == 3:
+        n, t, d = array.shape
+        frame = pd.DataFrame(array.reshape(n * t, d), columns=[f"x{i}" for i in range(d)])
+        frame.insert(0, "step", np.tile(np.arange(t), n))
+        frame.insert(0, "sequence", np.repeat(np.arange(offset, offset + n), t))
+        return frame
+    raise CLIError(f"the generator returned an array of shape {array.shape}; cannot write it.")
+
+
+def _sequence_key(synthesizer: Any) -> Any:
+    for name in ("sequence_key_", "sequence_key"):
+        key = getattr(synthesizer, name, None)
+        if key is not None:
+            return key
+    return None
+
+
+class TableWriter:
+    """Write a table chunk by chunk to CSV (appending) or Parquet (one row group per chunk)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.suffix = _suffix(path)
+        if self.suffix not in (*_PARQUET, *_CSV):
+            raise CLIError(
+                f"output {str(path)!r}: unknown extension {self.suffix!r}; use .csv or .parquet."
+            )
+        if self.suffix in _PARQUET:
+            self._pa = _require_pyarrow()
+        self._writer: Any = None
+        self._schema: Any = None
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append one chunk."""
+        if self.suffix in _PARQUET:
+            import pyarrow.parquet as pq
+
+            if self._writer is None:
+                table = self._pa.Table.from_pandas(frame, preserve_index=False)
+                self._schema = table.schema
+                self._writer = pq.ParquetWriter(self.path, self._schema)
+            else:
+                table = self._pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
+            self._writer.write_table(table)
+        else:
+            sep = "\t" if self.suffix.startswith(".tsv") else ","
+            frame.to_csv(
+                self.path,
+                mode="w" if self.rows == 0 else "a",
+                header=self.rows == 0,
+                index=False,
+                sep=sep,
+            )
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        """Finish the file."""
+        if self._writer is not None:
+            self._writer.close()
+
+
+def _chunks(total: int, size: int) -> Iterator[int]:
+    for start in range(0, total, size):
+        yield min(size, total - start)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _split_columns(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    return names or None
+
+
+def _resolve_model(name: str) -> type:
+    import tssynth
+
+    cls = getattr(tssynth, MODELS[name], None)
+    if cls is None:
+        raise CLIError(
+            f"--model {name} ({MODELS[name]}) is not available in this version of tssynth "
+            f"({tssynth.__version__})."
+        )
+    return cls
+
+
+def _accepted(function: Callable, names: Sequence[str]) -> set[str]:
+    parameters = inspect.signature(function).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return set(names)
+    return {name for name in names if name in parameters}
+
+
+def _route_options(cls: type, options: dict[str, Any]) -> tuple[dict, dict]:
+    """Give each option to the constructor or to ``fit``, whichever takes it."""
+    init_names = _accepted(cls.__init__, list(options))
+    fit_names = _accepted(cls.fit, list(options)) - init_names
+    unsupported = set(options) - init_names - fit_names
+    if unsupported:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in sorted(unsupported))
+        raise CLIError(f"{flags} is not supported by {cls.__name__}.")
+    return (
+        {k: v for k, v in options.items() if k in init_names},
+        {k: v for k, v in options.items() if k in fit_names},
+    )
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """``tssynth fit``: learn a generator from a data file and save it."""
+    cls = _resolve_model(args.model)
+    output = Path(args.output)
+    if output.exists() and not args.force:
+        raise CLIError(f"{str(output)!r} exists; pass --force to overwrite it.")
+    data = read_data(args.data)
+    init = {"epochs": args.epochs, "batch_size": args.batch_size, "random_state": args.seed}
+    init = {k: v for k, v in init.items() if v is not None}
+    init["verbose"] = not args.quiet
+    options = {
+        "discrete_columns": _split_columns(args.discrete_columns),
+        "sequence_key": args.sequence_key,
+        "sequence_index": args.sequence_index,
+        "window": args.window,
+    }
+    options = {k: v for k, v in options.items() if v is not None}
+    init_extra, fit_options = _route_options(cls, options)
+    synthesizer = cls(**init, **init_extra)
+    synthesizer.fit(data, **fit_options)
+    synthesizer.save(output)
+    rows = len(data)
+    print(f"fitted {cls.__name__} on {rows:,} rows of {args.data}; generator saved to {output}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """``tssynth sample``: draw rows from a generator file, streamed in chunks."""
+    from tqdm.auto import tqdm
+
+    import tssynth
+
+    if args.n < 0:
+        raise CLIError(f"-n must be a non-negative number of rows, got {args.n}.")
+    if args.chunk_size < 1:
+        raise CLIError(f"--chunk-size must be a positive integer, got {args.chunk_size}.")
+    output = Path(args.output)
+    if output.exists() and not args.force:
+        raise CLIError(f"{str(output)!r} exists; pass --force to overwrite it.")
+    writer = TableWriter(output)
+    synthesizer = tssynth.load(args.generator)
+    key = _sequence_key(synthesizer)
+    done = 0
+    temporary = output.with_name(output.name + ".partial")
+    writer.path = temporary
+    try:
+        with tqdm(total=args.n, unit="row", disable=args.quiet, desc="sample") as bar:
+            for size in _chunks(args.n, args.chunk_size) if args.n else [0]:
+                frame = _as_output_frame(synthesizer.sample(size), done)
+                if key is not None and key in frame.columns and done:
+                    frame[key] = _offset_keys(frame[key], done)
+                writer.write(frame)
+                done += size
+                bar.update(size)
+        writer.close()
+        temporary.replace(output)
+    except BaseException:
+        writer.close()
+        temporary.unlink(missing_ok=True)
+        raise
+    if not args.quiet:
+        print(f"wrote {writer.rows:,} rows to {output}", file=sys.stderr)
+    return 0
+
+
+def _offset_keys(keys: pd.Series, offset: int) -> pd.Series:
+    """Keep sequence keys unique across chunks: integers shifted, others prefixed."""
+    if pd.api.types.is_integer_dtype(keys):
+        return keys + offset
+    return f"c{offset}_" + keys.astype(str)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``tssynth evaluate``: fidelity, utility, privacy and temporal scores (and a report)."""
+    import tssynth
+    from tssynth.metrics import evaluate
+
+    real = read_data(args.real, "real")
+    synthetic = read_data(args.synthetic, "synthetic")
+    holdout = None if args.holdout is None else read_data(args.holdout, "holdout")
+    synthesizer = None if args.generator is None else tssynth.load(args.generator)
+    metrics = _split_columns(args.metrics) or ["fidelity", "utility", "privacy", "temporal"]
+    result = evaluate(
+        real,
+        synthetic,
+        holdout=holdout,
+        target=args.target,
+        task=args.task,
+        discrete_columns=_split_columns(args.discrete_columns),
+        sequence_key=args.sequence_key,
+        sequence_index=args.sequence_index,
+        window=args.window,
+        synthesizer=synthesizer,
+        metrics=metrics,
+        privacy_max_rows=args.privacy_rows or None,
+        discriminative_steps=args.discriminative_steps,
+        predictive_steps=args.predictive_steps,
+        random_state=args.seed,
+        n_threads=args.threads,
+        verbose=not args.quiet,
+    )
+    summary = result.to_dict()
+    for section in ("fidelity", "utility", "privacy", "temporal"):
+        part = summary[section]
+        if part is None:
+            continue
+        if section == "utility":
+            metric = part["primary_metric"]
+            shown = (
+                f"{metric}: train real {_short(part['real'][metric])}, "
+                f"train synthetic {_short(part['synthetic'][metric])}"
+            )
+        else:
+            numbers = {
+                k: v for k, v in part.items() if isinstance(v, int | float) and k != "overall"
+            }
+            shown = ", ".join(f"{k} {_short(v)}" for k, v in list(numbers.items())[:4])
+        print(f"{section:<9} overall {_short(part.get('overall'))}  ({shown})")
+    for note in result.notes:
+        print(f"note: {note}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2, default=_json_default))
+        print(f"scores written to {args.json}")
+    if args.report:
+        result.save_html(args.report)
+        print(f"report written to {args.report}")
+    return 0
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return "n/a" if value != value else f"{value:.3f}"
+    return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``tssynth`` and its sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Learn real data with variational autoencoders, sample synthetic data "
+        "and evaluate it.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    from tssynth import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    fit = commands.add_parser(
+        "fit",
+        help="learn a generator from a data file",
+        description="Fit a synthesizer on a CSV/Parquet file and save the generator.",
+    )
+    fit.add_argument("data", metavar="DATA", help="training data (.csv, .tsv, .parquet)")
+    fit.add_argument(
+        "--model",
+        choices=sorted(MODELS),
+        default="tvae",
+        help="tvae: tables; dense: fixed-length windows; dvae: sequences (default tvae)",
+    )
+    fit.add_argument("--epochs", type=int, help="training epochs (model default if omitted)")
+    fit.add_argument("--batch-size", type=int, help="rows per training batch")
+    fit.add_argument(
+        "--discrete-columns", metavar="COLS", help="comma-separated columns to treat as categorical"
+    )
+    fit.add_argument("--sequence-key", metavar="COL", help="entity column of a long panel")
+    fit.add_argument("--sequence-index", metavar="COL", help="time column of a long panel")
+    fit.add_argument("--window", type=int, help="window length for one long series")
+    fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    fit.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="GENERATOR",
+        help="where to save the generator file",
+    )
+    fit.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    fit.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    fit.set_defaults(handler=cmd_fit)
+
+    sample = commands.add_parser(
+        "sample",
+        help="draw synthetic rows from a generator file",
+        description="Sample from a generator file into CSV or Parquet (by extension), "
+        "streamed in chunks so any number of rows fits in memory.",
+    )
+    sample.add_argument("generator", metavar="GENERATOR", help="generator file from tssynth fit")
+    sample.add_argument("-n", type=int, required=True, help="number of rows (or sequences)")
+    sample.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output file (.csv, .csv.gz, .tsv, .parquet)",
+    )
+    sample.add_argument(
+        "--chunk-size",
+        type=int,
+        default=DEFAULT_CHUNK,
+        help=f"rows generated and written at once (default {DEFAULT_CHUNK:,})",
+    )
+    sample.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    sample.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sample.set_defaults(handler=cmd_sample)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score synthetic data against real data",
+        description="Fidelity, utility (with --target), privacy (baselines with --holdout) "
+        "and temporal scores (windows in .npy files, or panels with --sequence-key).",
+    )
+    evaluate.add_argument("real", metavar="REAL", help="real training data")
+    evaluate.add_argument("synthetic", metavar="SYNTH", help="synthetic data")
+    evaluate.add_argument("--holdout", metavar="H", help="real data kept out of training")
+    evaluate.add_argument("--target", metavar="COL", help="column to predict (utility)")
+    evaluate.add_argument(
+        "--task",
+        choices=["auto", "classification", "regression"],
+        default="auto",
+        help="utility task (default: from the target's type)",
+    )
+    evaluate.add_argument(
+        "--discrete-columns", metavar="COLS", help="comma-separated columns to treat as categorical"
+    )
+    evaluate.add_argument("--sequence-key", metavar="COL", help="entity column of a long panel")
+    evaluate.add_argument("--sequence-index", metavar="COL", help="time column of a long panel")
+    evaluate.add_argument("--window", type=int, help="steps per window for temporal scores")
+    evaluate.add_argument(
+        "--metrics",
+        metavar="LIST",
+        help="comma-separated subset of fidelity,utility,privacy,temporal",
+    )
+    evaluate.add_argument(
+        "--generator", metavar="GENERATOR", help="generator file, for loss curves in the report"
+    )
+    evaluate.add_argument(
+        "--privacy-rows",
+        type=int,
+        default=10_000,
+        help="most rows for privacy distances, 0 for all (default 10,000)",
+    )
+    evaluate.add_argument(
+        "--discriminative-steps",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="training steps of the discriminative score (default 2000)",
+    )
+    evaluate.add_argument(
+        "--predictive-steps",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="training steps of the predictive score (default 5000)",
+    )
+    evaluate.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="cap on the threads of the evaluation models (default: all)",
+    )
+    evaluate.add_argument("--report", metavar="HTML", help="write a self-contained HTML report")
+    evaluate.add_argument("--json", metavar="PATH", help="write every score as JSON")
+    evaluate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    demo = commands.add_parser(
+        "demo",
+        help="fit, sample and score the bundled Adult data",
+        description="Run tssynth's demo; options after 'demo' go to it (tssynth demo --help).",
+        add_help=False,
+    )
+    demo.add_argument("demo_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``tssynth demo``: the bundled demo (options are passed through)."""
+    from tssynth.demo import main as demo_main
+
+    program = sys.argv[0]
+    sys.argv[0] = f"{PROG} demo"  # the demo's usage line names the command
+    try:
+        demo_main(list(args.demo_args))
+    finally:
+        sys.argv[0] = program
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``tssynth`` command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name (default ``sys.argv[1:]``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    positional = [arg for arg in argv if not arg.startswith("-")]
+    if positional and positional[0] == "demo":
+        # Everything after 'demo' belongs to the demo's own parser (--help included).
+        return cmd_demo(argparse.Namespace(demo_args=argv[argv.index("demo") + 1 :]))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, TssynthError, InvalidParameterError, OSError, ValueError, KeyError) as exc:
+        if args.debug:
+            raise
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"{PROG}: error: unexpected {type(exc).__name__}: {_one_line(exc)} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

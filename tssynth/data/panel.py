@@ -1,0 +1,485 @@
+"""Panels: mixed-type, variable-length sequences ↔ padded model arrays with masks.
+
+A panel is many entities, each a sequence of time steps with continuous and
+categorical features (missing values allowed) and, optionally, static context
+columns (one value per entity). Two input formats:
+
+``frame``
+    a long DataFrame, one row per step, with a ``sequence_key`` (entity) column,
+    an optional ``sequence_index`` (time: numbers or datetimes; rows are sorted
+    by it, a duplicate (key, time) pair is an error) and any other columns.
+``array``
+    numpy ``(n, T)`` or ``(n, T, d)`` of numbers; a sequence ends before its
+    trailing steps whose every channel is NaN (NaN padding gives variable
+    lengths); other NaNs are missing values.
+
+:func:`read_panel` validates and indexes the input (reusing
+:func:`tssynth.data.sequences.index_long_frame`), :class:`PanelTransformer`
+fits a :class:`~tssynth.data.DataTransformer` on the per-step feature rows (and
+one on the per-entity context rows), encodes panels as ``(n, T, D)`` model
+arrays + ``(n, T)`` masks, and decodes model arrays back into the format that
+was fitted. Nothing here loops over rows, steps or entities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tssynth.data.schema import (
+    DATETIME,
+    NUMERIC,
+    TIMEDELTA,
+    ColumnSpec,
+    infer_schema,
+    restore_continuous,
+    to_float,
+)
+from tssynth.data.sequences import index_long_frame, pad_sequences
+from tssynth.data.transformer import DataTransformer
+from tssynth.exceptions import InvalidDataError
+
+SAMPLE = "sample"
+
+
+@dataclass
+class LongPanel:
+    """A validated panel in (entity, time) order.
+
+    Attributes
+    ----------
+    features : DataFrame
+        One row per observed step, in (entity, time) order; the feature columns.
+    codes, positions : ndarray of int, shape (n_rows,)
+        Entity number and step of each row.
+    lengths : ndarray of int, shape (n_entities,)
+    keys : Index
+        Entity labels, in code order.
+    time : ndarray of float or None
+        ``sequence_index`` values as numbers (datetimes in their unit), per row.
+    context : DataFrame or None
+        One row per entity: the context columns.
+    input_format : dict
+        Plain description of the format, to give results back in kind.
+    """
+
+    features: pd.DataFrame
+    codes: np.ndarray
+    positions: np.ndarray
+    lengths: np.ndarray
+    keys: pd.Index
+    time: np.ndarray | None
+    context: pd.DataFrame | None
+    input_format: dict[str, Any]
+
+
+def _index_spec(frame: pd.DataFrame, name: Hashable) -> ColumnSpec:
+    spec = infer_schema(frame[[name]])[0]
+    if spec.value_type not in (NUMERIC, DATETIME, TIMEDELTA):
+        raise InvalidDataError(
+            f"The sequence_index column {name!r} has dtype {frame[name].dtype}; it must hold "
+            "numbers or datetimes."
+        )
+    return spec
+
+
+def _read_array(X: Any, what: str) -> LongPanel:
+    try:
+        raw = np.asarray(X)
+    except ValueError as exc:
+        raise InvalidDataError(f"{what} is ragged or not an array: {exc}") from exc
+    if raw.dtype == object or raw.ndim not in (2, 3):
+        raise InvalidDataError(
+            f"{what} must be a long DataFrame or a numeric array of shape (n, T) or (n, T, d), "
+            f"got {type(X).__name__} with shape {raw.shape} and dtype {raw.dtype}."
+        )
+    try:
+        array = raw.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(f"{what} must hold numbers only: {exc}") from exc
+    if array.ndim == 2:
+        array = array[:, :, None]
+    n, T, d = array.shape
+    observed = ~np.isnan(array).all(axis=2)  # (n, T): a step with any channel present
+    last = np.where(observed.any(1), T - np.argmax(observed[:, ::-1], axis=1), 0)
+    lengths = last.astype(np.int64)
+    valid = np.arange(T)[None, :] < lengths[:, None]
+    codes, positions = np.nonzero(valid)
+    features = pd.DataFrame(array[codes, positions], columns=list(range(d)))
+    fmt = {
+        "kind": "array",
+        "ndim": int(raw.ndim),
+        "dtype": str(raw.dtype) if raw.dtype.kind == "f" else "float64",
+        "n_channels": int(d),
+    }
+    return LongPanel(features, codes, positions, lengths, pd.RangeIndex(n), None, None, fmt)
+
+
+def _read_frame(
+    X: pd.DataFrame,
+    sequence_key: Hashable,
+    sequence_index: Hashable,
+    context_columns: list[Hashable],
+    what: str,
+) -> LongPanel:
+    if sequence_key is None:
+        raise InvalidDataError(
+            f"{what} is a long DataFrame; pass sequence_key= (the entity column) so its rows "
+            "can be split into sequences."
+        )
+    for param, names in (
+        ("sequence_key", [sequence_key]),
+        ("sequence_index", [] if sequence_index is None else [sequence_index]),
+        ("context_columns", context_columns),
+    ):
+        missing = [name for name in names if name not in X.columns]
+        if missing:
+            raise InvalidDataError(
+                f"{param} names {missing}, which {'is' if len(missing) == 1 else 'are'} not "
+                f"a column of {what}; its columns are {list(X.columns)[:12]}."
+            )
+    ids = {sequence_key, sequence_index} - {None}
+    overlap = [c for c in context_columns if c in ids]
+    if overlap:
+        raise InvalidDataError(f"context_columns {overlap} repeat the sequence_key/index column.")
+    feature_names = [c for c in X.columns if c not in ids and c not in context_columns]
+    if not feature_names:
+        raise InvalidDataError(
+            f"{what} has no feature columns besides the key, index and context columns."
+        )
+    index = index_long_frame(X, sequence_key, sequence_index)
+    ordered = X.iloc[index.order].reset_index(drop=True)
+    time, index_spec = None, None
+    if sequence_index is not None:
+        index_spec = _index_spec(X, sequence_index)
+        time = to_float(ordered[sequence_index], index_spec)
+    context = None
+    if context_columns:
+        varying = ordered.groupby(index.codes)[context_columns].nunique(dropna=False).max()
+        varying = varying[varying > 1]
+        if len(varying):
+            raise InvalidDataError(
+                f"The context column {varying.index[0]!r} changes within a sequence; context "
+                "columns must hold one value per sequence_key entity."
+            )
+        firsts = np.concatenate([[0], np.cumsum(index.lengths)[:-1]])
+        context = ordered[context_columns].iloc[firsts].reset_index(drop=True)
+    fmt = {
+        "kind": "frame",
+        "columns": list(X.columns),
+        "sequence_key": sequence_key,
+        "sequence_index": sequence_index,
+        "context_columns": list(context_columns),
+        "index_spec": None if index_spec is None else index_spec.to_dict(),
+        "key_dtype": str(X[sequence_key].dtype),
+    }
+    return LongPanel(
+        ordered[feature_names],
+        index.codes,
+        index.positions,
+        index.lengths,
+        index.keys,
+        time,
+        context,
+        fmt,
+    )
+
+
+def read_panel(
+    X: Any,
+    sequence_key: Hashable = None,
+    sequence_index: Hashable = None,
+    context_columns: Iterable[Hashable] | None = None,
+    *,
+    min_length: int = 1,
+    what: str = "X",
+) -> LongPanel:
+    """Validate and index a panel (a long DataFrame or a numeric array).
+
+    Parameters
+    ----------
+    X : DataFrame or array-like of shape (n, T) or (n, T, d)
+    sequence_key, sequence_index : column labels, optional
+        Entity and time columns of a DataFrame.
+    context_columns : list of column labels, optional
+        Static per-entity columns of a DataFrame.
+    min_length : int, default=1
+        Shortest sequence allowed.
+    what : str
+        Name of ``X`` in error messages.
+
+    Returns
+    -------
+    LongPanel
+
+    Raises
+    ------
+    InvalidDataError
+        Missing key/index/context columns, duplicate (key, time) pairs, context
+        values that change within a sequence, sequences shorter than
+        ``min_length``, or non-numeric arrays.
+    """
+    context_columns = [] if context_columns is None else list(context_columns)
+    if isinstance(X, pd.DataFrame):
+        panel = _read_frame(X, sequence_key, sequence_index, context_columns, what)
+    else:
+        if isinstance(X, pd.Series):
+            raise InvalidDataError(f"{what} is a Series; pass a long DataFrame or an array.")
+        panel = _read_array(X, what)
+    if len(panel.lengths) == 0 or panel.lengths.max(initial=0) == 0:
+        raise InvalidDataError(f"{what} holds no sequences.")
+    short = np.flatnonzero(panel.lengths < min_length)
+    if short.size:
+        raise InvalidDataError(
+            f"{what} has {short.size} sequences shorter than {min_length} steps (first: entity "
+            f"{panel.keys[short[0]]!r} with {panel.lengths[short[0]]}); a sequence model needs "
+            f"at least {min_length} steps per sequence: drop or merge them."
+        )
+    return panel
+
+
+def _split(
+    names: Iterable[Hashable] | None, features: list[Hashable]
+) -> tuple[list[Hashable] | None, list[Hashable] | None]:
+    if names is None:
+        return None, None
+    names = list(names)
+    return [n for n in names if n in features], [n for n in names if n not in features]
+
+
+class PanelTransformer:
+    """Map panels to padded model arrays with masks, and model arrays back to panels.
+
+    Parameters
+    ----------
+    max_modes : int, default=10
+        Mixture modes per continuous feature (see :class:`DataTransformer`).
+    random_state : int or None
+
+    Attributes
+    ----------
+    steps : DataTransformer
+        The per-step feature transformer; ``steps.spans`` is one step's layout.
+    context : DataTransformer or None
+        The per-entity context transformer.
+    lengths : ndarray of int
+        Training sequence lengths (drawn from when sampling).
+    starts : ndarray of float or None
+        Training first ``sequence_index`` values (as numbers).
+    step : float
+        The median ``sequence_index`` increment.
+    context_rows : ndarray of shape (n_entities, context_dim) or None
+        The encoded training contexts (drawn from when sampling).
+    input_format : dict
+    """
+
+    def __init__(self, max_modes: int = 10, random_state: int | None = None) -> None:
+        self.max_modes = max_modes
+        self.random_state = random_state
+
+    def fit(
+        self,
+        panel: LongPanel,
+        discrete_columns: Iterable[Hashable] | None = None,
+        metadata: Mapping[str, Iterable[Hashable]] | None = None,
+    ) -> PanelTransformer:
+        """Fit the per-step and context transformers and the length/time statistics."""
+        names = list(panel.features.columns)
+        step_discrete, context_discrete = _split(discrete_columns, names)
+        meta_steps = meta_context = None
+        if metadata is not None:
+            pairs = {k: _split(v, names) for k, v in metadata.items()}
+            meta_steps = {k: v[0] for k, v in pairs.items()}
+            meta_context = {k: v[1] for k, v in pairs.items()}
+        self.steps = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)
+        self.steps.fit(panel.features, infer_schema(panel.features, step_discrete, meta_steps))
+        self.context = None
+        self.context_rows = None
+        if panel.context is not None:
+            schema = infer_schema(panel.context, context_discrete, meta_context)
+            self.context = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)
+            self.context.fit(panel.context, schema)
+            self.context_rows = self.context.transform(panel.context)
+        self.lengths = panel.lengths.copy()
+        self.starts, self.step = None, 1.0
+        if panel.time is not None:
+            firsts = np.concatenate([[0], np.cumsum(panel.lengths)[:-1]])
+            self.starts = panel.time[firsts]
+            same = panel.codes[1:] == panel.codes[:-1]
+            diffs = np.diff(panel.time)[same]
+            self.step = float(np.median(diffs)) if diffs.size else 1.0
+        self.input_format = panel.input_format
+        return self
+
+    @property
+    def context_dim(self) -> int:
+        """Width of an encoded context row (0 without context)."""
+        return 0 if self.context is None else self.context.output_dim
+
+    def check_columns(self, panel: LongPanel, what: str) -> None:
+        """Raise when ``panel`` is not in the fitted format or has other columns."""
+        fitted = self.input_format
+        if panel.input_format["kind"] != fitted["kind"]:
+            kind = "a long DataFrame" if fitted["kind"] == "frame" else "a numeric array"
+            raise InvalidDataError(f"This synthesizer was fitted on {kind}; pass {what} as that.")
+        if fitted["kind"] == "array":
+            if panel.input_format["n_channels"] != fitted["n_channels"]:
+                raise InvalidDataError(
+                    f"{what} has {panel.input_format['n_channels']} channels, but the "
+                    f"synthesizer was fitted on {fitted['n_channels']}."
+                )
+            return
+        unseen = [c for c in panel.input_format["columns"] if c not in fitted["columns"]]
+        absent = [c for c in fitted["columns"] if c not in panel.input_format["columns"]]
+        if unseen or absent:
+            raise InvalidDataError(
+                f"{what} has columns {unseen} unseen in fit and lacks the fitted columns "
+                f"{absent}; pass exactly the columns seen in fit: {fitted['columns']}."
+            )
+
+    def encode(
+        self, panel: LongPanel, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Model arrays of a panel.
+
+        Parameters
+        ----------
+        panel : LongPanel
+        rng : numpy.random.Generator, optional
+            Draw mixture modes and fill missing values by draws (training);
+            without it the most probable mode and the mean (deterministic).
+
+        Returns
+        -------
+        values : ndarray of shape (n, T, D), float32, zeros in the padding
+        mask : ndarray of shape (n, T), float32, 1 on observed steps
+        context : ndarray of shape (n, context_dim), float32, or None
+        """
+        rows = self.steps.transform(panel.features, rng)
+        values = pad_sequences(rows, panel.codes, panel.positions, panel.lengths, 0.0)
+        T = values.shape[1]
+        mask = (np.arange(T)[None, :] < panel.lengths[:, None]).astype(np.float32)
+        context = None if panel.context is None else self.context.transform(panel.context)
+        return values.astype(np.float32, copy=False), mask, context
+
+    def last_times(self, panel: LongPanel) -> np.ndarray | None:
+        """The last ``sequence_index`` value (as a number) of every entity of ``panel``."""
+        if panel.time is None:
+            return None
+        return panel.time[np.cumsum(panel.lengths) - 1]
+
+    def decode(
+        self,
+        values: np.ndarray,
+        lengths: np.ndarray,
+        context_rows: np.ndarray | None = None,
+        starts: np.ndarray | None = None,
+        keys: Any = None,
+        samples: np.ndarray | None = None,
+    ) -> Any:
+        """Model arrays back to a panel in the fitted format.
+
+        Parameters
+        ----------
+        values : ndarray of shape (n, T, D)
+            Drawn (or most likely) model arrays.
+        lengths : ndarray of int, shape (n,)
+            Steps kept per sequence.
+        context_rows : ndarray of shape (n, context_dim), optional
+        starts : ndarray of shape (n,), optional
+            First ``sequence_index`` value (as a number) per sequence; later
+            steps add the learned step.
+        keys : array-like of shape (n,), optional
+            Entity labels (default 0..n-1).
+        samples : ndarray of int, shape (n,), optional
+            Sample number per sequence: adds a ``sample`` column after the key.
+
+        Returns
+        -------
+        Long DataFrame for frame input; ``(n, T, d)`` (or ``(n, T)``) ndarray with
+        NaN after each length for array input.
+        """
+        n, T, _ = values.shape
+        lengths = np.asarray(lengths, dtype=np.int64)
+        valid = np.arange(T)[None, :] < lengths[:, None]
+        codes, positions = np.nonzero(valid)
+        features = self.steps.inverse_transform(values[codes, positions])
+        fmt = self.input_format
+        if fmt["kind"] == "array":
+            out = np.full((n, T, fmt["n_channels"]), np.nan)
+            out[codes, positions] = features.to_numpy(dtype=np.float64, na_value=np.nan)
+            out = out.astype(fmt["dtype"], copy=False)
+            return out if fmt["ndim"] == 3 else out[:, :, 0]
+        columns: dict[Hashable, Any] = {}
+        key_values = self._fresh_keys(n) if keys is None else np.asarray(keys, dtype=object)
+        context = None
+        if self.context is not None and context_rows is not None:
+            context = self.context.inverse_transform(context_rows)
+        for name in fmt["columns"]:
+            if name == fmt["sequence_key"]:
+                columns[name] = pd.Series(key_values[codes])
+                if samples is not None:
+                    columns[SAMPLE] = pd.Series(np.asarray(samples)[codes])
+            elif name == fmt["sequence_index"]:
+                first = self.starts.mean() if starts is None else None
+                start = np.full(n, first) if starts is None else np.asarray(starts, float)
+                spec = ColumnSpec.from_dict(fmt["index_spec"])
+                columns[name] = restore_continuous(start[codes] + self.step * positions, spec)
+            elif name in fmt["context_columns"]:
+                columns[name] = context[name].iloc[codes].reset_index(drop=True)
+            else:
+                columns[name] = features[name]
+        return pd.DataFrame(columns)
+
+    def _fresh_keys(self, n: int) -> Any:
+        """Keys 0..n-1 for new sequences, as text when the fitted keys were text."""
+        dtype = pd.api.types.pandas_dtype(self.input_format.get("key_dtype", "int64"))
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            return np.arange(n)
+        return pd.array(np.arange(n).astype(str), dtype=dtype)
+
+    def signature(self) -> list[list[Any]]:
+        """Plain description of the fitted columns (for generator-file checks)."""
+        fmt = self.input_format
+        rows = [[repr(c.name), "step", c.kind, c.dtype] for c in self.steps.columns]
+        if self.context is not None:
+            rows += [[repr(c.name), "context", c.kind, c.dtype] for c in self.context.columns]
+        if fmt["kind"] == "frame":
+            rows += [[repr(fmt["sequence_key"]), "key", "", ""]]
+            if fmt["sequence_index"] is not None:
+                rows += [[repr(fmt["sequence_index"]), "index", "", fmt["index_spec"]["dtype"]]]
+        return rows
+
+    # ------------------------------------------------------------------ state
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain data that rebuilds this transformer."""
+        return {
+            "params": {"max_modes": self.max_modes, "random_state": self.random_state},
+            "steps": self.steps.to_state(),
+            "context": None if self.context is None else self.context.to_state(),
+            "context_rows": self.context_rows,
+            "lengths": self.lengths,
+            "starts": self.starts,
+            "step": self.step,
+            "input_format": self.input_format,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> PanelTransformer:
+        """Inverse of :meth:`to_state`."""
+        self = cls(**state["params"])
+        self.steps = DataTransformer.from_state(state["steps"])
+        self.context = (
+            None if state["context"] is None else DataTransformer.from_state(state["context"])
+        )
+        self.context_rows = state["context_rows"]
+        self.lengths = np.asarray(state["lengths"], dtype=np.int64)
+        self.starts = None if state["starts"] is None else np.asarray(state["starts"], float)
+        self.step = float(state["step"])
+        self.input_format = state["input_format"]
+        return self

@@ -1,0 +1,417 @@
+"""Sequence data layer: every sequence input format to one ``(n, T, d)`` float array, and back.
+
+Formats (what :func:`to_windows` accepts and :func:`from_windows` gives back):
+
+``array``
+    numpy ``(n, T)`` (one channel) or ``(n, T, d)``: one window per row.
+``wide``
+    a DataFrame with one row per series and one column per time step (one channel).
+``long``
+    a DataFrame (or a Series) with one row per time step. Without ``sequence_key``
+    the rows form one long series; with it, one series per entity. Rows are put in
+    time order by ``sequence_index`` when given (else kept in their given order).
+    With ``window`` every series is cut into windows of that length every
+    ``stride`` steps; without it, every entity is one window and all must have the
+    same length.
+
+The building blocks are separate so that variable-length models can reuse them:
+:func:`index_long_frame` sorts and validates a long frame into entity codes,
+positions and lengths; :func:`pad_sequences` scatters the rows into a padded
+``(n_entities, T_max, d)`` array; :func:`window_starts` / :func:`cut_windows` cut
+padded sequences into fixed windows. Everything is vectorised (no loop per row,
+entity or time step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tssynth.exceptions import InvalidDataError, InvalidParameterError
+
+WINDOW_ID = "window"
+STEP = "step"
+
+
+@dataclass
+class LongIndex:
+    """Where every row of a long frame goes in a padded sequence array.
+
+    Attributes
+    ----------
+    order : ndarray of int, shape (n_rows,)
+        Row positions of the frame in (entity, time) order.
+    codes : ndarray of int, shape (n_rows,)
+        Entity number (0..n_entities-1) of each row, in ``order``.
+    positions : ndarray of int, shape (n_rows,)
+        Time step of each row within its entity, in ``order``.
+    lengths : ndarray of int, shape (n_entities,)
+        Number of rows per entity.
+    keys : Index
+        The entity labels, in code order (a single ``0`` without a key column).
+    """
+
+    order: np.ndarray
+    codes: np.ndarray
+    positions: np.ndarray
+    lengths: np.ndarray
+    keys: pd.Index
+
+
+def _check_column(frame: pd.DataFrame, name: str, param: str) -> None:
+    if name not in frame.columns:
+        raise InvalidDataError(
+            f"{param}={name!r} is not a column of X; columns are {list(frame.columns)[:10]}."
+        )
+    if frame[name].isna().any():
+        raise InvalidDataError(f"The {param} column {name!r} has missing values.")
+
+
+def index_long_frame(
+    frame: pd.DataFrame, sequence_key: Any = None, sequence_index: Any = None
+) -> LongIndex:
+    """Sort and validate a long frame into entity codes, positions and lengths.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per time step.
+    sequence_key : column label, optional
+        Entity column; without it all rows form one sequence.
+    sequence_index : column label, optional
+        Time column; rows are sorted by it within each entity (stable). Without
+        it the given row order is the time order.
+
+    Returns
+    -------
+    LongIndex
+
+    Raises
+    ------
+    InvalidDataError
+        When a named column is missing or has missing values, or when an
+        (entity, time) pair occurs twice.
+    """
+    n = len(frame)
+    if sequence_key is not None:
+        _check_column(frame, sequence_key, "sequence_key")
+        codes, keys = pd.factorize(frame[sequence_key], sort=True)
+        keys = pd.Index(keys)
+    else:
+        codes, keys = np.zeros(n, dtype=np.int64), pd.Index([0])
+    if sequence_index is not None:
+        _check_column(frame, sequence_index, "sequence_index")
+        time = frame[sequence_index].to_numpy()
+        order = np.lexsort((time, codes))  # by entity, then time; stable
+        sorted_time, sorted_codes = time[order], codes[order]
+        duplicate = (sorted_time[1:] == sorted_time[:-1]) & (sorted_codes[1:] == sorted_codes[:-1])
+        if duplicate.any():
+            row = order[1:][duplicate][0]
+            where = "" if sequence_key is None else f"entity {frame[sequence_key].iloc[row]!r}, "
+            raise InvalidDataError(
+                f"X has {int(duplicate.sum())} duplicate time steps in sequence_index "
+                f"{sequence_index!r} (first: {where}time {frame[sequence_index].iloc[row]!r}); "
+                "each (entity, time) pair must occur once."
+            )
+    else:
+        order = np.argsort(codes, kind="stable")
+    codes = np.asarray(codes, dtype=np.int64)[order]
+    lengths = np.bincount(codes, minlength=len(keys)).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    positions = np.arange(n, dtype=np.int64) - starts[codes]
+    return LongIndex(order, codes, positions, lengths, keys)
+
+
+def pad_sequences(
+    values: np.ndarray,
+    codes: np.ndarray,
+    positions: np.ndarray,
+    lengths: np.ndarray,
+    fill_value: float = np.nan,
+) -> np.ndarray:
+    """Scatter per-row values into a padded ``(n_entities, max(lengths), d)`` array.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_rows, d)
+    codes, positions : ndarray of int, shape (n_rows,)
+        Entity and time step of each row (see :func:`index_long_frame`).
+    lengths : ndarray of int, shape (n_entities,)
+    fill_value : float, default=nan
+        Value of the padding after each sequence's end.
+
+    Returns
+    -------
+    ndarray of shape (n_entities, max(lengths), d)
+    """
+    values = np.asarray(values)
+    out = np.full(
+        (len(lengths), int(lengths.max(initial=0)), values.shape[1]),
+        fill_value,
+        dtype=np.result_type(values.dtype, np.float32),
+    )
+    out[codes, positions] = values
+    return out
+
+
+def window_starts(lengths: np.ndarray, window: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Entity and first step of every window of ``window`` steps, every ``stride`` steps.
+
+    Parameters
+    ----------
+    lengths : ndarray of int, shape (n_entities,)
+    window, stride : int
+
+    Returns
+    -------
+    entities, starts : ndarray of int, shape (n_windows,)
+        In entity order, then time order.
+    """
+    counts = np.where(lengths >= window, (lengths - window) // stride + 1, 0)
+    entities = np.repeat(np.arange(len(lengths)), counts)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    starts = (np.arange(int(counts.sum())) - first[entities]) * stride
+    return entities, starts
+
+
+def cut_windows(padded: np.ndarray, entities: np.ndarray, starts: np.ndarray, window: int):
+    """Gather windows ``padded[e, s : s + window]`` for every (entity, start) pair.
+
+    Returns
+    -------
+    ndarray of shape (n_windows, window, d)
+    """
+    steps = starts[:, None] + np.arange(window)[None, :]
+    return padded[entities[:, None], steps]
+
+
+# ------------------------------------------------------------------ formats
+
+
+def _float_array(values: Any, what: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(
+            f"{what} must hold numbers only ({type(exc).__name__}: {exc})."
+        ) from exc
+
+
+def _check_numeric_columns(frame: pd.DataFrame, what: str) -> None:
+    for name, dtype in frame.dtypes.items():
+        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
+            raise InvalidDataError(
+                f"Column {name!r} of {what} has dtype {dtype}; window models take numeric "
+                "columns only."
+            )
+
+
+def _check_finite(windows: np.ndarray, what: str, fmt: dict[str, Any]) -> None:
+    bad = ~np.isfinite(windows)
+    if bad.any():
+        i, t, c = (int(v[0]) for v in np.nonzero(bad))
+        if fmt["kind"] == "wide":
+            channel = f"column {fmt['columns'][t]!r}"
+        elif "columns" in fmt:
+            channel = f"column {fmt['columns'][c]!r}"
+        else:
+            channel = f"channel {c}"
+        raise InvalidDataError(
+            f"{what} has {int(bad.sum())} missing or infinite values inside windows "
+            f"(first: window {i}, step {t}, {channel}); fill or drop them first."
+        )
+
+
+def _from_array(X: Any, what: str) -> tuple[np.ndarray, dict[str, Any]]:
+    if isinstance(X, list | tuple) and len(X) and all(hasattr(x, "__len__") for x in X):
+        sizes = {np.shape(x) for x in X}
+        if len(sizes) > 1:
+            raise InvalidDataError(
+                f"{what} holds windows of different shapes {sorted(sizes)[:4]}; all windows "
+                "must have the same length and number of channels (ragged windows)."
+            )
+    try:
+        raw = np.asarray(X)
+    except ValueError as exc:
+        raise InvalidDataError(f"{what} is ragged or not an array: {exc}") from exc
+    if raw.dtype == object:
+        raise InvalidDataError(
+            f"{what} is ragged or holds non-numbers; pass a (n, T) or (n, T, d) numeric array."
+        )
+    if raw.ndim not in (2, 3):
+        raise InvalidDataError(
+            f"{what} must be an array of shape (n, T) or (n, T, d), got shape {raw.shape}."
+        )
+    array = _float_array(raw, what)
+    ndim = array.ndim
+    if ndim == 2:
+        array = array[:, :, None]
+    dtype = str(raw.dtype) if raw.dtype.kind == "f" else "float64"
+    fmt = {"kind": "array", "ndim": ndim, "dtype": dtype}
+    return array, fmt
+
+
+def _from_wide(X: pd.DataFrame, what: str) -> tuple[np.ndarray, dict[str, Any]]:
+    _check_numeric_columns(X, what)
+    array = _float_array(X.to_numpy(dtype=np.float64, na_value=np.nan), what)[:, :, None]
+    return array, {"kind": "wide", "columns": list(X.columns), "dtypes": [str(d) for d in X.dtypes]}
+
+
+def _from_long(
+    X: pd.DataFrame | pd.Series,
+    what: str,
+    window: int | None,
+    stride: int,
+    sequence_key: Any,
+    sequence_index: Any,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    series = isinstance(X, pd.Series)
+    frame = X.to_frame(name=X.name if X.name is not None else "value") if series else X
+    ids = []
+    for param, name in (("sequence_key", sequence_key), ("sequence_index", sequence_index)):
+        if name is not None:
+            if name not in frame.columns:
+                raise InvalidDataError(
+                    f"{param}={name!r} is not a column of {what}; columns are "
+                    f"{list(frame.columns)[:10]}."
+                )
+            ids.append(name)
+    values_frame = frame.drop(columns=ids) if ids else frame
+    if values_frame.shape[1] == 0:
+        raise InvalidDataError(f"{what} has no value columns besides {ids}.")
+    _check_numeric_columns(values_frame, what)
+    index = index_long_frame(frame, sequence_key, sequence_index)
+    values = _float_array(values_frame.to_numpy(dtype=np.float64, na_value=np.nan), what)
+    padded = pad_sequences(values[index.order], index.codes, index.positions, index.lengths)
+    if window is None:
+        if len(np.unique(index.lengths)) > 1:
+            raise InvalidDataError(
+                f"The sequences of {what} have different lengths (from {index.lengths.min()} to "
+                f"{index.lengths.max()} steps); pass window= to cut them into fixed windows."
+            )
+        windows = padded
+    else:
+        longest = int(index.lengths.max(initial=0))
+        if window > longest:
+            raise InvalidDataError(
+                f"window={window} is longer than the longest series in {what} ({longest} steps)."
+            )
+        entities, starts = window_starts(index.lengths, window, stride)
+        windows = cut_windows(padded, entities, starts, window)
+    columns = list(values_frame.columns)
+    fmt = {
+        "kind": "series" if series else "long",
+        "columns": columns,
+        "dtypes": [str(d) for d in values_frame.dtypes],
+        "sequence_key": sequence_key,
+        "sequence_index": sequence_index,
+        "name": X.name if series else None,
+    }
+    return windows, fmt
+
+
+def to_windows(
+    X: Any,
+    *,
+    window: int | None = None,
+    stride: int = 1,
+    sequence_key: Any = None,
+    sequence_index: Any = None,
+    what: str = "X",
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Turn any supported sequence input into a float64 ``(n, T, d)`` array.
+
+    Parameters
+    ----------
+    X : ndarray, DataFrame or Series
+        See the module docstring for the formats. A DataFrame is read as wide
+        when ``window``, ``sequence_key`` and ``sequence_index`` are all None,
+        else as long.
+    window : int, optional
+        Window length for long input.
+    stride : int, default=1
+        Steps between window starts.
+    sequence_key, sequence_index : column labels, optional
+        Entity and time columns of long input.
+    what : str
+        Name of ``X`` in error messages.
+
+    Returns
+    -------
+    windows : ndarray of shape (n, T, d), float64, all finite
+    input_format : dict
+        Plain description of the format, for :func:`from_windows`.
+
+    Raises
+    ------
+    InvalidDataError
+        Ragged windows, non-numeric values, missing values inside windows,
+        a window longer than the series, missing or duplicate key/time values.
+    """
+    if window is not None and (isinstance(window, bool) or int(window) != window or window < 1):
+        raise InvalidParameterError(f"window must be None or an integer >= 1, got {window!r}.")
+    if isinstance(stride, bool) or int(stride) != stride or stride < 1:
+        raise InvalidParameterError(f"stride must be an integer >= 1, got {stride!r}.")
+    long_input = window is not None or sequence_key is not None or sequence_index is not None
+    if isinstance(X, pd.Series):
+        if window is None and sequence_key is None:
+            raise InvalidDataError(
+                f"{what} is a Series (one long series); pass window= to cut it into windows."
+            )
+        windows, fmt = _from_long(X, what, window, stride, sequence_key, sequence_index)
+    elif isinstance(X, pd.DataFrame):
+        if long_input:
+            windows, fmt = _from_long(X, what, window, stride, sequence_key, sequence_index)
+        else:
+            windows, fmt = _from_wide(X, what)
+    else:
+        if long_input:
+            raise InvalidDataError(
+                f"{what} is an array, which is read as windows of shape (n, T) or (n, T, d); "
+                "window, sequence_key and sequence_index apply to long input: pass one long "
+                "series as a pandas Series or DataFrame (e.g. pd.Series(values))."
+            )
+        windows, fmt = _from_array(X, what)
+    if windows.shape[0] == 0 or windows.shape[1] == 0:
+        raise InvalidDataError(f"{what} holds no windows (shape {windows.shape}).")
+    _check_finite(windows, what, fmt)
+    return windows, fmt
+
+
+def from_windows(windows: np.ndarray, input_format: dict[str, Any]) -> Any:
+    """Give ``(n, T, d)`` windows back in the format described by ``input_format``.
+
+    Arrays come back with their shape ((n, T) or (n, T, d)) and float dtype; wide
+    frames with their columns and float dtypes; long input as a long DataFrame
+    with a fresh ``window`` id (0..n-1, or in the ``sequence_key`` column), a
+    ``step`` (0..T-1, or in the ``sequence_index`` column) and the value columns,
+    and a Series as a Series indexed by (window, step).
+    """
+    n, T, d = windows.shape
+    kind = input_format["kind"]
+    if kind == "array":
+        out = windows if input_format["ndim"] == 3 else windows[:, :, 0]
+        return out.astype(input_format["dtype"], copy=False)
+    if kind == "wide":
+        frame = pd.DataFrame(windows[:, :, 0], columns=input_format["columns"])
+        return frame.astype(dict(zip(frame.columns, _float_dtypes(input_format), strict=True)))
+    key = WINDOW_ID if input_format["sequence_key"] is None else input_format["sequence_key"]
+    step = STEP if input_format["sequence_index"] is None else input_format["sequence_index"]
+    ids = np.repeat(np.arange(n), T)
+    steps = np.tile(np.arange(T), n)
+    flat = windows.reshape(n * T, d)
+    if kind == "series":
+        index = pd.MultiIndex.from_arrays([ids, steps], names=[key, step])
+        return pd.Series(flat[:, 0], index=index, name=input_format["name"])
+    frame = pd.DataFrame({key: ids, step: steps})
+    values = pd.DataFrame(flat, columns=input_format["columns"])
+    values = values.astype(dict(zip(values.columns, _float_dtypes(input_format), strict=True)))
+    return pd.concat([frame, values], axis=1)
+
+
+def _float_dtypes(input_format: dict[str, Any]) -> list[str]:
+    """Float columns keep their dtype; other columns come back as float64 (not rounded)."""
+    return [d if d.startswith("float") else "float64" for d in input_format["dtypes"]]

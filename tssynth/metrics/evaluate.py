@@ -1,0 +1,545 @@
+"""One entry point for evaluating synthetic data: fidelity, utility, privacy and temporal scores.
+
+``evaluate(real, synthetic, holdout=..., target=...)`` picks what applies to the
+data it is given:
+
+- a table (DataFrame or 2-D array): fidelity; utility when a ``target`` is named;
+  privacy (its baselines when a ``holdout`` is given);
+- windows, an ``(n, T, d)`` array: fidelity of the per-feature values, privacy
+  on whole windows, and the temporal discriminative and predictive scores;
+- a panel, a long DataFrame with ``sequence_key`` (and ``sequence_index``):
+  fidelity, utility and privacy on the rows (without the key), and the temporal
+  scores on windows of ``window`` consecutive steps cut from every sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from tqdm.auto import tqdm
+
+from tssynth._validation import check_int
+from tssynth.data.schema import CONTINUOUS, infer_schema
+from tssynth.exceptions import InvalidDataError, InvalidParameterError
+from tssynth.metrics.fidelity import FidelityReport, column_as_float, fidelity_report
+from tssynth.metrics.privacy import PrivacyReport, privacy_report
+from tssynth.metrics.utility import CLASSIFICATION, UtilityReport, utility_report
+
+SECTIONS = ("fidelity", "utility", "privacy", "temporal")
+TABLE, WINDOWS, PANEL = "table", "windows", "panel"
+
+
+@dataclass
+class TemporalReport:
+    """TimeGAN discriminative and predictive scores of synthetic windows.
+
+    Attributes
+    ----------
+    discriminative : float
+        ``|accuracy - 0.5|`` of a GRU telling real from synthetic windows (0 is ideal).
+    predictive : float
+        Mean absolute error on real windows of a GRU trained on synthetic ones
+        (NaN for a single feature: it predicts the last feature from the others).
+    overall : float
+        ``1 - 2 * discriminative``: 1 when the classifier cannot tell them apart.
+    n_real, n_synthetic : int
+        Windows used.
+    window : int
+        Steps per window.
+    """
+
+    discriminative: float
+    predictive: float
+    overall: float
+    n_real: int
+    n_synthetic: int
+    window: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form."""
+        return {
+            "overall": self.overall,
+            "discriminative": self.discriminative,
+            "predictive": self.predictive,
+            "n_real": self.n_real,
+            "n_synthetic": self.n_synthetic,
+            "window": self.window,
+        }
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`evaluate` found; ``None`` for a section that was not computed.
+
+    Attributes
+    ----------
+    fidelity : FidelityReport or None
+    utility : UtilityReport or None
+    privacy : PrivacyReport or None
+    temporal : TemporalReport or None
+    kind : {"table", "windows", "panel"}
+    notes : list of str
+        Why a section was skipped, subsampling, and similar remarks.
+    """
+
+    fidelity: FidelityReport | None = None
+    utility: UtilityReport | None = None
+    privacy: PrivacyReport | None = None
+    temporal: TemporalReport | None = None
+    kind: str = TABLE
+    notes: list[str] = field(default_factory=list)
+    # What the HTML report plots (not part of to_dict).
+    real: Any = field(default=None, repr=False)
+    synthetic: Any = field(default=None, repr=False)
+    real_windows: np.ndarray | None = field(default=None, repr=False)
+    synthetic_windows: np.ndarray | None = field(default=None, repr=False)
+    loss_history: pd.DataFrame | None = field(default=None, repr=False)
+    discrete_columns: Any = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain data: ``fidelity``, ``utility``, ``privacy``, ``temporal``, ``notes``.
+
+        Each section is a dict with an ``overall`` score where one makes sense,
+        or ``None`` when it was not computed.
+        """
+        out: dict[str, Any] = {
+            name: (None if getattr(self, name) is None else getattr(self, name).to_dict())
+            for name in SECTIONS
+        }
+        out["notes"] = list(self.notes)
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every number as one row: ``section``, ``metric`` (dotted path), ``value``."""
+        rows = []
+        for section in SECTIONS:
+            part = getattr(self, section)
+            if part is not None:
+                rows.extend((section, name, value) for name, value in _flatten(part.to_dict()))
+        return pd.DataFrame(rows, columns=["section", "metric", "value"])
+
+    def save_html(self, path: str | Path, *, title: str = "tssynth evaluation") -> Path:
+        """Write one self-contained HTML report (numbers, tables, embedded plots).
+
+        Plots need matplotlib (the ``plot`` extra); without it the report holds
+        the numbers and a note.
+
+        Returns
+        -------
+        Path
+        """
+        from tssynth.metrics.report import write_html
+
+        return write_html(self, path, title=title)
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{name}.")
+        elif isinstance(value, list):
+            continue
+        else:
+            yield name, value
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _as_table(data: Any, what: str) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    array = np.asarray(data)
+    if array.ndim != 2:
+        raise InvalidDataError(
+            f"{what} must be a DataFrame, a 2-D array or an (n, T, d) array, got shape "
+            f"{array.shape}."
+        )
+    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+
+
+def _windows_array(data: Any, what: str) -> np.ndarray:
+    array = np.asarray(data)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3:
+        raise InvalidDataError(f"{what} must be an (n, T, d) array, got shape {array.shape}.")
+    try:
+        return array.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(f"{what} must hold numbers: {exc}") from exc
+
+
+def _is_windows(data: Any) -> bool:
+    return isinstance(data, np.ndarray) and data.ndim == 3
+
+
+def _window_frame(windows: np.ndarray) -> pd.DataFrame:
+    """Per-feature values of all windows and steps, one column per feature."""
+    n, t, d = windows.shape
+    return pd.DataFrame(windows.reshape(n * t, d), columns=[f"x{i}" for i in range(d)])
+
+
+def _flat_windows(windows: np.ndarray) -> pd.DataFrame:
+    """Each window as one row of T*d values (for privacy distances)."""
+    n, t, d = windows.shape
+    names = [f"t{s}_x{i}" for s in range(t) for i in range(d)]
+    return pd.DataFrame(windows.reshape(n, t * d), columns=names)
+
+
+def panel_windows(
+    frame: pd.DataFrame,
+    sequence_key: Hashable,
+    sequence_index: Hashable | None,
+    window: int,
+    columns: list[Hashable],
+    reference: pd.DataFrame | None = None,
+) -> np.ndarray:
+    """Cut every sequence of a long panel into non-overlapping windows of ``window`` steps.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per time step.
+    sequence_key, sequence_index : column labels
+        The entity column and the (optional) ordering column.
+    window : int
+    columns : list of column labels
+        The continuous columns that make the features.
+    reference : DataFrame, optional
+        Where the column specs come from (the real data); default ``frame``.
+
+    Returns
+    -------
+    ndarray of shape (n_windows, window, len(columns)); windows with a missing
+    value are left out, and so are the last steps that do not fill a window.
+    """
+    specs = {s.name: s for s in infer_schema(reference if reference is not None else frame)}
+    order = [sequence_key] if sequence_index is None else [sequence_key, sequence_index]
+    ordered = frame.sort_values(order, kind="stable")
+    values = np.column_stack(
+        [column_as_float(ordered[c], specs[c], "panel") for c in columns]
+    ).astype(np.float64)
+    step = ordered.groupby(sequence_key, sort=False).cumcount().to_numpy()
+    lengths = ordered.groupby(sequence_key, sort=False)[sequence_key].transform("size").to_numpy()
+    keep = step < (lengths // window) * window  # complete windows only
+    values = values[keep]
+    windows = values.reshape(-1, window, len(columns))
+    return windows[~np.isnan(windows).any(axis=(1, 2))]
+
+
+def _panel_window_length(frame: pd.DataFrame, sequence_key: Hashable, window: int | None) -> int:
+    if window is not None:
+        return check_int("window", window)
+    median = float(frame.groupby(sequence_key).size().median())
+    return max(2, min(24, int(median)))
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _check_columns(real: pd.DataFrame, other: pd.DataFrame, what: str) -> None:
+    absent = [c for c in real.columns if c not in other.columns]
+    if absent:
+        raise InvalidDataError(f"The {what} data lacks the real columns {absent}.")
+
+
+def _utility(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame | None,
+    target: Any,
+    task: str,
+    discrete_columns: Any,
+    random_state: int | None,
+    n_threads: int | None,
+    notes: list[str],
+) -> UtilityReport:
+    train, test = real, holdout
+    if holdout is None:
+        kind = task
+        if kind == "auto":
+            spec = {s.name: s for s in infer_schema(real, discrete_columns)}[target]
+            kind = CLASSIFICATION if spec.kind != CONTINUOUS else "regression"
+        labels = real[target].astype(object).where(real[target].notna(), "__missing__")
+        stratify = labels if kind == CLASSIFICATION and labels.value_counts().min() >= 2 else None
+        train, test = train_test_split(
+            real, test_size=0.2, random_state=random_state, stratify=stratify
+        )
+        notes.append(
+            "Utility: no holdout given, so the real data was split 80/20 and the models are "
+            "tested on the 20 %; the synthesizer probably saw those rows, so the synthetic "
+            "score is optimistic. Pass holdout= (real rows kept out of training) for a fair test."
+        )
+    return utility_report(
+        train,
+        synthetic,
+        test,
+        target,
+        task=task,
+        discrete_columns=discrete_columns,
+        random_state=random_state,
+        n_threads=n_threads,
+    )
+
+
+def _temporal(
+    real: np.ndarray,
+    synthetic: np.ndarray,
+    discriminative_steps: int,
+    predictive_steps: int,
+    random_state: int | None,
+    device: str,
+) -> TemporalReport:
+    # Imported here: the temporal metrics live in their own module.
+    from tssynth.metrics.temporal import discriminative_score, predictive_score
+
+    discriminative = discriminative_score(
+        real, synthetic, steps=discriminative_steps, random_state=random_state, device=device
+    )
+    predictive = float("nan")  # it predicts the last feature from the others
+    if real.shape[2] >= 2:
+        predictive = predictive_score(
+            real, synthetic, steps=predictive_steps, random_state=random_state, device=device
+        )
+    return TemporalReport(
+        discriminative=float(discriminative),
+        predictive=float(predictive),
+        overall=float(1.0 - 2.0 * discriminative),
+        n_real=len(real),
+        n_synthetic=len(synthetic),
+        window=real.shape[1],
+    )
+
+
+@contextmanager
+def _torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Cap torch's intra-op threads for a block, then restore them."""
+    if n_threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(check_int("n_threads", n_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _check_metrics(metrics: Iterable[str]) -> set[str]:
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    chosen = set(metrics)
+    unknown = chosen - set(SECTIONS)
+    if unknown:
+        raise InvalidParameterError(
+            f"metrics must be a subset of {list(SECTIONS)}, got unknown {sorted(unknown)}."
+        )
+    return chosen
+
+
+def evaluate(
+    real: Any,
+    synthetic: Any,
+    *,
+    holdout: Any = None,
+    target: Hashable | None = None,
+    task: str = "auto",
+    discrete_columns: Iterable[Hashable] | None = None,
+    sequence_key: Hashable | None = None,
+    sequence_index: Hashable | None = None,
+    window: int | None = None,
+    synthesizer: Any = None,
+    metrics: Iterable[str] = SECTIONS,
+    privacy_max_rows: int | None = 10_000,
+    discriminative_steps: int = 2000,
+    predictive_steps: int = 5000,
+    n_threads: int | None = None,
+    random_state: int | None = 0,
+    device: str = "cpu",
+    verbose: bool = False,
+) -> EvaluationResult:
+    """Evaluate synthetic data against the real data it imitates.
+
+    Parameters
+    ----------
+    real : DataFrame, 2-D array or (n, T, d) array
+        The real data the synthesizer was trained on.
+    synthetic : same kind as ``real``
+    holdout : same kind as ``real``, optional
+        Real data kept out of training: the test set of the utility scores and
+        the baseline of the privacy scores.
+    target : column label, optional
+        The column to predict for the utility scores (tables and panels).
+    task : {"auto", "classification", "regression"}, default="auto"
+    discrete_columns : list of column labels, optional
+        Columns to treat as categorical whatever their dtype.
+    sequence_key, sequence_index : column labels, optional
+        For a long panel: the entity column and the time column.
+    window : int, optional
+        Steps per window cut from panel sequences for the temporal scores
+        (default: the median sequence length, at most 24).
+    synthesizer : fitted synthesizer, optional
+        Its loss curves go into the HTML report.
+    metrics : iterable of str, default=all
+        Which of ``"fidelity"``, ``"utility"``, ``"privacy"``, ``"temporal"`` to compute.
+    privacy_max_rows : int or None, default=10_000
+        Most query rows of the privacy distances (see :func:`privacy_report`).
+    discriminative_steps, predictive_steps : int
+        Training steps of the temporal scores (TimeGAN protocol: 2000 and 5000).
+    n_threads : int, optional
+        Cap on the threads of the utility models and of the temporal scores'
+        GRUs (restored afterwards). On a busy machine ``n_threads=1`` can be
+        much faster than the default (all cores).
+    random_state : int or None, default=0
+    device : str, default="cpu"
+        Where the temporal scores' GRUs train.
+    verbose : bool, default=False
+        Show a progress bar over the sections.
+
+    Returns
+    -------
+    EvaluationResult
+        With ``to_dict()``, ``to_frame()`` and ``save_html(path)``.
+    """
+    chosen = _check_metrics(metrics)
+    if task not in ("auto", "classification", "regression"):
+        raise InvalidParameterError(
+            f"task must be 'auto', 'classification' or 'regression', got {task!r}."
+        )
+    result = EvaluationResult(discrete_columns=discrete_columns)
+    notes = result.notes
+    history = getattr(synthesizer, "loss_history_", None)
+    result.loss_history = history if isinstance(history, pd.DataFrame) else None
+
+    if _is_windows(real) or _is_windows(synthetic):
+        result.kind = WINDOWS
+        real_w, synth_w = _windows_array(real, "real"), _windows_array(synthetic, "synthetic")
+        if real_w.shape[1:] != synth_w.shape[1:]:
+            raise InvalidDataError(
+                f"real and synthetic windows differ in (T, d): {real_w.shape[1:]} and "
+                f"{synth_w.shape[1:]}."
+            )
+        hold_w = None if holdout is None else _windows_array(holdout, "holdout")
+        real_t, synth_t = _window_frame(real_w), _window_frame(synth_w)
+        real_p, synth_p = _flat_windows(real_w), _flat_windows(synth_w)
+        hold_p = None if hold_w is None else _flat_windows(hold_w)
+        result.real_windows, result.synthetic_windows = real_w, synth_w
+        if target is not None:
+            notes.append("Utility is not computed for windows: target is ignored.")
+            chosen.discard("utility")
+        hold_t = None
+    else:
+        real_t, synth_t = _as_table(real, "real"), _as_table(synthetic, "synthetic")
+        hold_t = None if holdout is None else _as_table(holdout, "holdout")
+        _check_columns(real_t, synth_t, "synthetic")
+        if hold_t is not None:
+            _check_columns(real_t, hold_t, "holdout")
+        if sequence_key is not None:
+            result.kind = PANEL
+            for name, label in (("sequence_key", sequence_key), ("sequence_index", sequence_index)):
+                if label is not None and label not in real_t.columns:
+                    raise InvalidParameterError(
+                        f"{name} {label!r} is not a column of the real data; its columns are "
+                        f"{list(real_t.columns)}."
+                    )
+            drop = [sequence_key]
+            real_t, synth_t = real_t.drop(columns=drop), synth_t.drop(columns=drop)
+            hold_t = None if hold_t is None else hold_t.drop(columns=drop)
+            if "temporal" in chosen:
+                _panel_temporal_inputs(
+                    result, real, synthetic, sequence_key, sequence_index, window, discrete_columns
+                )
+        elif "temporal" in chosen:
+            notes.append(
+                "Temporal scores need windows ((n, T, d) arrays) or sequence_key=; not computed."
+            )
+            chosen.discard("temporal")
+        real_p, synth_p, hold_p = real_t, synth_t, hold_t
+    result.real, result.synthetic = real_t, synth_t
+    if target is not None and "utility" in chosen and target not in real_t.columns:
+        raise InvalidParameterError(
+            f"target {target!r} is not a column of the real data; its columns are "
+            f"{list(real_t.columns)}."
+        )
+    if target is None and "utility" in chosen:
+        notes.append("Utility needs target=: not computed.")
+        chosen.discard("utility")
+
+    steps = [name for name in SECTIONS if name in chosen]
+    for name in tqdm(steps, desc="evaluate", disable=not verbose, unit="section"):
+        if name == "fidelity":
+            result.fidelity = fidelity_report(real_t, synth_t, discrete_columns)
+        elif name == "utility":
+            result.utility = _utility(
+                real_t,
+                synth_t,
+                hold_t,
+                target,
+                task,
+                discrete_columns,
+                random_state,
+                n_threads,
+                notes,
+            )
+        elif name == "privacy":
+            result.privacy = privacy_report(
+                real_p,
+                synth_p,
+                hold_p,
+                discrete_columns=None if result.kind == WINDOWS else discrete_columns,
+                max_rows=privacy_max_rows,
+                random_state=random_state,
+            )
+        elif name == "temporal" and result.real_windows is not None:
+            with _torch_threads(n_threads):
+                result.temporal = _temporal(
+                    result.real_windows,
+                    result.synthetic_windows,
+                    discriminative_steps,
+                    predictive_steps,
+                    random_state,
+                    device,
+                )
+    return result
+
+
+def _panel_temporal_inputs(
+    result: EvaluationResult,
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    sequence_key: Hashable,
+    sequence_index: Hashable | None,
+    window: int | None,
+    discrete_columns: Any,
+) -> None:
+    """Cut real and synthetic panels into windows of their continuous columns."""
+    skip = {sequence_key, sequence_index}
+    specs = infer_schema(real, discrete_columns)
+    columns = [s.name for s in specs if s.kind == CONTINUOUS and s.name not in skip]
+    if not columns:
+        result.notes.append("Temporal scores need continuous columns besides the key and index.")
+        return
+    length = _panel_window_length(real, sequence_key, window)
+    real_w = panel_windows(real, sequence_key, sequence_index, length, columns)
+    synth_w = panel_windows(synthetic, sequence_key, sequence_index, length, columns, real)
+    if len(real_w) < 2 or len(synth_w) < 2:
+        result.notes.append(
+            f"Temporal scores need at least 2 complete windows of {length} steps in each panel; "
+            "not computed."
+        )
+        return
+    skipped = [s.name for s in specs if s.kind != CONTINUOUS and s.name not in skip]
+    if skipped:
+        result.notes.append(f"Temporal scores use the continuous columns only (not {skipped}).")
+    result.real_windows, result.synthetic_windows = real_w, synth_w

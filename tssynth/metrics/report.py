@@ -1,0 +1,406 @@
+"""A self-contained HTML report of an evaluation: numbers, tables and embedded plots.
+
+Everything lives in one file (PNG images as base64 ``data:`` URLs, inline CSS),
+so the report can be mailed or attached to a ticket. Plots need matplotlib (the
+``plot`` extra); without it the report holds the numbers and says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from tssynth._version import __version__
+from tssynth.data.schema import CATEGORICAL, DATETIME, infer_schema
+from tssynth.metrics.fidelity import column_as_float
+
+if TYPE_CHECKING:
+    from tssynth.metrics.evaluate import EvaluationResult
+
+_MAX_LEVELS = 20  # categories shown per bar chart; the rest are grouped
+_MAX_POINTS = 500  # windows per side in the t-SNE
+_MAX_PATHS = 5  # sample paths per side
+_REAL, _SYNTH = "#1f77b4", "#ff7f0e"
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; }
+th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
+th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
+.score { font-size: 1.3em; font-weight: bold; }
+.grid { display: flex; flex-wrap: wrap; gap: .5em; }
+.grid figure { margin: 0; } figcaption { font-size: .8em; text-align: center; }
+.note { background: #fff8e1; border-left: 4px solid #f0b400; padding: .4em .8em; }
+img { max-width: 100%; }
+"""
+
+
+class _Figures:
+    """Figures without pyplot: no global backend is touched and nothing needs closing."""
+
+    def __init__(self, figure_class: Any) -> None:
+        self._figure_class = figure_class
+
+    def subplots(self, *args: Any, figsize: tuple[float, float], **kwargs: Any) -> tuple:
+        fig = self._figure_class(figsize=figsize, layout="constrained")
+        return fig, fig.subplots(*args, **kwargs)
+
+
+def _matplotlib() -> _Figures | None:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    return _Figures(Figure)
+
+
+def _png(fig: Any, plt: Any) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _img(data: str, plot_id: str, alt: str) -> str:
+    return (
+        f'<img id="{html.escape(plot_id, quote=True)}" alt="{html.escape(alt, quote=True)}" '
+        f'src="data:image/png;base64,{data}">'
+    )
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float | np.floating):
+        return "n/a" if math.isnan(value) else f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def _table(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _dict_table(data: dict[str, Any]) -> str:
+    rows = [(k, v) for k, v in data.items() if not isinstance(v, list | dict)]
+    return _table(pd.DataFrame(rows, columns=["metric", "value"]))
+
+
+# ------------------------------------------------------------------ plots
+
+
+def _column_plot(plt: Any, real: pd.Series, synth: pd.Series, spec: Any) -> str:
+    fig, ax = plt.subplots(figsize=(3.6, 2.6))
+    if spec.kind == CATEGORICAL:
+        r = real.astype(object).fillna("(missing)").astype(str).value_counts(normalize=True)
+        s = synth.astype(object).fillna("(missing)").astype(str).value_counts(normalize=True)
+        levels = r.index[:_MAX_LEVELS]
+        r_top, s_top = r.reindex(levels, fill_value=0), s.reindex(levels, fill_value=0)
+        labels = list(levels)
+        if len(r) > _MAX_LEVELS or not s.index.isin(levels).all():
+            r_top["(other)"] = 1 - r_top.sum()
+            s_top["(other)"] = 1 - s_top.sum()
+            labels.append("(other)")
+        x = np.arange(len(labels))
+        ax.bar(x - 0.2, r_top.to_numpy(), 0.4, color=_REAL, label="real")
+        ax.bar(x + 0.2, s_top.to_numpy(), 0.4, color=_SYNTH, label="synthetic")
+        ax.set_xticks(x)
+        ax.set_xticklabels([str(label)[:14] for label in labels], rotation=60, ha="right")
+        ax.set_ylabel("share")
+    else:
+        r = column_as_float(real, spec, "real")
+        s = column_as_float(synth, spec, "synthetic")
+        r, s = r[~np.isnan(r)], s[~np.isnan(s)]
+        if spec.value_type == DATETIME:
+            import matplotlib.dates as mdates
+
+            unit = spec.unit or "ns"
+            r = mdates.date2num(pd.to_datetime(r, unit=unit).to_numpy())
+            s = mdates.date2num(pd.to_datetime(s, unit=unit).to_numpy())
+            ax.xaxis_date()
+            fig.autofmt_xdate()
+        values = r if r.size else s
+        low, high = (values.min(), values.max()) if values.size else (0.0, 1.0)
+        bins = np.linspace(low, high if high > low else low + 1, 41)
+        for values, color, label in ((r, _REAL, "real"), (s, _SYNTH, "synthetic")):
+            if values.size:
+                clipped = np.clip(values, bins[0], bins[-1])
+                ax.hist(clipped, bins=bins, density=True, alpha=0.55, color=color, label=label)
+        ax.set_ylabel("density")
+    ax.set_title(str(spec.name)[:40], fontsize=10)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no observed values", ha="center", transform=ax.transAxes)
+    return _png(fig, plt)
+
+
+def _correlation_plot(plt: Any, real: pd.DataFrame, synth: pd.DataFrame, specs: list) -> str | None:
+    numeric = [s for s in specs if s.kind != CATEGORICAL]
+    if len(numeric) < 2:
+        return None
+    matrices = []
+    for frame, what in ((real, "real"), (synth, "synthetic")):
+        values = pd.DataFrame(
+            {str(s.name): column_as_float(frame[s.name], s, what) for s in numeric}
+        )
+        matrices.append(values.corr().to_numpy())
+    names = [str(s.name)[:16] for s in numeric]
+    size = max(3.5, 0.35 * len(names) + 2)
+    fig, axes = plt.subplots(1, 3, figsize=(3 * size, size))
+    titles = ("real", "synthetic", "|real - synthetic|")
+    panels = (matrices[0], matrices[1], np.abs(matrices[0] - matrices[1]))
+    for ax, title, matrix in zip(axes, titles, panels, strict=True):
+        difference = "|" in title
+        image = ax.imshow(
+            matrix, vmin=0 if difference else -1, vmax=1, cmap="Reds" if difference else "RdBu_r"
+        )
+        ax.set_title(title)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(names)))
+        ax.set_yticklabels(names, fontsize=7)
+        fig.colorbar(image, ax=ax, shrink=0.7)
+    fig.suptitle("Pearson correlation of the continuous columns")
+    return _png(fig, plt)
+
+
+def _pair_score_plot(plt: Any, per_pair: pd.DataFrame, columns: list) -> str | None:
+    if per_pair.empty:
+        return None
+    names = [str(c) for c in columns]
+    position = {c: i for i, c in enumerate(names)}
+    matrix = np.full((len(names), len(names)), np.nan)
+    for row in per_pair.itertuples(index=False):
+        i, j = position[str(row.column_1)], position[str(row.column_2)]
+        matrix[i, j] = matrix[j, i] = row.score
+    size = max(3.5, 0.35 * len(names) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(matrix, vmin=0.5, vmax=1, cmap="viridis")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([n[:16] for n in names], rotation=90, fontsize=7)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels([n[:16] for n in names], fontsize=7)
+    ax.set_title("Pair trend scores (1 = same relationship)")
+    fig.colorbar(image, ax=ax, shrink=0.7)
+    return _png(fig, plt)
+
+
+def _loss_plot(plt: Any, history: pd.DataFrame) -> str | None:
+    columns = [c for c in history.columns if c != "epoch"]
+    if history.empty or not columns:
+        return None
+    x = history["epoch"] if "epoch" in history else np.arange(len(history))
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for column in columns:
+        ax.plot(x, history[column], label=str(column))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("Training loss")
+    ax.legend(fontsize=8)
+    return _png(fig, plt)
+
+
+def _dcr_plot(plt: Any, distances: dict[str, np.ndarray]) -> str | None:
+    if "synthetic" not in distances or distances["synthetic"].size == 0:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    everything = np.concatenate([d[np.isfinite(d)] for d in distances.values()])
+    high = float(np.percentile(everything, 99)) if everything.size else 1.0
+    bins = np.linspace(0, high or 1.0, 41)
+    for name, color in (("holdout", _REAL), ("synthetic", _SYNTH)):
+        if name in distances:
+            values = np.clip(distances[name], 0, bins[-1])
+            ax.hist(
+                values, bins=bins, alpha=0.55, density=True, color=color, label=f"{name} → train"
+            )
+    ax.set_xlabel("distance to the closest training row")
+    ax.set_title("Distance to closest record")
+    ax.legend(fontsize=8)
+    return _png(fig, plt)
+
+
+def _paths_plot(plt: Any, real: np.ndarray, synth: np.ndarray) -> str:
+    d = min(real.shape[2], 4)
+    fig, axes = plt.subplots(2, d, figsize=(3.2 * d, 4.4), squeeze=False)
+    for row, (data, name, color) in enumerate(
+        ((real, "real", _REAL), (synth, "synthetic", _SYNTH))
+    ):
+        for feature in range(d):
+            ax = axes[row, feature]
+            ax.plot(data[:_MAX_PATHS, :, feature].T, color=color, alpha=0.7, linewidth=1)
+            ax.set_title(f"{name}, feature {feature}", fontsize=9)
+    fig.suptitle("Sample paths")
+    return _png(fig, plt)
+
+
+def _tsne_plot(plt: Any, real: np.ndarray, synth: np.ndarray, seed: int = 0) -> str:
+    from sklearn.manifold import TSNE
+
+    rng = np.random.default_rng(seed)
+    picks = [
+        data[rng.choice(len(data), size=min(len(data), _MAX_POINTS), replace=False)]
+        for data in (real, synth)
+    ]
+    flat = np.concatenate([p.reshape(len(p), -1) for p in picks])
+    perplexity = float(min(30, max(2, (len(flat) - 1) // 3)))
+    embedded = TSNE(
+        n_components=2, perplexity=perplexity, init="pca", random_state=seed, max_iter=500
+    ).fit_transform(flat)
+    fig, ax = plt.subplots(figsize=(5, 4.4))
+    n = len(picks[0])
+    ax.scatter(embedded[:n, 0], embedded[:n, 1], s=6, alpha=0.5, color=_REAL, label="real")
+    ax.scatter(embedded[n:, 0], embedded[n:, 1], s=6, alpha=0.5, color=_SYNTH, label="synthetic")
+    ax.set_title("t-SNE of real and synthetic windows")
+    ax.legend(fontsize=8)
+    return _png(fig, plt)
+
+
+# ------------------------------------------------------------------ sections
+
+
+def _summary(result: EvaluationResult) -> str:
+    rows = []
+    for name in ("fidelity", "utility", "privacy", "temporal"):
+        part = getattr(result, name)
+        rows.append((name, "not computed" if part is None else part.overall))
+    return "<h2>Summary</h2>" + _table(pd.DataFrame(rows, columns=["section", "overall score"]))
+
+
+def _fidelity_section(result: EvaluationResult, plt: Any) -> str:
+    report = result.fidelity
+    parts = ["<h2>Fidelity</h2>", _dict_table(report.to_dict())]
+    specs = infer_schema(result.real, result.discrete_columns)
+    if plt is not None:
+        figures = []
+        for spec in specs:
+            data = _column_plot(plt, result.real[spec.name], result.synthetic[spec.name], spec)
+            image = _img(data, f"plot-column-{spec.name}", f"{spec.name}: real vs synthetic")
+            caption = html.escape(str(spec.name))
+            figures.append(f"<figure>{image}<figcaption>{caption}</figcaption></figure>")
+        parts += ["<h3>Column distributions</h3>", '<div class="grid">', *figures, "</div>"]
+        correlation = _correlation_plot(plt, result.real, result.synthetic, specs)
+        if correlation is not None:
+            parts += [
+                "<h3>Correlation matrices</h3>",
+                _img(correlation, "plot-correlation", "correlation matrices"),
+            ]
+        pairs = _pair_score_plot(plt, report.per_pair, [s.name for s in specs])
+        if pairs is not None:
+            parts += ["<h3>Pair trends</h3>", _img(pairs, "plot-pair-trends", "pair trend scores")]
+    parts += ["<h3>Per column</h3>", _table(report.per_column)]
+    worst = report.per_pair.sort_values("score").head(15)
+    parts += ["<h3>Weakest column pairs</h3>", _table(worst)]
+    return "\n".join(parts)
+
+
+def _utility_section(result: EvaluationResult) -> str:
+    report = result.utility
+    metrics = sorted(set(report.real) | set(report.synthetic))
+    frame = pd.DataFrame(
+        {
+            "metric": metrics,
+            "train real, test real": [report.real.get(m, np.nan) for m in metrics],
+            "train synthetic, test real": [report.synthetic.get(m, np.nan) for m in metrics],
+        }
+    )
+    info = {k: v for k, v in report.to_dict().items() if k not in ("real", "synthetic")}
+    return "\n".join(["<h2>Utility</h2>", _dict_table(info), _table(frame)])
+
+
+def _privacy_section(result: EvaluationResult, plt: Any) -> str:
+    report = result.privacy
+    flat = {}
+    for key, value in report.to_dict().items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    parts = ["<h2>Privacy</h2>", _dict_table(flat)]
+    if report.notes:
+        items = "".join(f"<li>{html.escape(note)}</li>" for note in report.notes)
+        parts.append(f'<ul class="note">{items}</ul>')
+    if plt is not None:
+        data = _dcr_plot(plt, report.distances)
+        if data is not None:
+            parts.append(_img(data, "plot-dcr", "distance to closest record"))
+    return "\n".join(parts)
+
+
+def _temporal_section(result: EvaluationResult, plt: Any) -> str:
+    parts = ["<h2>Temporal</h2>"]
+    if result.temporal is not None:
+        parts.append(_dict_table(result.temporal.to_dict()))
+    if plt is not None and result.real_windows is not None:
+        parts.append(
+            _img(
+                _paths_plot(plt, result.real_windows, result.synthetic_windows),
+                "plot-paths",
+                "sample paths",
+            )
+        )
+        parts.append(
+            _img(
+                _tsne_plot(plt, result.real_windows, result.synthetic_windows),
+                "plot-tsne",
+                "t-SNE of windows",
+            )
+        )
+    return "\n".join(parts)
+
+
+def write_html(
+    result: EvaluationResult, path: str | Path, *, title: str = "tssynth evaluation"
+) -> Path:
+    """Write ``result`` as one self-contained HTML file.
+
+    Parameters
+    ----------
+    result : EvaluationResult
+    path : str or Path
+    title : str
+
+    Returns
+    -------
+    Path
+    """
+    plt = _matplotlib()
+    body = [f"<h1>{html.escape(title)}</h1>", f"<p>tssynth {__version__}, data: {result.kind}</p>"]
+    if plt is None:
+        body.append(
+            '<p class="note">Plots need matplotlib: <code>pip install "tssynth[plot]"</code>. '
+            "This report holds the numbers only.</p>"
+        )
+    body.append(_summary(result))
+    if result.fidelity is not None:
+        body.append(_fidelity_section(result, plt))
+    if result.utility is not None:
+        body.append(_utility_section(result))
+    if result.privacy is not None:
+        body.append(_privacy_section(result, plt))
+    if result.temporal is not None or result.real_windows is not None:
+        body.append(_temporal_section(result, plt))
+    if plt is not None and result.loss_history is not None:
+        data = _loss_plot(plt, result.loss_history)
+        if data is not None:
+            body += ["<h2>Training</h2>", _img(data, "plot-loss", "training loss curves")]
+    if result.notes:
+        items = "".join(f"<li>{html.escape(note)}</li>" for note in result.notes)
+        body.append(f'<h2>Notes</h2><ul class="note">{items}</ul>')
+    document = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+    path = Path(path)
+    path.write_text(document, encoding="utf-8")
+    return path

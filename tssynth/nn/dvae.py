@@ -1,0 +1,353 @@
+"""The dynamical VAE module (SRNN-style, after Girin et al. 2021) over span-laid-out steps.
+
+Generative model, per step ``t`` of a sequence with static context ``c``::
+
+    h_t = GRU_fwd([x_{t-1}, c], h_{t-1})          (x_0 = 0, h_0 = 0)
+    p(z_t | z_{t-1}, h_t)                          (prior, z_0 = 0)
+    p(x_t | h_t, z_t)                              (decoder over the spans, learned sigma)
+
+Inference: a backward GRU over ``[h_t, x_t]`` gives ``g_t`` (it sees the present
+and the future), and ``q(z_t | z_{t-1}, g_t)``.
+
+Training runs both GRUs over whole padded batches at once; only the small
+z-recurrence of the inference network loops over time. Padding (``mask == 0``)
+never enters the loss: the forward GRU is causal, the backward GRU reads every
+sequence reversed within its own length, and the per-step terms are masked.
+
+Scheduled sampling (parallel form, Duckworth et al. 2019): with a share ``p`` of
+the steps, the forward GRU reads the model's own one-step-ahead draw of
+``x_{t-1}`` instead of the data, so that free-running generation stays on the
+data. The draws come from a first, gradient-free pass; ``p`` rises during
+training via :meth:`DVAE.start_epoch`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from tssynth.nn.layout import SpanLayout
+from tssynth.nn.loss import gaussian_kl, span_nll
+from tssynth.nn.modules import Decoder, mlp
+from tssynth.nn.tvae import LossTerms
+
+_LOGVAR_MIN, _LOGVAR_MAX = -12.0, 8.0
+
+
+class GaussianHead(nn.Module):
+    """Linear map to the mean and (bounded) log-variance of a diagonal Gaussian."""
+
+    def __init__(self, width: int, dim: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(width, 2 * dim)
+
+    def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.linear(hidden).chunk(2, dim=-1)
+        return mu, logvar.clamp(_LOGVAR_MIN, _LOGVAR_MAX)
+
+
+def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse every sequence of ``x`` (B, T, ...) within its own length; padding stays put."""
+    steps = torch.arange(x.shape[1], device=x.device)[None, :]
+    index = torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)
+    shape = index.shape + (1,) * (x.dim() - 2)
+    return x.gather(1, index.view(shape).expand_as(x))
+
+
+def shift_right(x: torch.Tensor) -> torch.Tensor:
+    """``x_{t-1}`` for every step: (B, T, D) with zeros at t = 0."""
+    return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
+
+
+class DVAE(nn.Module):
+    """Dynamical VAE over sequences whose steps are model-array rows laid out as ``spans``.
+
+    Parameters
+    ----------
+    spans : sequence of (start, stop, kind)
+        Layout of one step's model array.
+    context_dim : int
+        Width of the static context row (0 for none).
+    embedding_dim : int
+        Size of ``z_t``.
+    hidden_dim : int
+        Size of the forward and backward GRU states.
+    compress_dims : sequence of int
+        Hidden widths of the inference and prior networks.
+    decompress_dims : sequence of int
+        Hidden widths of the decoder.
+    loss_factor : float
+        Weight of the reconstruction term against the KL term.
+    scheduled_sampling : float
+        Final share of steps whose forward-GRU input is the model's own draw.
+    """
+
+    def __init__(
+        self,
+        spans: Sequence[tuple[int, int, str]],
+        context_dim: int,
+        embedding_dim: int,
+        hidden_dim: int,
+        compress_dims: Sequence[int],
+        decompress_dims: Sequence[int],
+        loss_factor: float = 1.0,
+        scheduled_sampling: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.layout = SpanLayout(spans)
+        data_dim = self.layout.data_dim
+        self.data_dim, self.context_dim = data_dim, context_dim
+        self.embedding_dim, self.hidden_dim = embedding_dim, hidden_dim
+        self.loss_factor = loss_factor
+        self.scheduled_sampling = scheduled_sampling
+        self.sampled_share = 0.0
+        self.forward_rnn = nn.GRU(data_dim + context_dim, hidden_dim, batch_first=True)
+        self.backward_rnn = nn.GRU(hidden_dim + data_dim, hidden_dim, batch_first=True)
+        first, rest = compress_dims[0], tuple(compress_dims[1:])
+        # q(z_t | z_{t-1}, g_t): the g part is projected for all steps at once.
+        self.inference_g = nn.Linear(hidden_dim, first)
+        self.inference_z = nn.Linear(embedding_dim, first, bias=False)
+        self.inference_body, width = mlp(first, rest)
+        self.inference_head = GaussianHead(width, embedding_dim)
+        # p(z_t | z_{t-1}, h_t): evaluated for all steps at once.
+        body, width = mlp(embedding_dim + hidden_dim, compress_dims)
+        self.prior_body = body
+        self.prior_head = GaussianHead(width, embedding_dim)
+        self.decoder = Decoder(hidden_dim + embedding_dim, decompress_dims, data_dim)
+
+    # ------------------------------------------------------------- pieces
+
+    def _inputs(self, x_prev: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        if context is None or self.context_dim == 0:
+            return x_prev
+        return torch.cat([x_prev, context[:, None, :].expand(-1, x_prev.shape[1], -1)], dim=2)
+
+    def prior(self, z_prev: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of p(z_t | z_{t-1}, h_t), any leading shape."""
+        return self.prior_head(self.prior_body(torch.cat([z_prev, h], dim=-1)))
+
+    def infer(
+        self,
+        x: torch.Tensor,
+        h: torch.Tensor,
+        lengths: torch.Tensor,
+        generator: torch.Generator | None,
+        sample: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Posterior trajectory: z (drawn, or the means), and q's mean and log-variance.
+
+        Parameters
+        ----------
+        x, h : Tensor of shape (B, T, data_dim) and (B, T, hidden_dim)
+        lengths : Tensor of shape (B,)
+        generator : torch.Generator or None
+        sample : bool
+            Draw ``z_t`` (training, ELBO) or feed the means forward (``transform``).
+
+        Returns
+        -------
+        z, mu, logvar : Tensors of shape (B, T, embedding_dim)
+        """
+        g, _ = self.backward_rnn(reverse_within(torch.cat([h, x], dim=2), lengths))
+        g_proj = self.inference_g(reverse_within(g, lengths))
+        batch, steps = x.shape[:2]
+        noise = (
+            torch.randn((batch, steps, self.embedding_dim), generator=generator, device=x.device)
+            if sample
+            else None
+        )
+        z_t = x.new_zeros(batch, self.embedding_dim)
+        zs, mus, logvars = [], [], []
+        for t in range(steps):
+            hidden = self.inference_body(torch.relu(g_proj[:, t] + self.inference_z(z_t)))
+            mu, logvar = self.inference_head(hidden)
+            z_t = mu + torch.exp(0.5 * logvar) * noise[:, t] if noise is not None else mu
+            zs.append(z_t)
+            mus.append(mu)
+            logvars.append(logvar)
+        return torch.stack(zs, 1), torch.stack(mus, 1), torch.stack(logvars, 1)
+
+    def draw(self, output: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator | None):
+        """One draw of x from the decoder output (…, data_dim): noisy Gaussians, one-hot spans."""
+        shape = output.shape
+        flat = output.reshape(-1, shape[-1])
+        result = torch.empty_like(flat)
+        g = self.layout.gaussian_dims
+        noise = torch.randn(flat.shape, generator=generator, device=flat.device)
+        result[:, g] = (torch.tanh(flat[:, g]) + sigma[g] * noise[:, g]).clamp(-1.0, 1.0)
+        if self.layout.n_segments:
+            uniform = torch.rand(
+                (len(flat), len(self.layout.softmax_dims)), generator=generator, device=flat.device
+            )
+            scores = flat[:, self.layout.softmax_dims] - torch.log(-torch.log(uniform + 1e-20))
+            result[:, self.layout.softmax_dims] = self._segment_onehot(scores)
+        return result.reshape(shape)
+
+    def most_likely(self, output: torch.Tensor) -> torch.Tensor:
+        """Decoder means: tanh on Gaussian columns, one-hot argmax of every softmax span."""
+        shape = output.shape
+        flat = output.reshape(-1, shape[-1])
+        result = self.layout.activate(flat)
+        if self.layout.n_segments:
+            result[:, self.layout.softmax_dims] = self._segment_onehot(
+                flat[:, self.layout.softmax_dims]
+            )
+        return result.reshape(shape)
+
+    def _segment_onehot(self, scores: torch.Tensor) -> torch.Tensor:
+        index = self.layout.segment.expand(len(scores), -1)
+        peak = torch.full(
+            (len(scores), self.layout.n_segments), -torch.inf, device=scores.device
+        ).scatter_reduce(1, index, scores, reduce="amax", include_self=True)
+        return (scores >= peak.gather(1, index)).to(scores.dtype)
+
+    # ------------------------------------------------------------- training
+
+    def terms(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        context: torch.Tensor | None,
+        generator: torch.Generator | None,
+        x_prev: torch.Tensor | None = None,
+        sample: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Masked per-step reconstruction NLL and KL (B, T), and the decoder output."""
+        lengths = mask.sum(1).long()
+        if x_prev is None:
+            x_prev = shift_right(x)
+        h, _ = self.forward_rnn(self._inputs(x_prev, context))
+        z, mu_q, logvar_q = self.infer(x, h, lengths, generator, sample)
+        mu_p, logvar_p = self.prior(shift_right(z), h)
+        output, sigma = self.decoder(torch.cat([h, z], dim=2))
+        batch, steps, dim = x.shape
+        nll = span_nll(output.reshape(-1, dim), sigma, x.reshape(-1, dim), self.layout)
+        kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)
+        return nll.view(batch, steps) * mask, kl * mask, output
+
+    @torch.no_grad()
+    def one_step_draws(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        context: torch.Tensor | None,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        """Draws of x_t from p(x_t | x_{<t}): the posterior past, a prior draw of z_t."""
+        lengths = mask.sum(1).long()
+        h, _ = self.forward_rnn(self._inputs(shift_right(x), context))
+        z, _, _ = self.infer(x, h, lengths, generator)
+        mu_p, logvar_p = self.prior(shift_right(z), h)
+        noise = torch.randn(mu_p.shape, generator=generator, device=x.device)
+        z_prior = mu_p + torch.exp(0.5 * logvar_p) * noise
+        output, sigma = self.decoder(torch.cat([h, z_prior], dim=2))
+        return self.draw(output, sigma, generator)
+
+    def loss(
+        self,
+        batch: Sequence[torch.Tensor],
+        kl_weight: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> LossTerms:
+        """Training loss of one batch ``(x, mask[, context])``, as means per observed step."""
+        x, mask = batch[0], batch[1]
+        context = batch[2] if len(batch) > 2 else None
+        x_prev = shift_right(x)
+        if self.training and self.sampled_share > 0:
+            own = shift_right(self.one_step_draws(x, mask, context, generator))
+            chosen = torch.rand(mask.shape, generator=generator, device=x.device)
+            x_prev = torch.where((chosen < self.sampled_share)[..., None], own, x_prev)
+        nll, kl, _ = self.terms(x, mask, context, generator, x_prev)
+        steps = mask.sum().clamp_min(1.0)
+        reconstruction, kl = nll.sum() / steps, kl.sum() / steps
+        return LossTerms(self.loss_factor * reconstruction + kl_weight * kl, reconstruction, kl)
+
+    def after_step(self) -> None:
+        """Keep the learned sigma in its allowed range."""
+        self.decoder.clamp_sigma()
+
+    def start_epoch(self, epoch: int, epochs: int) -> None:
+        """Fade teacher forcing out: the sampled share rises linearly over the first half."""
+        ramp = max(1, epochs // 2)
+        self.sampled_share = self.scheduled_sampling * min(1.0, epoch / ramp)
+
+    # ------------------------------------------------------------- inference
+
+    @torch.no_grad()
+    def elbo(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        context: torch.Tensor | None,
+        draws: int,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        """Evidence lower bound per sequence (summed over its steps), averaged over draws."""
+        total = x.new_zeros(len(x), dtype=torch.float64)
+        for _ in range(draws):
+            nll, kl, _ = self.terms(x, mask, context, generator)
+            total -= (nll + kl).sum(1).double()
+        return total / draws
+
+    @torch.no_grad()
+    def posterior_means(
+        self, x: torch.Tensor, mask: torch.Tensor, context: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latent trajectory of posterior means (B, T, z) and the most likely reconstruction."""
+        lengths = mask.sum(1).long()
+        h, _ = self.forward_rnn(self._inputs(shift_right(x), context))
+        z, _, _ = self.infer(x, h, lengths, None, sample=False)
+        output, _ = self.decoder(torch.cat([h, z], dim=2))
+        return z, self.most_likely(output)
+
+    def initial_state(
+        self, batch: int, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The state before the first step: (GRU hidden (1, B, H), x_0, z_0), all zeros."""
+        return (
+            torch.zeros(1, batch, self.hidden_dim, device=device),
+            torch.zeros(batch, self.data_dim, device=device),
+            torch.zeros(batch, self.embedding_dim, device=device),
+        )
+
+    @torch.no_grad()
+    def prefix_state(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        context: torch.Tensor | None,
+        generator: torch.Generator | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The state after each prefix's last observed step, with z_L drawn from q."""
+        lengths = mask.sum(1).long()
+        h, _ = self.forward_rnn(self._inputs(shift_right(x), context))
+        z, _, _ = self.infer(x, h, lengths, generator)
+        rows = torch.arange(len(x), device=x.device)
+        last = lengths - 1
+        return h[rows, last][None], x[rows, last], z[rows, last]
+
+    @torch.no_grad()
+    def generate(
+        self,
+        steps: int,
+        state: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        context: torch.Tensor | None,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        """Free-running draws of ``steps`` further steps from ``state``: (B, steps, data_dim)."""
+        hidden, x_t, z_t = state
+        out = []
+        for _ in range(steps):
+            h_t, hidden = self.forward_rnn(self._inputs(x_t[:, None], context), hidden)
+            h_t = h_t[:, 0]
+            mu, logvar = self.prior(z_t, h_t)
+            noise = torch.randn(mu.shape, generator=generator, device=mu.device)
+            z_t = mu + torch.exp(0.5 * logvar) * noise
+            output, sigma = self.decoder(torch.cat([h_t, z_t], dim=1))
+            x_t = self.draw(output, sigma, generator)
+            out.append(x_t)
+        if not out:
+            return hidden.new_zeros(hidden.shape[1], 0, self.data_dim)
+        return torch.stack(out, 1)

@@ -1,0 +1,490 @@
+"""DVAESynthesizer: a dynamical VAE for variable-length, mixed-type sequences (panels)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tssynth._validation import check_float, check_int
+from tssynth.base import BaseSynthesizer, PreparedInput
+from tssynth.data.panel import LongPanel, PanelTransformer, read_panel
+from tssynth.exceptions import InvalidDataError, InvalidParameterError
+from tssynth.nn.dvae import DVAE
+from tssynth.training import TrainingConfig
+
+_CHUNK = 1_024  # sequences run through the model at once: bounded memory
+_ELBO_DRAWS = 8  # posterior draws averaged by score_samples
+
+
+class DVAESynthesizer(BaseSynthesizer):
+    """Dynamical VAE: learns panels of sequences and samples, forecasts and scores them.
+
+    Each entity is a sequence of steps with continuous and categorical features
+    (missing values allowed), of its own length, with optional static context.
+    Every step is encoded like a TVAE row (mode-specific normalisation, one-hot
+    categories, missing indicators); an SRNN-style dynamical VAE (Girin et al.
+    2021) models the steps causally: a forward GRU over the past gives ``h_t``, a
+    latent ``z_t`` follows a learned prior ``p(z_t | z_{t-1}, h_t)``, and the
+    decoder ``p(x_t | h_t, z_t)`` emits every span with a learned sigma for the
+    continuous ones. A backward GRU feeds the inference network
+    ``q(z_t | z_{t-1}, g_t)``. Padding never enters the loss.
+
+    Input formats
+    -------------
+    - long DataFrame: one row per step, ``sequence_key`` names the entity column
+      (required), ``sequence_index`` the time column (numbers or datetimes;
+      optional, else the row order), ``context_columns`` static per-entity
+      columns; every other column is a feature.
+    - ndarray ``(n, T)`` or ``(n, T, d)``: trailing all-NaN steps are padding
+      (variable lengths); other NaNs are missing values.
+
+    Results come back in the format ``fit`` saw.
+
+    Parameters
+    ----------
+    embedding_dim : int, default=16
+        Size of the latent state ``z_t``.
+    hidden_dim : int, default=64
+        Size of the forward and backward GRU states.
+    compress_dims : tuple of int, default=(64,)
+        Hidden widths of the inference and prior networks.
+    decompress_dims : tuple of int, default=(64,)
+        Hidden widths of the decoder.
+    l2scale : float, default=0.0
+        Weight decay of the Adam optimiser.
+    batch_size : int, default=64
+        Sequences per batch.
+    epochs : int, default=100
+    loss_factor : float, default=1.0
+        Weight of the reconstruction term against the KL term.
+    learning_rate : float, default=2e-3
+    kl_warmup_epochs : int, default=10
+        The KL weight rises linearly to 1 over these epochs (0: no warm-up).
+    scheduled_sampling : float, default=0.3
+        Share of steps whose forward-GRU input is the model's own draw at the end
+        of training (rises linearly from 0 over the first half of the epochs;
+        0 keeps teacher forcing throughout).
+    max_modes : int, default=10
+        Mixture modes per continuous feature (1: plain standardisation).
+    sequence_key, sequence_index : column labels, optional
+        Entity and time columns of long DataFrame input.
+    context_columns : list of column labels, optional
+        Static per-entity columns of long DataFrame input.
+    random_state : int or None, default=None
+    device : str or torch.device, default="auto"
+    verbose : bool, default=False
+    generator_filepath : str or Path, optional
+
+    Attributes
+    ----------
+    panel_transformer_ : PanelTransformer
+        The fitted data layer (steps, context, lengths, time).
+    module_ : DVAE
+    loss_history_ : DataFrame
+    n_features_in_ : int
+        Feature columns (channels) per step.
+
+    Examples
+    --------
+    >>> from tssynth import DVAESynthesizer
+    >>> syn = DVAESynthesizer(sequence_key="unit", sequence_index="t", epochs=50)
+    >>> syn.fit(long_frame)                                    # doctest: +SKIP
+    >>> syn.sample(10)                                         # doctest: +SKIP
+    >>> syn.forecast(prefix_frame, steps=30, n_samples=20)     # doctest: +SKIP
+    """
+
+    _data_attribute_names = ("panel_transformer_", "n_features_in_")
+
+    def __init__(
+        self,
+        embedding_dim: int = 16,
+        hidden_dim: int = 64,
+        compress_dims: tuple[int, ...] = (64,),
+        decompress_dims: tuple[int, ...] = (64,),
+        l2scale: float = 0.0,
+        batch_size: int = 64,
+        epochs: int = 100,
+        loss_factor: float = 1.0,
+        learning_rate: float = 2e-3,
+        kl_warmup_epochs: int = 10,
+        scheduled_sampling: float = 0.3,
+        max_modes: int = 10,
+        sequence_key: Hashable = None,
+        sequence_index: Hashable = None,
+        context_columns: Iterable[Hashable] | None = None,
+        random_state: int | None = None,
+        device: str | torch.device = "auto",
+        verbose: bool = False,
+        generator_filepath: str | None = None,
+    ) -> None:
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.compress_dims = compress_dims
+        self.decompress_dims = decompress_dims
+        self.l2scale = l2scale
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.loss_factor = loss_factor
+        self.learning_rate = learning_rate
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.scheduled_sampling = scheduled_sampling
+        self.max_modes = max_modes
+        self.sequence_key = sequence_key
+        self.sequence_index = sequence_index
+        self.context_columns = context_columns
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+        self.generator_filepath = generator_filepath
+
+    # ------------------------------------------------------------ hooks
+
+    def _validate_params(self) -> None:
+        self._validate_common_params()
+        check_int("hidden_dim", self.hidden_dim)
+        check_int("kl_warmup_epochs", self.kl_warmup_epochs, minimum=0)
+        check_int("max_modes", self.max_modes)
+        share = check_float("scheduled_sampling", self.scheduled_sampling, 0.0)
+        if share > 1.0:
+            raise InvalidParameterError(
+                f"scheduled_sampling must be a share in [0, 1], got {self.scheduled_sampling}."
+            )
+        if self.sequence_key is not None and self.sequence_key == self.sequence_index:
+            raise InvalidParameterError(
+                f"sequence_key and sequence_index must be different columns, both are "
+                f"{self.sequence_key!r}."
+            )
+        if self.context_columns is not None and (
+            isinstance(self.context_columns, str) or not isinstance(self.context_columns, Iterable)
+        ):
+            raise InvalidParameterError(
+                f"context_columns must be a list of column labels, got {self.context_columns!r}."
+            )
+
+    def _training_config(self) -> TrainingConfig:
+        return dataclasses.replace(
+            super()._training_config(), kl_warmup_epochs=self.kl_warmup_epochs
+        )
+
+    def _read(self, X: Any, what: str = "X", min_length: int = 2) -> LongPanel:
+        return read_panel(
+            X,
+            self.sequence_key,
+            self.sequence_index,
+            self.context_columns,
+            min_length=min_length,
+            what=what,
+        )
+
+    def _prepare_input(
+        self,
+        X: Any,
+        discrete_columns: Iterable[Hashable] | None = None,
+        metadata: Mapping[str, Iterable[Hashable]] | None = None,
+    ) -> PreparedInput:
+        panel = self._read(X)
+        signature = [[repr(c), "feature", str(d)] for c, d in panel.features.dtypes.items()]
+        if panel.context is not None:
+            signature += [[repr(c), "context", str(d)] for c, d in panel.context.dtypes.items()]
+        fmt = panel.input_format
+        signature += [[fmt["kind"], repr(fmt.get("sequence_key")), repr(fmt.get("sequence_index"))]]
+        return PreparedInput(
+            panel, signature, {"discrete_columns": discrete_columns, "metadata": metadata}
+        )
+
+    def _fit_data(
+        self, prepared: PreparedInput, seed: int
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
+        panel: LongPanel = prepared.data
+        transformer = PanelTransformer(self.max_modes, random_state=seed).fit(
+            panel, prepared.extras["discrete_columns"], prepared.extras["metadata"]
+        )
+        values, mask, context = transformer.encode(panel, np.random.default_rng(seed))
+        arrays = [values, mask] + ([] if context is None else [context])
+        attributes = {
+            "panel_transformer_": transformer,
+            "n_features_in_": int(panel.features.shape[1]),
+        }
+        return attributes, arrays
+
+    def _build_module(self, attributes: dict[str, Any]) -> DVAE:
+        transformer: PanelTransformer = attributes["panel_transformer_"]
+        return DVAE(
+            transformer.steps.spans,
+            transformer.context_dim,
+            self.embedding_dim,
+            self.hidden_dim,
+            self.compress_dims,
+            self.decompress_dims,
+            self.loss_factor,
+            self.scheduled_sampling,
+        )
+
+    def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "panel_transformer": attributes["panel_transformer_"].to_state(),
+            "n_features_in": attributes["n_features_in_"],
+        }
+
+    def _data_attributes(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "panel_transformer_": PanelTransformer.from_state(state["panel_transformer"]),
+            "n_features_in_": int(state["n_features_in"]),
+        }
+
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        discrete_columns: Iterable[Hashable] | None = None,
+        metadata: Mapping[str, Iterable[Hashable]] | None = None,
+    ) -> DVAESynthesizer:
+        """Learn the distribution of a panel of sequences.
+
+        Parameters
+        ----------
+        X : long DataFrame or ndarray of shape (n, T) or (n, T, d)
+            See the class docstring. Every sequence needs at least 2 steps.
+        y : None
+            Ignored.
+        discrete_columns : list of column labels, optional
+            Feature or context columns to treat as categorical whatever their dtype.
+        metadata : dict, optional
+            ``{"continuous": [...], "categorical": [...]}`` overrides.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        InvalidDataError
+            Missing key/index columns, duplicate (key, time) pairs, sequences of
+            one step, context that changes within a sequence.
+        """
+        return super().fit(X, y, discrete_columns=discrete_columns, metadata=metadata)
+
+    # ------------------------------------------------------------ helpers
+
+    def _generator(self) -> torch.Generator:
+        generator = torch.Generator(device=self.device_)
+        generator.manual_seed(int(self._sample_rng.integers(2**63)))
+        return generator
+
+    def _tensors(self, panel: LongPanel) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        values, mask, context = self.panel_transformer_.encode(panel)
+        device = self.device_
+        ctx = None if context is None else torch.from_numpy(context).to(device)
+        return torch.from_numpy(values).to(device), torch.from_numpy(mask).to(device), ctx
+
+    def _panel(self, X: Any, what: str, min_length: int = 1) -> LongPanel:
+        self._check_fitted()
+        panel = self._read(X, what, min_length)
+        self.panel_transformer_.check_columns(panel, what)
+        return panel
+
+    # ------------------------------------------------------------ public API
+
+    def sample(
+        self,
+        n_sequences: int,
+        sequence_length: int | None = None,
+        context: Any = None,
+    ) -> pd.DataFrame | np.ndarray:
+        """Generate new sequences.
+
+        Parameters
+        ----------
+        n_sequences : int
+            Number of sequences (any non-negative number).
+        sequence_length : int, optional
+            Steps per sequence; by default each length is drawn from the
+            training lengths.
+        context : DataFrame, optional
+            One row per sequence with the context columns; by default contexts
+            are drawn from the training entities.
+
+        Returns
+        -------
+        Long DataFrame (fresh keys 0..n-1, ``sequence_index`` continuing from a
+        training start with the learned step) or, for array input, an ndarray
+        ``(n, T, d)`` with NaN after each sequence's end.
+        """
+        n = self._check_n("n_sequences", n_sequences)
+        transformer = self.panel_transformer_
+        if sequence_length is None:
+            lengths = self._sample_rng.choice(transformer.lengths, size=n)
+        else:
+            lengths = np.full(n, check_int("sequence_length", sequence_length))
+        context_rows = self._context_rows(n, context)
+        starts = None
+        if transformer.starts is not None:
+            starts = self._sample_rng.choice(transformer.starts, size=n)
+        steps = int(lengths.max(initial=0))
+        values = np.zeros((n, steps, transformer.steps.output_dim), dtype=np.float32)
+        generator = self._generator()
+        for begin in range(0, n, _CHUNK):
+            rows = slice(begin, min(n, begin + _CHUNK))
+            size = rows.stop - rows.start
+            ctx = None
+            if context_rows is not None:
+                ctx = torch.from_numpy(context_rows[rows]).to(self.device_)
+            state = self.module_.initial_state(size, self.device_)
+            values[rows] = self.module_.generate(steps, state, ctx, generator).cpu().numpy()
+        return transformer.decode(values, lengths, context_rows, starts)
+
+    def _context_rows(self, n: int, context: Any) -> np.ndarray | None:
+        transformer = self.panel_transformer_
+        if transformer.context is None:
+            if context is not None:
+                raise InvalidParameterError(
+                    "context= was given, but the synthesizer was fitted without context_columns."
+                )
+            return None
+        if context is None:
+            chosen = self._sample_rng.integers(len(transformer.context_rows), size=n)
+            return np.asarray(transformer.context_rows[chosen], dtype=np.float32)
+        if not isinstance(context, pd.DataFrame) or len(context) != n:
+            raise InvalidDataError(
+                f"context must be a DataFrame with one row per sequence ({n} rows) and the "
+                f"columns {transformer.context.column_names}."
+            )
+        return transformer.context.transform(context)
+
+    def forecast(self, prefix: Any, steps: int, n_samples: int = 1) -> pd.DataFrame | np.ndarray:
+        """Sample continuations of every prefix sequence.
+
+        Parameters
+        ----------
+        prefix : long DataFrame or ndarray
+            The observed beginning of each entity, in the fitted format (with the
+            fitted columns, context included).
+        steps : int
+            Steps to continue (>= 1).
+        n_samples : int, default=1
+            Sample paths per entity.
+
+        Returns
+        -------
+        ndarray of shape (m, n_samples, steps, d) for array input (``(m,
+        n_samples, steps)`` for 2-D input); for a DataFrame, a long DataFrame with
+        the entity key, a ``sample`` column (0..n_samples-1), the continued
+        ``sequence_index`` and the features.
+        """
+        steps = check_int("steps", steps)
+        n_samples = check_int("n_samples", n_samples)
+        panel = self._panel(prefix, "prefix")
+        x, mask, context = self._tensors(panel)
+        m = len(x)
+        x, mask = x.repeat_interleave(n_samples, 0), mask.repeat_interleave(n_samples, 0)
+        if context is not None:
+            context = context.repeat_interleave(n_samples, 0)
+        generator = self._generator()
+        out = []
+        for begin in range(0, len(x), _CHUNK):
+            rows = slice(begin, begin + _CHUNK)
+            ctx = None if context is None else context[rows]
+            state = self.module_.prefix_state(x[rows], mask[rows], ctx, generator)
+            out.append(self.module_.generate(steps, state, ctx, generator).cpu().numpy())
+        values = np.concatenate(out)
+        transformer = self.panel_transformer_
+        lengths = np.full(len(values), steps)
+        context_rows = None if context is None else context.cpu().numpy()
+        starts = transformer.last_times(panel)
+        if starts is not None:
+            starts = np.repeat(starts + transformer.step, n_samples)
+        keys = np.repeat(np.asarray(panel.keys, dtype=object), n_samples)
+        samples = np.tile(np.arange(n_samples), m)
+        result = transformer.decode(values, lengths, context_rows, starts, keys, samples)
+        if isinstance(result, np.ndarray):
+            return result.reshape(m, n_samples, *result.shape[1:])
+        return result
+
+    def reconstruct(self, X: Any) -> pd.DataFrame | np.ndarray:
+        """Most likely reconstruction of every sequence through its posterior-mean latents.
+
+        Parameters
+        ----------
+        X : long DataFrame or ndarray, in the fitted format
+
+        Returns
+        -------
+        The sequences, in the fitted format (entities in sorted key order).
+        """
+        panel = self._panel(X, "X")
+        x, mask, context = self._tensors(panel)
+        values = []
+        for begin in range(0, len(x), _CHUNK):
+            rows = slice(begin, begin + _CHUNK)
+            ctx = None if context is None else context[rows]
+            _, recon = self.module_.posterior_means(x[rows], mask[rows], ctx)
+            values.append(recon.cpu().numpy())
+        transformer = self.panel_transformer_
+        starts = (
+            None
+            if panel.time is None
+            else transformer.last_times(panel) - (panel.lengths - 1) * transformer.step
+        )
+        context_rows = None if context is None else context.cpu().numpy()
+        return transformer.decode(
+            np.concatenate(values), panel.lengths, context_rows, starts, np.asarray(panel.keys)
+        )
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Latent trajectories of posterior means.
+
+        Parameters
+        ----------
+        X : long DataFrame or ndarray, in the fitted format
+
+        Returns
+        -------
+        ndarray of shape (n_sequences, T, embedding_dim), float32; NaN after each
+        sequence's end. Entities in sorted key order.
+        """
+        panel = self._panel(X, "X")
+        x, mask, context = self._tensors(panel)
+        out = []
+        for begin in range(0, len(x), _CHUNK):
+            rows = slice(begin, begin + _CHUNK)
+            ctx = None if context is None else context[rows]
+            z, _ = self.module_.posterior_means(x[rows], mask[rows], ctx)
+            out.append(z.cpu().numpy())
+        z = np.concatenate(out)
+        z[mask.cpu().numpy() == 0] = np.nan
+        return z
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Evidence lower bound of every sequence (lower = more anomalous).
+
+        The ELBO sums over the sequence's steps (so longer sequences score lower;
+        divide by the lengths for a per-step score) and is averaged over 8
+        posterior draws from a fixed-seed generator, so it is deterministic.
+
+        Parameters
+        ----------
+        X : long DataFrame or ndarray, in the fitted format
+
+        Returns
+        -------
+        ndarray of shape (n_sequences,), float64, entities in sorted key order
+        """
+        panel = self._panel(X, "X")
+        x, mask, context = self._tensors(panel)
+        generator = torch.Generator(device=self.device_)
+        generator.manual_seed(0 if self.random_state is None else int(self.random_state))
+        out = []
+        for begin in range(0, len(x), _CHUNK):
+            rows = slice(begin, begin + _CHUNK)
+            ctx = None if context is None else context[rows]
+            out.append(self.module_.elbo(x[rows], mask[rows], ctx, _ELBO_DRAWS, generator))
+        return torch.cat(out).cpu().numpy()
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the latent dimensions returned by :meth:`transform`."""
+        return np.asarray([f"latent{i}" for i in range(self.embedding_dim)], dtype=object)
