@@ -235,3 +235,21 @@ def test_segment_sample_follows_the_probabilities():
     padded = sample_last_axis(np.tile([0.25, 0.75, 0.0], (40_000, 1)), rng)
     assert padded.max() == 1
     assert abs(padded.mean() - 0.75) < 0.01
+
+
+def test_frequent_values_are_exact_point_masses():
+    rng = np.random.default_rng(0)
+    amount = np.where(rng.random(3000) < 0.85, 0.0, np.round(rng.lognormal(8, 1, 3000), 2))
+    hours = np.where(rng.random(3000) < 0.4, 40, rng.integers(1, 99, 3000))
+    df = pd.DataFrame({"amount": amount, "hours": hours})
+    transformer = fit_transformer(df)
+    restored = transformer.inverse_transform(transformer.transform(df))
+    np.testing.assert_array_equal(restored["amount"] == 0, df["amount"] == 0)
+    np.testing.assert_array_equal(restored["hours"] == 40, df["hours"] == 40)
+    # Drawing modes from their weights reproduces the spike shares exactly in value.
+    data = transformer.transform(df, np.random.default_rng(1))
+    sampled = transformer.inverse_transform(
+        data, sigmas=np.full(transformer.output_dim, 0.05), random_state=np.random.default_rng(2)
+    )
+    assert abs((sampled["amount"] == 0).mean() - (df["amount"] == 0).mean()) < 0.01
+    assert abs((sampled["hours"] == 40).mean() - (df["hours"] == 40).mean()) < 0.01

@@ -229,3 +229,12 @@ def test_numpy_input_with_discrete_positions():
     assert set(np.unique(out[:, 1])) <= {0.0, 1.0, 2.0}
     with pytest.raises(InvalidDataError, match=r"DataFrame|array"):
         synthesizer.transform(pd.DataFrame(x))
+
+
+def test_learns_a_zero_inflated_column():
+    rng = np.random.default_rng(0)
+    gain = np.where(rng.random(1500) < 0.9, 0, rng.integers(1_000, 20_000, 1500))
+    out = TVAESynthesizer(epochs=30, batch_size=100, random_state=0, **SMALL)
+    sample = out.fit(pd.DataFrame({"gain": gain})).sample(3000)["gain"]
+    assert abs((sample == 0).mean() - 0.9) < 0.05
+    assert sample[sample > 0].min() >= 1_000 or (sample > 0).sum() == 0

@@ -2,7 +2,9 @@
 
 Continuous columns use mode-specific normalisation: a Bayesian Gaussian mixture
 (at most ``max_modes`` modes, those under ``weight_threshold`` dropped) is fitted
-on a bounded subsample of the (standardised) values; each value becomes a one-hot
+on a bounded subsample of the (standardised) values; a value that holds at least 5 %
+of a column (zeros of a mostly-zero amount, a typical 40 hours a week) is a point-mass
+mode of its own, decoded to exactly that value; each value becomes a one-hot
 mode plus the scalar ``(x - mean_k) / (4 std_k)`` clipped to [-0.99, 0.99].
 Categorical columns become one-hot codes. A continuous column with missing
 values gets a two-way ``[present, missing]`` indicator; missing categorical
@@ -47,6 +49,7 @@ from tssynth.exceptions import InvalidDataError
 
 _SCALAR_LIMIT = 0.99
 _MIN_MODE_STD = 1e-3
+_SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
 _ROW_CHUNK = 16_384  # rows encoded at once: bounds the (rows, columns, modes) temporaries
 
 
@@ -110,7 +113,18 @@ class DataTransformer:
         self.columns = list(columns)
         self._continuous: dict[str, list[Any]] = {
             k: []
-            for k in ("index", "loc", "scale", "min", "max", "step", "weights", "means", "stds")
+            for k in (
+                "index",
+                "loc",
+                "scale",
+                "min",
+                "max",
+                "step",
+                "weights",
+                "means",
+                "stds",
+                "exact",
+            )
         }
         self._constants: dict[int, float] = {}
         self._missing_index: list[int] = []
@@ -151,17 +165,60 @@ class DataTransformer:
             self._constants[position] = float(unique[0]) if unique.size else np.nan
             return
         loc, scale = float(observed.mean()), float(observed.std())
-        weights, means, stds = self._fit_mixture((observed - loc) / scale, unique.size, rng)
+        weights, means, stds, exact = self._fit_modes(observed, loc, scale, rng)
         if spec.value_type in (DATETIME, TIMEDELTA):
             step = time_step(values, spec)
         else:
             step = 1.0 if np.all(observed == np.round(observed)) else 0.0
         for key, value in zip(
             self._continuous,
-            (position, loc, scale, observed.min(), observed.max(), step, weights, means, stds),
+            (
+                position,
+                loc,
+                scale,
+                observed.min(),
+                observed.max(),
+                step,
+                weights,
+                means,
+                stds,
+                exact,
+            ),
             strict=True,
         ):
             self._continuous[key].append(value)
+
+    def _fit_modes(
+        self, observed: np.ndarray, loc: float, scale: float, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Point-mass modes for very frequent values, a Bayesian mixture for the rest.
+
+        Returns weights, standardised means and stds of the modes, and each mode's
+        exact raw value (NaN for mixture modes).
+        """
+        values, counts = np.unique(observed, return_counts=True)
+        share = counts / observed.size
+        is_spike = share >= _SPIKE_SHARE
+        if is_spike.sum() > self.max_modes - 1:  # keep room for the mixture
+            is_spike &= share >= np.sort(share)[-(self.max_modes - 1)]
+        spikes = values[is_spike]
+        parts = [(share[is_spike], (spikes - loc) / scale, np.full(spikes.size, _MIN_MODE_STD))]
+        exact = [spikes.astype(np.float64)]
+        rest_values = values[~is_spike]
+        if rest_values.size >= 2:
+            rest = observed[~np.isin(observed, spikes)]
+            budget = min(rest_values.size, self.max_modes - spikes.size)
+            w, m, sd = self._fit_mixture((rest - loc) / scale, budget, rng)
+            parts.append((w * rest.size / observed.size, m, sd))
+            exact.append(np.full(w.size, np.nan))
+        elif rest_values.size == 1:  # a single leftover value is one more point mass
+            rest_share = share[~is_spike]
+            parts.append((rest_share, (rest_values - loc) / scale, np.array([_MIN_MODE_STD])))
+            exact.append(rest_values.astype(np.float64))
+        weights, means, stds = (np.concatenate(column) for column in zip(*parts, strict=True))
+        exact_values = np.concatenate(exact)
+        order = np.argsort(means)
+        return weights[order] / weights.sum(), means[order], stds[order], exact_values[order]
 
     def _fit_mixture(
         self, standardised: np.ndarray, n_unique: int, rng: np.random.Generator
@@ -196,12 +253,14 @@ class DataTransformer:
         self._log_weights = np.full((n_cont, width), -np.inf)
         self._means = np.zeros((n_cont, width))
         self._stds = np.ones((n_cont, width))
-        for row, (w, m, s) in enumerate(
-            zip(cont["weights"], cont["means"], cont["stds"], strict=True)
+        self._exact = np.full((n_cont, width), np.nan)
+        for row, (w, m, s, e) in enumerate(
+            zip(cont["weights"], cont["means"], cont["stds"], cont["exact"], strict=True)
         ):
             self._log_weights[row, : len(w)] = np.log(w)
             self._means[row, : len(m)] = m
             self._stds[row, : len(s)] = s
+            self._exact[row, : len(e)] = e
         self._n_modes = np.array([len(w) for w in cont["weights"]], dtype=np.int64)
         self._cont_arrays = {
             k: np.asarray(cont[k], dtype=np.float64) for k in ("loc", "scale", "min", "max", "step")
@@ -488,6 +547,8 @@ class DataTransformer:
         std = np.take_along_axis(self._stds[None], mode[..., None], 2)[..., 0]
         a = self._cont_arrays
         values = (scalar * 4.0 * std + mean) * a["scale"] + a["loc"]
+        exact = np.take_along_axis(self._exact[None], mode[..., None], 2)[..., 0]
+        values = np.where(np.isnan(exact), values, exact)
         values = np.clip(values, a["min"], a["max"])
         step = a["step"]
         rounded = np.round(values / np.where(step > 0, step, 1.0)) * step
@@ -543,7 +604,7 @@ class DataTransformer:
         self = cls(**state["params"])
         self.columns = [ColumnSpec.from_dict(c) for c in state["columns"]]
         self._continuous = {
-            k: [np.asarray(v) if k in ("weights", "means", "stds") else v for v in vals]
+            k: [np.asarray(v) if k in ("weights", "means", "stds", "exact") else v for v in vals]
             for k, vals in state["continuous"].items()
         }
         self._constants = dict(state["constants"])
