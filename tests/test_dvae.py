@@ -25,15 +25,6 @@ SMALL = {
 SPANS = [(0, 1, "gaussian"), (1, 4, "softmax"), (4, 5, "gaussian"), (5, 7, "softmax")]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small recurrent models run fastest on one thread, more so on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def panel() -> pd.DataFrame:
     return make_panel(n=24, seed=3)

@@ -8,7 +8,6 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from tssynth import InvalidParameterError, TVAESynthesizer
 from tssynth.datasets import load_adult
@@ -25,14 +24,6 @@ def _images(path) -> dict[str, bytes]:
 def adult_parts() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     adult = load_adult().sample(6000, random_state=0).reset_index(drop=True)
     return adult.iloc[:2500], adult.iloc[2500:5000].reset_index(drop=True), adult.iloc[5000:]
-
-
-@pytest.fixture
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_adult_evaluation_and_report_hold_every_plot(adult_parts, tmp_path):
@@ -125,7 +116,7 @@ def _sines(n: int, seed: int, freq: float = 1.0) -> np.ndarray:
     return (np.sin(freq * t + phase) + 1) / 2
 
 
-def test_windows_get_temporal_scores_and_sequence_plots(one_torch_thread, tmp_path):
+def test_windows_get_temporal_scores_and_sequence_plots(tmp_path):
     real, holdout = _sines(120, 0), _sines(60, 2)
     result = evaluate(
         real, _sines(120, 1), holdout=holdout, discriminative_steps=60, predictive_steps=60
@@ -139,7 +130,7 @@ def test_windows_get_temporal_scores_and_sequence_plots(one_torch_thread, tmp_pa
     assert {"plot-paths", "plot-tsne", "plot-column-x0", "plot-column-x1"} <= set(images)
 
 
-def test_panels_are_cut_into_windows(one_torch_thread):
+def test_panels_are_cut_into_windows():
     rng = np.random.default_rng(0)
     keys, steps = np.repeat(np.arange(30), 20), np.tile(np.arange(20), 30)
 

@@ -13,15 +13,6 @@ from tssynth.metrics.temporal import discriminative_score, predictive_score
 FAST = {"steps": 150, "batch_size": 64}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tiny GRUs run fastest on one thread, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _lagged(seed: int) -> np.ndarray:
     """Sines whose last feature at step t + 1 is the first feature at step t (predictable)."""
     X = make_sines(400, 12, 6, random_state=seed)

@@ -417,13 +417,7 @@ class DVAESynthesizer(BaseSynthesizer):
         The sequences, in the fitted format (entities in sorted key order).
         """
         panel = self._panel(X, "X")
-        x, mask, context = self._tensors(panel)
-        values = []
-        for begin in range(0, len(x), _CHUNK):
-            rows = slice(begin, begin + _CHUNK)
-            ctx = None if context is None else context[rows]
-            _, recon = self.module_.posterior_means(x[rows], mask[rows], ctx)
-            values.append(recon.cpu().numpy())
+        _, recon, _, context = self._posterior_means(panel)
         transformer = self.panel_transformer_
         starts = (
             None
@@ -432,7 +426,7 @@ class DVAESynthesizer(BaseSynthesizer):
         )
         context_rows = None if context is None else context.cpu().numpy()
         return transformer.decode(
-            np.concatenate(values), panel.lengths, context_rows, starts, np.asarray(panel.keys)
+            recon, panel.lengths, context_rows, starts, np.asarray(panel.keys)
         )
 
     def transform(self, X: Any) -> np.ndarray:
@@ -447,17 +441,33 @@ class DVAESynthesizer(BaseSynthesizer):
         ndarray of shape (n_sequences, T, embedding_dim), float32; NaN after each
         sequence's end. Entities in sorted key order.
         """
-        panel = self._panel(X, "X")
+        z, _, mask, _ = self._posterior_means(self._panel(X, "X"))
+        z[mask == 0] = np.nan
+        return z
+
+    def _posterior_means(
+        self, panel: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor | None]:
+        """Posterior-mean latents and reconstructions of a panel, in chunks of sequences.
+
+        Returns
+        -------
+        z, reconstruction, mask (as arrays) and the context tensor (or None).
+        """
         x, mask, context = self._tensors(panel)
-        out = []
+        latents, reconstructions = [], []
         for begin in range(0, len(x), _CHUNK):
             rows = slice(begin, begin + _CHUNK)
             ctx = None if context is None else context[rows]
-            z, _ = self.module_.posterior_means(x[rows], mask[rows], ctx)
-            out.append(z.cpu().numpy())
-        z = np.concatenate(out)
-        z[mask.cpu().numpy() == 0] = np.nan
-        return z
+            z, recon = self.module_.posterior_means(x[rows], mask[rows], ctx)
+            latents.append(z.cpu().numpy())
+            reconstructions.append(recon.cpu().numpy())
+        return (
+            np.concatenate(latents),
+            np.concatenate(reconstructions),
+            mask.cpu().numpy(),
+            context,
+        )
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Evidence lower bound of every sequence (lower = more anomalous).
