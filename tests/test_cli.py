@@ -47,6 +47,15 @@ def test_fit_writes_a_loadable_generator_with_the_options(files):
     assert synthesizer.sample(5).shape == (5, 15)
 
 
+def test_fit_with_epsilon_trains_privately_and_reports_the_budget(files, capsys):
+    generator = files / "private.tssynth"
+    args = ["fit", str(files / "real.csv"), "--epochs", "1", "--epsilon", "2", "-o", str(generator)]
+    assert main([*args, "--loss-factor", "20", "-q"]) == 0
+    assert "epsilon = " in capsys.readouterr().out
+    synthesizer = load(generator)
+    assert synthesizer.epsilon_ <= 2.0 and synthesizer.loss_factor == 20.0
+
+
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
 def test_sample_streams_chunks_into_one_file(files, suffix):
     out = files / f"synthetic.{suffix}"

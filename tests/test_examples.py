@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pandas as pd
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -19,3 +21,12 @@ def test_normal_distribution_example_recovers_mean_and_std():
     result = load_example("normal_distribution").main(seed=0)
     assert result["mean_error"] < 0.02
     assert result["std_error"] < 0.03
+
+
+def test_private_release_example_reports_spent_budget_and_verdicts():
+    table = load_example("private_release").main(epochs=1, settings=(None, 3.0), rows=8000)
+    assert list(table.index) == ["no DP", "epsilon=3"]
+    assert pd.isna(table.loc["no DP", "epsilon spent"])
+    assert 2.5 < table.loc["epsilon=3", "epsilon spent"] <= 3.0
+    assert table["verdict"].isin(["pass", "warn"]).all()
+    assert table["MIA AUC"].between(0.0, 1.0).all()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch.distributions import Normal, kl_divergence
 
@@ -76,4 +74,7 @@ def test_decoder_sigma_is_clamped():
         decoder.sigma.copy_(torch.tensor([1e-5, 0.5, 9.0]))
     decoder.clamp_sigma()
     torch.testing.assert_close(decoder.sigma.data, torch.tensor([0.01, 0.5, 1.0]))
-    assert math.isclose(float(decoder(torch.zeros(2, 4))[1][1].detach()), 0.5)
+    # forward repeats sigma for every row (the per-row view DP-SGD needs).
+    rows = decoder(torch.zeros(2, 4))[1]
+    assert rows.shape == (2, 3)
+    torch.testing.assert_close(rows.detach(), decoder.sigma.data.expand(2, 3))

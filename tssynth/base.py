@@ -6,8 +6,10 @@ A subclass supplies four hooks:
   :meth:`BaseSynthesizer._validate_common_params`);
 - ``_prepare_input(X, **fit_params)`` validates the data and returns a
   :class:`PreparedInput` (cheap: no fitting);
-- ``_fit_data(prepared, seed)`` fits the data layer and returns the fitted data
-  attributes and the training arrays;
+- ``_fit_data(prepared, seed, budget)`` fits the data layer and returns the fitted
+  data attributes and the training arrays (with a
+  :class:`~tssynth.data.private.DataBudget` when ``epsilon`` is set: every
+  statistic it keeps must then come from the budget's mechanisms);
 - ``_build_module(attributes)`` builds the torch module for those attributes;
 
 plus ``_data_state(attributes)`` / ``_data_attributes(state)`` to store the data
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,12 +40,20 @@ from tssynth._validation import (
     check_random_state,
     resolve_device,
 )
+from tssynth.data.private import DataBudget
 from tssynth.exceptions import GeneratorFileError, InvalidDataError, InvalidParameterError
+from tssynth.nn.modules import PRIVATE_SIGMA_MIN, Decoder
+from tssynth.nn.private import PrivacyConfig, require_opacus
 from tssynth.serialization import read_generator, write_generator
 from tssynth.training import TrainingConfig, train
 
 # Parameters that do not change what a generator file holds.
 _RUNTIME_PARAMS = {"device", "verbose", "generator_filepath"}
+
+# Share of epsilon and delta that the data layer may spend on private statistics
+# (category sets, bounds, frequent values, lengths); a public schema that covers
+# every column leaves it all to DP-SGD.
+DATA_BUDGET_SHARE = 0.2
 
 
 @dataclass
@@ -59,11 +69,15 @@ class PreparedInput:
         is reused by ``fit`` only when its signature is equal.
     extras : dict
         Anything else a subclass wants to carry to ``_fit_data``.
+    n_records : int
+        Independent records (rows, windows or sequences): the unit of differential
+        privacy and of the default ``delta``.
     """
 
     data: Any
     signature: list[Any]
     extras: dict[str, Any] = field(default_factory=dict)
+    n_records: int = 0
 
 
 def _seeds(random_state: int | None) -> dict[str, int]:
@@ -97,6 +111,17 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         check_float("learning_rate", self.learning_rate, 0.0, inclusive=False)
         check_random_state(self.random_state)
         check_filepath("generator_filepath", self.generator_filepath)
+        if self.epsilon is not None:
+            check_float("epsilon", self.epsilon, 0.0, inclusive=False)
+            require_opacus()
+        if self.delta is not None:
+            check_float("delta", self.delta, 0.0, inclusive=False)
+            if self.delta >= 1.0 or self.epsilon is None:
+                raise InvalidParameterError(
+                    f"delta must be in (0, 1) and needs epsilon to be set; got delta="
+                    f"{self.delta!r} with epsilon={self.epsilon!r}."
+                )
+        check_float("max_grad_norm", self.max_grad_norm, 0.0, inclusive=False)
         if not isinstance(self.verbose, bool | np.bool_):
             raise InvalidParameterError(f"verbose must be True or False, got {self.verbose!r}.")
         resolve_device(self.device)
@@ -147,23 +172,71 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 f"{str(Path(path).parent)!r} first so the trained generator can be saved."
             )
         seeds = _seeds(self.random_state)
-        attributes, arrays = self._fit_data(prepared, seeds["data"])
+        budget = self._data_budget(prepared.n_records, seeds["data"])
+        attributes, arrays = self._fit_data(prepared, seeds["data"], budget)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seeds["init"])
             module = self._build_module(attributes)
-        history = train(module, arrays, self._training_config(), device, seeds["train"])
+        config = self._training_config()
+        if budget is not None:
+            for part in module.modules():
+                if isinstance(part, Decoder):
+                    part.sigma_min = PRIVATE_SIGMA_MIN
+            config = replace(
+                config,
+                privacy=PrivacyConfig(
+                    epsilon=self.epsilon - budget.epsilon_spent,
+                    delta=self._total_delta(prepared.n_records) - budget.delta_spent,
+                    max_grad_norm=self.max_grad_norm,
+                ),
+            )
+        result = train(module, arrays, config, device, seeds["train"])
         self._after_training(module, arrays, device)
+        privacy = {"epsilon": None, "delta": None, "noise_multiplier": None}
+        if budget is not None:
+            privacy = {
+                "epsilon": budget.epsilon_spent + result.epsilon,
+                "delta": budget.delta_spent + config.privacy.delta,
+                "noise_multiplier": result.noise_multiplier,
+                "data_layer": [[what, e] for what, e in budget.spent],
+            }
+        attributes = {**attributes, "privacy_": privacy}
         self._set_fitted(
             attributes,
             module,
             prepared.signature,
-            pd.DataFrame(history),
+            pd.DataFrame(result.history),
             np.random.default_rng(seeds["sample"]),
             device,
         )
         if path is not None:
             self.save(path)
         return self
+
+    def _total_delta(self, n_records: int) -> float:
+        return float(self.delta) if self.delta is not None else 1.0 / max(n_records, 2)
+
+    def _data_budget(self, n_records: int, seed: int) -> DataBudget | None:
+        """The data layer's share of the privacy budget (None without ``epsilon``)."""
+        if self.epsilon is None:
+            return None
+        return DataBudget(
+            epsilon=self.epsilon * DATA_BUDGET_SHARE,
+            delta=self._total_delta(n_records) * DATA_BUDGET_SHARE,
+            rng=np.random.default_rng(seed),
+        )
+
+    @property
+    def epsilon_(self) -> float | None:
+        """Epsilon actually spent by ``fit`` (data layer + DP-SGD); None without DP."""
+        self._check_fitted()
+        return self.privacy_["epsilon"]
+
+    @property
+    def delta_(self) -> float | None:
+        """Delta actually spent by ``fit``; None without DP."""
+        self._check_fitted()
+        return self.privacy_["delta"]
 
     def _set_fitted(
         self,
@@ -230,6 +303,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             "module": {k: v.detach().cpu().numpy() for k, v in self.module_.state_dict().items()},
             "loss_history": self.loss_history_.to_dict(orient="list"),
             "rng_state": self._sample_rng.bit_generator.state,
+            "privacy": self.privacy_,
         }
 
     @classmethod
@@ -283,6 +357,9 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             )
             device = torch.device("cpu")
         attributes = self._data_attributes(payload["data"])
+        attributes["privacy_"] = payload.get(
+            "privacy", {"epsilon": None, "delta": None, "noise_multiplier": None}
+        )
         module = self._build_module(attributes)
         module.load_state_dict({k: torch.as_tensor(v) for k, v in payload["module"].items()})
         rng = np.random.default_rng()
@@ -327,7 +404,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     def _fit_data(
-        self, prepared: PreparedInput, seed: int
+        self, prepared: PreparedInput, seed: int, budget: DataBudget | None
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
         raise NotImplementedError
 

@@ -232,7 +232,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if output.exists() and not args.force:
         raise CLIError(f"{str(output)!r} exists; pass --force to overwrite it.")
     data = read_data(args.data)
-    init = {"epochs": args.epochs, "batch_size": args.batch_size, "random_state": args.seed}
+    init = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "random_state": args.seed,
+        "epsilon": args.epsilon,
+        "delta": args.delta,
+        "loss_factor": args.loss_factor,
+    }
     init = {k: v for k, v in init.items() if v is not None}
     init["verbose"] = not args.quiet
     options = {
@@ -248,6 +255,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     synthesizer.save(output)
     rows = len(data)
     print(f"fitted {cls.__name__} on {rows:,} rows of {args.data}; generator saved to {output}")
+    if synthesizer.epsilon_ is not None:
+        print(
+            f"differential privacy: epsilon = {synthesizer.epsilon_:.3g}, "
+            f"delta = {synthesizer.delta_:.2g} spent"
+        )
     return 0
 
 
@@ -306,6 +318,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     synthetic = read_data(args.synthetic, "synthetic")
     holdout = None if args.holdout is None else read_data(args.holdout, "holdout")
     synthesizer = None if args.generator is None else tssynth.load(args.generator)
+    # A DP-trained generator carries the budget it spent; None without DP.
+    epsilon = getattr(synthesizer, "epsilon_", None)
+    delta = getattr(synthesizer, "delta_", None)
     metrics = _split_columns(args.metrics) or ["fidelity", "utility", "privacy", "temporal"]
     result = evaluate(
         real,
@@ -325,6 +340,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         random_state=args.seed,
         n_threads=args.threads,
         verbose=not args.quiet,
+        epsilon=epsilon,
+        delta=delta,
     )
     summary = result.to_dict()
     for section in ("fidelity", "utility", "privacy", "temporal"):
@@ -337,12 +354,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 f"{metric}: train real {_short(part['real'][metric])}, "
                 f"train synthetic {_short(part['synthetic'][metric])}"
             )
+        elif section == "privacy":
+            attack = part["membership_inference"]
+            shown = (
+                f"closer to train {_short(part['share_closer_to_train'])}, "
+                f"copies {_short(part['exact_copy_rate'])} "
+                f"(holdout {_short(part['holdout_copy_rate'])}), "
+                f"membership-inference AUC {_short(attack['roc_auc'])}"
+            )
         else:
             numbers = {
                 k: v for k, v in part.items() if isinstance(v, int | float) and k != "overall"
             }
             shown = ", ".join(f"{k} {_short(v)}" for k, v in list(numbers.items())[:4])
         print(f"{section:<9} overall {_short(part.get('overall'))}  ({shown})")
+    if result.privacy is not None and result.privacy.verdict is not None:
+        print(f"privacy verdict: {result.privacy.verdict.to_text()}")
     for note in result.notes:
         print(f"note: {note}")
     if args.json:
@@ -404,6 +431,17 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--window", type=int, help="window length for one long series")
     fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     fit.add_argument(
+        "--epsilon",
+        type=float,
+        help="train with differential privacy at this budget (needs tssynth[privacy])",
+    )
+    fit.add_argument("--delta", type=float, help="DP delta (default 1 / records)")
+    fit.add_argument(
+        "--loss-factor",
+        type=float,
+        help="reconstruction weight (model default if omitted; 20 works well with --epsilon)",
+    )
+    fit.add_argument(
         "-o",
         "--output",
         required=True,
@@ -442,7 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate",
         help="score synthetic data against real data",
-        description="Fidelity, utility (with --target), privacy (baselines with --holdout) "
+        description="Fidelity, utility (with --target), privacy (baselines, a "
+        "membership-inference attack and a PASS/WARN release verdict with --holdout) "
         "and temporal scores (windows in .npy files, or panels with --sequence-key).",
     )
     evaluate.add_argument("real", metavar="REAL", help="real training data")
@@ -467,7 +506,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated subset of fidelity,utility,privacy,temporal",
     )
     evaluate.add_argument(
-        "--generator", metavar="GENERATOR", help="generator file, for loss curves in the report"
+        "--generator",
+        metavar="GENERATOR",
+        help="generator file: its loss curves go into the report and its differential-privacy "
+        "budget (epsilon, delta) into the privacy verdict",
     )
     evaluate.add_argument(
         "--privacy-rows",

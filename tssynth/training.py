@@ -3,11 +3,17 @@
 The whole dataset lives on the device as tensors; each epoch draws a permutation
 and walks through it in mini-batches with Adam. Optional KL warm-up, early stopping
 on a validation split, a guard against non-finite losses and a tqdm progress bar.
+
+With a :class:`~tssynth.nn.private.PrivacyConfig` the same loop runs DP-SGD
+(opacus): Poisson-sampled batches, per-sample clipping, Gaussian noise and an
+RDP accountant; validation-based early stopping is off (it would read the data
+outside the accounted steps).
 """
 
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,13 +23,15 @@ import torch
 from tqdm.auto import tqdm
 
 from tssynth.exceptions import TrainingError
+from tssynth.nn.private import PrivacyConfig, make_private
 
 
 class TrainableModule(Protocol):
     """What the loop needs from a model: a batch loss and a post-step hook.
 
     A module may also define ``start_epoch(epoch, epochs)``, called before each
-    epoch (0-based), e.g. to fade out teacher forcing.
+    epoch (0-based), e.g. to fade out teacher forcing. Differentially private
+    training needs ``per_record_loss``: the same terms, one per record.
     """
 
     def loss(
@@ -65,6 +73,27 @@ class TrainingConfig:
     patience: int = 10
     verbose: bool = False
     description: str = "training"
+    privacy: PrivacyConfig | None = None
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train` reports.
+
+    Attributes
+    ----------
+    history : list of dict
+        Per epoch: ``epoch``, ``loss``, ``reconstruction``, ``kl`` and, with a
+        validation split, ``val_loss``.
+    epsilon : float or None
+        Epsilon spent by DP-SGD (RDP accountant); None without privacy.
+    noise_multiplier : float or None
+        DP-SGD's noise standard deviation over the clipping norm.
+    """
+
+    history: list[dict[str, float]]
+    epsilon: float | None = None
+    noise_multiplier: float | None = None
 
 
 def _batches(n: int, batch_size: int, order: torch.Tensor) -> list[torch.Tensor]:
@@ -89,7 +118,7 @@ def train(
     config: TrainingConfig,
     device: torch.device,
     seed: int,
-) -> list[dict[str, float]]:
+) -> TrainingResult:
     """Fit ``module`` to ``arrays`` (all with the same first dimension).
 
     Parameters
@@ -106,9 +135,7 @@ def train(
 
     Returns
     -------
-    list of dict
-        Per epoch: ``epoch``, ``loss``, ``reconstruction``, ``kl`` and, with a
-        validation split, ``val_loss``.
+    TrainingResult
 
     Raises
     ------
@@ -121,7 +148,7 @@ def train(
     tensors = [torch.as_tensor(a).to(device) for a in arrays]
     n = len(tensors[0])
     validation: list[torch.Tensor] = []
-    n_val = round(n * config.validation_fraction)
+    n_val = 0 if config.privacy else round(n * config.validation_fraction)
     if n_val > 0 and n - n_val > 0:
         split = torch.as_tensor(rng.permutation(n), device=device)
         validation = [t[split[:n_val]] for t in tensors]
@@ -135,6 +162,12 @@ def train(
         weight_decay=config.weight_decay,
         fused=device.type in ("cpu", "cuda"),
     )
+    private = None
+    if config.privacy is not None:
+        private = make_private(
+            module, optimizer, config.privacy, n, config.batch_size, config.epochs, generator
+        )
+        optimizer = private.optimizer
     history: list[dict[str, float]] = []
     best_loss, best_state, stale = np.inf, None, 0
     epochs = tqdm(
@@ -148,15 +181,35 @@ def train(
             min(1.0, (epoch + 1) / config.kl_warmup_epochs) if config.kl_warmup_epochs else 1.0
         )
         sums = torch.zeros(3, device=device)
-        order = torch.as_tensor(rng.permutation(n), device=device)
-        for index in _batches(n, config.batch_size, order):
-            terms = module.loss([t[index] for t in tensors], kl_weight, generator)
+        if private is None:
+            order = torch.as_tensor(rng.permutation(n), device=device)
+            batches = _batches(n, config.batch_size, order)
+        else:
+            batches = (private.batch(generator, device) for _ in range(private.steps_per_epoch))
+        seen = 0
+        for index in batches:
+            if len(index) == 0:  # an empty Poisson batch: nothing to learn from
+                private.record_step()
+                continue
+            batch = [t[index] for t in tensors]
             optimizer.zero_grad(set_to_none=True)
-            terms.total.backward()
+            if private is None:
+                terms = module.loss(batch, kl_weight, generator)
+                terms.total.backward()
+            else:
+                per_record = module.per_record_loss(batch, kl_weight, generator)
+                with warnings.catch_warnings():
+                    # opacus's hook on LearnedScale, whose input is detached by design.
+                    warnings.filterwarnings("ignore", message="Full backward hook is firing")
+                    private.backward(per_record.total)
+                terms = type(per_record)(*(t.mean() for t in per_record))
             optimizer.step()
             module.after_step()
+            if private is not None:
+                private.record_step()
             sums += torch.stack([terms.total, terms.reconstruction, terms.kl]).detach() * len(index)
-        loss, reconstruction, kl = (sums / n).tolist()
+            seen += len(index)
+        loss, reconstruction, kl = (sums / max(seen, 1)).tolist()
         if not np.isfinite(loss):
             raise TrainingError(
                 f"The training loss became {loss} in epoch {epoch + 1}; lower learning_rate "
@@ -178,5 +231,9 @@ def train(
             break
     if best_state is not None:
         module.load_state_dict(best_state)
+    if private is not None:
+        private.finish()
     module.eval()
-    return history
+    if private is None:
+        return TrainingResult(history)
+    return TrainingResult(history, private.epsilon, private.noise_multiplier)

@@ -30,6 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tssynth.data.private import (
+    DataBudget,
+    private_spread,
+    release_frequent,
+)
 from tssynth.data.schema import (
     DATETIME,
     NUMERIC,
@@ -242,13 +247,35 @@ def read_panel(
     return panel
 
 
-def _split(
-    names: Iterable[Hashable] | None, features: list[Hashable]
-) -> tuple[list[Hashable] | None, list[Hashable] | None]:
+def _split(names: Any, features: list[Hashable]) -> tuple[Any, Any]:
     if names is None:
         return None, None
+    if isinstance(names, Mapping):  # metadata["categories"] / ["bounds"]
+        return (
+            {k: v for k, v in names.items() if k in features},
+            {k: v for k, v in names.items() if k not in features},
+        )
     names = list(names)
     return [n for n in names if n in features], [n for n in names if n not in features]
+
+
+_LENGTH_LEVELS = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
+
+
+def _released_draws(released: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Released values repeated in proportion to their noisy counts (a pool to draw from)."""
+    values, counts = released
+    if values.size == 0:
+        return np.zeros(0)
+    repeats = np.maximum(np.round(100.0 * counts / counts.sum()), 1).astype(np.int64)
+    return np.repeat(values.astype(np.float64), repeats)
+
+
+def _frequent_or_median(values: np.ndarray, budget: DataBudget, what: str) -> np.ndarray:
+    """Released frequent values (one per record), else the private median (3 units)."""
+    pool = _released_draws(release_frequent(values, None, budget, what, per_record=1))
+    median, _ = private_spread(values, None, np.array([0.5]), budget, f"median of {what}")
+    return pool if pool.size else median
 
 
 class PanelTransformer:
@@ -285,9 +312,20 @@ class PanelTransformer:
         self,
         panel: LongPanel,
         discrete_columns: Iterable[Hashable] | None = None,
-        metadata: Mapping[str, Iterable[Hashable]] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        budget: DataBudget | None = None,
     ) -> PanelTransformer:
-        """Fit the per-step and context transformers and the length/time statistics."""
+        """Fit the per-step and context transformers and the length/time statistics.
+
+        With a ``budget`` (differential privacy; the record is a whole sequence)
+        every statistic is private: each step row weighs ``1 / length`` in the
+        step transformer's mechanisms; lengths, starts and the time step are
+        released by stability histograms (private quantiles when no length, a
+        private median when no start or step is frequent enough); contexts are
+        not kept, so ``sample`` needs ``context=``.
+        """
+        if budget is not None:
+            return self._fit_private(panel, discrete_columns, metadata, budget)
         names = list(panel.features.columns)
         step_discrete, context_discrete = _split(discrete_columns, names)
         meta_steps = meta_context = None
@@ -312,6 +350,53 @@ class PanelTransformer:
             same = panel.codes[1:] == panel.codes[:-1]
             diffs = np.diff(panel.time)[same]
             self.step = float(np.median(diffs)) if diffs.size else 1.0
+        self.input_format = panel.input_format
+        return self
+
+    def _fit_private(
+        self,
+        panel: LongPanel,
+        discrete_columns: Iterable[Hashable] | None,
+        metadata: Mapping[str, Any] | None,
+        budget: DataBudget,
+    ) -> PanelTransformer:
+        names = list(panel.features.columns)
+        step_discrete, context_discrete = _split(discrete_columns, names)
+        meta_steps = meta_context = None
+        if metadata is not None:
+            pairs = {k: _split(v, names) for k, v in metadata.items()}
+            meta_steps = {k: v[0] for k, v in pairs.items()}
+            meta_context = {k: v[1] for k, v in pairs.items()}
+        budget.max_values_per_record = int(panel.lengths.max())
+        has_time = panel.time is not None
+        # lengths: frequent + coarse domain + quantiles; starts and step: 3 each
+        budget.reserve(2 + len(_LENGTH_LEVELS) + 6 * has_time)
+        self.steps = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)
+        weights = 1.0 / panel.lengths[panel.codes]
+        self.steps.fit(
+            panel.features, infer_schema(panel.features, step_discrete, meta_steps), budget, weights
+        )
+        self.context, self.context_rows = None, None
+        if panel.context is not None:
+            schema = infer_schema(panel.context, context_discrete, meta_context)
+            self.context = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)
+            self.context.fit(panel.context, schema, budget)
+        lengths = _released_draws(
+            release_frequent(panel.lengths, None, budget, "sequence lengths", per_record=1)
+        )
+        spread, _ = private_spread(
+            panel.lengths.astype(np.float64), None, _LENGTH_LEVELS, budget, "length quantiles"
+        )
+        if lengths.size == 0:  # no length frequent enough: its private quantiles
+            lengths = np.maximum(np.round(spread), 2)
+        self.lengths = lengths.astype(np.int64)
+        self.starts, self.step = None, 1.0
+        if has_time:
+            firsts = np.concatenate([[0], np.cumsum(panel.lengths)[:-1]])
+            self.starts = _frequent_or_median(panel.time[firsts], budget, "start times")
+            # One value per record: each sequence's first step (lengths are >= 2).
+            first_steps = panel.time[firsts + 1] - panel.time[firsts]
+            self.step = float(np.median(_frequent_or_median(first_steps, budget, "time steps")))
         self.input_format = panel.input_format
         return self
 

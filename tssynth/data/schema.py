@@ -52,6 +52,12 @@ class ColumnSpec:
         The category set of a pandas ``category`` column (all of them, used or not).
     ordered : bool
         Whether that category dtype is ordered.
+    public_categories : list or None
+        Category set declared in ``metadata["categories"]`` (public schema): the
+        only categories modelled; ``None`` in the list allows missing values.
+    public_bounds : list of two floats or None
+        ``[low, high]`` declared in ``metadata["bounds"]`` (public schema): values
+        are clipped to them in training and samples stay inside them.
     """
 
     name: Hashable
@@ -62,6 +68,8 @@ class ColumnSpec:
     tz: str | None = None
     categories: list[Any] | None = field(default=None)
     ordered: bool = False
+    public_categories: list[Any] | None = None
+    public_bounds: list[float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form, for generator files."""
@@ -143,7 +151,10 @@ def infer_schema(
     Object, string, category and boolean columns are categorical; numbers,
     datetimes and timedeltas are continuous. ``discrete_columns`` (CTGAN style) or
     ``metadata={"continuous": [...], "categorical": [...]}`` override the
-    inference for the columns they name.
+    inference for the columns they name. ``metadata`` may also declare a public
+    schema: ``"categories": {column: [category, ...]}`` (include ``None`` to allow
+    missing values) and ``"bounds": {column: [low, high]}``; with differential
+    privacy these are used instead of privatised statistics of the data.
 
     Parameters
     ----------
@@ -157,6 +168,9 @@ def infer_schema(
     """
     check_frame(df)
     forced = _forced_kinds(df, discrete_columns, metadata)
+    declared_categories, declared_bounds = _public_schema(df, metadata)
+    for name in declared_categories:
+        forced.setdefault(name, CATEGORICAL)
     specs = []
     for name in df.columns:
         series = df[name]
@@ -181,9 +195,70 @@ def infer_schema(
                     list(dtype.categories) if isinstance(dtype, pd.CategoricalDtype) else None
                 ),
                 ordered=bool(getattr(dtype, "ordered", False) or False),
+                public_categories=declared_categories.get(name),
+                public_bounds=declared_bounds.get(name),
             )
         )
+        if kind == CATEGORICAL and name in declared_bounds:
+            raise InvalidParameterError(
+                f"metadata['bounds'] names the categorical column {name!r}; bounds apply to "
+                "continuous columns only."
+            )
+        if kind == CONTINUOUS and name in declared_categories:
+            raise InvalidParameterError(
+                f"metadata['categories'] names the continuous column {name!r}; declare it "
+                "categorical or drop it from metadata['categories']."
+            )
     return specs
+
+
+def _public_schema(
+    df: pd.DataFrame, metadata: Mapping[str, Any] | None
+) -> tuple[dict[Hashable, list[Any]], dict[Hashable, list[float]]]:
+    """Validated ``metadata["categories"]`` and ``metadata["bounds"]``."""
+    if metadata is None:
+        return {}, {}
+    categories = metadata.get("categories", {})
+    bounds = metadata.get("bounds", {})
+    for key, value in (("categories", categories), ("bounds", bounds)):
+        if not isinstance(value, Mapping):
+            raise InvalidParameterError(
+                f"metadata[{key!r}] must be a dict from column name to "
+                f"{'a list of categories' if key == 'categories' else '[low, high]'}; "
+                f"got {value!r}."
+            )
+        unknown = [name for name in value if name not in df.columns]
+        if unknown:
+            raise InvalidParameterError(
+                f"metadata[{key!r}] names columns {unknown} that are not in the data; the data "
+                f"has columns {list(df.columns)}."
+            )
+    declared_categories: dict[Hashable, list[Any]] = {}
+    for name, values in categories.items():
+        if isinstance(values, str) or not isinstance(values, Iterable):
+            raise InvalidParameterError(
+                f"metadata['categories'][{name!r}] must be a list of categories, got {values!r}."
+            )
+        values = list(values)
+        if not [v for v in values if not pd.isna(v)]:
+            raise InvalidParameterError(
+                f"metadata['categories'][{name!r}] declares no category; list at least one."
+            )
+        declared_categories[name] = values
+    declared_bounds: dict[Hashable, list[float]] = {}
+    for name, pair in bounds.items():
+        try:
+            low, high = (float(v) for v in pair)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"metadata['bounds'][{name!r}] must be [low, high] numbers, got {pair!r}."
+            ) from None
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise InvalidParameterError(
+                f"metadata['bounds'][{name!r}] must be finite with low < high, got {pair!r}."
+            )
+        declared_bounds[name] = [low, high]
+    return declared_categories, declared_bounds
 
 
 def _forced_kinds(
@@ -200,10 +275,16 @@ def _forced_kinds(
             )
         forced.update(dict.fromkeys(discrete_columns, CATEGORICAL))
     if metadata is not None:
-        if not isinstance(metadata, Mapping) or set(metadata) - {CONTINUOUS, CATEGORICAL}:
+        if not isinstance(metadata, Mapping) or set(metadata) - {
+            CONTINUOUS,
+            CATEGORICAL,
+            "categories",
+            "bounds",
+        }:
             raise InvalidParameterError(
                 "metadata must be a dict with the keys 'continuous' and/or 'categorical', each "
-                f"a list of column names; got {metadata!r}."
+                "a list of column names, and optionally 'categories' and 'bounds' (the public "
+                f"schema); got {metadata!r}."
             )
         for kind in (CONTINUOUS, CATEGORICAL):
             for name in metadata.get(kind, ()):

@@ -13,6 +13,15 @@ space in the array and are restored as they were.
 
 All per-row work (mode assignment, mode sampling, inverse mapping) is vectorised
 over rows and over columns.
+
+With a :class:`~tssynth.data.private.DataBudget` (differential privacy), no raw
+statistic is kept: category sets come from the public schema (declared
+categories or a pandas category dtype) or from a stability histogram (values too
+rare to release are left out: they train no category and are never sampled);
+continuous columns get the public bounds or private quantile bounds, one mode
+spanning them plus point-mass modes for privately released frequent values
+(replacing the mixture fit on raw values); missing-value indicators exist only
+when "missing" is itself released; integer rounding follows the dtype.
 """
 
 from __future__ import annotations
@@ -26,9 +35,11 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
 
+from tssynth.data.private import DataBudget, private_range, release_frequent
 from tssynth.data.schema import (
     CATEGORICAL,
     DATETIME,
+    NUMERIC,
     TIMEDELTA,
     ColumnSpec,
     restore_categorical,
@@ -51,6 +62,13 @@ _SCALAR_LIMIT = 0.99
 _MIN_MODE_STD = 1e-3
 _SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
 _ROW_CHUNK = 16_384  # rows encoded at once: bounds the (rows, columns, modes) temporaries
+
+
+def _private_units(spec: ColumnSpec) -> int:
+    """Private mechanisms a column needs: its public schema spares some."""
+    if spec.kind == CATEGORICAL:
+        return int(spec.public_categories is None and spec.categories is None)
+    return 1 + 3 * (spec.public_bounds is None)
 
 
 def _sortable_unique(series: pd.Series) -> list[Any]:
@@ -99,7 +117,13 @@ class DataTransformer:
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, df: pd.DataFrame, columns: list[ColumnSpec]) -> DataTransformer:
+    def fit(
+        self,
+        df: pd.DataFrame,
+        columns: list[ColumnSpec],
+        budget: DataBudget | None = None,
+        weights: np.ndarray | None = None,
+    ) -> DataTransformer:
         """Learn modes, bounds, categories and missing rates of ``df``.
 
         Parameters
@@ -108,6 +132,12 @@ class DataTransformer:
             Training data with the columns named in ``columns``.
         columns : list of ColumnSpec
             Schema from :func:`tssynth.data.schema.infer_schema`.
+        budget : DataBudget, optional
+            With a budget, every statistic of the data is differentially private
+            (see the module notes).
+        weights : ndarray of shape (len(df),), optional
+            Row weights of the private mechanisms: ``1 / (rows of the record)``
+            when a record (a sequence) spans several rows.
         """
         rng = np.random.default_rng(self.random_state)
         self.columns = list(columns)
@@ -131,17 +161,46 @@ class DataTransformer:
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
         self._categorical_missing: list[bool] = []
+        if budget is not None:
+            budget.reserve(sum(_private_units(spec) for spec in self.columns))
         for position, spec in enumerate(self.columns):
             if spec.kind == CATEGORICAL:
-                self._fit_categorical(position, df[spec.name])
+                self._fit_categorical(position, df[spec.name], spec, budget, weights)
+            elif budget is not None:
+                self._fit_private_continuous(
+                    position, to_float(df[spec.name], spec), spec, budget, weights
+                )
             else:
                 self._fit_continuous(position, to_float(df[spec.name], spec), spec, rng)
         self._finalise()
         return self
 
-    def _fit_categorical(self, position: int, series: pd.Series) -> None:
-        categories = _sortable_unique(series)
-        has_missing = bool(series.isna().any())
+    def _fit_categorical(
+        self,
+        position: int,
+        series: pd.Series,
+        spec: ColumnSpec,
+        budget: DataBudget | None,
+        weights: np.ndarray | None,
+    ) -> None:
+        declared = spec.public_categories
+        if declared is None and budget is not None and spec.categories is not None:
+            declared = [*spec.categories, None]  # a category dtype is a public schema
+        if declared is not None:
+            categories = _sortable_unique(pd.Series(declared, dtype=object))
+            has_missing = any(pd.isna(v) for v in declared) or (
+                budget is None and bool(series.isna().any())
+            )
+        elif budget is not None:
+            released, _ = release_frequent(
+                series.to_numpy(dtype=object), weights, budget, f"categories of {spec.name!r}"
+            )
+            missing = pd.isna(released)
+            categories = _sortable_unique(pd.Series(released[~missing], dtype=object))
+            has_missing = bool(missing.any())
+        else:
+            categories = _sortable_unique(series)
+            has_missing = bool(series.isna().any())
         if len(categories) + has_missing <= 1:
             self._constants[position] = categories[0] if categories else np.nan
             return
@@ -158,6 +217,8 @@ class DataTransformer:
                 "(missing) or finite numbers."
             )
         observed = values[~np.isnan(values)]
+        if spec.public_bounds is not None:
+            observed = np.clip(observed, *spec.public_bounds)
         if 0 < observed.size < values.size:
             self._missing_index.append(position)
         unique = np.unique(observed)
@@ -170,23 +231,65 @@ class DataTransformer:
             step = time_step(values, spec)
         else:
             step = 1.0 if np.all(observed == np.round(observed)) else 0.0
-        for key, value in zip(
-            self._continuous,
-            (
-                position,
-                loc,
-                scale,
-                observed.min(),
-                observed.max(),
-                step,
-                weights,
-                means,
-                stds,
-                exact,
-            ),
-            strict=True,
-        ):
+        low, high = spec.public_bounds or (observed.min(), observed.max())
+        self._add_continuous(position, loc, scale, low, high, step, weights, means, stds, exact)
+
+    def _add_continuous(self, *values: Any) -> None:
+        for key, value in zip(self._continuous, values, strict=True):
             self._continuous[key].append(value)
+
+    def _fit_private_continuous(
+        self,
+        position: int,
+        values: np.ndarray,
+        spec: ColumnSpec,
+        budget: DataBudget,
+        weights: np.ndarray | None,
+    ) -> None:
+        """One mode over private (or public) bounds, plus released frequent values."""
+        present = ~np.isnan(values)
+        if spec.public_bounds is not None:
+            low, high = spec.public_bounds
+        else:
+            low, high = private_range(
+                values[present],
+                None if weights is None else weights[present],
+                budget,
+                f"bounds of {spec.name!r}",
+            )
+        if not high > low:
+            high = low + max(abs(low), 1.0)
+        released, noisy = release_frequent(
+            values.astype(object), weights, budget, f"frequent values of {spec.name!r}"
+        )
+        missing = pd.isna(released)
+        if missing.any():
+            self._missing_index.append(position)
+        total = float(len(values) if weights is None else np.sum(weights))
+        share = noisy[~missing] / max(total, 1.0)
+        spikes = released[~missing].astype(np.float64)
+        is_spike = (share >= _SPIKE_SHARE) & (spikes >= low) & (spikes <= high)
+        order = np.argsort(share[is_spike])[::-1][: self.max_modes - 1]
+        spikes, share = spikes[is_spike][order], share[is_spike][order]
+        loc, scale = (low + high) / 2.0, (high - low) / 2.0
+        mode_weights = np.append(share, max(1.0 - share.sum(), 0.01))
+        means = np.append((spikes - loc) / scale, 0.0)
+        stds = np.append(np.full(spikes.size, _MIN_MODE_STD), 0.25)  # [low, high] -> [-1, 1]
+        exact = np.append(spikes, np.nan)
+        sort = np.argsort(means)
+        step = 1.0 if spec.value_type != NUMERIC or "int" in spec.dtype.lower() else 0.0
+        self._add_continuous(
+            position,
+            loc,
+            scale,
+            low,
+            high,
+            step,
+            mode_weights[sort] / mode_weights.sum(),
+            means[sort],
+            stds[sort],
+            exact[sort],
+        )
 
     def _fit_modes(
         self, observed: np.ndarray, loc: float, scale: float, rng: np.random.Generator

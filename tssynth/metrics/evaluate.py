@@ -4,7 +4,8 @@
 data it is given:
 
 - a table (DataFrame or 2-D array): fidelity; utility when a ``target`` is named;
-  privacy (its baselines when a ``holdout`` is given);
+  privacy (its baselines and the membership-inference attack when a ``holdout``
+  is given) and a privacy verdict (:func:`~tssynth.metrics.privacy_verdict`);
 - windows, an ``(n, T, d)`` array: fidelity of the per-feature values, privacy
   on whole windows, and the temporal discriminative and predictive scores;
 - a panel, a long DataFrame with ``sequence_key`` (and ``sequence_index``):
@@ -29,7 +30,12 @@ from tssynth._validation import check_int
 from tssynth.data.schema import CONTINUOUS, infer_schema
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.metrics.fidelity import FidelityReport, column_as_float, fidelity_report
-from tssynth.metrics.privacy import PrivacyReport, privacy_report
+from tssynth.metrics.privacy import (
+    PrivacyReport,
+    check_budget,
+    privacy_report,
+    privacy_verdict,
+)
 from tssynth.metrics.utility import CLASSIFICATION, UtilityReport, utility_report
 
 SECTIONS = ("fidelity", "utility", "privacy", "temporal")
@@ -83,6 +89,7 @@ class EvaluationResult:
     fidelity : FidelityReport or None
     utility : UtilityReport or None
     privacy : PrivacyReport or None
+        Its ``verdict`` holds the release verdict (pass or warn, with reasons).
     temporal : TemporalReport or None
     kind : {"table", "windows", "panel"}
     notes : list of str
@@ -117,12 +124,22 @@ class EvaluationResult:
         return out
 
     def to_frame(self) -> pd.DataFrame:
-        """Every number as one row: ``section``, ``metric`` (dotted path), ``value``."""
+        """Every number as one row: ``section``, ``metric`` (dotted path), ``value``.
+
+        The privacy verdict adds ``verdict.status`` and one ``verdict.reasons.<i>``
+        row per reason (text values).
+        """
         rows = []
         for section in SECTIONS:
             part = getattr(self, section)
             if part is not None:
                 rows.extend((section, name, value) for name, value in _flatten(part.to_dict()))
+        verdict = None if self.privacy is None else self.privacy.verdict
+        if verdict is not None:
+            rows.extend(
+                ("privacy", f"verdict.reasons.{i}", reason)
+                for i, reason in enumerate(verdict.reasons)
+            )
         return pd.DataFrame(rows, columns=["section", "metric", "value"])
 
     def save_html(self, path: str | Path, *, title: str = "tssynth evaluation") -> Path:
@@ -368,6 +385,8 @@ def evaluate(
     random_state: int | None = 0,
     device: str = "cpu",
     verbose: bool = False,
+    epsilon: float | None = None,
+    delta: float | None = None,
 ) -> EvaluationResult:
     """Evaluate synthetic data against the real data it imitates.
 
@@ -390,7 +409,9 @@ def evaluate(
         Steps per window cut from panel sequences for the temporal scores
         (default: the median sequence length, at most 24).
     synthesizer : fitted synthesizer, optional
-        Its loss curves go into the HTML report.
+        Its loss curves go into the HTML report, and its ``epsilon_`` and
+        ``delta_`` (when trained with differential privacy) into the privacy
+        verdict unless ``epsilon`` or ``delta`` is given.
     metrics : iterable of str, default=all
         Which of ``"fidelity"``, ``"utility"``, ``"privacy"``, ``"temporal"`` to compute.
     privacy_max_rows : int or None, default=10_000
@@ -406,11 +427,16 @@ def evaluate(
         Where the temporal scores' GRUs train.
     verbose : bool, default=False
         Show a progress bar over the sections.
+    epsilon, delta : float, optional
+        The differential-privacy budget the synthetic data's generator was
+        trained with; named in the privacy verdict (see
+        :func:`~tssynth.metrics.privacy_verdict`).
 
     Returns
     -------
     EvaluationResult
-        With ``to_dict()``, ``to_frame()`` and ``save_html(path)``.
+        With ``to_dict()``, ``to_frame()`` and ``save_html(path)``; the privacy
+        verdict is ``result.privacy.verdict``.
     """
     chosen = _check_metrics(metrics)
     if task not in ("auto", "classification", "regression"):
@@ -419,6 +445,10 @@ def evaluate(
         )
     result = EvaluationResult(discrete_columns=discrete_columns)
     notes = result.notes
+    if epsilon is None and delta is None:  # the synthesizer's own budget, if it has one
+        epsilon = getattr(synthesizer, "epsilon_", None)
+        delta = getattr(synthesizer, "delta_", None)
+    epsilon, delta = check_budget(epsilon, delta)
     history = getattr(synthesizer, "loss_history_", None)
     result.loss_history = history if isinstance(history, pd.DataFrame) else None
 
@@ -501,6 +531,7 @@ def evaluate(
                 max_rows=privacy_max_rows,
                 random_state=random_state,
             )
+            result.privacy.verdict = privacy_verdict(result.privacy, epsilon=epsilon, delta=delta)
         elif name == "temporal" and result.real_windows is not None:
             with _torch_threads(n_threads):
                 result.temporal = _temporal(

@@ -20,29 +20,43 @@ Metrics, each a function of its own:
 - :func:`exact_copies`: synthetic rows identical to a training row (hashing, all
   rows), with the holdout's own share of copies as the natural baseline;
 - nearest-neighbour distance ratio (NNDR): nearest / second-nearest training
-  distance; values near 0 mean a synthetic row sits on one training row.
+  distance; values near 0 mean a synthetic row sits on one training row;
+- :func:`membership_inference`: a distance-based membership-inference attack.
+  Training rows (members) and holdout rows (non-members) are scored by minus
+  their distance to the closest synthetic row; ROC AUC 0.5 means the attacker
+  cannot tell who was in the training data.
 
 :func:`privacy_report` runs them all. The distance metrics use at most
-``max_rows`` query rows drawn at random (the reference sets are always complete);
-exact copies are counted on every row.
+``max_rows`` query rows drawn at random (the reference sets are complete, except
+the attack's synthetic reference, at most ``10 * max_rows`` rows); exact copies
+are counted on every row.
+
+:func:`privacy_verdict` turns a report into a release verdict, ``"pass"`` or
+``"warn"`` with human reasons (see its docstring for the thresholds).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.metrics import roc_auc_score, roc_curve
 
-from tssynth._validation import check_int
+from tssynth._validation import check_float, check_int
 from tssynth.data.schema import CATEGORICAL, check_frame, infer_schema
-from tssynth.exceptions import InvalidDataError
+from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.metrics.fidelity import column_as_float
 
 _CHUNK_ELEMENTS = 2**25  # distances held at once: 128 MiB of float32
 _CANDIDATES = 4  # float32 candidates refined in float64 per query row
+_REFERENCE_FACTOR = 10  # the attack's synthetic reference: at most this many times max_rows
+_ATTACK_FPRS = (0.01, 0.10)  # false-positive rates at which the attack's TPR is reported
+_COPY_SIGMAS = 3.0  # standard errors an exact-copy excess must also exceed to warn
 
 
 @dataclass
@@ -202,6 +216,203 @@ def exact_copies(query: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class MembershipInference:
+    """Result of a distance-based membership-inference attack.
+
+    The attacker sees the synthetic rows and a candidate real row, and guesses
+    "member" (the row was in the training data) when the candidate lies close
+    to some synthetic row: its score is minus the distance to the closest
+    synthetic row. Candidates are training rows (members) and as many holdout
+    rows (non-members).
+
+    Attributes
+    ----------
+    roc_auc : float
+        Area under the attack's ROC curve: 0.5 means no better than chance
+        (no measurable leakage), 1.0 means every member is told apart.
+    advantage : float
+        ``max(TPR - FPR)`` over thresholds, in [0, 1]: the attacker's best gain
+        over guessing (a few hundredths from sampling noise alone).
+    tpr_at_1pct_fpr, tpr_at_10pct_fpr : float
+        Share of members found while wrongly flagging at most 1 % (10 %) of the
+        non-members (on the ROC curve, linear between its points; chance gives
+        0.01 and 0.10).
+    n_members, n_non_members : int
+        Candidates of each kind.
+    n_synthetic : int
+        Synthetic rows the attacker compared with (at most ``10 * max_rows``).
+    fpr, tpr : ndarray
+        The ROC curve (for plots; not in :meth:`to_dict`).
+    notes : list of str
+    """
+
+    roc_auc: float
+    advantage: float
+    tpr_at_1pct_fpr: float
+    tpr_at_10pct_fpr: float
+    n_members: int
+    n_non_members: int
+    n_synthetic: int
+    fpr: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    tpr: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def unavailable(cls, note: str | None = None) -> MembershipInference:
+        """A result of NaNs (no holdout: no non-members to compare with)."""
+        nan = float("nan")
+        return cls(nan, nan, nan, nan, 0, 0, 0, notes=[note] if note else [])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (without the ROC curve)."""
+        return {
+            "roc_auc": self.roc_auc,
+            "advantage": self.advantage,
+            "tpr_at_1pct_fpr": self.tpr_at_1pct_fpr,
+            "tpr_at_10pct_fpr": self.tpr_at_10pct_fpr,
+            "n_members": self.n_members,
+            "n_non_members": self.n_non_members,
+            "n_synthetic": self.n_synthetic,
+        }
+
+
+def _tpr_at(fpr: np.ndarray, tpr: np.ndarray, targets: tuple[float, ...]) -> np.ndarray:
+    """TPR on the ROC curve at each target FPR (linear between the curve's points).
+
+    A point between two ROC points is reached by a randomised threshold, so it
+    is an attack the attacker can run; at a vertical step the highest TPR counts.
+    """
+    targets_arr = np.asarray(targets, dtype=np.float64)
+    last = np.searchsorted(fpr, targets_arr, side="right") - 1  # last point with fpr <= target
+    nxt = np.minimum(last + 1, len(fpr) - 1)
+    span = fpr[nxt] - fpr[last]
+    weight = np.where(span > 0, (targets_arr - fpr[last]) / np.where(span > 0, span, 1.0), 0.0)
+    return tpr[last] + weight * (tpr[nxt] - tpr[last])
+
+
+def _attack_encoded(
+    members: np.ndarray, non_members: np.ndarray, synthetic: np.ndarray
+) -> MembershipInference:
+    """The distance attack on already encoded rows (one :class:`RowEncoder`).
+
+    Parameters
+    ----------
+    members : ndarray of shape (n1, d)
+        Training rows.
+    non_members : ndarray of shape (n2, d)
+        Holdout rows.
+    synthetic : ndarray of shape (m, d)
+        The attacker's reference: synthetic rows.
+
+    Returns
+    -------
+    MembershipInference
+    """
+    if len(members) == 0 or len(non_members) == 0 or len(synthetic) == 0:
+        return MembershipInference.unavailable(
+            "Membership inference needs members, non-members and synthetic rows."
+        )
+    candidates = np.vstack([members, non_members])
+    distance = nearest_neighbours(candidates, synthetic, k=1)[:, 0]
+    labels = np.r_[np.ones(len(members)), np.zeros(len(non_members))]
+    scores = -distance  # closer to a synthetic row: more likely a member
+    fpr, tpr, _ = roc_curve(labels, scores)
+    at = _tpr_at(fpr, tpr, _ATTACK_FPRS)
+    return MembershipInference(
+        roc_auc=float(roc_auc_score(labels, scores)),
+        advantage=float(np.max(tpr - fpr)),
+        tpr_at_1pct_fpr=float(at[0]),
+        tpr_at_10pct_fpr=float(at[1]),
+        n_members=len(members),
+        n_non_members=len(non_members),
+        n_synthetic=len(synthetic),
+        fpr=fpr,
+        tpr=tpr,
+    )
+
+
+def _attack(
+    train: np.ndarray,
+    holdout: np.ndarray,
+    synthetic: np.ndarray,
+    max_rows: int | None,
+    rng: np.random.Generator,
+) -> MembershipInference:
+    """Draw balanced candidates and a bounded synthetic reference, then attack."""
+    size = min(len(train), len(holdout))
+    if max_rows is not None:
+        size = min(size, max_rows)
+    members = train[_subsample(len(train), size, rng)]
+    non_members = holdout[_subsample(len(holdout), size, rng)]
+    limit = None if max_rows is None else _REFERENCE_FACTOR * max_rows
+    reference = synthetic[_subsample(len(synthetic), limit, rng)]
+    result = _attack_encoded(members, non_members, reference)
+    if size < max(len(train), len(holdout)):
+        result.notes.append(
+            f"Membership inference: {size:,} training rows (members) and {size:,} holdout rows "
+            "(non-members) as candidates, drawn at random so both kinds are equally many."
+        )
+    if len(reference) < len(synthetic):
+        result.notes.append(
+            f"Membership inference compares with {len(reference):,} of {len(synthetic):,} "
+            "synthetic rows drawn at random (a weaker attacker than one with every row)."
+        )
+    return result
+
+
+def membership_inference(
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    holdout: pd.DataFrame,
+    *,
+    discrete_columns: Any = None,
+    max_rows: int | None = 10_000,
+    random_state: int | None = 0,
+) -> MembershipInference:
+    """Distance-based membership-inference attack on a synthetic table.
+
+    Candidates are training rows (members, drawn at random down to the
+    holdout's size) and holdout rows (non-members, likewise down to the
+    training set's size), so both kinds are equally many. The attacker scores
+    each candidate by minus its distance (the :class:`RowEncoder` distance) to
+    the closest synthetic row and says "member" above a threshold; sweeping the
+    threshold gives the ROC curve.
+
+    Parameters
+    ----------
+    train : DataFrame
+        The real rows the synthesizer learned from.
+    synthetic : DataFrame
+    holdout : DataFrame
+        Real rows from the same source that the synthesizer never saw.
+    discrete_columns : list of column labels, optional
+        Columns to treat as categorical whatever their dtype.
+    max_rows : int or None, default=10_000
+        Most candidates of each kind; the attacker compares them with at most
+        ``10 * max_rows`` synthetic rows. Subsamples are drawn at random;
+        ``None`` uses every row.
+    random_state : int or None, default=0
+        Seed of the subsamples.
+
+    Returns
+    -------
+    MembershipInference
+        ROC AUC (0.5 = no leakage), advantage, TPR at 1 % and 10 % FPR.
+    """
+    frames = {"train": train, "synthetic": synthetic, "holdout": holdout}
+    for what, frame in frames.items():
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidDataError(f"{what} must be a DataFrame, got {type(frame).__name__}.")
+        check_frame(frame, what=what)
+    if max_rows is not None:
+        max_rows = check_int("max_rows", max_rows)
+    encoder = RowEncoder.fit(train, (synthetic, holdout), discrete_columns)
+    encoded = {what: encoder.transform(frame, what) for what, frame in frames.items()}
+    rng = np.random.default_rng(random_state)
+    return _attack(encoded["train"], encoded["holdout"], encoded["synthetic"], max_rows, rng)
+
+
+@dataclass
 class PrivacyReport:
     """Distances between synthetic, training and holdout rows.
 
@@ -224,6 +435,13 @@ class PrivacyReport:
         The same summaries of the nearest-neighbour distance ratio.
     n_query : int
         Query rows the distance metrics used (at most ``max_rows``).
+    membership_inference : MembershipInference
+        The distance attack (NaN without a holdout).
+    n_synthetic, n_holdout : int
+        Rows of the synthetic table and of the holdout (0 without one).
+    verdict : PrivacyVerdict or None
+        Set by :func:`tssynth.metrics.evaluate` (or by you, from
+        :func:`privacy_verdict`); ``None`` from :func:`privacy_report` alone.
     distances : dict of ndarray
         ``synthetic`` and ``holdout`` distances to the closest training row (for plots).
     notes : list of str
@@ -239,6 +457,12 @@ class PrivacyReport:
     nndr_synthetic: dict[str, float]
     nndr_holdout: dict[str, float]
     n_query: int
+    membership_inference: MembershipInference = field(
+        default_factory=MembershipInference.unavailable
+    )
+    n_synthetic: int = 0
+    n_holdout: int = 0
+    verdict: PrivacyVerdict | None = None
     distances: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     notes: list[str] = field(default_factory=list)
 
@@ -255,6 +479,10 @@ class PrivacyReport:
             "nndr_synthetic": dict(self.nndr_synthetic),
             "nndr_holdout": dict(self.nndr_holdout),
             "n_query": self.n_query,
+            "membership_inference": self.membership_inference.to_dict(),
+            "n_synthetic": self.n_synthetic,
+            "n_holdout": self.n_holdout,
+            "verdict": None if self.verdict is None else self.verdict.to_dict(),
             "notes": list(self.notes),
         }
 
@@ -274,7 +502,7 @@ def privacy_report(
     max_rows: int | None = 10_000,
     random_state: int | None = 0,
 ) -> PrivacyReport:
-    """Distance to closest record, closer-to-train share, exact copies and NNDR.
+    """Distance to closest record, closer-to-train share, exact copies, NNDR, membership inference.
 
     Parameters
     ----------
@@ -295,6 +523,10 @@ def privacy_report(
     Returns
     -------
     PrivacyReport
+        With the membership-inference attack of :func:`membership_inference`
+        (candidates: at most ``max_rows`` of each kind; reference: at most
+        ``10 * max_rows`` synthetic rows) when a holdout is given. Judge it
+        with :func:`privacy_verdict`.
     """
     frames = {"train": train, "synthetic": synthetic}
     if holdout is not None:
@@ -349,8 +581,14 @@ def privacy_report(
             nearest_neighbours(query, held_part, k=1)[:, 0],
         )
         overall = float(min(1.0, 2.0 * (1.0 - share)))
+        attack = _attack(encoded["train"], held, encoded["synthetic"], max_rows, rng)
+        notes.extend(attack.notes)
     else:
-        notes.append("No holdout given: baselines and the closer-to-train share are not computed.")
+        notes.append(
+            "No holdout given: baselines, the closer-to-train share and membership inference "
+            "are not computed."
+        )
+        attack = MembershipInference.unavailable("Membership inference needs a holdout.")
     return PrivacyReport(
         overall=overall,
         share_closer_to_train=share,
@@ -362,6 +600,219 @@ def privacy_report(
         nndr_synthetic=result["nndr_synthetic"],
         nndr_holdout=nndr_holdout,
         n_query=len(query),
+        membership_inference=attack,
+        n_synthetic=len(synthetic),
+        n_holdout=0 if holdout is None else len(holdout),
         distances=result["distances"],
         notes=notes,
+    )
+
+
+# --------------------------------------------------------------------------- verdict
+
+
+@dataclass
+class PrivacyVerdict:
+    """A release verdict on a :class:`PrivacyReport`.
+
+    Attributes
+    ----------
+    status : {"pass", "warn"}
+    reasons : list of str
+        ``"warn"``: each problem found, with its numbers and threshold;
+        ``"pass"``: each check made, with its numbers.
+    notes : list of str
+        The rest: on ``"warn"``, the checks that passed (``"fine: ..."``); the
+        differential-privacy guarantee (or its absence); caveats such as a small
+        holdout.
+    epsilon, delta : float or None
+        The differential-privacy budget of the generator, when known.
+    """
+
+    status: Literal["pass", "warn"]
+    reasons: list[str]
+    notes: list[str] = field(default_factory=list)
+    epsilon: float | None = None
+    delta: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form."""
+        return {
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "notes": list(self.notes),
+            "epsilon": self.epsilon,
+            "delta": self.delta,
+        }
+
+    def to_text(self, bullet: str = "  - ", note_bullet: str = "  · ") -> str:
+        """``PASS`` or ``WARN`` on the first line, then one line per reason, then per note."""
+        lines = [self.status.upper()]
+        lines += [f"{bullet}{line}" for line in self.reasons]
+        lines += [f"{note_bullet}{line}" for line in self.notes]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def _percent(value: float, digits: int = 1) -> str:
+    return f"{100 * value:.{digits}f} %"
+
+
+def _threshold(value: float) -> str:
+    return f"{100 * value:g} %"
+
+
+def check_budget(epsilon: Any, delta: Any) -> tuple[float | None, float | None]:
+    """Validate a differential-privacy budget: ``epsilon > 0`` (inf allowed), ``0 <= delta < 1``.
+
+    Returns
+    -------
+    (epsilon, delta) as floats, ``None`` kept.
+    """
+    values = []
+    for name, value, ok, bound in (
+        ("epsilon", epsilon, lambda v: v > 0, "a number > 0"),
+        ("delta", delta, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    ):
+        if value is None:
+            values.append(None)
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not ok(value):
+            raise InvalidParameterError(f"{name} must be None or {bound}, got {value!r}.")
+        values.append(float(value))
+    return values[0], values[1]
+
+
+def _dp_note(epsilon: float | None, delta: float | None) -> str:
+    if epsilon is None:
+        return (
+            "no differential-privacy guarantee given (trained without DP, or its epsilon was not "
+            "passed): the verdict rests on the empirical checks alone"
+        )
+    if math.isinf(epsilon):
+        return "ε = inf: no differential-privacy guarantee; the verdict rests on the checks alone"
+    text = f"trained with differential privacy, ε = {epsilon:.3g}"
+    return text + (f", δ = {delta:.2g}" if delta is not None else "")
+
+
+def privacy_verdict(
+    report: PrivacyReport,
+    *,
+    max_closer_share: float = 0.55,
+    max_mia_auc: float = 0.55,
+    max_copy_excess: float = 0.01,
+    epsilon: float | None = None,
+    delta: float | None = None,
+) -> PrivacyVerdict:
+    """Judge a privacy report: ``"pass"``, or ``"warn"`` with the reasons.
+
+    Warns when
+
+    - the share of synthetic rows closer to a training row than to any holdout
+      row is above ``max_closer_share`` (0.5 is ideal);
+    - the exact-copy rate of synthetic rows exceeds the holdout's own rate of
+      training copies (the natural rate of duplicates) by more than
+      ``max_copy_excess`` *and* by more than 3 standard errors of the difference
+      of the two rates, so that neither a tiny excess on a huge table nor sampling
+      noise on a small one warns;
+    - the membership-inference attack's ROC AUC is above ``max_mia_auc``
+      (0.5 = the attacker does no better than chance);
+    - no holdout was given: without unseen real rows nothing tells memorisation
+      from a faithful model, so the verdict cannot pass.
+
+    Parameters
+    ----------
+    report : PrivacyReport
+        From :func:`privacy_report` (with a holdout).
+    max_closer_share : float, default=0.55
+    max_mia_auc : float, default=0.55
+    max_copy_excess : float, default=0.01
+        Tolerated excess of the synthetic copy rate over the holdout's, as a
+        share of rows (0.01: one percentage point).
+    epsilon, delta : float, optional
+        The differential-privacy budget the generator was trained with (a fitted
+        synthesizer's ``epsilon_`` and ``delta_``; ``None`` without DP). They
+        are named in the verdict; lacking DP is mentioned, never warned about.
+
+    Returns
+    -------
+    PrivacyVerdict
+    """
+    if not isinstance(report, PrivacyReport):
+        raise InvalidDataError(f"report must be a PrivacyReport, got {type(report).__name__}.")
+    max_closer_share = check_float("max_closer_share", max_closer_share)
+    max_mia_auc = check_float("max_mia_auc", max_mia_auc)
+    max_copy_excess = check_float("max_copy_excess", max_copy_excess)
+    epsilon, delta = check_budget(epsilon, delta)
+    problems: list[str] = []
+    passed: list[str] = []
+    notes: list[str] = []
+
+    def check(ok: bool, text: str) -> None:
+        (passed if ok else problems).append(text)
+
+    share = report.share_closer_to_train
+    if math.isnan(share):
+        problems.append(
+            "no holdout given: real rows kept out of training are needed to judge memorisation "
+            "(closer-to-train share, membership inference, the natural rate of copies)"
+        )
+        copies = (
+            f"{report.exact_copies:,} synthetic rows ({_percent(report.exact_copy_rate)}) are "
+            "exact copies of a training row"
+        )
+        if report.exact_copies:
+            problems.append(copies + ", with no holdout to say how many duplicates are natural")
+        else:
+            passed.append(copies)
+    else:
+        check(
+            share <= max_closer_share,
+            f"{_percent(share)} of synthetic rows are closer to a training row than to any "
+            f"holdout row (threshold {_threshold(max_closer_share)}; 50 % is ideal)",
+        )
+        rate, natural = report.exact_copy_rate, report.holdout_copy_rate
+        excess = rate - natural
+        variance = sum(  # of the difference of the two rates (row counts 0: unknown)
+            p * (1 - p) / n
+            for p, n in ((rate, report.n_synthetic), (natural, report.n_holdout))
+            if n > 0
+        )
+        tolerance = max(max_copy_excess, _COPY_SIGMAS * math.sqrt(variance))
+        check(
+            excess <= tolerance,
+            f"{_percent(rate)} of synthetic rows ({report.exact_copies:,}) are exact copies of "
+            f"a training row, against {_percent(natural)} of holdout rows (tolerated up to "
+            f"{_percent(min(1.0, natural + tolerance))})",
+        )
+        attack = report.membership_inference
+        if math.isnan(attack.roc_auc):
+            problems.append("the membership-inference attack could not be computed")
+        else:
+            check(
+                attack.roc_auc <= max_mia_auc,
+                "a membership-inference attack (distance to the closest synthetic row) tells "
+                f"training rows from holdout rows with ROC AUC {attack.roc_auc:.3f} (threshold "
+                f"{max_mia_auc:g}; 0.5 is chance), advantage {attack.advantage:.3f}, "
+                f"TPR {_percent(attack.tpr_at_1pct_fpr)} at 1 % FPR",
+            )
+            n1, n2 = attack.n_members, attack.n_non_members
+            noise = 2 * math.sqrt((n1 + n2 + 1) / (12 * n1 * n2))  # 2 SE of AUC by chance
+            if noise > 0.05:
+                notes.append(
+                    f"with {n2:,} holdout rows the attack's AUC varies by about ±{noise:.2f} by "
+                    "chance alone: a larger holdout gives a firmer verdict"
+                )
+    notes.insert(0, _dp_note(epsilon, delta))
+    if problems:  # what was fine still helps to read the warning
+        notes[:0] = [f"fine: {text}" for text in passed]
+    status: Literal["pass", "warn"] = "warn" if problems else "pass"
+    return PrivacyVerdict(
+        status=status,
+        reasons=problems if problems else passed,
+        notes=notes,
+        epsilon=epsilon,
+        delta=delta,
     )

@@ -39,6 +39,10 @@ th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 .grid { display: flex; flex-wrap: wrap; gap: .5em; }
 .grid figure { margin: 0; } figcaption { font-size: .8em; text-align: center; }
 .note { background: #fff8e1; border-left: 4px solid #f0b400; padding: .4em .8em; }
+.verdict { padding: .5em 1em; margin: .8em 0; border-left: 6px solid; }
+.verdict.pass { background: #e8f5e9; border-color: #2e7d32; }
+.verdict.warn { background: #fff3e0; border-color: #e65100; }
+.verdict ul { margin: .3em 0; } .verdict .muted { color: #555; }
 img { max-width: 100%; }
 """
 
@@ -229,6 +233,21 @@ def _dcr_plot(plt: Any, distances: dict[str, np.ndarray]) -> str | None:
     return _png(fig, plt)
 
 
+def _roc_plot(plt: Any, attack: Any) -> str | None:
+    if attack.fpr.size < 2 or math.isnan(attack.roc_auc):
+        return None
+    fig, ax = plt.subplots(figsize=(4.2, 4))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="#888", label="chance (AUC 0.5)")
+    ax.plot(attack.fpr, attack.tpr, color=_SYNTH, label=f"attack (AUC {attack.roc_auc:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("false-positive rate (holdout rows called members)")
+    ax.set_ylabel("true-positive rate (training rows found)")
+    ax.set_title("Membership-inference attack", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    return _png(fig, plt)
+
+
 def _paths_plot(plt: Any, real: np.ndarray, synth: np.ndarray) -> str:
     d = min(real.shape[2], 4)
     fig, axes = plt.subplots(2, d, figsize=(3.2 * d, 4.4), squeeze=False)
@@ -273,7 +292,19 @@ def _summary(result: EvaluationResult) -> str:
     for name in ("fidelity", "utility", "privacy", "temporal"):
         part = getattr(result, name)
         rows.append((name, "not computed" if part is None else part.overall))
-    return "<h2>Summary</h2>" + _table(pd.DataFrame(rows, columns=["section", "overall score"]))
+    text = "<h2>Summary</h2>" + _table(pd.DataFrame(rows, columns=["section", "overall score"]))
+    verdict = None if result.privacy is None else result.privacy.verdict
+    return text if verdict is None else text + _verdict_box(verdict)
+
+
+def _verdict_box(verdict: Any) -> str:
+    reasons = "".join(f"<li>{html.escape(reason)}</li>" for reason in verdict.reasons)
+    notes = "".join(f'<li class="muted">{html.escape(note)}</li>' for note in verdict.notes)
+    status = "pass" if verdict.status == "pass" else "warn"
+    return (
+        f'<div class="verdict {status}" id="privacy-verdict">'
+        f"<strong>Privacy verdict: {status.upper()}</strong><ul>{reasons}{notes}</ul></div>"
+    )
 
 
 def _fidelity_section(result: EvaluationResult, plt: Any) -> str:
@@ -321,6 +352,8 @@ def _privacy_section(result: EvaluationResult, plt: Any) -> str:
     report = result.privacy
     flat = {}
     for key, value in report.to_dict().items():
+        if key == "verdict":
+            continue  # shown as a box under the summary
         if isinstance(value, dict):
             flat.update({f"{key}.{k}": v for k, v in value.items()})
         else:
@@ -333,6 +366,9 @@ def _privacy_section(result: EvaluationResult, plt: Any) -> str:
         data = _dcr_plot(plt, report.distances)
         if data is not None:
             parts.append(_img(data, "plot-dcr", "distance to closest record"))
+        data = _roc_plot(plt, report.membership_inference)
+        if data is not None:
+            parts.append(_img(data, "plot-mia-roc", "membership-inference ROC curve"))
     return "\n".join(parts)
 
 

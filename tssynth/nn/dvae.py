@@ -56,6 +56,15 @@ def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index.view(shape).expand_as(x))
 
 
+def _private_gru() -> type[nn.Module]:
+    from tssynth.nn.private import require_opacus
+
+    require_opacus()
+    from opacus.layers import DPGRU
+
+    return DPGRU
+
+
 def shift_right(x: torch.Tensor) -> torch.Tensor:
     """``x_{t-1}`` for every step: (B, T, D) with zeros at t = 0."""
     return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
@@ -82,6 +91,10 @@ class DVAE(nn.Module):
         Weight of the reconstruction term against the KL term.
     scheduled_sampling : float
         Final share of steps whose forward-GRU input is the model's own draw.
+    private : bool
+        Build for differentially private training: opacus's ``DPGRU`` (per-step
+        linear cells whose per-sample gradients opacus computes) instead of
+        ``nn.GRU``; training then uses :meth:`per_record_loss`.
     """
 
     def __init__(
@@ -94,6 +107,7 @@ class DVAE(nn.Module):
         decompress_dims: Sequence[int],
         loss_factor: float = 1.0,
         scheduled_sampling: float = 0.0,
+        private: bool = False,
     ) -> None:
         super().__init__()
         self.layout = SpanLayout(spans)
@@ -103,8 +117,11 @@ class DVAE(nn.Module):
         self.loss_factor = loss_factor
         self.scheduled_sampling = scheduled_sampling
         self.sampled_share = 0.0
-        self.forward_rnn = nn.GRU(data_dim + context_dim, hidden_dim, batch_first=True)
-        self.backward_rnn = nn.GRU(hidden_dim + data_dim, hidden_dim, batch_first=True)
+        self.private = private
+        self.reuses_layers = True  # per-step cells: opacus's ghost clipping cannot take them
+        gru = _private_gru() if private else nn.GRU
+        self.forward_rnn = gru(data_dim + context_dim, hidden_dim, batch_first=True)
+        self.backward_rnn = gru(hidden_dim + data_dim, hidden_dim, batch_first=True)
         first, rest = compress_dims[0], tuple(compress_dims[1:])
         # q(z_t | z_{t-1}, g_t): the g part is projected for all steps at once.
         self.inference_g = nn.Linear(hidden_dim, first)
@@ -176,7 +193,8 @@ class DVAE(nn.Module):
         result = torch.empty_like(flat)
         g = self.layout.gaussian_dims
         noise = torch.randn(flat.shape, generator=generator, device=flat.device)
-        result[:, g] = (torch.tanh(flat[:, g]) + sigma[g] * noise[:, g]).clamp(-1.0, 1.0)
+        sd = sigma.reshape(-1, shape[-1])[:, g]
+        result[:, g] = (torch.tanh(flat[:, g]) + sd * noise[:, g]).clamp(-1.0, 1.0)
         if self.layout.n_segments:
             uniform = torch.rand(
                 (len(flat), len(self.layout.softmax_dims)), generator=generator, device=flat.device
@@ -223,7 +241,9 @@ class DVAE(nn.Module):
         mu_p, logvar_p = self.prior(shift_right(z), h)
         output, sigma = self.decoder(torch.cat([h, z], dim=2))
         batch, steps, dim = x.shape
-        nll = span_nll(output.reshape(-1, dim), sigma, x.reshape(-1, dim), self.layout)
+        nll = span_nll(
+            output.reshape(-1, dim), sigma.reshape(-1, dim), x.reshape(-1, dim), self.layout
+        )
         kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)
         return nll.view(batch, steps) * mask, kl * mask, output
 
@@ -245,13 +265,10 @@ class DVAE(nn.Module):
         output, sigma = self.decoder(torch.cat([h, z_prior], dim=2))
         return self.draw(output, sigma, generator)
 
-    def loss(
-        self,
-        batch: Sequence[torch.Tensor],
-        kl_weight: float = 1.0,
-        generator: torch.Generator | None = None,
-    ) -> LossTerms:
-        """Training loss of one batch ``(x, mask[, context])``, as means per observed step."""
+    def _step_terms(
+        self, batch: Sequence[torch.Tensor], generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Masked per-step NLL and KL (B, T) with scheduled sampling, and the mask."""
         x, mask = batch[0], batch[1]
         context = batch[2] if len(batch) > 2 else None
         x_prev = shift_right(x)
@@ -260,6 +277,32 @@ class DVAE(nn.Module):
             chosen = torch.rand(mask.shape, generator=generator, device=x.device)
             x_prev = torch.where((chosen < self.sampled_share)[..., None], own, x_prev)
         nll, kl, _ = self.terms(x, mask, context, generator, x_prev)
+        return nll, kl, mask
+
+    def per_record_loss(
+        self,
+        batch: Sequence[torch.Tensor],
+        kl_weight: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> LossTerms:
+        """Loss terms of every sequence, each its mean over its own steps, shape (n,).
+
+        Used by differentially private training: one sequence's loss (and so its
+        gradient) never depends on another's length.
+        """
+        nll, kl, mask = self._step_terms(batch, generator)
+        steps = mask.sum(1).clamp_min(1.0)
+        reconstruction, kl = nll.sum(1) / steps, kl.sum(1) / steps
+        return LossTerms(self.loss_factor * reconstruction + kl_weight * kl, reconstruction, kl)
+
+    def loss(
+        self,
+        batch: Sequence[torch.Tensor],
+        kl_weight: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> LossTerms:
+        """Training loss of one batch ``(x, mask[, context])``, as means per observed step."""
+        nll, kl, mask = self._step_terms(batch, generator)
         steps = mask.sum().clamp_min(1.0)
         reconstruction, kl = nll.sum() / steps, kl.sum() / steps
         return LossTerms(self.loss_factor * reconstruction + kl_weight * kl, reconstruction, kl)

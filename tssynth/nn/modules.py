@@ -9,6 +9,9 @@ from torch import nn
 
 SIGMA_MIN = 0.01
 SIGMA_MAX = 1.0
+# Under DP-SGD, clipping caps the large restoring gradient of the few badly
+# reconstructed rows, and sigma would sink to SIGMA_MIN (Adult: NLL x10).
+PRIVATE_SIGMA_MIN = 0.1
 
 
 def mlp(input_dim: int, hidden_dims: Sequence[int]) -> tuple[nn.Sequential, int]:
@@ -19,6 +22,28 @@ def mlp(input_dim: int, hidden_dims: Sequence[int]) -> tuple[nn.Sequential, int]
         layers += [nn.Linear(width, hidden), nn.ReLU()]
         width = hidden
     return nn.Sequential(*layers), width
+
+
+class LearnedScale(nn.Module):
+    """A learned per-column standard deviation, repeated for every row of the input.
+
+    Returning one copy per row (a broadcast view, no copy in memory) rather than
+    the bare parameter gives differentially private training a per-sample
+    gradient of sigma (see :mod:`tssynth.nn.private`).
+
+    Parameters
+    ----------
+    dim : int
+        Number of columns.
+    initial : float, default=0.1
+    """
+
+    def __init__(self, dim: int, initial: float = 0.1) -> None:
+        super().__init__()
+        self.sigma = nn.Parameter(torch.full((dim,), initial))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.sigma.expand(*x.shape[:-1], self.sigma.numel())
 
 
 class Encoder(nn.Module):
@@ -56,19 +81,37 @@ class Decoder(nn.Module):
 
     Notes
     -----
-    ``sigma`` is one learned parameter per output column, kept in
-    [``SIGMA_MIN``, ``SIGMA_MAX``] by :meth:`clamp_sigma` after each optimiser step.
+    ``sigma`` is one learned parameter per output column (a
+    :class:`LearnedScale`), kept in [``sigma_min``, ``SIGMA_MAX``] by
+    :meth:`clamp_sigma` after each optimiser step (``sigma_min`` is
+    ``SIGMA_MIN``, or ``PRIVATE_SIGMA_MIN`` for differentially private training).
+    ``forward`` returns it repeated for every row; :attr:`sigma` is the
+    ``(data_dim,)`` vector.
     """
 
     def __init__(self, embedding_dim: int, decompress_dims: Sequence[int], data_dim: int) -> None:
         super().__init__()
         body, width = mlp(embedding_dim, decompress_dims)
         self.body = nn.Sequential(*body, nn.Linear(width, data_dim))
-        self.sigma = nn.Parameter(torch.full((data_dim,), 0.1))
+        self.scale = LearnedScale(data_dim)
+        self.sigma_min = SIGMA_MIN
+
+    @property
+    def sigma(self) -> nn.Parameter:
+        """The learned standard deviations, shape ``(data_dim,)``."""
+        return self.scale.sigma
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.body(z), self.sigma
+        # Detached: sigma does not depend on z, and opacus's backward hook on the
+        # scale fires only when no input of it requires a gradient.
+        return self.body(z), self.scale(z.detach())
 
     @torch.no_grad()
     def clamp_sigma(self) -> None:
-        self.sigma.clamp_(SIGMA_MIN, SIGMA_MAX)
+        self.sigma.clamp_(self.sigma_min, SIGMA_MAX)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        # Generator files written before LearnedScale stored "<prefix>sigma".
+        if prefix + "sigma" in state_dict:
+            state_dict[prefix + "scale.sigma"] = state_dict.pop(prefix + "sigma")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -61,16 +61,24 @@ class TVAE(nn.Module):
         output, sigma = self.decoder(mu + eps * torch.exp(0.5 * logvar))
         return span_nll(output, sigma, x, self.layout), standard_normal_kl(mu, logvar)
 
+    def per_record_loss(
+        self,
+        batch: Sequence[torch.Tensor],
+        kl_weight: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> LossTerms:
+        """Loss terms of every row of one batch ``(x,)``, each of shape (n,)."""
+        reconstruction, kl = self.negative_elbo(batch[0], generator)
+        return LossTerms(self.loss_factor * reconstruction + kl_weight * kl, reconstruction, kl)
+
     def loss(
         self,
         batch: Sequence[torch.Tensor],
         kl_weight: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> LossTerms:
-        """Training loss of one batch ``(x,)``."""
-        reconstruction, kl = self.negative_elbo(batch[0], generator)
-        reconstruction, kl = reconstruction.mean(), kl.mean()
-        return LossTerms(self.loss_factor * reconstruction + kl_weight * kl, reconstruction, kl)
+        """Training loss of one batch ``(x,)``: the mean of :meth:`per_record_loss`."""
+        return LossTerms(*(t.mean() for t in self.per_record_loss(batch, kl_weight, generator)))
 
     def after_step(self) -> None:
         """Keep the learned sigma in its allowed range."""
@@ -124,5 +132,5 @@ class TVAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Data-space output (tanh / softmax applied) and the decoder sigma."""
-        output, sigma = self.decoder(z)
-        return self.layout.activate(output), sigma.detach()
+        output, _ = self.decoder(z)
+        return self.layout.activate(output), self.decoder.sigma.detach()

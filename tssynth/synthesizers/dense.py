@@ -10,6 +10,7 @@ import torch
 
 from tssynth._validation import check_int
 from tssynth.base import BaseSynthesizer, PreparedInput
+from tssynth.data.private import DataBudget, private_range
 from tssynth.data.sequences import from_windows, to_windows
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.nn.dense import DenseVAE
@@ -75,6 +76,17 @@ class DenseVAESynthesizer(BaseSynthesizer):
     generator_filepath : str or Path, optional
         Where ``fit`` saves the trained generator; an existing file is loaded
         instead of training (after checking T, d and the columns match).
+    epsilon : float or None, default=None
+        Differential privacy budget (``pip install 'tssynth[privacy]'``): DP-SGD
+        with at most this epsilon spent in all, 20 % of it on private per-channel
+        bounds (the ``level`` and ``1 - level`` quantiles, widened). The private
+        unit is one window: overlapping windows cut from one long series share
+        observations, so protect a whole series with ``stride=window`` or cut the
+        windows yourself. See ``docs/privacy.md``.
+    delta : float or None, default=None
+        DP delta; ``1 / n_windows`` when None.
+    max_grad_norm : float, default=1.0
+        Per-sample gradient clipping norm of DP-SGD.
 
     Attributes
     ----------
@@ -83,7 +95,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
     n_channels_ : int
         Channels per step ``d``.
     data_min_, data_max_ : ndarray of shape (d,)
-        Per-channel training range used for scaling.
+        Per-channel training range used for scaling (private bounds under DP).
+    epsilon_, delta_ : float or None
+        Privacy budget actually spent (None when trained without ``epsilon``).
     input_format_ : dict
         How ``fit`` received the data, to give samples back in kind.
     module_ : DenseVAE
@@ -125,6 +139,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
         device: str | torch.device = "auto",
         verbose: bool = False,
         generator_filepath: str | None = None,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        max_grad_norm: float = 1.0,
     ) -> None:
         self.embedding_dim = embedding_dim
         self.compress_dims = compress_dims
@@ -142,6 +159,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
         self.device = device
         self.verbose = verbose
         self.generator_filepath = generator_filepath
+        self.epsilon = epsilon
+        self.delta = delta
+        self.max_grad_norm = max_grad_norm
 
     # ------------------------------------------------------------ hooks
 
@@ -180,21 +200,38 @@ class DenseVAESynthesizer(BaseSynthesizer):
         signature = [["<steps>", "window", int(T)]] + [
             [repr(name), "channel", "float"] for name in names
         ]
-        return PreparedInput(windows, signature, {"input_format": input_format})
+        return PreparedInput(windows, signature, {"input_format": input_format}, len(windows))
 
     def _fit_data(
-        self, prepared: PreparedInput, seed: int
+        self, prepared: PreparedInput, seed: int, budget: DataBudget | None
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
         windows = prepared.data
         _, T, d = windows.shape
+        if budget is None:
+            low, high = windows.min(axis=(0, 1)), windows.max(axis=(0, 1))
+        else:
+            low, high = self._private_bounds(windows, budget)
         attributes = {
             "input_format_": prepared.extras["input_format"],
             "window_length_": int(T),
             "n_channels_": int(d),
-            "data_min_": windows.min(axis=(0, 1)),
-            "data_max_": windows.max(axis=(0, 1)),
+            "data_min_": low,
+            "data_max_": high,
         }
-        return attributes, [self._scale(windows, attributes)]
+        return attributes, [np.clip(self._scale(windows, attributes), -1.0, 1.0)]
+
+    @staticmethod
+    def _private_bounds(windows: np.ndarray, budget: DataBudget) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel private bounds; each window's T values weigh 1 / T in all."""
+        n, T, d = windows.shape
+        budget.reserve(3 * d)
+        weights = np.full(n * T, 1.0 / T)
+        bounds = [
+            private_range(windows[:, :, c].reshape(-1), weights, budget, f"bounds of channel {c}")
+            for c in range(d)
+        ]
+        low, high = (np.array(b, dtype=np.float64) for b in zip(*bounds, strict=True))
+        return low, high
 
     @staticmethod
     def _scale(windows: np.ndarray, attributes: dict[str, Any]) -> np.ndarray:
@@ -222,7 +259,8 @@ class DenseVAESynthesizer(BaseSynthesizer):
     def _after_training(
         self, module: torch.nn.Module, arrays: list[np.ndarray], device: torch.device
     ) -> None:
-        module.fit_latent_distribution(torch.as_tensor(arrays[0]).to(device))
+        if self.epsilon is None:  # the aggregated posterior would read the data outside DP-SGD
+            module.fit_latent_distribution(torch.as_tensor(arrays[0]).to(device))
 
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
         return {name: attributes[name] for name in self._data_attribute_names}

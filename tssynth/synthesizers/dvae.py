@@ -13,6 +13,7 @@ import torch
 from tssynth._validation import check_float, check_int
 from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data.panel import LongPanel, PanelTransformer, read_panel
+from tssynth.data.private import DataBudget
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.nn.dvae import DVAE
 from tssynth.training import TrainingConfig
@@ -80,12 +81,27 @@ class DVAESynthesizer(BaseSynthesizer):
     verbose : bool, default=False
     generator_filepath : str or Path, optional
 
+    epsilon : float or None, default=None
+        Differential privacy budget (``pip install 'tssynth[privacy]'``); the
+        private unit is one whole sequence. DP-SGD runs with opacus's ``DPGRU``
+        in place of ``nn.GRU`` (slower: it steps through time in Python) and a
+        per-sequence loss; 20 % of epsilon goes to the private data layer
+        (per-step statistics weighted ``1 / length``, released lengths, starts
+        and time step). Training contexts are not kept: ``sample`` then needs
+        ``context=``. See ``docs/privacy.md``.
+    delta : float or None, default=None
+        DP delta; ``1 / n_sequences`` when None.
+    max_grad_norm : float, default=1.0
+        Per-sample gradient clipping norm of DP-SGD.
+
     Attributes
     ----------
     panel_transformer_ : PanelTransformer
         The fitted data layer (steps, context, lengths, time).
     module_ : DVAE
     loss_history_ : DataFrame
+    epsilon_, delta_ : float or None
+        Privacy budget actually spent (None when trained without ``epsilon``).
     n_features_in_ : int
         Feature columns (channels) per step.
 
@@ -121,6 +137,9 @@ class DVAESynthesizer(BaseSynthesizer):
         device: str | torch.device = "auto",
         verbose: bool = False,
         generator_filepath: str | None = None,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        max_grad_norm: float = 1.0,
     ) -> None:
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
@@ -141,6 +160,9 @@ class DVAESynthesizer(BaseSynthesizer):
         self.device = device
         self.verbose = verbose
         self.generator_filepath = generator_filepath
+        self.epsilon = epsilon
+        self.delta = delta
+        self.max_grad_norm = max_grad_norm
 
     # ------------------------------------------------------------ hooks
 
@@ -194,15 +216,18 @@ class DVAESynthesizer(BaseSynthesizer):
         fmt = panel.input_format
         signature += [[fmt["kind"], repr(fmt.get("sequence_key")), repr(fmt.get("sequence_index"))]]
         return PreparedInput(
-            panel, signature, {"discrete_columns": discrete_columns, "metadata": metadata}
+            panel,
+            signature,
+            {"discrete_columns": discrete_columns, "metadata": metadata},
+            len(panel.lengths),
         )
 
     def _fit_data(
-        self, prepared: PreparedInput, seed: int
+        self, prepared: PreparedInput, seed: int, budget: DataBudget | None
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
         panel: LongPanel = prepared.data
         transformer = PanelTransformer(self.max_modes, random_state=seed).fit(
-            panel, prepared.extras["discrete_columns"], prepared.extras["metadata"]
+            panel, prepared.extras["discrete_columns"], prepared.extras["metadata"], budget
         )
         values, mask, context = transformer.encode(panel, np.random.default_rng(seed))
         arrays = [values, mask] + ([] if context is None else [context])
@@ -223,6 +248,7 @@ class DVAESynthesizer(BaseSynthesizer):
             self.decompress_dims,
             self.loss_factor,
             self.scheduled_sampling,
+            private=self.epsilon is not None,
         )
 
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
@@ -318,6 +344,11 @@ class DVAESynthesizer(BaseSynthesizer):
         n = self._check_n("n_sequences", n_sequences)
         transformer = self.panel_transformer_
         if sequence_length is None:
+            if len(transformer.lengths) == 0:
+                raise InvalidParameterError(
+                    "No sequence length was frequent enough to be released under differential "
+                    "privacy; pass sequence_length=... to sample."
+                )
             lengths = self._sample_rng.choice(transformer.lengths, size=n)
         else:
             lengths = np.full(n, check_int("sequence_length", sequence_length))
@@ -347,6 +378,12 @@ class DVAESynthesizer(BaseSynthesizer):
                 )
             return None
         if context is None:
+            if transformer.context_rows is None:
+                raise InvalidParameterError(
+                    "This synthesizer was trained with differential privacy, which keeps no "
+                    "training contexts; pass context= (a DataFrame with one row per sequence and "
+                    f"the columns {transformer.context.column_names})."
+                )
             chosen = self._sample_rng.integers(len(transformer.context_rows), size=n)
             return np.asarray(transformer.context_rows[chosen], dtype=np.float32)
         if not isinstance(context, pd.DataFrame) or len(context) != n:

@@ -12,6 +12,7 @@ import torch
 from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data import DataTransformer, infer_schema
 from tssynth.data.frame import as_frame, from_frame
+from tssynth.data.private import DataBudget
 from tssynth.exceptions import InvalidDataError
 from tssynth.nn.tvae import TVAE
 
@@ -52,6 +53,16 @@ class TVAESynthesizer(BaseSynthesizer):
     generator_filepath : str or Path, optional
         Where ``fit`` saves the trained generator; when the file exists, ``fit``
         loads it instead of training (after checking the columns match).
+    epsilon : float or None, default=None
+        Differential privacy budget (needs ``pip install 'tssynth[privacy]'``). When
+        set, training is DP-SGD with noise calibrated so that ``fit`` spends at
+        most this epsilon in all: 20 % goes to the data layer's private statistics
+        (unless a public schema covers every column, see ``fit``'s ``metadata``),
+        the rest to the gradient steps (RDP accountant). See ``docs/privacy.md``.
+    delta : float or None, default=None
+        DP delta; ``1 / n_rows`` when None.
+    max_grad_norm : float, default=1.0
+        Per-sample gradient clipping norm of DP-SGD.
 
     Attributes
     ----------
@@ -61,6 +72,8 @@ class TVAESynthesizer(BaseSynthesizer):
         The trained VAE.
     loss_history_ : DataFrame
         Per epoch: ``epoch``, ``loss``, ``reconstruction``, ``kl``.
+    epsilon_, delta_ : float or None
+        Privacy budget actually spent (None when trained without ``epsilon``).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when fitted on a DataFrame whose column names are all strings.
@@ -90,6 +103,9 @@ class TVAESynthesizer(BaseSynthesizer):
         device: str | torch.device = "auto",
         verbose: bool = False,
         generator_filepath: str | None = None,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        max_grad_norm: float = 1.0,
     ) -> None:
         self.embedding_dim = embedding_dim
         self.compress_dims = compress_dims
@@ -103,6 +119,9 @@ class TVAESynthesizer(BaseSynthesizer):
         self.device = device
         self.verbose = verbose
         self.generator_filepath = generator_filepath
+        self.epsilon = epsilon
+        self.delta = delta
+        self.max_grad_norm = max_grad_norm
 
     def fit(
         self,
@@ -124,7 +143,10 @@ class TVAESynthesizer(BaseSynthesizer):
             Columns to treat as categorical whatever their dtype (positions for
             arrays).
         metadata : dict, optional
-            ``{"continuous": [...], "categorical": [...]}`` overrides.
+            ``{"continuous": [...], "categorical": [...]}`` overrides, and the
+            public schema ``"categories": {column: [...]}`` and
+            ``"bounds": {column: [low, high]}`` (used instead of private statistics
+            when ``epsilon`` is set; values outside declared bounds are clipped).
 
         Returns
         -------
@@ -146,13 +168,17 @@ class TVAESynthesizer(BaseSynthesizer):
         frame, input_format = as_frame(X)
         schema = infer_schema(frame, discrete_columns, metadata)
         signature = [[repr(c.name), c.kind, c.dtype] for c in schema]
-        return PreparedInput(frame, signature, {"schema": schema, "input_format": input_format})
+        return PreparedInput(
+            frame, signature, {"schema": schema, "input_format": input_format}, len(frame)
+        )
 
     def _fit_data(
-        self, prepared: PreparedInput, seed: int
+        self, prepared: PreparedInput, seed: int, budget: DataBudget | None
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
         frame = prepared.data
-        transformer = DataTransformer(random_state=seed).fit(frame, prepared.extras["schema"])
+        transformer = DataTransformer(random_state=seed).fit(
+            frame, prepared.extras["schema"], budget
+        )
         arrays = [transformer.transform(frame, np.random.default_rng(seed))]
         names = frame.columns.to_list()
         attributes = {
@@ -177,7 +203,8 @@ class TVAESynthesizer(BaseSynthesizer):
     def _after_training(
         self, module: torch.nn.Module, arrays: list[np.ndarray], device: torch.device
     ) -> None:
-        module.fit_latent_distribution(torch.as_tensor(arrays[0]).to(device))
+        if self.epsilon is None:  # the aggregated posterior would read the data outside DP-SGD
+            module.fit_latent_distribution(torch.as_tensor(arrays[0]).to(device))
 
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
         names = attributes["feature_names_in_"]

@@ -1,0 +1,298 @@
+"""Differentially private training (issue 6): DP-SGD, the private data layer, accounting."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import tssynth
+from tssynth import DenseVAESynthesizer, DVAESynthesizer, TVAESynthesizer
+from tssynth.data.private import (
+    DataBudget,
+    private_quantiles,
+    private_range,
+    release_frequent,
+)
+from tssynth.exceptions import InvalidParameterError
+
+
+def _table(n: int = 2000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n),
+            "income": rng.lognormal(10, 0.5, n),
+            "city": rng.choice(["north", "south", "east"], n, p=[0.5, 0.3, 0.2]),
+        }
+    )
+    frame.loc[0, "city"] = "secret-village"  # a category held by one person
+    frame.loc[1, "income"] = 1e9  # one extreme value
+    return frame
+
+
+# ----------------------------------------------------------------- mechanisms
+
+
+def test_stability_histogram_releases_frequent_values_and_hides_singletons():
+    values = np.array(["common"] * 5000 + ["rare"], dtype=object)
+    released_rare = 0
+    for seed in range(400):
+        budget = DataBudget(epsilon=1.0, delta=1e-3, rng=np.random.default_rng(seed))
+        budget.reserve(1)
+        released, _ = release_frequent(values, None, budget, "test")
+        assert "common" in released.tolist()
+        released_rare += "rare" in released.tolist()
+    # A value held by one record is released with probability at most delta.
+    assert released_rare / 400 <= 0.01
+
+
+def test_private_quantiles_are_accurate_with_enough_data():
+    rng = np.random.default_rng(0)
+    values = rng.normal(50.0, 10.0, 20_000)
+    budget = DataBudget(epsilon=2.0, delta=1e-6, rng=np.random.default_rng(1))
+    budget.reserve(3)
+    low, median, high = private_quantiles(values, None, np.array([0.1, 0.5, 0.9]), budget, "q")
+    truth = np.quantile(values, [0.1, 0.5, 0.9])
+    np.testing.assert_allclose([low, median, high], truth, atol=0.5)
+    assert budget.epsilon_spent == pytest.approx(2.0)
+
+
+def test_private_range_ignores_a_single_outlier():
+    rng = np.random.default_rng(0)
+    values = np.append(rng.uniform(0.0, 100.0, 10_000), 1e12)
+    budget = DataBudget(epsilon=0.5, delta=1e-6, rng=np.random.default_rng(2))
+    budget.reserve(3)
+    low, high = private_range(values, None, budget, "x")
+    assert 0.0 <= low < 10.0
+    assert 90.0 < high < 200.0
+
+
+# ----------------------------------------------------------------- DP-SGD
+
+
+def _per_record_gradients(module, per_record_loss):
+    params = [p for p in module.parameters() if p.requires_grad]
+    rows = []
+    for value in per_record_loss:
+        grads = torch.autograd.grad(value, params, retain_graph=True)
+        rows.append(torch.cat([g.reshape(-1) for g in grads]))
+    return torch.stack(rows)
+
+
+def _opacus_gradients(module):
+    return torch.cat(
+        [p.grad_sample.reshape(len(p.grad_sample), -1) for p in module.parameters()], dim=1
+    )
+
+
+def test_per_sample_gradients_of_tvae_are_exact_including_the_learned_sigma():
+    from opacus import GradSampleModule
+
+    from tssynth.nn.private import require_opacus
+    from tssynth.nn.tvae import TVAE
+
+    require_opacus()
+    torch.manual_seed(0)
+    module = TVAE([(0, 1, "gaussian"), (1, 4, "softmax")], 3, (8,), (8,), 2.0)
+    wrapped = GradSampleModule(module, loss_reduction="mean")
+    x = torch.cat([torch.rand(6, 1) * 2 - 1, torch.eye(3)[torch.tensor([0, 1, 2, 0, 1, 2])]], 1)
+    nll, kl = module.negative_elbo(x, torch.Generator().manual_seed(0))
+    per_record = 2.0 * nll + kl
+    wrapped.disable_hooks()  # the reference gradients must not feed opacus's hooks
+    expected = _per_record_gradients(module, per_record)
+    wrapped.enable_hooks()
+    per_record.mean().backward(retain_graph=True)
+    torch.testing.assert_close(_opacus_gradients(module), expected, rtol=1e-4, atol=1e-5)
+    assert module.decoder.sigma.grad_sample.shape == (6, 4)
+    wrapped.to_standard_module()
+
+
+def test_per_sample_gradients_of_dvae_with_dpgru_are_exact():
+    from opacus import GradSampleModule
+
+    from tssynth.nn.dvae import DVAE
+
+    torch.manual_seed(0)
+    module = DVAE([(0, 2, "gaussian")], 0, 3, 5, (6,), (6,), private=True)
+    module.train()
+    wrapped = GradSampleModule(module, loss_reduction="mean")
+    x = torch.rand(4, 5, 2) * 2 - 1
+    mask = (torch.arange(5)[None, :] < torch.tensor([5, 3, 4, 2])[:, None]).float()
+    nll, kl, _ = module.terms(x, mask, None, torch.Generator().manual_seed(0))
+    steps = mask.sum(1)
+    per_record = module.loss_factor * nll.sum(1) / steps + kl.sum(1) / steps
+    wrapped.disable_hooks()  # the reference gradients must not feed opacus's hooks
+    expected = _per_record_gradients(module, per_record)
+    wrapped.enable_hooks()
+    per_record.mean().backward(retain_graph=True)
+    torch.testing.assert_close(_opacus_gradients(module), expected, rtol=1e-4, atol=1e-5)
+    wrapped.to_standard_module()
+
+
+def test_dp_tvae_spends_at_most_epsilon_and_keeps_rare_values_private(tmp_path):
+    data = _table()
+    synthesizer = TVAESynthesizer(
+        epochs=2, batch_size=200, epsilon=3.0, random_state=0, compress_dims=(32,)
+    )
+    synthesizer.fit(data)
+    assert 2.5 < synthesizer.epsilon_ <= 3.0
+    assert synthesizer.delta_ == pytest.approx(1 / len(data))
+    transformer = synthesizer.transformer_
+    assert "secret-village" not in transformer._categories[0]
+    assert set(transformer._categories[0]) == {"north", "south", "east"}
+    low, high = transformer._cont_arrays["min"][1], transformer._cont_arrays["max"][1]
+    assert high < 1e7  # the one extreme income does not set the bound
+    sample = synthesizer.sample(500)
+    assert sample["income"].max() <= high and sample["income"].min() >= low
+    assert "secret-village" not in set(sample["city"])
+    # The spent budget travels with the generator file.
+    reloaded = tssynth.load(synthesizer.save(tmp_path / "dp.tssynth"))
+    assert reloaded.epsilon_ == synthesizer.epsilon_
+    assert reloaded.delta_ == synthesizer.delta_
+    pd.testing.assert_frame_equal(reloaded.sample(50), synthesizer.sample(50))
+
+
+def test_dp_fit_is_reproducible_with_a_seed():
+    data = _table(600)
+    kwargs = {"epochs": 1, "batch_size": 100, "epsilon": 5.0, "random_state": 3}
+    first = TVAESynthesizer(**kwargs).fit(data).sample(20)
+    second = TVAESynthesizer(**kwargs).fit(data).sample(20)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_public_schema_leaves_the_whole_budget_to_training():
+    data = _table(800)
+    metadata = {
+        "categories": {"city": ["north", "south", "east", "secret-village"]},
+        "bounds": {"age": [0, 120], "income": [0, 1e6]},
+    }
+    synthesizer = TVAESynthesizer(epochs=1, batch_size=100, epsilon=2.0, random_state=0)
+    synthesizer.fit(data, metadata=metadata)
+    # Only the frequent-values histograms of the two continuous columns remain private.
+    assert [what for what, _ in synthesizer.privacy_["data_layer"]] == [
+        "frequent values of 'age'",
+        "frequent values of 'income'",
+    ]
+    assert synthesizer.transformer_._categories[0] == sorted(metadata["categories"]["city"])
+    sample = synthesizer.sample(300)
+    assert sample["income"].between(0, 1e6).all()
+    assert synthesizer.epsilon_ <= 2.0
+
+
+def test_non_dp_fit_reports_no_budget():
+    synthesizer = TVAESynthesizer(epochs=1, random_state=0).fit(_table(300))
+    assert synthesizer.epsilon_ is None and synthesizer.delta_ is None
+
+
+def test_dp_dense_windows_and_dvae_panels():
+    rng = np.random.default_rng(0)
+    windows = np.sin(np.linspace(0, 6, 12))[None, :, None] + rng.normal(0, 0.1, (400, 12, 2))
+    dense = DenseVAESynthesizer(epochs=1, batch_size=100, epsilon=4.0, random_state=0)
+    dense.fit(windows)
+    assert dense.epsilon_ <= 4.0
+    assert np.all(dense.data_min_ < -0.5) and np.all(dense.data_max_ > 0.5)
+    assert dense.sample(5).shape == (5, 12, 2)
+
+    lengths = rng.integers(4, 8, 200)
+    panel = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(200), lengths),
+            "t": np.concatenate([np.arange(n) for n in lengths]),
+            "x": rng.normal(size=lengths.sum()),
+            "kind": np.repeat(rng.choice(["a", "b"], 200), lengths),
+        }
+    )
+    dvae = DVAESynthesizer(
+        sequence_key="id",
+        sequence_index="t",
+        context_columns=["kind"],
+        epochs=1,
+        batch_size=50,
+        epsilon=4.0,
+        random_state=0,
+    ).fit(panel, metadata={"categories": {"kind": ["a", "b"]}})
+    assert dvae.epsilon_ <= 4.0
+    with pytest.raises(InvalidParameterError, match="pass context="):
+        dvae.sample(3)
+    out = dvae.sample(3, context=pd.DataFrame({"kind": ["a", "b", "a"]}))
+    assert out["id"].nunique() == 3
+    assert out.groupby("id").size().between(2, 20).all()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"epsilon": 0}, "epsilon"),
+        ({"epsilon": -1.0}, "epsilon"),
+        ({"epsilon": float("inf")}, "epsilon must be a finite number"),
+        ({"delta": 1e-5}, "needs epsilon"),
+        ({"epsilon": 1.0, "delta": 1.5}, "delta must be in"),
+        ({"epsilon": 1.0, "max_grad_norm": 0}, "max_grad_norm"),
+    ],
+)
+def test_bad_privacy_parameters_are_named(params, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        TVAESynthesizer(epochs=1, **params).fit(_table(100))
+
+
+def test_missing_opacus_gives_the_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "opacus", None)
+    with pytest.raises(InvalidParameterError, match=r"tssynth\[privacy\]"):
+        TVAESynthesizer(epochs=1, epsilon=1.0).fit(_table(100))
+
+
+def test_bad_public_schema_is_named():
+    with pytest.raises(InvalidParameterError, match="low < high"):
+        TVAESynthesizer(epochs=1).fit(_table(100), metadata={"bounds": {"age": [5, 1]}})
+    with pytest.raises(InvalidParameterError, match="not in the data"):
+        TVAESynthesizer(epochs=1).fit(_table(100), metadata={"categories": {"town": ["a"]}})
+
+
+def _tvae_case():
+    from tssynth.nn.tvae import TVAE
+
+    module = TVAE([(0, 1, "gaussian"), (1, 4, "softmax")], 3, (8,), (8,), 2.0)
+    x = torch.cat([torch.rand(6, 1) * 2 - 1, torch.eye(3)[torch.tensor([0, 1, 2, 0, 1, 2])]], 1)
+    return module, [x]
+
+
+def _dvae_case():
+    from tssynth.nn.dvae import DVAE
+
+    module = DVAE([(0, 2, "gaussian")], 0, 3, 5, (6,), (6,), private=True)
+    x = torch.rand(4, 5, 2) * 2 - 1
+    mask = (torch.arange(5)[None, :] < torch.tensor([5, 3, 4, 2])[:, None]).float()
+    return module, [x, mask]
+
+
+@pytest.mark.parametrize("case", [_tvae_case, _dvae_case])
+def test_training_step_sums_exactly_clipped_per_record_gradients(case):
+    from tssynth.nn.private import PrivacyConfig, make_private
+
+    torch.manual_seed(0)
+    module, batch = case()
+    module.train()
+    clip = 0.5
+    terms = module.per_record_loss(batch, 1.0, torch.Generator().manual_seed(0))
+    per_record = _per_record_gradients(module, terms.total)
+    scale = (clip / (per_record.norm(dim=1) + 1e-6)).clamp(max=1.0)
+    expected = (scale[:, None] * per_record).sum(0)
+    assert (scale < 1).any()  # the test exercises clipping
+
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    private = make_private(
+        module, optimizer, PrivacyConfig(1.0, 1e-5, clip), 100, 10, 1, torch.Generator()
+    )
+    terms = module.per_record_loss(batch, 1.0, torch.Generator().manual_seed(0))
+    private.optimizer.zero_grad()
+    private.backward(terms.total)
+    private.optimizer.noise_multiplier = 0.0  # look at the clipped sum without the noise
+    assert private.optimizer.pre_step()
+    # The step averages over the expected batch size (batch_size 10 here).
+    got = torch.cat([p.grad.reshape(-1) for p in module.parameters()]) * 10
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+    private.finish()
