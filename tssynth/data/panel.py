@@ -45,7 +45,7 @@ from tssynth.data.schema import (
     to_float,
 )
 from tssynth.data.sequences import index_long_frame, pad_sequences
-from tssynth.data.transformer import DataTransformer
+from tssynth.data.transformer import DataTransformer, private_units
 from tssynth.exceptions import InvalidDataError
 
 SAMPLE = "sample"
@@ -324,8 +324,41 @@ class PanelTransformer:
         private median when no start or step is frequent enough); contexts are
         not kept, so ``sample`` needs ``context=``.
         """
+        step_schema, context_schema = self._schemas(panel, discrete_columns, metadata)
+        weights = None
         if budget is not None:
-            return self._fit_private(panel, discrete_columns, metadata, budget)
+            budget.max_values_per_record = int(panel.lengths.max())
+            # lengths: frequent + coarse domain + quantiles; starts and step: 3 each
+            budget.reserve(
+                private_units(step_schema)
+                + private_units(context_schema or [])
+                + 2
+                + len(_LENGTH_LEVELS)
+                + 6 * (panel.time is not None)
+            )
+            weights = 1.0 / panel.lengths[panel.codes]
+        self.steps = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)
+        self.steps.fit(panel.features, step_schema, budget, weights)
+        self.context, self.context_rows = None, None
+        if panel.context is not None:
+            self.context = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)
+            self.context.fit(panel.context, context_schema, budget)
+            if budget is None:  # sampling draws training contexts; DP keeps none
+                self.context_rows = self.context.transform(panel.context)
+        if budget is None:
+            self._fit_sequence_statistics(panel)
+        else:
+            self._fit_private_sequence_statistics(panel, budget)
+        self.input_format = panel.input_format
+        return self
+
+    @staticmethod
+    def _schemas(
+        panel: LongPanel,
+        discrete_columns: Iterable[Hashable] | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> tuple[list[ColumnSpec], list[ColumnSpec] | None]:
+        """Schemas of the step features and of the context (None without context)."""
         names = list(panel.features.columns)
         step_discrete, context_discrete = _split(discrete_columns, names)
         meta_steps = meta_context = None
@@ -333,15 +366,13 @@ class PanelTransformer:
             pairs = {k: _split(v, names) for k, v in metadata.items()}
             meta_steps = {k: v[0] for k, v in pairs.items()}
             meta_context = {k: v[1] for k, v in pairs.items()}
-        self.steps = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)
-        self.steps.fit(panel.features, infer_schema(panel.features, step_discrete, meta_steps))
-        self.context = None
-        self.context_rows = None
-        if panel.context is not None:
-            schema = infer_schema(panel.context, context_discrete, meta_context)
-            self.context = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)
-            self.context.fit(panel.context, schema)
-            self.context_rows = self.context.transform(panel.context)
+        step_schema = infer_schema(panel.features, step_discrete, meta_steps)
+        if panel.context is None:
+            return step_schema, None
+        return step_schema, infer_schema(panel.context, context_discrete, meta_context)
+
+    def _fit_sequence_statistics(self, panel: LongPanel) -> None:
+        """Training lengths, start times and the median time step."""
         self.lengths = panel.lengths.copy()
         self.starts, self.step = None, 1.0
         if panel.time is not None:
@@ -350,37 +381,9 @@ class PanelTransformer:
             same = panel.codes[1:] == panel.codes[:-1]
             diffs = np.diff(panel.time)[same]
             self.step = float(np.median(diffs)) if diffs.size else 1.0
-        self.input_format = panel.input_format
-        return self
 
-    def _fit_private(
-        self,
-        panel: LongPanel,
-        discrete_columns: Iterable[Hashable] | None,
-        metadata: Mapping[str, Any] | None,
-        budget: DataBudget,
-    ) -> PanelTransformer:
-        names = list(panel.features.columns)
-        step_discrete, context_discrete = _split(discrete_columns, names)
-        meta_steps = meta_context = None
-        if metadata is not None:
-            pairs = {k: _split(v, names) for k, v in metadata.items()}
-            meta_steps = {k: v[0] for k, v in pairs.items()}
-            meta_context = {k: v[1] for k, v in pairs.items()}
-        budget.max_values_per_record = int(panel.lengths.max())
-        has_time = panel.time is not None
-        # lengths: frequent + coarse domain + quantiles; starts and step: 3 each
-        budget.reserve(2 + len(_LENGTH_LEVELS) + 6 * has_time)
-        self.steps = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)
-        weights = 1.0 / panel.lengths[panel.codes]
-        self.steps.fit(
-            panel.features, infer_schema(panel.features, step_discrete, meta_steps), budget, weights
-        )
-        self.context, self.context_rows = None, None
-        if panel.context is not None:
-            schema = infer_schema(panel.context, context_discrete, meta_context)
-            self.context = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)
-            self.context.fit(panel.context, schema, budget)
+    def _fit_private_sequence_statistics(self, panel: LongPanel, budget: DataBudget) -> None:
+        """Released lengths, start times and time step (units reserved by :meth:`fit`)."""
         lengths = _released_draws(
             release_frequent(panel.lengths, None, budget, "sequence lengths", per_record=1)
         )
@@ -391,14 +394,12 @@ class PanelTransformer:
             lengths = np.maximum(np.round(spread), 2)
         self.lengths = lengths.astype(np.int64)
         self.starts, self.step = None, 1.0
-        if has_time:
+        if panel.time is not None:
             firsts = np.concatenate([[0], np.cumsum(panel.lengths)[:-1]])
             self.starts = _frequent_or_median(panel.time[firsts], budget, "start times")
             # One value per record: each sequence's first step (lengths are >= 2).
             first_steps = panel.time[firsts + 1] - panel.time[firsts]
             self.step = float(np.median(_frequent_or_median(first_steps, budget, "time steps")))
-        self.input_format = panel.input_format
-        return self
 
     @property
     def context_dim(self) -> int:

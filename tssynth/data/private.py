@@ -73,6 +73,8 @@ class DataBudget:
 
     def charge(self, what: str) -> tuple[float, float]:
         """Record one mechanism's spend and return its (epsilon, delta)."""
+        if len(self.spent) >= self.units:
+            raise RuntimeError(f"{what}: more mechanisms ran than were reserved on the budget.")
         epsilon, delta = self.per_unit
         self.spent.append((what, epsilon))
         return epsilon, delta

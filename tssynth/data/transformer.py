@@ -64,11 +64,17 @@ _SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
 _ROW_CHUNK = 16_384  # rows encoded at once: bounds the (rows, columns, modes) temporaries
 
 
-def _private_units(spec: ColumnSpec) -> int:
-    """Private mechanisms a column needs: its public schema spares some."""
-    if spec.kind == CATEGORICAL:
-        return int(spec.public_categories is None and spec.categories is None)
-    return 1 + 3 * (spec.public_bounds is None)
+def private_units(columns: list[ColumnSpec]) -> int:
+    """Budget units :meth:`DataTransformer.fit` spends on ``columns`` under DP.
+
+    A public schema (declared categories or bounds, a category dtype) spares some.
+    """
+    return sum(
+        int(spec.public_categories is None and spec.categories is None)
+        if spec.kind == CATEGORICAL
+        else 1 + 3 * (spec.public_bounds is None)
+        for spec in columns
+    )
 
 
 def _sortable_unique(series: pd.Series) -> list[Any]:
@@ -134,7 +140,9 @@ class DataTransformer:
             Schema from :func:`tssynth.data.schema.infer_schema`.
         budget : DataBudget, optional
             With a budget, every statistic of the data is differentially private
-            (see the module notes).
+            (see the module notes). The caller reserves :func:`private_units`
+            units on it first, with every other mechanism it will run, so that all
+            share the budget equally.
         weights : ndarray of shape (len(df),), optional
             Row weights of the private mechanisms: ``1 / (rows of the record)``
             when a record (a sequence) spans several rows.
@@ -161,8 +169,6 @@ class DataTransformer:
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
         self._categorical_missing: list[bool] = []
-        if budget is not None:
-            budget.reserve(sum(_private_units(spec) for spec in self.columns))
         for position, spec in enumerate(self.columns):
             if spec.kind == CATEGORICAL:
                 self._fit_categorical(position, df[spec.name], spec, budget, weights)

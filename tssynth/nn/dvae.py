@@ -117,7 +117,6 @@ class DVAE(nn.Module):
         self.loss_factor = loss_factor
         self.scheduled_sampling = scheduled_sampling
         self.sampled_share = 0.0
-        self.private = private
         self.reuses_layers = True  # per-step cells: opacus's ghost clipping cannot take them
         gru = _private_gru() if private else nn.GRU
         self.forward_rnn = gru(data_dim + context_dim, hidden_dim, batch_first=True)

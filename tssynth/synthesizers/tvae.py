@@ -13,6 +13,7 @@ from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data import DataTransformer, infer_schema
 from tssynth.data.frame import as_frame, from_frame
 from tssynth.data.private import DataBudget
+from tssynth.data.transformer import private_units
 from tssynth.exceptions import InvalidDataError
 from tssynth.nn.tvae import TVAE
 
@@ -175,10 +176,10 @@ class TVAESynthesizer(BaseSynthesizer):
     def _fit_data(
         self, prepared: PreparedInput, seed: int, budget: DataBudget | None
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
-        frame = prepared.data
-        transformer = DataTransformer(random_state=seed).fit(
-            frame, prepared.extras["schema"], budget
-        )
+        frame, schema = prepared.data, prepared.extras["schema"]
+        if budget is not None:
+            budget.reserve(private_units(schema))
+        transformer = DataTransformer(random_state=seed).fit(frame, schema, budget)
         arrays = [transformer.transform(frame, np.random.default_rng(seed))]
         names = frame.columns.to_list()
         attributes = {
