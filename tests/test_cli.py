@@ -50,10 +50,12 @@ def test_fit_writes_a_loadable_generator_with_the_options(files):
 def test_fit_with_epsilon_trains_privately_and_reports_the_budget(files, capsys):
     generator = files / "private.tssynth"
     args = ["fit", str(files / "real.csv"), "--epochs", "1", "--epsilon", "2", "-o", str(generator)]
-    assert main([*args, "--loss-factor", "20", "-q"]) == 0
+    settings = ["--loss-factor", "20", "--learning-rate", "3e-3", "--embedding-dim", "16"]
+    assert main([*args, *settings, "-q"]) == 0
     assert "epsilon = " in capsys.readouterr().out
     synthesizer = load(generator)
     assert synthesizer.epsilon_ <= 2.0 and synthesizer.loss_factor == 20.0
+    assert synthesizer.learning_rate == 3e-3 and synthesizer.embedding_dim == 16
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])

@@ -48,6 +48,24 @@ def test_span_nll_is_stable_for_extreme_logits():
     assert torch.isfinite(value).all()
 
 
+def test_an_all_zero_softmax_target_adds_nothing_and_is_bounded_below():
+    # A category left out of a private release encodes as an all-zero span: lowering
+    # every logit of that span must not lower the loss (it once ran off to -inf).
+    layout = SpanLayout(SPANS)
+    target = _target(4, torch.Generator().manual_seed(2))
+    target[:, 5:7] = 0.0
+    output = torch.randn(4, 7, generator=torch.Generator().manual_seed(3))
+    sigma = torch.full((7,), 0.5)
+    shifted = output.clone()
+    shifted[:, 5:7] -= 1000.0
+    torch.testing.assert_close(
+        span_nll(output, sigma, target, layout), span_nll(shifted, sigma, target, layout)
+    )
+    output.requires_grad_(True)
+    span_nll(output, sigma, target, layout).sum().backward()
+    assert torch.all(output.grad[:, 5:7] == 0)
+
+
 def test_kl_terms_match_torch_distributions():
     generator = torch.Generator().manual_seed(0)
     mu_q, lv_q, mu_p, lv_p = (torch.randn(10, 4, generator=generator) for _ in range(4))

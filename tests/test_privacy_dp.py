@@ -13,6 +13,7 @@ import tssynth
 from tssynth import DenseVAESynthesizer, DVAESynthesizer, TVAESynthesizer
 from tssynth.data.private import (
     DataBudget,
+    private_gaussian_moments,
     private_quantiles,
     private_range,
     release_frequent,
@@ -69,6 +70,36 @@ def test_private_range_ignores_a_single_outlier():
     low, high = private_range(values, None, budget, "x")
     assert 0.0 <= low < 10.0
     assert 90.0 < high < 200.0
+
+
+def test_private_gaussian_moments_recover_a_correlated_gaussian():
+    rng = np.random.default_rng(0)
+    covariance = np.array([[2.0, 1.2, 0.0], [1.2, 1.5, -0.4], [0.0, -0.4, 0.5]])
+    values = rng.multivariate_normal([5.0, -3.0, 1.0], covariance, size=20_000)
+    budget = DataBudget(epsilon=1.0, delta=1e-6, rng=np.random.default_rng(1))
+    budget.reserve(4)
+    mean, released = private_gaussian_moments(values, budget, noise_multiplier=8.0, what="z")
+    assert [what for what, _ in budget.spent] == ["norm of z"] * 2 + ["centred norm of z"] * 2
+    np.testing.assert_allclose(mean, [5.0, -3.0, 1.0], atol=0.05)
+    # Clipping at the 0.95 quantile of the norms shrinks the spread a little.
+    np.testing.assert_allclose(released, covariance, atol=0.15)
+    assert np.linalg.eigvalsh(released).min() > 0
+
+
+def test_training_noise_leaves_room_for_the_releases_after_training():
+    from opacus.accountants import RDPAccountant
+
+    from tssynth.nn.private import RDP_ORDERS, PrivacyConfig, _calibrate_noise
+
+    config = PrivacyConfig(epsilon=2.0, delta=1e-5, max_grad_norm=1.0, releases=(8.0, 8.0))
+    releases = [(8.0, 1.0, 1), (8.0, 1.0, 1)]
+    alone = _calibrate_noise(PrivacyConfig(2.0, 1e-5, 1.0), 0.02, 1500, [])
+    joint = _calibrate_noise(config, 0.02, 1500, releases)
+    accountant = RDPAccountant()
+    accountant.history = [*releases, (joint, 0.02, 1500)]
+    spent = accountant.get_epsilon(delta=1e-5, alphas=RDP_ORDERS)
+    assert 1.9 < spent <= 2.0
+    assert joint > alone
 
 
 # ----------------------------------------------------------------- DP-SGD
@@ -149,6 +180,9 @@ def test_dp_tvae_spends_at_most_epsilon_and_keeps_rare_values_private(tmp_path):
     sample = synthesizer.sample(500)
     assert sample["income"].max() <= high and sample["income"].min() >= low
     assert "secret-village" not in set(sample["city"])
+    # The latent sampling distribution is a private release, not N(0, I).
+    assert len(synthesizer.privacy_["latent_release"]["radii"]) == 4
+    assert torch.count_nonzero(synthesizer.module_.latent_loc) > 0
     # The spent budget travels with the generator file.
     reloaded = tssynth.load(synthesizer.save(tmp_path / "dp.tssynth"))
     assert reloaded.epsilon_ == synthesizer.epsilon_

@@ -40,7 +40,7 @@ from tssynth._validation import (
     check_random_state,
     resolve_device,
 )
-from tssynth.data.private import DataBudget
+from tssynth.data.private import DataBudget, private_gaussian_moments
 from tssynth.exceptions import GeneratorFileError, InvalidDataError, InvalidParameterError
 from tssynth.nn.modules import PRIVATE_SIGMA_MIN, Decoder
 from tssynth.nn.private import PrivacyConfig, require_opacus
@@ -54,6 +54,12 @@ _RUNTIME_PARAMS = {"device", "verbose", "generator_filepath"}
 # (category sets, bounds, frequent values, lengths); a public schema that covers
 # every column leaves it all to DP-SGD.
 DATA_BUDGET_SHARE = 0.2
+# Models with a fitted latent distribution release its mean and covariance: the
+# clipping radii spend this share (basic composition), the two Gaussian releases
+# (this noise multiplier) are accounted with the DP-SGD steps.
+LATENT_BUDGET_SHARE = 0.05
+LATENT_NOISE_MULTIPLIER = 8.0
+_LATENT_RADIUS_UNITS = 4  # two private quantiles, each in a privately found domain
 
 
 @dataclass
@@ -173,11 +179,15 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             )
         seeds = _seeds(self.random_state)
         budget = self._data_budget(prepared.n_records, seeds["data"])
+        latent_budget = self._latent_budget(prepared.n_records, budget)
         attributes, arrays = self._fit_data(prepared, seeds["data"], budget)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seeds["init"])
             module = self._build_module(attributes)
         config = self._training_config()
+        latent_share = (
+            (0.0, 0.0) if latent_budget is None else (latent_budget.epsilon, latent_budget.delta)
+        )
         if budget is not None:
             for part in module.modules():
                 if isinstance(part, Decoder):
@@ -185,18 +195,31 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             config = replace(
                 config,
                 privacy=PrivacyConfig(
-                    epsilon=self.epsilon - budget.epsilon_spent,
-                    delta=self._total_delta(prepared.n_records) - budget.delta_spent,
+                    epsilon=self.epsilon - budget.epsilon_spent - latent_share[0],
+                    delta=self._total_delta(prepared.n_records)
+                    - budget.delta_spent
+                    - latent_share[1],
                     max_grad_norm=self.max_grad_norm,
+                    releases=(LATENT_NOISE_MULTIPLIER,) * 2 if self._latent_distribution else (),
                 ),
             )
         result = train(module, arrays, config, device, seeds["train"])
-        self._after_training(module, arrays, device)
+        self._after_training(module, arrays, device, latent_budget)
         privacy = {"epsilon": None, "delta": None, "noise_multiplier": None}
+        if latent_budget is not None:
+            latent_spent = (latent_budget.epsilon_spent, latent_budget.delta_spent)
+        else:
+            latent_spent = (0.0, 0.0)
         if budget is not None:
             privacy = {
-                "epsilon": budget.epsilon_spent + result.epsilon,
-                "delta": budget.delta_spent + config.privacy.delta,
+                "epsilon": budget.epsilon_spent + latent_spent[0] + result.epsilon,
+                "delta": budget.delta_spent + latent_spent[1] + config.privacy.delta,
+                "latent_release": None
+                if latent_budget is None
+                else {
+                    "noise_multiplier": LATENT_NOISE_MULTIPLIER,
+                    "radii": [[what, e] for what, e in latent_budget.spent],
+                },
                 "noise_multiplier": result.noise_multiplier,
                 "data_layer": [[what, e] for what, e in budget.spent],
             }
@@ -225,6 +248,18 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             delta=self._total_delta(n_records) * DATA_BUDGET_SHARE,
             rng=np.random.default_rng(seed),
         )
+
+    def _latent_budget(self, n_records: int, data_budget: DataBudget | None) -> DataBudget | None:
+        """The budget of the latent release's clipping radii (None without it or without DP)."""
+        if data_budget is None or not self._latent_distribution:
+            return None
+        budget = DataBudget(
+            epsilon=self.epsilon * LATENT_BUDGET_SHARE,
+            delta=self._total_delta(n_records) * LATENT_BUDGET_SHARE,
+            rng=np.random.default_rng(data_budget.rng.integers(2**63)),
+        )
+        budget.reserve(_LATENT_RADIUS_UNITS)
+        return budget
 
     @property
     def epsilon_(self) -> float | None:
@@ -396,6 +431,10 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------ subclass hooks
 
     _data_attribute_names: ClassVar[Sequence[str]] = ()
+    #: Whether the module samples latents from a Gaussian fitted after training to the
+    #: aggregated posterior (``fit_latent_distribution``; under DP a private release of
+    #: its mean and covariance, :func:`~tssynth.data.private.private_gaussian_moments`).
+    _latent_distribution: ClassVar[bool] = False
 
     def _validate_params(self) -> None:
         raise NotImplementedError
@@ -415,9 +454,26 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     def _after_training(
-        self, module: torch.nn.Module, arrays: list[np.ndarray], device: torch.device
+        self,
+        module: torch.nn.Module,
+        arrays: list[np.ndarray],
+        device: torch.device,
+        budget: DataBudget | None,
     ) -> None:
-        """Optional last step on the trained module (nothing by default)."""
+        """Fit the latent sampling distribution, privately under DP (``_latent_distribution``)."""
+        if not self._latent_distribution:
+            return
+        x = torch.as_tensor(arrays[0]).to(device)
+        if budget is None:
+            module.fit_latent_distribution(x)
+            return
+        generator = torch.Generator(device=device)
+        generator.manual_seed(int(budget.rng.integers(2**63)))
+        codes = module.posterior_draws(x, generator).double().cpu().numpy()
+        mean, covariance = private_gaussian_moments(
+            codes, budget, LATENT_NOISE_MULTIPLIER, "latent codes"
+        )
+        module.set_latent_distribution(mean, covariance)
 
     def _data_attributes(self, state: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError

@@ -239,6 +239,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         "epsilon": args.epsilon,
         "delta": args.delta,
         "loss_factor": args.loss_factor,
+        "learning_rate": args.learning_rate,
+        "embedding_dim": args.embedding_dim,
     }
     init = {k: v for k, v in init.items() if v is not None}
     init["verbose"] = not args.quiet
@@ -441,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="reconstruction weight (model default if omitted; 20 works well with --epsilon)",
     )
+    fit.add_argument("--learning-rate", type=float, help="Adam learning rate (model default)")
+    fit.add_argument("--embedding-dim", type=int, help="latent dimensions (model default)")
     fit.add_argument(
         "-o",
         "--output",

@@ -259,3 +259,53 @@ def private_range(
     if low >= 0.0:
         widened_low = max(widened_low, 0.0)
     return float(widened_low), float(min(high + margin, ceiling))
+
+
+def private_gaussian_moments(
+    values: np.ndarray, budget: DataBudget, noise_multiplier: float, what: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of the rows of ``values`` by the Gaussian mechanism.
+
+    Two releases, one row per record: the sum of the rows clipped to norm ``R1``,
+    then the sum of outer products of the rows centred on that noisy mean and
+    clipped to norm ``R2``. Each has L2 sensitivity ``R`` (resp. ``R2**2``) and gets
+    Gaussian noise of ``noise_multiplier`` times it; the radii are private 0.95
+    quantiles of the norms (:func:`private_spread`, two budget units each). The
+    two Gaussian releases are *not* charged to ``budget``: the caller accounts
+    them (the synthesizers add them to the DP-SGD accountant). The covariance is
+    projected onto the positive semi-definite matrices (post-processing).
+
+    Parameters
+    ----------
+    values : ndarray of shape (n, d)
+    budget : DataBudget
+        Four units must be reserved on it.
+    noise_multiplier : float
+        Noise standard deviation over sensitivity, for both releases.
+    what : str
+
+    Returns
+    -------
+    mean : ndarray of shape (d,)
+    covariance : ndarray of shape (d, d)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n, d = values.shape
+    level = np.array([0.95])
+
+    def clipped(rows: np.ndarray, name: str) -> tuple[np.ndarray, float]:
+        norms = np.linalg.norm(rows, axis=1)
+        radius = float(private_spread(norms, None, level, budget, name)[0][0])
+        radius = max(radius, 1e-12)
+        return rows * np.minimum(1.0, radius / np.maximum(norms, 1e-300))[:, None], radius
+
+    rows, radius = clipped(values, f"norm of {what}")
+    noise = budget.rng.normal(0.0, noise_multiplier * radius, d)
+    mean = (rows.sum(axis=0) + noise) / n
+    rows, radius = clipped(values - mean, f"centred norm of {what}")
+    noise = np.triu(budget.rng.normal(0.0, noise_multiplier * radius**2, (d, d)))
+    second = rows.T @ rows + noise + np.triu(noise, 1).T
+    eigenvalues, vectors = np.linalg.eigh(second / n)
+    floor = 1e-3 * max(float(eigenvalues.max()), 1e-12)
+    covariance = (vectors * np.maximum(eigenvalues, floor)) @ vectors.T
+    return mean, covariance

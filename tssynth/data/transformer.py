@@ -26,8 +26,10 @@ when "missing" is itself released; integer rounding follows the dtype.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -62,6 +64,9 @@ _SCALAR_LIMIT = 0.99
 _MIN_MODE_STD = 1e-3
 _SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
 _ROW_CHUNK = 16_384  # rows encoded at once: bounds the (rows, columns, modes) temporaries
+_SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step")
+_MODE_STATE = ("weights", "means", "stds", "exact")  # the parts of each column's modes
+_MIXTURE_WORKERS = min(4, os.cpu_count() or 1)  # mixtures of different columns fit in parallel
 
 
 def private_units(columns: list[ColumnSpec]) -> int:
@@ -149,35 +154,32 @@ class DataTransformer:
         """
         rng = np.random.default_rng(self.random_state)
         self.columns = list(columns)
-        self._continuous: dict[str, list[Any]] = {
-            k: []
-            for k in (
-                "index",
-                "loc",
-                "scale",
-                "min",
-                "max",
-                "step",
-                "weights",
-                "means",
-                "stds",
-                "exact",
-            )
-        }
+        # "modes" holds (weights, means, stds, exact) per column, or a Future of it.
+        self._continuous: dict[str, list[Any]] = {k: [] for k in (*_SCALAR_STATE, "modes")}
         self._constants: dict[int, float] = {}
         self._missing_index: list[int] = []
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
         self._categorical_missing: list[bool] = []
-        for position, spec in enumerate(self.columns):
-            if spec.kind == CATEGORICAL:
-                self._fit_categorical(position, df[spec.name], spec, budget, weights)
-            elif budget is not None:
-                self._fit_private_continuous(
-                    position, to_float(df[spec.name], spec), spec, budget, weights
-                )
-            else:
-                self._fit_continuous(position, to_float(df[spec.name], spec), spec, rng)
+        # sklearn's mixture fit spends most of its time in numpy calls that release the
+        # GIL, so the columns' mixtures run in threads while this loop goes on. Warnings
+        # are filtered here, in the submitting thread, for as long as any fit runs.
+        with (
+            ThreadPoolExecutor(max_workers=_MIXTURE_WORKERS) as pool,
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for position, spec in enumerate(self.columns):
+                if spec.kind == CATEGORICAL:
+                    self._fit_categorical(position, df[spec.name], spec, budget, weights)
+                elif budget is not None:
+                    self._fit_private_continuous(
+                        position, to_float(df[spec.name], spec), spec, budget, weights
+                    )
+                else:
+                    self._fit_continuous(position, to_float(df[spec.name], spec), spec, rng, pool)
+            modes = self._continuous["modes"]
+            self._continuous["modes"] = [m.result() if isinstance(m, Future) else m for m in modes]
         self._finalise()
         return self
 
@@ -215,7 +217,12 @@ class DataTransformer:
         self._categorical_missing.append(has_missing)
 
     def _fit_continuous(
-        self, position: int, values: np.ndarray, spec: ColumnSpec, rng: np.random.Generator
+        self,
+        position: int,
+        values: np.ndarray,
+        spec: ColumnSpec,
+        rng: np.random.Generator,
+        pool: ThreadPoolExecutor,
     ) -> None:
         if np.isinf(values).any():
             raise InvalidDataError(
@@ -232,13 +239,14 @@ class DataTransformer:
             self._constants[position] = float(unique[0]) if unique.size else np.nan
             return
         loc, scale = float(observed.mean()), float(observed.std())
-        weights, means, stds, exact = self._fit_modes(observed, loc, scale, rng)
+        # The seed is drawn here, in column order, so the result never depends on threads.
+        modes = pool.submit(self._fit_modes, observed, loc, scale, int(rng.integers(2**63)))
         if spec.value_type in (DATETIME, TIMEDELTA):
             step = time_step(values, spec)
         else:
             step = 1.0 if np.all(observed == np.round(observed)) else 0.0
         low, high = spec.public_bounds or (observed.min(), observed.max())
-        self._add_continuous(position, loc, scale, low, high, step, weights, means, stds, exact)
+        self._add_continuous(position, loc, scale, low, high, step, modes)
 
     def _add_continuous(self, *values: Any) -> None:
         for key, value in zip(self._continuous, values, strict=True):
@@ -291,20 +299,18 @@ class DataTransformer:
             low,
             high,
             step,
-            mode_weights[sort] / mode_weights.sum(),
-            means[sort],
-            stds[sort],
-            exact[sort],
+            (mode_weights[sort] / mode_weights.sum(), means[sort], stds[sort], exact[sort]),
         )
 
     def _fit_modes(
-        self, observed: np.ndarray, loc: float, scale: float, rng: np.random.Generator
+        self, observed: np.ndarray, loc: float, scale: float, seed: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Point-mass modes for very frequent values, a Bayesian mixture for the rest.
 
         Returns weights, standardised means and stds of the modes, and each mode's
         exact raw value (NaN for mixture modes).
         """
+        rng = np.random.default_rng(seed)
         values, counts = np.unique(observed, return_counts=True)
         share = counts / observed.size
         is_spike = share >= _SPIKE_SHARE
@@ -334,17 +340,17 @@ class DataTransformer:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if standardised.size > self.max_fit_rows:
             standardised = rng.choice(standardised, self.max_fit_rows, replace=False)
+        # In one dimension "diag" is the same model as "full", with cheaper updates.
         mixture = BayesianGaussianMixture(
             n_components=min(self.max_modes, n_unique),
+            covariance_type="diag",
             weight_concentration_prior_type="dirichlet_process",
             weight_concentration_prior=0.001,
             max_iter=100,
             n_init=1,
             random_state=int(rng.integers(2**31 - 1)),
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            mixture.fit(standardised.reshape(-1, 1))
+        mixture.fit(standardised.reshape(-1, 1))
         keep = mixture.weights_ > self.weight_threshold
         if not keep.any():
             keep = mixture.weights_ == mixture.weights_.max()
@@ -358,19 +364,17 @@ class DataTransformer:
         """Turn the per-column lists into padded arrays and lay out the model array."""
         cont = self._continuous
         n_cont = len(cont["index"])
-        width = max((len(w) for w in cont["weights"]), default=1)
+        width = max((len(modes[0]) for modes in cont["modes"]), default=1)
         self._log_weights = np.full((n_cont, width), -np.inf)
         self._means = np.zeros((n_cont, width))
         self._stds = np.ones((n_cont, width))
         self._exact = np.full((n_cont, width), np.nan)
-        for row, (w, m, s, e) in enumerate(
-            zip(cont["weights"], cont["means"], cont["stds"], cont["exact"], strict=True)
-        ):
+        for row, (w, m, s, e) in enumerate(cont["modes"]):
             self._log_weights[row, : len(w)] = np.log(w)
             self._means[row, : len(m)] = m
             self._stds[row, : len(s)] = s
             self._exact[row, : len(e)] = e
-        self._n_modes = np.array([len(w) for w in cont["weights"]], dtype=np.int64)
+        self._n_modes = np.array([len(modes[0]) for modes in cont["modes"]], dtype=np.int64)
         self._cont_arrays = {
             k: np.asarray(cont[k], dtype=np.float64) for k in ("loc", "scale", "min", "max", "step")
         }
@@ -697,9 +701,7 @@ class DataTransformer:
                 "random_state": self.random_state,
             },
             "columns": [c.to_dict() for c in self.columns],
-            "continuous": {
-                k: [np.asarray(v).tolist() for v in vals] for k, vals in self._continuous.items()
-            },
+            "continuous": self._continuous_state(),
             "constants": dict(self._constants),
             "missing_index": list(self._missing_index),
             "categorical_index": list(self._categorical_index),
@@ -707,15 +709,23 @@ class DataTransformer:
             "categorical_missing": list(self._categorical_missing),
         }
 
+    def _continuous_state(self) -> dict[str, list[Any]]:
+        state = {k: [np.asarray(v).tolist() for v in self._continuous[k]] for k in _SCALAR_STATE}
+        for i, key in enumerate(_MODE_STATE):
+            state[key] = [np.asarray(modes[i]).tolist() for modes in self._continuous["modes"]]
+        return state
+
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> DataTransformer:
         """Rebuild a fitted transformer from :meth:`to_state` output."""
         self = cls(**state["params"])
         self.columns = [ColumnSpec.from_dict(c) for c in state["columns"]]
-        self._continuous = {
-            k: [np.asarray(v) if k in ("weights", "means", "stds", "exact") else v for v in vals]
-            for k, vals in state["continuous"].items()
-        }
+        continuous = state["continuous"]
+        self._continuous = {k: list(continuous[k]) for k in _SCALAR_STATE}
+        self._continuous["modes"] = [
+            tuple(np.asarray(v) for v in modes)
+            for modes in zip(*(continuous[k] for k in _MODE_STATE), strict=True)
+        ]
         self._constants = dict(state["constants"])
         self._missing_index = list(state["missing_index"])
         self._categorical_index = list(state["categorical_index"])

@@ -63,6 +63,10 @@ class SpanLayout(nn.Module):
         shifted = torch.exp(logits - peak.index_select(1, self.segment))
         return peak, shifted, self._segment(shifted, "sum")
 
+    def segment_sum(self, values: torch.Tensor) -> torch.Tensor:
+        """Sum of every softmax span of ``values`` (n, n_softmax_dims): (n, n_segments)."""
+        return self._segment(values, "sum")
+
     def segment_logsumexp(self, logits: torch.Tensor) -> torch.Tensor:
         """Log-sum-exp of every softmax span.
 

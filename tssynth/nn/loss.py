@@ -18,7 +18,8 @@ def span_nll(
 
     Gaussian columns: ``N(target; tanh(output), sigma^2)``. Softmax spans:
     cross-entropy of the one-hot target against ``softmax(output)`` within the
-    span. Everything is computed with tensor ops over all spans at once.
+    span (zero for an all-zero target). Everything is computed with tensor ops
+    over all spans at once.
 
     Parameters
     ----------
@@ -42,8 +43,12 @@ def span_nll(
         nll = nll + (0.5 * err**2 + torch.log(sd) + _HALF_LOG_TWO_PI).sum(dim=1)
     if layout.n_segments:
         logits = output[:, layout.softmax_dims]
-        chosen = (logits * target[:, layout.softmax_dims]).sum(dim=1)
-        nll = nll + layout.segment_logsumexp(logits).sum(dim=1) - chosen
+        onehot = target[:, layout.softmax_dims]
+        # sum_j t_j (lse - l_j): a span whose target is all zero (a category left out
+        # of a private release) adds nothing, instead of rewarding logits -> -inf.
+        mass = layout.segment_sum(onehot)
+        chosen = (logits * onehot).sum(dim=1)
+        nll = nll + (layout.segment_logsumexp(logits) * mass).sum(dim=1) - chosen
     return nll
 
 

@@ -90,11 +90,17 @@ class PrivacyConfig:
     delta : float
     max_grad_norm : float
         Per-sample gradient clipping norm.
+    releases : tuple of float, default=()
+        Noise multipliers of Gaussian mechanisms on the whole data set (sensitivity
+        1 after scaling) that the caller runs after training; the accountant counts
+        them with the training steps, and the training noise is calibrated so that
+        everything together stays within ``epsilon``.
     """
 
     epsilon: float
     delta: float
     max_grad_norm: float
+    releases: tuple[float, ...] = ()
 
 
 @dataclass
@@ -146,6 +152,44 @@ class PrivateTraining:
         return self.wrapped.to_standard_module()
 
 
+def _calibrate_noise(
+    config: PrivacyConfig, sample_rate: float, steps: int, releases: list[tuple[float, float, int]]
+) -> float:
+    """Smallest training noise multiplier keeping steps and releases within ``config.epsilon``."""
+    from opacus.accountants import RDPAccountant
+    from opacus.accountants.utils import get_noise_multiplier
+
+    if not releases:
+        return float(
+            get_noise_multiplier(
+                target_epsilon=config.epsilon,
+                target_delta=config.delta,
+                sample_rate=sample_rate,
+                steps=steps,
+                accountant="rdp",
+                alphas=RDP_ORDERS,
+            )
+        )
+
+    def spent(sigma: float) -> float:
+        accountant = RDPAccountant()
+        accountant.history = [*releases, (sigma, sample_rate, steps)]
+        return float(accountant.get_epsilon(delta=config.delta, alphas=RDP_ORDERS))
+
+    low, high = 0.0, 1.0
+    while spent(high) > config.epsilon:
+        low, high = high, 2.0 * high
+        if high > 1e4:
+            raise InvalidParameterError(
+                f"epsilon={config.epsilon:.3g} (after the data layer's share) is too small for "
+                "training; raise epsilon."
+            )
+    while high - low > 0.01 * high:  # the same 1 % tolerance as opacus's search
+        middle = (low + high) / 2.0
+        low, high = (low, middle) if spent(middle) <= config.epsilon else (middle, high)
+    return high
+
+
 def make_private(
     module: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -159,25 +203,20 @@ def make_private(
 
     The noise multiplier is the smallest that keeps the RDP accountant's epsilon
     at most ``config.epsilon`` after ``epochs`` epochs of ``n / batch_size``
-    Poisson-sampled steps.
+    Poisson-sampled steps and ``config.releases``.
     """
     require_opacus()
     from opacus import GradSampleModule
     from opacus.accountants import RDPAccountant
-    from opacus.accountants.utils import get_noise_multiplier
     from opacus.grad_sample import GradSampleModuleFastGradientClipping
     from opacus.optimizers import DPOptimizer, DPOptimizerFastGradientClipping
 
     sample_rate = min(1.0, batch_size / n)
     steps_per_epoch = max(1, round(1.0 / sample_rate))
-    noise_multiplier = get_noise_multiplier(
-        target_epsilon=config.epsilon,
-        target_delta=config.delta,
-        sample_rate=sample_rate,
-        steps=epochs * steps_per_epoch,
-        accountant="rdp",
-        alphas=RDP_ORDERS,
-    )
+    releases = [(float(sigma), 1.0, 1) for sigma in config.releases]
+    noise_multiplier = _calibrate_noise(config, sample_rate, epochs * steps_per_epoch, releases)
+    accountant = RDPAccountant()
+    accountant.history = list(releases)  # run after training, counted from the start
     ghost = not getattr(module, "reuses_layers", False)
     if ghost:
         wrapped = GradSampleModuleFastGradientClipping(
@@ -200,7 +239,7 @@ def make_private(
     return PrivateTraining(
         wrapped=wrapped,
         optimizer=dp_optimizer,
-        accountant=RDPAccountant(),
+        accountant=accountant,
         noise_multiplier=float(noise_multiplier),
         sample_rate=sample_rate,
         steps_per_epoch=steps_per_epoch,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -116,11 +116,30 @@ class TVAE(nn.Module):
             return
         mean = total / n
         covariance = (outer - n * torch.outer(mean, mean)) / (n - 1) + torch.diag(variance / n)
-        eye = torch.eye(dim, **kwargs)
+        self.set_latent_distribution(mean, covariance)
+
+    @torch.no_grad()
+    def set_latent_distribution(self, mean: Any, covariance: Any) -> None:
+        """Sample latents from ``N(mean, covariance)`` (kept as is when not positive definite)."""
+        kwargs = {"dtype": torch.float64, "device": self.latent_loc.device}
+        mean, covariance = torch.as_tensor(mean, **kwargs), torch.as_tensor(covariance, **kwargs)
+        eye = torch.eye(self.embedding_dim, **kwargs)
         tril, info = torch.linalg.cholesky_ex(covariance + 1e-6 * eye)
         if int(info) == 0:
             self.latent_loc.copy_(mean)
             self.latent_tril.copy_(tril)
+
+    @torch.no_grad()
+    def posterior_draws(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, batch_size: int = 4096
+    ) -> torch.Tensor:
+        """One reparameterised draw of z from q(z | x) for every row of ``x``."""
+        draws = []
+        for start in range(0, len(x), batch_size):
+            mu, logvar = self.encoder(x[start : start + batch_size])
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            draws.append(mu + eps * torch.exp(0.5 * logvar))
+        return torch.cat(draws) if draws else x.new_zeros((0, self.embedding_dim))
 
     def sample_latent(self, noise: torch.Tensor) -> torch.Tensor:
         """Map standard normal noise to latents of the sampling distribution."""

@@ -120,6 +120,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
         "data_min_",
         "data_max_",
     )
+    _latent_distribution = True
 
     def __init__(
         self,
@@ -255,12 +256,6 @@ class DenseVAESynthesizer(BaseSynthesizer):
             self.decompress_dims,
             self.loss_factor,
         )
-
-    def _after_training(
-        self, module: torch.nn.Module, arrays: list[np.ndarray], device: torch.device
-    ) -> None:
-        if self.epsilon is None:  # the aggregated posterior would read the data outside DP-SGD
-            module.fit_latent_distribution(torch.as_tensor(arrays[0]).to(device))
 
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
         return {name: attributes[name] for name in self._data_attribute_names}

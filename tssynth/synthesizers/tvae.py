@@ -89,6 +89,7 @@ class TVAESynthesizer(BaseSynthesizer):
     """
 
     _data_attribute_names = ("transformer_", "input_format_", "n_features_in_", "feature_names_in_")
+    _latent_distribution = True
 
     def __init__(
         self,
@@ -200,12 +201,6 @@ class TVAESynthesizer(BaseSynthesizer):
             self.decompress_dims,
             self.loss_factor,
         )
-
-    def _after_training(
-        self, module: torch.nn.Module, arrays: list[np.ndarray], device: torch.device
-    ) -> None:
-        if self.epsilon is None:  # the aggregated posterior would read the data outside DP-SGD
-            module.fit_latent_distribution(torch.as_tensor(arrays[0]).to(device))
 
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
         names = attributes["feature_names_in_"]
