@@ -185,6 +185,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             torch.manual_seed(seeds["init"])
             module = self._build_module(attributes)
         config = self._training_config()
+        # The latent radii run after training and always spend their whole share.
         latent_share = (
             (0.0, 0.0) if latent_budget is None else (latent_budget.epsilon, latent_budget.delta)
         )
@@ -206,14 +207,10 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         result = train(module, arrays, config, device, seeds["train"])
         self._after_training(module, arrays, device, latent_budget)
         privacy = {"epsilon": None, "delta": None, "noise_multiplier": None}
-        if latent_budget is not None:
-            latent_spent = (latent_budget.epsilon_spent, latent_budget.delta_spent)
-        else:
-            latent_spent = (0.0, 0.0)
         if budget is not None:
             privacy = {
-                "epsilon": budget.epsilon_spent + latent_spent[0] + result.epsilon,
-                "delta": budget.delta_spent + latent_spent[1] + config.privacy.delta,
+                "epsilon": budget.epsilon_spent + latent_share[0] + result.epsilon,
+                "delta": budget.delta_spent + latent_share[1] + config.privacy.delta,
                 "latent_release": None
                 if latent_budget is None
                 else {

@@ -157,19 +157,6 @@ def _calibrate_noise(
 ) -> float:
     """Smallest training noise multiplier keeping steps and releases within ``config.epsilon``."""
     from opacus.accountants import RDPAccountant
-    from opacus.accountants.utils import get_noise_multiplier
-
-    if not releases:
-        return float(
-            get_noise_multiplier(
-                target_epsilon=config.epsilon,
-                target_delta=config.delta,
-                sample_rate=sample_rate,
-                steps=steps,
-                accountant="rdp",
-                alphas=RDP_ORDERS,
-            )
-        )
 
     def spent(sigma: float) -> float:
         accountant = RDPAccountant()
