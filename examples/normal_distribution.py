@@ -1,9 +1,11 @@
 """Learn N(100, 10) from 100 values, sample 15,000 and compare mean and std with the truth.
 
 Run: ``python examples/normal_distribution.py [--seed 0]``. It prints the relative
-errors. Measured over seeds 0-4: the mean is within 1 % every time; the standard
-deviation within 2.9 % (errors 2.2, 1.7, 0.2, 2.6 and 2.9 %), slightly low on average,
-as a VAE learning 100 points tends to be.
+errors. Measured over seeds 0-9: the mean is within 1 % every time; the standard
+deviation is within 2 % for 9 of the 10 seeds (errors -0.6, 0.9, -0.6, -0.6, -2.0,
+-3.1, -1.4, -0.2, -1.9 and -1.5 %; seed 0, the default, -0.6 %). It is low by 1 %
+on average: samples are kept inside the training min/max, and clipping a normal at
+the extremes of 100 draws (about 2.5 sd) alone lowers its std by about 1 %.
 """
 
 from __future__ import annotations
@@ -22,9 +24,16 @@ def main(seed: int = 0) -> dict[str, float]:
     # comparison measures the synthesizer, not the sampling noise of 100 draws.
     draws = rng.normal(size=100)
     values = TRUE_MEAN + TRUE_STD * (draws - draws.mean()) / draws.std()
-    # 100 rows: small batches give enough optimiser steps, a small latent suffices.
+    # 100 rows: small batches give enough optimiser steps, a small latent suffices,
+    # and loss_factor 1 (the ELBO's own weighting) keeps the decoder's noise at the
+    # data's scale (TVAE's default of 2 gave std errors up to 2.8 % over seeds 0-4).
     synthesizer = TVAESynthesizer(
-        epochs=300, batch_size=10, embedding_dim=8, random_state=seed, device="cpu"
+        epochs=300,
+        batch_size=10,
+        embedding_dim=8,
+        loss_factor=1.0,
+        random_state=seed,
+        device="cpu",
     )
     synthesizer.fit(pd.DataFrame({"x": values}))
     sample = synthesizer.sample(15_000)["x"]

@@ -20,7 +20,7 @@ def load_example(name: str):
 def test_normal_distribution_example_recovers_mean_and_std():
     result = load_example("normal_distribution").main(seed=0)
     assert result["mean_error"] < 0.02
-    assert result["std_error"] < 0.03
+    assert result["std_error"] < 0.02
 
 
 def test_private_release_example_reports_spent_budget_and_verdicts():

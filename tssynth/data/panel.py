@@ -44,9 +44,9 @@ from tssynth.data.schema import (
     restore_continuous,
     to_float,
 )
-from tssynth.data.sequences import index_long_frame, pad_sequences
+from tssynth.data.sequences import _float_array, index_long_frame, pad_sequences
 from tssynth.data.transformer import DataTransformer, private_units
-from tssynth.exceptions import InvalidDataError
+from tssynth.exceptions import InvalidDataError, InvalidParameterError
 
 SAMPLE = "sample"
 
@@ -102,10 +102,7 @@ def _read_array(X: Any, what: str) -> LongPanel:
             f"{what} must be a long DataFrame or a numeric array of shape (n, T) or (n, T, d), "
             f"got {type(X).__name__} with shape {raw.shape} and dtype {raw.dtype}."
         )
-    try:
-        array = raw.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidDataError(f"{what} must hold numbers only: {exc}") from exc
+    array = _float_array(raw, what)
     if array.ndim == 2:
         array = array[:, :, None]
     n, T, d = array.shape
@@ -130,6 +127,7 @@ def _read_frame(
     sequence_index: Hashable,
     context_columns: list[Hashable],
     what: str,
+    fitted_index_spec: ColumnSpec | None = None,
 ) -> LongPanel:
     if sequence_key is None:
         raise InvalidDataError(
@@ -156,11 +154,13 @@ def _read_frame(
         raise InvalidDataError(
             f"{what} has no feature columns besides the key, index and context columns."
         )
+    index_spec = None if sequence_index is None else _index_spec(X, sequence_index)
     index = index_long_frame(X, sequence_key, sequence_index)
     ordered = X.iloc[index.order].reset_index(drop=True)
-    time, index_spec = None, None
+    time = None
     if sequence_index is not None:
-        index_spec = _index_spec(X, sequence_index)
+        # Later data is read in the fitted unit and time zone (to_float checks the kind).
+        index_spec = fitted_index_spec or index_spec
         time = to_float(ordered[sequence_index], index_spec)
     context = None
     if context_columns:
@@ -202,6 +202,7 @@ def read_panel(
     *,
     min_length: int = 1,
     what: str = "X",
+    index_spec: ColumnSpec | None = None,
 ) -> LongPanel:
     """Validate and index a panel (a long DataFrame or a numeric array).
 
@@ -216,6 +217,9 @@ def read_panel(
         Shortest sequence allowed.
     what : str
         Name of ``X`` in error messages.
+    index_spec : ColumnSpec, optional
+        The fitted ``sequence_index`` column: later data is read in its unit and
+        time zone, and must be of its kind.
 
     Returns
     -------
@@ -230,7 +234,7 @@ def read_panel(
     """
     context_columns = [] if context_columns is None else list(context_columns)
     if isinstance(X, pd.DataFrame):
-        panel = _read_frame(X, sequence_key, sequence_index, context_columns, what)
+        panel = _read_frame(X, sequence_key, sequence_index, context_columns, what, index_spec)
     else:
         if isinstance(X, pd.Series):
             raise InvalidDataError(f"{what} is a Series; pass a long DataFrame or an array.")
@@ -360,6 +364,18 @@ class PanelTransformer:
     ) -> tuple[list[ColumnSpec], list[ColumnSpec] | None]:
         """Schemas of the step features and of the context (None without context)."""
         names = list(panel.features.columns)
+        modelled = names + ([] if panel.context is None else list(panel.context.columns))
+        declared = [] if discrete_columns is None else list(discrete_columns)
+        if isinstance(metadata, Mapping):
+            for value in metadata.values():
+                declared += list(value) if isinstance(value, Iterable) else []
+        unknown = [name for name in declared if name not in modelled]
+        if unknown:
+            raise InvalidParameterError(
+                f"Columns {unknown} were declared in discrete_columns/metadata but are not "
+                f"feature or context columns (the sequence_key and sequence_index columns are "
+                f"not modelled); the feature and context columns are {modelled}."
+            )
         step_discrete, context_discrete = _split(discrete_columns, names)
         meta_steps = meta_context = None
         if metadata is not None:
@@ -480,7 +496,7 @@ class PanelTransformer:
             First ``sequence_index`` value (as a number) per sequence; later
             steps add the learned step.
         keys : array-like of shape (n,), optional
-            Entity labels (default 0..n-1).
+            Entity labels (default 0..n-1, in the fitted key dtype); an Index keeps its dtype.
         samples : ndarray of int, shape (n,), optional
             Sample number per sequence: adds a ``sample`` column after the key.
 
@@ -502,12 +518,14 @@ class PanelTransformer:
             return out if fmt["ndim"] == 3 else out[:, :, 0]
         columns: dict[Hashable, Any] = {}
         key_values = self._fresh_keys(n) if keys is None else np.asarray(keys, dtype=object)
+        # Fresh keys take the fitted key dtype, given keys (an Index) their own.
+        key_dtype = key_values.dtype if keys is None else getattr(keys, "dtype", None)
         context = None
         if self.context is not None and context_rows is not None:
             context = self.context.inverse_transform(context_rows)
         for name in fmt["columns"]:
             if name == fmt["sequence_key"]:
-                columns[name] = pd.Series(key_values[codes])
+                columns[name] = pd.Series(key_values[codes], dtype=key_dtype)
                 if samples is not None:
                     columns[SAMPLE] = pd.Series(np.asarray(samples)[codes])
             elif name == fmt["sequence_index"]:

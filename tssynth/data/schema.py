@@ -135,10 +135,22 @@ def _time_unit(dtype: Any) -> str | None:
     base = getattr(dtype, "base", dtype)
     if isinstance(dtype, pd.DatetimeTZDtype):
         return dtype.unit
+    if isinstance(dtype, pd.ArrowDtype):  # timestamp[us][pyarrow], duration[ms][pyarrow]
+        return getattr(dtype.pyarrow_dtype, "unit", None)
     try:
         return np.datetime_data(base)[0]
     except TypeError:
         return None
+
+
+def _time_zone(dtype: Any) -> str | None:
+    """Time zone of a tz-aware datetime dtype (numpy-backed or pyarrow), else None."""
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return str(dtype.tz)
+    if isinstance(dtype, pd.ArrowDtype):
+        tz = getattr(dtype.pyarrow_dtype, "tz", None)
+        return None if tz is None else str(tz)
+    return None
 
 
 def infer_schema(
@@ -190,7 +202,7 @@ def infer_schema(
                 dtype=str(dtype),
                 value_type=value_type,
                 unit=_time_unit(dtype) if value_type in (DATETIME, TIMEDELTA) else None,
-                tz=str(dtype.tz) if isinstance(dtype, pd.DatetimeTZDtype) else None,
+                tz=_time_zone(dtype),
                 categories=(
                     list(dtype.categories) if isinstance(dtype, pd.CategoricalDtype) else None
                 ),
@@ -309,11 +321,29 @@ def _forced_kinds(
 def to_float(series: pd.Series, spec: ColumnSpec) -> np.ndarray:
     """Values of a continuous column as float64, NaN where missing.
 
-    Datetimes and timedeltas become integers in their own unit (UTC for tz-aware).
+    Datetimes and timedeltas become integers in the fitted unit (UTC for tz-aware).
+
+    Raises
+    ------
+    InvalidDataError
+        When ``series`` is not of the fitted kind: datetimes where numbers were
+        fitted (or the reverse), tz-naive where tz-aware datetimes were fitted (or
+        the reverse), or values that are not numbers.
     """
-    if spec.value_type in (DATETIME, TIMEDELTA):
+    value_type = _value_type(series.dtype)
+    time_types = (DATETIME, TIMEDELTA)
+    if (value_type in time_types or spec.value_type in time_types) and (
+        value_type != spec.value_type or (_time_zone(series.dtype) is None) != (spec.tz is None)
+    ):
+        raise InvalidDataError(
+            f"Column {spec.name!r} was fitted with dtype {spec.dtype} but now has dtype "
+            f"{series.dtype}; convert it first, e.g. with .astype({spec.dtype!r})."
+        )
+    if spec.value_type in time_types:
         if spec.tz is not None:
             series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        kind = "datetime64" if spec.value_type == DATETIME else "timedelta64"
+        series = series.astype(f"{kind}[{spec.unit}]")  # the fitted unit, numpy-backed
         missing = series.isna().to_numpy()
         ints = series.to_numpy().view(np.int64).astype(np.float64)
         ints[missing] = np.nan
@@ -351,7 +381,7 @@ def restore_continuous(values: np.ndarray, spec: ColumnSpec) -> pd.Series:
             series = series.dt.tz_localize("UTC").dt.tz_convert(spec.tz)
         return series.astype(dtype)
     if ptypes.is_integer_dtype(dtype):
-        values = np.round(values)
+        values = _clip_to_integer_range(np.round(values), dtype)
         if isinstance(dtype, np.dtype):
             return pd.Series(values.astype(dtype))
     return pd.Series(values).astype(dtype)
@@ -368,3 +398,17 @@ def restore_categorical(values: np.ndarray, spec: ColumnSpec) -> pd.Series:
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
         return pd.Series(values.astype(dtype))
     return pd.Series(pd.array(values, dtype=dtype))
+
+
+def _clip_to_integer_range(values: np.ndarray, dtype: Any) -> np.ndarray:
+    """Clip floats to what ``dtype`` (numpy, nullable or pyarrow integer) can hold.
+
+    Values near the ends of int64/uint64 are rounded to floats beyond them (float(2**63 - 1)
+    is 2**63), which a cast would wrap around to the other end; the upper bound is
+    therefore the largest float that still fits.
+    """
+    info = np.iinfo(np.dtype(getattr(dtype, "numpy_dtype", dtype)))
+    high = float(info.max)
+    if int(high) > info.max:
+        high = float(np.nextafter(high, -np.inf))
+    return np.clip(values, float(info.min), high)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tssynth.data.schema import check_frame
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 
 WINDOW_ID = "window"
@@ -105,7 +106,14 @@ def index_long_frame(
     if sequence_index is not None:
         _check_column(frame, sequence_index, "sequence_index")
         time = frame[sequence_index].to_numpy()
-        order = np.lexsort((time, codes))  # by entity, then time; stable
+        try:
+            order = np.lexsort((time, codes))  # by entity, then time; stable
+        except TypeError as exc:
+            raise InvalidDataError(
+                f"The sequence_index column {sequence_index!r} (dtype "
+                f"{frame[sequence_index].dtype}) holds values that cannot be put in order, "
+                "such as numbers mixed with strings; convert it to numbers or datetimes."
+            ) from exc
         sorted_time, sorted_codes = time[order], codes[order]
         duplicate = (sorted_time[1:] == sorted_time[:-1]) & (sorted_codes[1:] == sorted_codes[:-1])
         if duplicate.any():
@@ -192,6 +200,11 @@ def cut_windows(padded: np.ndarray, entities: np.ndarray, starts: np.ndarray, wi
 
 
 def _float_array(values: Any, what: str) -> np.ndarray:
+    """``values`` as float64, rejecting strings, objects and complex numbers by name."""
+    if np.iscomplexobj(values):
+        raise InvalidDataError(
+            f"{what} holds complex numbers; split them into real and imaginary channels."
+        )
     try:
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -202,7 +215,11 @@ def _float_array(values: Any, what: str) -> np.ndarray:
 
 def _check_numeric_columns(frame: pd.DataFrame, what: str) -> None:
     for name, dtype in frame.dtypes.items():
-        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
+        if (
+            not pd.api.types.is_numeric_dtype(dtype)
+            or pd.api.types.is_bool_dtype(dtype)
+            or pd.api.types.is_complex_dtype(dtype)
+        ):
             raise InvalidDataError(
                 f"Column {name!r} of {what} has dtype {dtype}; window models take numeric "
                 "columns only."
@@ -356,6 +373,8 @@ def to_windows(
     if isinstance(stride, bool) or int(stride) != stride or stride < 1:
         raise InvalidParameterError(f"stride must be an integer >= 1, got {stride!r}.")
     long_input = window is not None or sequence_key is not None or sequence_index is not None
+    if isinstance(X, pd.DataFrame):
+        check_frame(X, what=what)
     if isinstance(X, pd.Series):
         if window is None and sequence_key is None:
             raise InvalidDataError(
@@ -379,6 +398,42 @@ def to_windows(
         raise InvalidDataError(f"{what} holds no windows (shape {windows.shape}).")
     _check_finite(windows, what, fmt)
     return windows, fmt
+
+
+def fitted_columns(X: Any, input_format: dict[str, Any], what: str = "X") -> Any:
+    """The columns of a DataFrame ``X`` that a frame-fitted window model reads, in fitted order.
+
+    Columns are matched by name, so reordered columns give the same windows and extra
+    columns are ignored; arrays, Series and models fitted on arrays pass through.
+
+    Parameters
+    ----------
+    X : DataFrame, Series or array-like
+    input_format : dict
+        The format :func:`to_windows` returned in ``fit``.
+    what : str
+        Name of ``X`` in error messages.
+
+    Returns
+    -------
+    ``X`` restricted to the fitted key, index and value columns (or ``X`` itself).
+
+    Raises
+    ------
+    InvalidDataError
+        When a fitted column is missing.
+    """
+    if not isinstance(X, pd.DataFrame) or input_format["kind"] not in ("wide", "long"):
+        return X
+    ids = [input_format.get(k) for k in ("sequence_key", "sequence_index")]
+    names = [n for n in ids if n is not None] + list(input_format["columns"])
+    missing = [n for n in names if n not in X.columns]
+    if missing:
+        raise InvalidDataError(
+            f"{what} lacks the fitted columns {missing}; pass a DataFrame with every column "
+            f"seen in fit: {names}."
+        )
+    return X[names]
 
 
 def from_windows(windows: np.ndarray, input_format: dict[str, Any]) -> Any:

@@ -90,6 +90,34 @@ def _sortable_unique(series: pd.Series) -> list[Any]:
         return values.tolist()
 
 
+def _location_scale(observed: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of at least two distinct finite values.
+
+    When the plain moments underflow (values near 1e-300 give a variance of 0) or
+    overflow (values near 1e300 or 1.7e308), they are computed on the values divided
+    by their largest magnitude and scaled back.
+    """
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        loc, scale = float(observed.mean()), float(observed.std())
+    if np.isfinite(loc) and np.isfinite(scale) and scale > 0:
+        return loc, scale
+    magnitude = float(np.abs(observed).max())
+    relative = observed / magnitude
+    return float(relative.mean()) * magnitude, float(relative.std()) * magnitude
+
+
+def _bounds_inside_integers(low: float, high: float) -> tuple[float, float]:
+    """Bounds of an integer-valued column (ints, datetimes), moved inside its true range.
+
+    Beyond 2**53 float64 does not hold every integer, and the float nearest the true
+    minimum (maximum) may lie below (above) it; the next float inwards does not.
+    """
+    limit = 2.0**53
+    inner_low = float(np.nextafter(low, np.inf)) if abs(low) > limit else float(low)
+    inner_high = float(np.nextafter(high, -np.inf)) if abs(high) > limit else float(high)
+    return (inner_low, inner_high) if inner_low <= inner_high else (float(low), float(high))
+
+
 class DataTransformer:
     """Map a DataFrame to a float32 model array and back.
 
@@ -238,7 +266,7 @@ class DataTransformer:
         if unique.size <= 1:
             self._constants[position] = float(unique[0]) if unique.size else np.nan
             return
-        loc, scale = float(observed.mean()), float(observed.std())
+        loc, scale = _location_scale(observed)
         # The seed is drawn here, in column order, so the result never depends on threads.
         modes = pool.submit(self._fit_modes, observed, loc, scale, int(rng.integers(2**63)))
         if spec.value_type in (DATETIME, TIMEDELTA):
@@ -246,6 +274,10 @@ class DataTransformer:
         else:
             step = 1.0 if np.all(observed == np.round(observed)) else 0.0
         low, high = spec.public_bounds or (observed.min(), observed.max())
+        if spec.value_type != NUMERIC or pd.api.types.is_integer_dtype(
+            pd.api.types.pandas_dtype(spec.dtype)
+        ):
+            low, high = _bounds_inside_integers(low, high)
         self._add_continuous(position, loc, scale, low, high, step, modes)
 
     def _add_continuous(self, *values: Any) -> None:
@@ -659,7 +691,8 @@ class DataTransformer:
         mean = np.take_along_axis(self._means[None], mode[..., None], 2)[..., 0]
         std = np.take_along_axis(self._stds[None], mode[..., None], 2)[..., 0]
         a = self._cont_arrays
-        values = (scalar * 4.0 * std + mean) * a["scale"] + a["loc"]
+        with np.errstate(over="ignore"):  # beyond the largest float: clipped just below
+            values = (scalar * 4.0 * std + mean) * a["scale"] + a["loc"]
         exact = np.take_along_axis(self._exact[None], mode[..., None], 2)[..., 0]
         values = np.where(np.isnan(exact), values, exact)
         values = np.clip(values, a["min"], a["max"])

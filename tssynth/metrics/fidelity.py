@@ -9,8 +9,17 @@ comparable with it:
   a category);
 - column pair trend: for two continuous columns ``1 - |corr_real - corr_synth| / 2``
   (Pearson, pairwise complete rows); otherwise the contingency similarity
-  ``1 - TVD`` of the joint frequencies, continuous columns binned into 10
-  equal-width bins of the real range;
+  ``1 - TVD`` of the joint frequencies, a continuous column binned as SDMetrics
+  does: 10 equal-width bins spanning the observed range of *each table on its
+  own* (``numpy.histogram_bin_edges``), bin ``i`` holding ``edge_i <= x <
+  edge_i+1`` and the maximum itself an 11th bin. Bin ``i`` of the synthetic
+  table therefore need not cover the values of bin ``i`` of the real one: a
+  synthetic column that misses the real minimum or maximum (a rare value of an
+  integer column such as Adult's ``education-num``, a tail the generator never
+  reaches) has all its edges moved, which can lower its pair scores a lot, and a
+  shifted or rescaled column keeps its pair scores (its KS complement shows the
+  shift). Missing values are a bin of their own (SDMetrics puts them with the
+  maximum; tables without missing numbers score the same);
 - which pairs count: as in SDMetrics' QualityReport (0.32), only pairs that are
   related in the real data, ``|Pearson r| > 0.5`` for two continuous columns,
   Cramér's V > 0.3 of the real contingency table otherwise; pairs with no real
@@ -158,17 +167,30 @@ def _category_codes(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, 
     return codes[: len(real)], codes[len(real) :], len(uniques) + 1
 
 
-def _bin_codes(real: np.ndarray, synthetic: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Equal-width bins of the real range (synthetic values clipped into it); NaN = last bin."""
-    observed = real[~np.isnan(real)]
+def _bin_codes(values: np.ndarray) -> np.ndarray:
+    """Bin codes of a continuous column on its own range, as SDMetrics' pair trends bin.
+
+    Parameters
+    ----------
+    values : ndarray of float64
+        One table's column, NaN = missing.
+
+    Returns
+    -------
+    ndarray of int64
+        ``1 .. _BINS`` for the equal-width bins ``[edge_i, edge_i+1)`` of the
+        observed range (``min - 0.5 .. max + 0.5`` for a constant column,
+        ``0 .. 1`` for an empty one), ``_BINS + 1`` for the maximum itself and
+        ``_BINS + 2`` for missing values; ``_BINS + 3`` levels in all (code 0,
+        below the range, never occurs).
+    """
+    observed = values[~np.isnan(values)]
     low, high = (observed.min(), observed.max()) if observed.size else (0.0, 1.0)
-    width = (high - low) / _BINS or 1.0
-
-    def codes(values: np.ndarray) -> np.ndarray:
-        index = np.clip(np.floor((values - low) / width), 0, _BINS - 1)
-        return np.where(np.isnan(values), _BINS, index).astype(np.int64)
-
-    return codes(real), codes(synthetic), _BINS + 1
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    edges = np.linspace(low, high, _BINS + 1)
+    codes = np.searchsorted(edges, values, side="right")
+    return np.where(np.isnan(values), _BINS + 2, codes).astype(np.int64)
 
 
 def fidelity_report(
@@ -221,7 +243,7 @@ def fidelity_report(
             s_values = column_as_float(synthetic[name], spec, "synthetic")
             numeric[name] = (r_values, s_values)
             score, metric = _ks_complement(r_values, s_values), "KSComplement"
-            r, s, levels = _bin_codes(r_values, s_values)
+            r, s, levels = _bin_codes(r_values), _bin_codes(s_values), _BINS + 3
         codes[name] = (r, s, levels)
         columns.append(
             {

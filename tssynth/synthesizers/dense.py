@@ -11,7 +11,7 @@ import torch
 from tssynth._validation import check_int
 from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data.private import DataBudget, private_range
-from tssynth.data.sequences import from_windows, to_windows
+from tssynth.data.sequences import fitted_columns, from_windows, to_windows
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.nn.dense import DenseVAE
 
@@ -235,16 +235,25 @@ class DenseVAESynthesizer(BaseSynthesizer):
         return low, high
 
     @staticmethod
-    def _scale(windows: np.ndarray, attributes: dict[str, Any]) -> np.ndarray:
-        low, high = attributes["data_min_"], attributes["data_max_"]
-        span = np.where(high > low, high - low, 1.0)
-        scaled = 2.0 * (windows - low) / span - 1.0
+    def _centre_and_half_span(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel centre and half range, without overflow for ranges near 1.7e308.
+
+        A constant channel gets centre ``low + 1`` and half range 1, so it maps to -1.
+        """
+        half = high / 2.0 - low / 2.0
+        constant = ~(half > 0)
+        return np.where(constant, low + 1.0, low / 2.0 + high / 2.0), np.where(constant, 1.0, half)
+
+    @classmethod
+    def _scale(cls, windows: np.ndarray, attributes: dict[str, Any]) -> np.ndarray:
+        centre, half = cls._centre_and_half_span(attributes["data_min_"], attributes["data_max_"])
+        scaled = (windows - centre) / half
         return scaled.reshape(len(windows), -1).astype(np.float32)
 
     def _unscale(self, scaled: np.ndarray) -> np.ndarray:
         low, high = self.data_min_, self.data_max_
-        span = np.where(high > low, high - low, 1.0)
-        windows = (scaled.astype(np.float64) + 1.0) / 2.0 * span + low
+        centre, half = self._centre_and_half_span(low, high)
+        windows = scaled.astype(np.float64) * half + centre
         return np.clip(windows, low, high)
 
     def _build_module(self, attributes: dict[str, Any]) -> DenseVAE:
@@ -321,7 +330,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
 
     def _model_array(self, X: Any) -> torch.Tensor:
         self._check_fitted()
-        windows, _ = self._windows(X)
+        windows, _ = self._windows(fitted_columns(X, self.input_format_))
         _, T, d = windows.shape
         if (T, d) != (self.window_length_, self.n_channels_):
             raise InvalidDataError(

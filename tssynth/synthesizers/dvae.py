@@ -14,6 +14,7 @@ from tssynth._validation import check_float, check_int
 from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data.panel import LongPanel, PanelTransformer, read_panel
 from tssynth.data.private import DataBudget
+from tssynth.data.schema import ColumnSpec
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.nn.dvae import DVAE
 from tssynth.training import TrainingConfig
@@ -194,6 +195,8 @@ class DVAESynthesizer(BaseSynthesizer):
         )
 
     def _read(self, X: Any, what: str = "X", min_length: int = 2) -> LongPanel:
+        fitted = getattr(self, "panel_transformer_", None)
+        index_spec = None if fitted is None else fitted.input_format.get("index_spec")
         return read_panel(
             X,
             self.sequence_key,
@@ -201,6 +204,7 @@ class DVAESynthesizer(BaseSynthesizer):
             self.context_columns,
             min_length=min_length,
             what=what,
+            index_spec=None if index_spec is None else ColumnSpec.from_dict(index_spec),
         )
 
     def _prepare_input(
@@ -229,6 +233,12 @@ class DVAESynthesizer(BaseSynthesizer):
         transformer = PanelTransformer(self.max_modes, random_state=seed).fit(
             panel, prepared.extras["discrete_columns"], prepared.extras["metadata"], budget
         )
+        if transformer.steps.output_dim == 0:
+            raise InvalidDataError(
+                f"Every feature column of X ({list(panel.features.columns)}) is constant or "
+                "entirely missing, so there is nothing for a sequence model to learn; add a "
+                "varying feature or drop the panel."
+            )
         values, mask, context = transformer.encode(panel, np.random.default_rng(seed))
         arrays = [values, mask] + ([] if context is None else [context])
         attributes = {
@@ -435,7 +445,7 @@ class DVAESynthesizer(BaseSynthesizer):
         starts = transformer.last_times(panel)
         if starts is not None:
             starts = np.repeat(starts + transformer.step, n_samples)
-        keys = np.repeat(np.asarray(panel.keys, dtype=object), n_samples)
+        keys = panel.keys.repeat(n_samples)
         samples = np.tile(np.arange(n_samples), m)
         result = transformer.decode(values, lengths, context_rows, starts, keys, samples)
         if isinstance(result, np.ndarray):
@@ -462,9 +472,7 @@ class DVAESynthesizer(BaseSynthesizer):
             else transformer.last_times(panel) - (panel.lengths - 1) * transformer.step
         )
         context_rows = None if context is None else context.cpu().numpy()
-        return transformer.decode(
-            recon, panel.lengths, context_rows, starts, np.asarray(panel.keys)
-        )
+        return transformer.decode(recon, panel.lengths, context_rows, starts, panel.keys)
 
     def transform(self, X: Any) -> np.ndarray:
         """Latent trajectories of posterior means.

@@ -17,7 +17,7 @@ from tssynth.data.transformer import private_units
 from tssynth.exceptions import InvalidDataError
 from tssynth.nn.tvae import TVAE
 
-_SAMPLE_CHUNK = 8_192  # rows decoded at once: cache-sized, bounded memory
+_SAMPLE_CHUNK = 2_048  # rows decoded at once: each array stays in cache, bounded memory
 
 
 class TVAESynthesizer(BaseSynthesizer):

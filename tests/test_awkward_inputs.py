@@ -1,0 +1,202 @@
+"""Awkward but real inputs: each either works and round-trips, or fails early with a named error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tssynth import DenseVAESynthesizer, DVAESynthesizer, InvalidDataError, TVAESynthesizer
+from tssynth.exceptions import InvalidParameterError
+
+TINY = {
+    "embedding_dim": 4,
+    "compress_dims": (8,),
+    "decompress_dims": (8,),
+    "epochs": 1,
+    "device": "cpu",
+    "random_state": 0,
+}
+DVAE_TINY = {**TINY, "hidden_dim": 8, "batch_size": 16}
+
+
+def _panel(n_entities: int = 4, length: int = 6) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = n_entities * length
+    return pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n_entities), length),
+            "t": np.tile(np.arange(length), n_entities),
+            "v": rng.normal(size=n),
+            "c": rng.choice(["p", "q"], n).astype(object),
+        }
+    )
+
+
+# ------------------------------------------------------------------ tables
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([2**63 - 1, 2**63 - 1000, 2**63 - 5000] * 10, dtype=np.int64),
+        np.array([2**63 + 5, 2**64 - 1, 2**63 + 1000] * 10, dtype=np.uint64),
+        np.array([2**62, 2**62 + 1, 2**62 + 12345, 2**62 - 999] * 10, dtype=np.int64),
+    ],
+    ids=["int64-max", "uint64-top", "int64-2**62"],
+)
+def test_integers_beyond_float_precision_stay_inside_the_training_range(values):
+    frame = pd.DataFrame({"big": values})
+    out = TVAESynthesizer(**TINY).fit(frame).sample(200)["big"]
+    assert out.dtype == values.dtype
+    # No wrap-around to the other end of the dtype, and no float rounding past min/max.
+    assert out.min() >= values.min() and out.max() <= values.max()
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300, 1.7e308])
+def test_tiny_and_huge_floats_are_learned(scale):
+    values = np.random.default_rng(0).normal(size=40).clip(-1, 1) * scale
+    out = TVAESynthesizer(**TINY).fit(pd.DataFrame({"x": values})).sample(200)["x"]
+    assert np.isfinite(out).all()
+    assert out.min() >= values.min() and out.max() <= values.max()
+    assert out.nunique() > 2  # not collapsed onto the bounds
+
+
+def test_transform_rejects_datetimes_of_another_kind_by_column_name():
+    aware = pd.Series(pd.date_range("2021-01-01", periods=40, freq="h", tz="UTC"))
+    frame = pd.DataFrame({"when": aware, "y": np.arange(40.0)})
+    syn = TVAESynthesizer(**TINY).fit(frame)
+    for bad in (
+        frame.assign(when=aware.dt.tz_localize(None)),  # tz-naive
+        frame.assign(when=np.arange(40.0)),  # numbers
+    ):
+        with pytest.raises(InvalidDataError, match=r"'when'.*datetime64"):
+            syn.transform(bad)
+    with pytest.raises(InvalidDataError, match="'y'"):
+        syn.transform(frame.assign(y=aware))
+
+
+def test_transform_reads_datetimes_in_the_fitted_unit():
+    when = pd.Series(pd.date_range("2021-01-01", periods=40, freq="37min")).astype("datetime64[ns]")
+    frame = pd.DataFrame({"when": when, "y": np.arange(40.0)})
+    syn = TVAESynthesizer(**TINY).fit(frame)
+    np.testing.assert_array_equal(
+        syn.transform(frame), syn.transform(frame.assign(when=when.astype("datetime64[us]")))
+    )
+
+
+def test_pyarrow_timestamps_round_trip_with_their_dtype():
+    pytest.importorskip("pyarrow")
+    when = pd.Series(pd.date_range("2021-01-01", periods=30, freq="D", tz="Europe/Paris"))
+    frame = pd.DataFrame(
+        {
+            "naive": when.dt.tz_localize(None).astype("timestamp[us][pyarrow]"),
+            "aware": when.astype("timestamp[ns, tz=Europe/Paris][pyarrow]"),
+        }
+    )
+    out = TVAESynthesizer(**TINY).fit(frame).sample(50)
+    pd.testing.assert_series_equal(out.dtypes, frame.dtypes)
+    for name in frame.columns:
+        assert frame[name].min() <= out[name].min() and out[name].max() <= frame[name].max()
+
+
+# ------------------------------------------------------------------ windows
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (pd.DataFrame({"a": np.ones(10), "z": np.ones(10, dtype=complex)}), "'z'"),
+        (pd.DataFrame(np.ones((10, 2)), columns=["a", "a"]), "'a'"),
+        (np.ones((4, 3), dtype=complex), "complex"),
+    ],
+    ids=["complex-column", "duplicate-columns", "complex-array"],
+)
+def test_dense_rejects_complex_values_and_duplicate_columns(data, name):
+    with pytest.raises(InvalidDataError, match=name):
+        DenseVAESynthesizer(**TINY).fit(data)
+
+
+@pytest.mark.parametrize("long", [False, True], ids=["wide", "long"])
+def test_dense_transform_matches_frame_columns_by_name(long):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40) * 100})
+    syn = DenseVAESynthesizer(**TINY, window=5 if long else None).fit(frame)
+    expected = syn.transform(frame)
+    np.testing.assert_array_equal(syn.transform(frame[["b", "a"]].assign(extra="x")), expected)
+    with pytest.raises(InvalidDataError, match="'a'"):
+        syn.transform(frame[["b"]])
+
+
+def test_dense_learns_a_range_near_the_largest_float():
+    windows = np.random.default_rng(0).uniform(-1, 1, (20, 4, 1)) * 1.7e308
+    out = DenseVAESynthesizer(**TINY).fit(windows).sample(10)
+    assert np.isfinite(out).all()
+    assert out.min() >= windows.min() and out.max() <= windows.max()
+
+
+def test_unorderable_sequence_index_is_named():
+    frame = pd.DataFrame({"t": [1, "b", 3, 4], "v": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(InvalidDataError, match="'t'"):
+        DenseVAESynthesizer(**TINY, window=2, sequence_index="t").fit(frame)
+    panel = _panel().astype({"t": object})
+    panel.loc[0, "t"] = "x"
+    with pytest.raises(InvalidDataError, match="'t'"):
+        DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t").fit(panel)
+
+
+# ------------------------------------------------------------------ panels
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"discrete_columns": ["nope"]},
+        {"discrete_columns": ["id"]},
+        {"metadata": {"continuous": ["t"]}},
+    ],
+)
+def test_dvae_rejects_declarations_of_unmodelled_columns(kwargs):
+    name = next(iter(kwargs.get("discrete_columns") or kwargs["metadata"]["continuous"]))
+    syn = DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t")
+    with pytest.raises(InvalidParameterError, match=f"'{name}'"):
+        syn.fit(_panel(), **kwargs)
+    assert not hasattr(syn, "module_")
+
+
+def test_dvae_rejects_a_panel_without_a_varying_feature():
+    panel = _panel()[["id", "t"]].assign(v=1.0)
+    syn = DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t")
+    with pytest.raises(InvalidDataError, match="'v'"):
+        syn.fit(panel)
+    assert not hasattr(syn, "module_")
+
+
+def test_dvae_rejects_complex_arrays():
+    with pytest.raises(InvalidDataError, match="complex"):
+        DVAESynthesizer(**DVAE_TINY).fit(np.ones((4, 5), dtype=complex))
+
+
+@pytest.mark.parametrize("key_dtype", ["int64", "object", "str"])
+def test_dvae_results_keep_the_key_dtype(key_dtype):
+    panel = _panel()
+    if key_dtype != "int64":
+        panel["id"] = pd.Series([f"unit-{i}" for i in panel["id"]], dtype=key_dtype)
+    syn = DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t").fit(panel)
+    for out in (syn.sample(3), syn.reconstruct(panel), syn.forecast(panel, steps=2)):
+        assert out["id"].dtype == panel["id"].dtype
+
+
+def test_dvae_forecast_reads_the_index_in_the_fitted_unit_and_zone():
+    panel = _panel()
+    panel["t"] = pd.Series(pd.date_range("2021-01-01", periods=len(panel), freq="h")).astype(
+        "datetime64[ns]"
+    )
+    syn = DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t").fit(panel)
+    expected = syn.forecast(panel, steps=2)["t"]
+    in_us = syn.forecast(panel.assign(t=panel["t"].astype("datetime64[us]")), steps=2)["t"]
+    pd.testing.assert_series_equal(in_us, expected)
+    with pytest.raises(InvalidDataError, match="'t'"):
+        syn.forecast(panel.assign(t=panel["t"].dt.tz_localize("UTC")), steps=2)
+    with pytest.raises(InvalidDataError, match="'t'"):
+        syn.forecast(panel.assign(t=np.arange(len(panel))), steps=2)
