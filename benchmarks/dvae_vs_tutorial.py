@@ -142,6 +142,52 @@ def run_tssynth(train: np.ndarray, test: np.ndarray, args: argparse.Namespace) -
     }
 
 
+def _tutorial_loss(model: TutorialSRNN, x: torch.Tensor) -> torch.Tensor:
+    recon, kl = model(x)
+    return ((recon - x) ** 2).sum((1, 2)).mean() / WINDOW + kl.mean() / WINDOW
+
+
+def _dvae_loss(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return model.loss((x, torch.ones(x.shape[:2])))[0]
+
+
+def step_timing(args: argparse.Namespace, batches: tuple[int, ...] = (64, 256)) -> dict:
+    """Median milliseconds of one training step (forward, backward, Adam) per model.
+
+    Every model gets the same random batch; steps are interleaved so that machine
+    load hits all of them alike.
+    """
+    from tssynth.nn.dvae import DVAE
+
+    spans = [(i, i + 1, "gaussian") for i in range(14)]
+    sizes = (args.z_dim, args.hidden_dim, (args.dense,), (args.dense,))
+    results = {}
+    for batch in batches:
+        x = torch.randn(batch, WINDOW, 14).clamp(-1, 1)
+        models = {}
+        for share in (0.0, args.scheduled_sampling):
+            module = DVAE(spans, 0, *sizes)
+            module.sampled_share = share
+            models[f"ours, scheduled sampling {share}"] = (module, _dvae_loss)
+        models["tutorial"] = (TutorialSRNN(14, *sizes[:2], args.dense), _tutorial_loss)
+        times: dict[str, list[float]] = {name: [] for name in models}
+        optimizers = {
+            name: torch.optim.Adam(module.parameters(), lr=args.lr)
+            for name, (module, _) in models.items()
+        }
+        for repeat in range(10):
+            for name, (module, loss_of) in models.items():
+                start = time.perf_counter()
+                optimizers[name].zero_grad()
+                loss_of(module, x).backward()
+                optimizers[name].step()
+                if repeat >= 2:  # the first steps warm up allocators
+                    times[name].append(1e3 * (time.perf_counter() - start))
+        results[batch] = {name: float(np.median(t)) for name, t in times.items()}
+        print(f"batch {batch}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in results[batch].items()))
+    return results
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=20)
@@ -154,8 +200,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scheduled-sampling", type=float, default=0.3)
     parser.add_argument("--models", nargs="+", default=["tssynth", "tutorial"])
     parser.add_argument("--json", help="append the results as one JSON line to this file")
+    parser.add_argument(
+        "--step-timing", action="store_true", help="only time single training steps"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.step_timing:
+        print(json.dumps(step_timing(args)))
+        return
     train_units = make_mass_spring(100, 200, random_state=0)
     test_units = make_mass_spring(100, 200, random_state=1)
     mean, std = train_units.mean(axis=(0, 1)), train_units.std(axis=(0, 1))

@@ -234,3 +234,49 @@ def test_learns_the_dynamics(waves_model):
     # Sequences whose time order is scrambled are scored as anomalous.
     scrambled = X[:, np.random.default_rng(0).permutation(16)]
     assert np.median(waves_model.score_samples(scrambled)) < np.median(waves_model.score_samples(X))
+
+
+# ------------------------------------------------------------------ given context
+
+CONTEXT = ["device", "weight", "rank"]
+
+
+def test_given_context_comes_back_exactly_as_given(panel):
+    codes = pd.factorize(panel["unit"])[0]
+    frame = panel.assign(
+        weight=np.linspace(1.0, 2.0, 24)[codes],  # continuous context
+        rank=(np.arange(24) % 4)[codes],  # integer context
+    )
+    syn = DVAESynthesizer(
+        sequence_key="unit",
+        sequence_index="day",
+        context_columns=CONTEXT,
+        epochs=1,
+        random_state=0,
+        **SMALL,
+    ).fit(frame)
+    # An unseen category, values beyond the fitted range, an int32 column.
+    given = pd.DataFrame(
+        {
+            "device": ["tiny", "big", "small"],
+            "weight": [1.23456789, 50.0, -3.0],
+            "rank": np.array([7, 0, -1], dtype=np.int32),
+        },
+        index=[10, 11, 12],
+    )
+    out = syn.sample(3, sequence_length=2, context=given)
+    assert (out.groupby("unit")[CONTEXT].nunique() == 1).all().all()
+    echoed = out.drop_duplicates("unit")[CONTEXT].reset_index(drop=True)
+    pd.testing.assert_frame_equal(echoed, given.reset_index(drop=True), check_exact=True)
+    # Not of the fitted kind (object): the fitted dtype, as it holds the values exactly.
+    as_objects = given.astype({"rank": object})
+    assert syn.sample(3, context=as_objects)["rank"].dtype == frame["rank"].dtype
+
+    prefix = frame[frame["unit"].isin(["u01", "u02"])].copy()
+    prefix.loc[prefix["unit"] == "u01", "device"] = "tiny"
+    prefix.loc[prefix["unit"] == "u02", ["weight", "rank"]] = [99.5, 12]
+    expected = prefix.groupby("unit")[CONTEXT].first()
+    for result in (syn.forecast(prefix, steps=2, n_samples=2), syn.reconstruct(prefix)):
+        assert (result.groupby("unit")[CONTEXT].nunique() == 1).all().all()
+        got = result.groupby("unit")[CONTEXT].first()
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -330,3 +331,60 @@ def test_training_step_sums_exactly_clipped_per_record_gradients(case):
     got = torch.cat([p.grad.reshape(-1) for p in module.parameters()]) * 10
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
     private.finish()
+
+
+def test_dp_dvae_echoes_given_context_that_was_not_released():
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(3, 6, 120)
+    kind = rng.choice(["a", "b"], 120)
+    kind[0] = "rare"  # held by one sequence: never released
+    panel = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(120), lengths),
+            "t": np.concatenate([np.arange(n) for n in lengths]),
+            "x": rng.normal(size=lengths.sum()),
+            "kind": np.repeat(kind, lengths),
+            "size": np.repeat(rng.normal(10.0, 1.0, 120), lengths),
+        }
+    )
+    dvae = DVAESynthesizer(
+        sequence_key="id",
+        sequence_index="t",
+        context_columns=["kind", "size"],
+        epochs=1,
+        batch_size=40,
+        epsilon=3.0,
+        random_state=0,
+    ).fit(panel)
+    given = pd.DataFrame({"kind": ["a", "rare", "b"], "size": [10.5, 1000.0, 7.777]})
+    # Encoded and decoded, the given context would not survive the private data layer.
+    context = dvae.panel_transformer_.context
+    assert not context.inverse_transform(context.transform(given)).equals(given)
+    out = dvae.sample(3, sequence_length=2, context=given)
+    echoed = out.drop_duplicates("id")[["kind", "size"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(echoed, given, check_exact=True)
+    prefix = panel[panel["id"] < 2]
+    expected = prefix.groupby("id")[["kind", "size"]].first()
+    got = dvae.forecast(prefix, steps=2).groupby("id")[["kind", "size"]].first()
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+@pytest.mark.parametrize("bounds", [None, "whole float range", "upper half"])
+def test_dp_fit_of_values_near_the_largest_float_stays_finite(bounds):
+    big = np.finfo(np.float64).max
+    public = {None: None, "whole float range": [-big, big], "upper half": [big / 2, big]}[bounds]
+    frame = _table(300).assign(huge=np.random.default_rng(1).choice([-big, 0.0, 1e307, big], 300))
+    metadata = None if public is None else {"bounds": {"huge": public}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow anywhere
+        synthesizer = TVAESynthesizer(epochs=1, batch_size=100, epsilon=3.0, random_state=0)
+        synthesizer.fit(frame, metadata=metadata)
+        out = synthesizer.sample(50)["huge"]
+    continuous = synthesizer.transformer_.to_state()["continuous"]
+    for key in ("loc", "scale", "min", "max"):
+        assert np.isfinite(continuous[key]).all(), key
+    assert (np.asarray(continuous["scale"]) > 0).all()
+    assert np.isfinite(synthesizer.loss_history_["loss"]).all()
+    assert np.isfinite(out).all()
+    if public is not None:
+        assert out.between(*public).all()

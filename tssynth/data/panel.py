@@ -40,6 +40,7 @@ from tssynth.data.schema import (
     NUMERIC,
     TIMEDELTA,
     ColumnSpec,
+    _value_type,
     infer_schema,
     restore_continuous,
     to_float,
@@ -275,6 +276,31 @@ def _released_draws(released: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     return np.repeat(values.astype(np.float64), repeats)
 
 
+def _as_given(series: pd.Series, spec: ColumnSpec) -> pd.Series:
+    """A given context column with its values unchanged, for the output.
+
+    It keeps its own dtype when that is of the fitted kind (numbers, datetimes,
+    timedeltas, other); otherwise it takes the fitted dtype when that holds every
+    value exactly, and keeps its own when not.
+    """
+    if _value_type(series.dtype) == spec.value_type:
+        return series
+    dtype = (
+        pd.api.types.pandas_dtype(spec.dtype)
+        if spec.categories is None
+        else pd.CategoricalDtype(spec.categories, ordered=spec.ordered)
+    )
+    try:
+        cast = series.astype(dtype)
+    except (TypeError, ValueError, OverflowError):
+        return series
+    missing = series.isna().to_numpy()
+    same = np.array_equal(cast.isna().to_numpy(), missing) and bool(
+        np.all(cast.to_numpy(dtype=object)[~missing] == series.to_numpy(dtype=object)[~missing])
+    )
+    return cast if same else series
+
+
 def _frequent_or_median(values: np.ndarray, budget: DataBudget, what: str) -> np.ndarray:
     """Released frequent values (one per record), else the private median (3 units)."""
     pool = _released_draws(release_frequent(values, None, budget, what, per_record=1))
@@ -482,6 +508,7 @@ class PanelTransformer:
         starts: np.ndarray | None = None,
         keys: Any = None,
         samples: np.ndarray | None = None,
+        context: pd.DataFrame | None = None,
     ) -> Any:
         """Model arrays back to a panel in the fitted format.
 
@@ -492,6 +519,7 @@ class PanelTransformer:
         lengths : ndarray of int, shape (n,)
             Steps kept per sequence.
         context_rows : ndarray of shape (n, context_dim), optional
+            Encoded contexts drawn by the model, decoded into the context columns.
         starts : ndarray of shape (n,), optional
             First ``sequence_index`` value (as a number) per sequence; later
             steps add the learned step.
@@ -499,6 +527,10 @@ class PanelTransformer:
             Entity labels (default 0..n-1, in the fitted key dtype); an Index keeps its dtype.
         samples : ndarray of int, shape (n,), optional
             Sample number per sequence: adds a ``sample`` column after the key.
+        context : DataFrame, optional
+            Context given by the user, one row per sequence: its values come back
+            exactly as given (see :meth:`given_context`) and ``context_rows`` is
+            not decoded.
 
         Returns
         -------
@@ -520,8 +552,9 @@ class PanelTransformer:
         key_values = self._fresh_keys(n) if keys is None else np.asarray(keys, dtype=object)
         # Fresh keys take the fitted key dtype, given keys (an Index) their own.
         key_dtype = key_values.dtype if keys is None else getattr(keys, "dtype", None)
-        context = None
-        if self.context is not None and context_rows is not None:
+        if context is not None:
+            context = self.given_context(context)
+        elif self.context is not None and context_rows is not None:
             context = self.context.inverse_transform(context_rows)
         for name in fmt["columns"]:
             if name == fmt["sequence_key"]:
@@ -538,6 +571,30 @@ class PanelTransformer:
             else:
                 columns[name] = features[name]
         return pd.DataFrame(columns)
+
+    def given_context(self, context: pd.DataFrame) -> pd.DataFrame:
+        """The context columns of a given context, as results give them back.
+
+        The values are the given ones, not encoded and decoded: a category that
+        was never seen in fit (or not released under differential privacy) and
+        a number outside the fitted range come back as given. A column keeps its
+        own dtype when it is of the fitted kind, else takes the fitted dtype when
+        that holds every value exactly.
+
+        Parameters
+        ----------
+        context : DataFrame
+            One row per sequence, with (at least) the fitted context columns.
+
+        Returns
+        -------
+        DataFrame with the fitted context columns, in order, and a fresh index.
+        """
+        columns = {
+            spec.name: _as_given(context[spec.name].reset_index(drop=True), spec)
+            for spec in self.context.columns
+        }
+        return pd.DataFrame(columns, index=pd.RangeIndex(len(context)))
 
     def _fresh_keys(self, n: int) -> Any:
         """Keys 0..n-1 for new sequences, as text when the fitted keys were text."""

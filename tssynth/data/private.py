@@ -253,7 +253,8 @@ def private_range(
     (low, high), domain = private_spread(
         values, weights, np.array([level, 1.0 - level]), budget, what
     )
-    margin = min(0.5, 5.0 * level) * (high - low)
+    share = min(0.5, 5.0 * level)
+    margin = share * high - share * low  # no overflow, whatever the domain
     floor, ceiling = np.sinh(domain[0]), np.sinh(domain[1])
     widened_low = max(low - margin, floor)
     if low >= 0.0:

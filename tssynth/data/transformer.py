@@ -317,7 +317,8 @@ class DataTransformer:
         is_spike = (share >= _SPIKE_SHARE) & (spikes >= low) & (spikes <= high)
         order = np.argsort(share[is_spike])[::-1][: self.max_modes - 1]
         spikes, share = spikes[is_spike][order], share[is_spike][order]
-        loc, scale = (low + high) / 2.0, (high - low) / 2.0
+        # Midpoint and half range, halved first: no overflow for bounds near ±1.7e308.
+        loc, scale = low / 2.0 + high / 2.0, high / 2.0 - low / 2.0
         mode_weights = np.append(share, max(1.0 - share.sum(), 0.01))
         means = np.append((spikes - loc) / scale, 0.0)
         stds = np.append(np.full(spikes.size, _MIN_MODE_STD), 0.25)  # [low, high] -> [-1, 1]
@@ -478,6 +479,7 @@ class DataTransformer:
         Returns
         -------
         ndarray of shape (len(df), output_dim), float32
+            Continuous values beyond the fitted bounds are encoded as the bounds.
         """
         missing_columns = [c.name for c in self.columns if c.name not in df.columns]
         if missing_columns:
@@ -513,7 +515,9 @@ class DataTransformer:
                 f"Column {bad!r} contains infinite values; replace them with NaN or finite numbers."
             )
         a = self._cont_arrays
-        standardised = (values - a["loc"]) / a["scale"]
+        # Values beyond the fitted bounds are clipped to them (under DP the bounds are
+        # private quantiles, so that a far value cannot overflow the standardisation).
+        standardised = (np.clip(values, a["min"], a["max"]) - a["loc"]) / a["scale"]
         for start in range(0, len(df), _ROW_CHUNK):
             block = slice(start, start + _ROW_CHUNK)
             scalar, mode = self._encode_values(standardised[block], rng)

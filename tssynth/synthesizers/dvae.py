@@ -343,7 +343,10 @@ class DVAESynthesizer(BaseSynthesizer):
             training lengths.
         context : DataFrame, optional
             One row per sequence with the context columns; by default contexts
-            are drawn from the training entities.
+            are drawn from the training entities. The model conditions on its
+            encoding (a category unseen in fit, or not released under
+            differential privacy, encodes as none of the known ones); the result
+            holds the given values themselves.
 
         Returns
         -------
@@ -377,7 +380,7 @@ class DVAESynthesizer(BaseSynthesizer):
                 ctx = torch.from_numpy(context_rows[rows]).to(self.device_)
             state = self.module_.initial_state(size, self.device_)
             values[rows] = self.module_.generate(steps, state, ctx, generator).cpu().numpy()
-        return transformer.decode(values, lengths, context_rows, starts)
+        return transformer.decode(values, lengths, context_rows, starts, context=context)
 
     def _context_rows(self, n: int, context: Any) -> np.ndarray | None:
         transformer = self.panel_transformer_
@@ -421,7 +424,8 @@ class DVAESynthesizer(BaseSynthesizer):
         ndarray of shape (m, n_samples, steps, d) for array input (``(m,
         n_samples, steps)`` for 2-D input); for a DataFrame, a long DataFrame with
         the entity key, a ``sample`` column (0..n_samples-1), the continued
-        ``sequence_index`` and the features.
+        ``sequence_index`` and the features. Context columns hold the prefix's
+        own values, as given.
         """
         steps = check_int("steps", steps)
         n_samples = check_int("n_samples", n_samples)
@@ -441,13 +445,15 @@ class DVAESynthesizer(BaseSynthesizer):
         values = np.concatenate(out)
         transformer = self.panel_transformer_
         lengths = np.full(len(values), steps)
-        context_rows = None if context is None else context.cpu().numpy()
+        given = None
+        if panel.context is not None:  # the prefix's own context, as given
+            given = panel.context.iloc[np.repeat(np.arange(m), n_samples)]
         starts = transformer.last_times(panel)
         if starts is not None:
             starts = np.repeat(starts + transformer.step, n_samples)
         keys = panel.keys.repeat(n_samples)
         samples = np.tile(np.arange(n_samples), m)
-        result = transformer.decode(values, lengths, context_rows, starts, keys, samples)
+        result = transformer.decode(values, lengths, None, starts, keys, samples, context=given)
         if isinstance(result, np.ndarray):
             return result.reshape(m, n_samples, *result.shape[1:])
         return result
@@ -461,18 +467,20 @@ class DVAESynthesizer(BaseSynthesizer):
 
         Returns
         -------
-        The sequences, in the fitted format (entities in sorted key order).
+        The sequences, in the fitted format (entities in sorted key order); context
+        columns hold the given values.
         """
         panel = self._panel(X, "X")
-        _, recon, _, context = self._posterior_means(panel)
+        _, recon, _, _ = self._posterior_means(panel)
         transformer = self.panel_transformer_
         starts = (
             None
             if panel.time is None
             else transformer.last_times(panel) - (panel.lengths - 1) * transformer.step
         )
-        context_rows = None if context is None else context.cpu().numpy()
-        return transformer.decode(recon, panel.lengths, context_rows, starts, panel.keys)
+        return transformer.decode(
+            recon, panel.lengths, None, starts, panel.keys, context=panel.context
+        )
 
     def transform(self, X: Any) -> np.ndarray:
         """Latent trajectories of posterior means.
