@@ -29,7 +29,8 @@ Protocol
 
 Both models run in the same process with 2 threads
 (``torch.set_num_threads(2)``; ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` and
-``OPENBLAS_NUM_THREADS`` are set before torch or numpy is imported).
+``OPENBLAS_NUM_THREADS`` are set before torch or numpy is imported; ``BENCH_THREADS=1``
+changes the count).
 
 Measurements
 ------------
@@ -63,7 +64,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Protocol
 
-N_THREADS = 2
+N_THREADS = int(os.environ.get("BENCH_THREADS", "2"))  # 2 unless overridden
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = str(N_THREADS)
 

@@ -253,3 +253,18 @@ def test_frequent_values_are_exact_point_masses():
     )
     assert abs((sampled["amount"] == 0).mean() - (df["amount"] == 0).mean()) < 0.01
     assert abs((sampled["hours"] == 40).mean() - (df["hours"] == 40).mean()) < 0.01
+
+
+@pytest.mark.parametrize("max_modes", [1, 2, 3])
+def test_frequent_values_never_take_more_modes_than_allowed(max_modes):
+    # Six values each hold over 5 % of the column (point-mass candidates), the rest is spread.
+    rng = np.random.default_rng(0)
+    values = np.concatenate([np.repeat(np.arange(6.0), 100), rng.normal(50, 5, 400)])
+    frame = pd.DataFrame({"x": values})
+    transformer = DataTransformer(max_modes=max_modes, random_state=0)
+    transformer.fit(frame, infer_schema(frame))
+    mode_span = [s for s in transformer.spans if s.kind == "softmax"]
+    width = mode_span[0].stop - mode_span[0].start if mode_span else 1
+    assert width <= max_modes
+    back = transformer.inverse_transform(transformer.transform(frame))
+    assert back["x"].between(values.min(), values.max()).all()

@@ -347,8 +347,10 @@ class DataTransformer:
         values, counts = np.unique(observed, return_counts=True)
         share = counts / observed.size
         is_spike = share >= _SPIKE_SHARE
-        if is_spike.sum() > self.max_modes - 1:  # keep room for the mixture
-            is_spike &= share >= np.sort(share)[-(self.max_modes - 1)]
+        room = self.max_modes - 1  # keep one mode for the mixture
+        if is_spike.sum() > room:  # the `room` most frequent values, ties broken by order
+            is_spike = np.zeros_like(is_spike)
+            is_spike[np.argsort(-share, kind="stable")[:room]] = True
         spikes = values[is_spike]
         parts = [(share[is_spike], (spikes - loc) / scale, np.full(spikes.size, _MIN_MODE_STD))]
         exact = [spikes.astype(np.float64)]
