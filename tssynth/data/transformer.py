@@ -672,10 +672,13 @@ class DataTransformer:
     def _restore_codes(self, position: int, codes: np.ndarray, spec: ColumnSpec) -> pd.Series:
         row = self._categorical_index.index(position)
         categories = self._categories[row]
-        lookup = np.empty(len(categories) + 1, dtype=object)
-        lookup[: len(categories)] = categories
-        lookup[len(categories)] = np.nan  # the missing code
-        return restore_categorical(lookup[codes], spec)
+        lookup = np.empty(len(categories), dtype=object)
+        lookup[:] = categories
+        # Restore (and validate) each category once, then take: building a string or
+        # pyarrow column from one Python object per row costs far more.
+        restored = restore_categorical(lookup, spec).array
+        missing = codes == len(categories)  # the missing code
+        return pd.Series(restored.take(np.where(missing, -1, codes), allow_fill=missing.any()))
 
     def _decode_continuous(
         self, data: np.ndarray, scalar: np.ndarray, rng: np.random.Generator | None
