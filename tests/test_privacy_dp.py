@@ -19,7 +19,7 @@ from tssynth.data.private import (
     private_range,
     release_frequent,
 )
-from tssynth.exceptions import InvalidParameterError
+from tssynth.exceptions import InvalidParameterError, PrivacyWarning
 
 
 def _table(n: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -71,6 +71,21 @@ def test_private_range_ignores_a_single_outlier():
     low, high = private_range(values, None, budget, "x")
     assert 0.0 <= low < 10.0
     assert 90.0 < high < 200.0
+
+
+def test_private_range_warns_when_the_data_cannot_be_told_from_noise():
+    values = np.random.default_rng(0).normal(10.0, 1.0, 30)
+    budget = DataBudget(epsilon=0.3, delta=1e-6, rng=np.random.default_rng(2))
+    budget.reserve(3)
+    with pytest.warns(PrivacyWarning, match=r"bounds of 'size'.*metadata=\{'bounds'"):
+        private_range(values, None, budget, "bounds of 'size'")
+    budget = DataBudget(epsilon=0.3, delta=1e-6, rng=np.random.default_rng(2))
+    budget.reserve(3)
+    many = np.random.default_rng(0).normal(10.0, 1.0, 5_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrivacyWarning)
+        low, high = private_range(many, None, budget, "bounds of 'size'")
+    assert low < 8.0 and 12.0 < high < 30.0
 
 
 def test_private_gaussian_moments_recover_a_correlated_gaussian():

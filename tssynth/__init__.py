@@ -10,6 +10,7 @@ from tssynth.exceptions import (
     GeneratorFileError,
     InvalidDataError,
     InvalidParameterError,
+    PrivacyWarning,
     TrainingError,
     TssynthError,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "GeneratorFileError",
     "InvalidDataError",
     "InvalidParameterError",
+    "PrivacyWarning",
     "TVAESynthesizer",
     "TrainingError",
     "TssynthError",

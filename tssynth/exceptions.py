@@ -27,3 +27,7 @@ class GeneratorFileError(TssynthError, OSError):
 
 class TrainingError(TssynthError, RuntimeError):
     """Training diverged or could not proceed."""
+
+
+class PrivacyWarning(UserWarning):
+    """A differentially private estimate is dominated by its noise (too little data or budget)."""

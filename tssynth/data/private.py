@@ -27,9 +27,12 @@ and every mechanism below has sensitivity 1.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from tssynth.exceptions import PrivacyWarning
 
 _ASINH_LIMIT = 50.0  # asinh(±2.6e21): covers float amounts and int64 nanosecond timestamps
 _COARSE_BIN = 0.5  # width of the fixed histogram bins in asinh space (a factor 1.65)
@@ -147,15 +150,26 @@ def _coarse_domain(
     One budget unit: Laplace noise on a histogram with fixed, data-independent
     bins (sensitivity 1); bins clearing ``ln(bins / 0.01) / epsilon`` (what pure
     noise passes with probability 1 %) bound the domain; without any, the
-    fullest noisy bin does.
+    fullest noisy bin does, with a :class:`~tssynth.exceptions.PrivacyWarning`.
     """
     epsilon, _ = budget.charge(what)
     edges = np.arange(-_ASINH_LIMIT, _ASINH_LIMIT + _COARSE_BIN / 2, _COARSE_BIN)
     bins = np.clip(np.searchsorted(edges, points, side="right") - 1, 0, len(edges) - 2)
     counts = np.bincount(bins, weights=weights, minlength=len(edges) - 1)
     noisy = counts + budget.rng.laplace(0.0, 1.0 / epsilon, size=counts.shape)
-    clear = np.flatnonzero(noisy > np.log(len(counts) / 0.01) / epsilon)
+    threshold = np.log(len(counts) / 0.01) / epsilon
+    clear = np.flatnonzero(noisy > threshold)
     if clear.size == 0:
+        warnings.warn(
+            f"{what}: no range of values stands out from the privacy noise (the fullest "
+            f"of the fixed bins holds about {counts.max():.0f} of {counts.sum():.0f} records; "
+            f"noise needs {threshold:.0f} at epsilon {epsilon:.3g} per mechanism), so the "
+            "release may lie far from the data. "
+            "Declare a column's bounds as public schema (fit(..., metadata={'bounds': "
+            "{column: [low, high]}})), or give more records or a larger epsilon.",
+            PrivacyWarning,
+            stacklevel=2,
+        )
         clear = np.array([int(np.argmax(noisy))])
     return float(edges[clear[0]]), float(edges[clear[-1] + 1])
 
