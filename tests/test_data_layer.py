@@ -268,3 +268,26 @@ def test_frequent_values_never_take_more_modes_than_allowed(max_modes):
     assert width <= max_modes
     back = transformer.inverse_transform(transformer.transform(frame))
     assert back["x"].between(values.min(), values.max()).all()
+
+
+def test_values_beyond_the_training_range_are_not_encoded_as_the_bound():
+    frame = pd.DataFrame({"x": np.random.default_rng(0).normal(0.0, 1.0, 500)})
+    transformer = DataTransformer(random_state=0).fit(frame, infer_schema(frame))
+    at_max = transformer.transform(pd.DataFrame({"x": [frame["x"].max()]}))
+    beyond = transformer.transform(pd.DataFrame({"x": [10.0, 1e300, -1e300]}))
+    assert np.isfinite(beyond).all()
+    assert not np.array_equal(beyond[:1], at_max)  # an anomaly stays visible to scores
+    np.testing.assert_array_equal(beyond[0], beyond[1])  # saturated past the outer mode
+
+
+def test_point_masses_at_the_edges_of_huge_integers_come_back_exactly():
+    rng = np.random.default_rng(0)
+    base = 2**60
+    values = np.where(rng.random(400) < 0.5, base, base + rng.integers(1, 1000, 400) * 2**20)
+    frame = pd.DataFrame({"big": values.astype(np.int64)})
+    transformer = DataTransformer(random_state=0).fit(frame, infer_schema(frame))
+    array = transformer.transform(frame, random_state=np.random.default_rng(1))
+    back = transformer.inverse_transform(array)
+    at_min = frame["big"] == base
+    assert (back["big"][at_min] == base).all()
+    assert back["big"].between(frame["big"].min(), frame["big"].max()).all()

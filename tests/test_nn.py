@@ -84,6 +84,11 @@ def test_activate_gives_probabilities_and_bounded_scalars():
     torch.testing.assert_close(activated[:, 5:7].sum(1), torch.ones(16))
     assert activated[:, [0, 4]].abs().max() <= 1
     torch.testing.assert_close(activated[:, 0], torch.tanh(output[:, 0]))
+    torch.testing.assert_close(activated[:, 1:4], torch.softmax(output[:, 1:4], dim=1))
+    # Differentiable too: the gradient of one softmax column reaches only its own span.
+    output.requires_grad_(True)
+    layout.activate(output)[:, 2].sum().backward()
+    assert torch.all(output.grad[:, [0, 4, 5, 6]] == 0) and output.grad[:, 1:4].abs().sum() > 0
 
 
 def test_decoder_sigma_is_clamped():

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -249,6 +250,11 @@ def private_spread(
     w = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
     domain = _coarse_domain(np.arcsinh(values), w, budget, what)
     return private_quantiles(values, w, levels, budget, what, domain=domain), domain
+
+
+def midpoint_and_half_range(low: Any, high: Any) -> tuple[Any, Any]:
+    """Midpoint and half range of bounds (floats or arrays), without overflow near ±1.7e308."""
+    return low / 2.0 + high / 2.0, high / 2.0 - low / 2.0
 
 
 def private_range(

@@ -37,7 +37,12 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
 
-from tssynth.data.private import DataBudget, private_range, release_frequent
+from tssynth.data.private import (
+    DataBudget,
+    midpoint_and_half_range,
+    private_range,
+    release_frequent,
+)
 from tssynth.data.schema import (
     CATEGORICAL,
     DATETIME,
@@ -61,6 +66,7 @@ from tssynth.data.spans import (
 from tssynth.exceptions import InvalidDataError
 
 _SCALAR_LIMIT = 0.99
+_STANDARDISED_LIMIT = 1e6  # far past every mode; keeps the encoding finite
 _MIN_MODE_STD = 1e-3
 _SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
 _ROW_CHUNK = 16_384  # rows encoded at once: bounds the (rows, columns, modes) temporaries
@@ -317,8 +323,7 @@ class DataTransformer:
         is_spike = (share >= _SPIKE_SHARE) & (spikes >= low) & (spikes <= high)
         order = np.argsort(share[is_spike])[::-1][: self.max_modes - 1]
         spikes, share = spikes[is_spike][order], share[is_spike][order]
-        # Midpoint and half range, halved first: no overflow for bounds near ±1.7e308.
-        loc, scale = low / 2.0 + high / 2.0, high / 2.0 - low / 2.0
+        loc, scale = midpoint_and_half_range(low, high)
         mode_weights = np.append(share, max(1.0 - share.sum(), 0.01))
         means = np.append((spikes - loc) / scale, 0.0)
         stds = np.append(np.full(spikes.size, _MIN_MODE_STD), 0.25)  # [low, high] -> [-1, 1]
@@ -517,9 +522,11 @@ class DataTransformer:
                 f"Column {bad!r} contains infinite values; replace them with NaN or finite numbers."
             )
         a = self._cont_arrays
-        # Values beyond the fitted bounds are clipped to them (under DP the bounds are
-        # private quantiles, so that a far value cannot overflow the standardisation).
-        standardised = (np.clip(values, a["min"], a["max"]) - a["loc"]) / a["scale"]
+        # A value far beyond the training range (or near the float limit) only has to
+        # land past the outermost mode, where its encoding saturates anyway.
+        with np.errstate(over="ignore"):
+            standardised = (values - a["loc"]) / a["scale"]
+        standardised = np.clip(standardised, -_STANDARDISED_LIMIT, _STANDARDISED_LIMIT)
         for start in range(0, len(df), _ROW_CHUNK):
             block = slice(start, start + _ROW_CHUNK)
             scalar, mode = self._encode_values(standardised[block], rng)
@@ -703,8 +710,9 @@ class DataTransformer:
         with np.errstate(over="ignore"):  # beyond the largest float: clipped just below
             values = (scalar * 4.0 * std + mean) * a["scale"] + a["loc"]
         exact = np.take_along_axis(self._exact[None], mode[..., None], 2)[..., 0]
-        values = np.where(np.isnan(exact), values, exact)
-        values = np.clip(values, a["min"], a["max"])
+        # Point masses come back exactly, even where float bounds of a huge integer
+        # column were moved one step inside its range.
+        values = np.where(np.isnan(exact), np.clip(values, a["min"], a["max"]), exact)
         step = a["step"]
         rounded = np.round(values / np.where(step > 0, step, 1.0)) * step
         return np.where(step > 0, rounded, values)

@@ -88,9 +88,9 @@ class SpanLayout(nn.Module):
 
     def activate(self, output: torch.Tensor) -> torch.Tensor:
         """Map raw decoder output to data space: tanh on Gaussian columns, softmax per span."""
-        result = torch.tanh(output)  # the softmax columns are overwritten below
+        result = torch.tanh(output)  # the softmax columns are replaced below
         if self.n_segments:
             _, shifted, total = self._softmax_parts(output.index_select(1, self.softmax_dims))
             probabilities = shifted * total.reciprocal().index_select(1, self.segment)
-            result.index_copy_(1, self.softmax_dims, probabilities)
+            result = result.index_copy(1, self.softmax_dims, probabilities)
         return result

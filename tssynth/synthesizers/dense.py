@@ -10,7 +10,7 @@ import torch
 
 from tssynth._validation import check_int
 from tssynth.base import BaseSynthesizer, PreparedInput
-from tssynth.data.private import DataBudget, private_range
+from tssynth.data.private import DataBudget, midpoint_and_half_range, private_range
 from tssynth.data.sequences import fitted_columns, from_windows, to_windows
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.nn.dense import DenseVAE
@@ -240,9 +240,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
 
         A constant channel gets centre ``low + 1`` and half range 1, so it maps to -1.
         """
-        half = high / 2.0 - low / 2.0
+        centre, half = midpoint_and_half_range(low, high)
         constant = ~(half > 0)
-        return np.where(constant, low + 1.0, low / 2.0 + high / 2.0), np.where(constant, 1.0, half)
+        return np.where(constant, low + 1.0, centre), np.where(constant, 1.0, half)
 
     @classmethod
     def _scale(cls, windows: np.ndarray, attributes: dict[str, Any]) -> np.ndarray:
