@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -85,6 +87,46 @@ def test_transform_reads_datetimes_in_the_fitted_unit():
     )
 
 
+@pytest.mark.parametrize("kind", ["datetime", "timedelta"])
+def test_transform_names_values_out_of_range_of_the_fitted_unit(kind):
+    if kind == "datetime":
+        fitted = pd.Series(pd.date_range("2021-01-01", periods=40, freq="h"))
+        late = pd.Series(np.full(40, np.datetime64("2500-01-01", "s")))
+    else:
+        fitted = pd.Series(pd.timedelta_range("1h", periods=40, freq="h"))
+        late = pd.Series(np.full(40, np.timedelta64(400 * 365, "D").astype("timedelta64[s]")))
+    frame = pd.DataFrame({"when": fitted.astype(f"{kind}64[ns]"), "y": np.arange(40.0)})
+    syn = TVAESynthesizer(**TINY).fit(frame)
+    with pytest.raises(InvalidDataError, match=r"'when'.*range.*'ns'"):
+        syn.transform(frame.assign(when=late))
+
+
+def test_transform_rejects_times_finer_than_the_fitted_unit():
+    when = pd.Series(pd.date_range("2021-01-01", periods=40, freq="h")).astype("datetime64[s]")
+    frame = pd.DataFrame({"when": when, "y": np.arange(40.0)})
+    syn = TVAESynthesizer(**TINY).fit(frame)
+    finer = when.astype("datetime64[ns]")
+    finer.iloc[1] += pd.Timedelta("250ms")
+    finer.iloc[2] = pd.NaT
+    with pytest.raises(InvalidDataError, match=r"'when'.*finer than its fitted unit 's'"):
+        syn.transform(frame.assign(when=finer))
+    finer.iloc[1] = when.iloc[1]  # whole seconds in a finer unit, and NaT, read fine
+    syn.transform(frame.assign(when=finer))
+
+
+@pytest.mark.parametrize("arrow_type", ["date32[day][pyarrow]", "date64[ms][pyarrow]"])
+def test_pyarrow_dates_round_trip_with_their_dtype(arrow_type):
+    pytest.importorskip("pyarrow")
+    days = pd.Series(pd.date_range("2021-01-01", periods=40, freq="D")).astype(arrow_type)
+    days.iloc[3] = None
+    frame = pd.DataFrame({"d": days, "y": np.arange(40.0)})
+    syn = TVAESynthesizer(**TINY).fit(frame)
+    out = syn.sample(50)
+    pd.testing.assert_series_equal(out.dtypes, frame.dtypes)
+    assert days.min() <= out["d"].min() and out["d"].max() <= days.max()
+    np.testing.assert_array_equal(syn.transform(frame), syn.transform(frame))
+
+
 def test_pyarrow_timestamps_round_trip_with_their_dtype():
     pytest.importorskip("pyarrow")
     when = pd.Series(pd.date_range("2021-01-01", periods=30, freq="D", tz="Europe/Paris"))
@@ -164,6 +206,27 @@ def test_dvae_rejects_declarations_of_unmodelled_columns(kwargs):
     assert not hasattr(syn, "module_")
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "advice"),
+    [
+        ({"discrete_columns": "c"}, "discrete_columns=['c']"),
+        ({"discrete_columns": "code"}, "discrete_columns=['code']"),
+        ({"metadata": {"categorical": "c"}}, "metadata['categorical']=['c']"),
+    ],
+)
+@pytest.mark.parametrize("estimator", ["tvae", "dvae"])
+def test_a_bare_string_of_column_names_is_rejected_with_the_list_to_write(
+    kwargs, advice, estimator
+):
+    if estimator == "tvae":
+        syn, data = TVAESynthesizer(**TINY), _panel()
+    else:
+        syn, data = DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t"), _panel()
+    with pytest.raises(InvalidParameterError, match=re.escape(f"write {advice}")):
+        syn.fit(data, **kwargs)
+    assert not hasattr(syn, "module_")
+
+
 def test_dvae_rejects_a_panel_without_a_varying_feature():
     panel = _panel()[["id", "t"]].assign(v=1.0)
     syn = DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t")
@@ -177,11 +240,13 @@ def test_dvae_rejects_complex_arrays():
         DVAESynthesizer(**DVAE_TINY).fit(np.ones((4, 5), dtype=complex))
 
 
-@pytest.mark.parametrize("key_dtype", ["int64", "object", "str"])
+@pytest.mark.parametrize("key_dtype", ["int64", "int32", "Int64", "float64", "object", "str"])
 def test_dvae_results_keep_the_key_dtype(key_dtype):
     panel = _panel()
-    if key_dtype != "int64":
+    if key_dtype in ("object", "str"):
         panel["id"] = pd.Series([f"unit-{i}" for i in panel["id"]], dtype=key_dtype)
+    else:
+        panel["id"] = panel["id"].astype(key_dtype)
     syn = DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t").fit(panel)
     for out in (syn.sample(3), syn.reconstruct(panel), syn.forecast(panel, steps=2)):
         assert out["id"].dtype == panel["id"].dtype

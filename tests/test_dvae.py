@@ -179,6 +179,30 @@ def test_fit_rejects_bad_panels(panel, change, message):
         synthesizer.fit(change(panel))
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (pd.date_range("2020", periods=5, freq="D").values, np.arange(5)),  # datetime -> int
+        (  # whole seconds -> finer nanosecond data
+            pd.date_range("2020", periods=5, freq="D").values.astype("datetime64[s]"),
+            pd.date_range("2020", periods=5, freq="250ms").values,
+        ),
+    ],
+    ids=["datetime-then-int", "seconds-then-ns"],
+)
+def test_refit_reads_the_new_index_dtype_like_a_fresh_estimator(first, second):
+    def frame(times: np.ndarray) -> pd.DataFrame:
+        x = np.random.default_rng(0).normal(size=6 * len(times))
+        return pd.DataFrame(
+            {"k": np.repeat(np.arange(6), len(times)), "t": np.tile(times, 6), "x": x}
+        )
+
+    params = {"sequence_key": "k", "sequence_index": "t", "epochs": 1, "random_state": 0}
+    refitted = DVAESynthesizer(**params, **SMALL).fit(frame(first)).fit(frame(second))
+    fresh = DVAESynthesizer(**params, **SMALL).fit(frame(second))
+    pd.testing.assert_frame_equal(refitted.sample(2), fresh.sample(2))
+
+
 def test_parameters_are_checked_and_unfitted_use_fails(panel):
     with pytest.raises(InvalidParameterError, match="scheduled_sampling"):
         DVAESynthesizer(sequence_key="unit", scheduled_sampling=2.0).fit(panel)

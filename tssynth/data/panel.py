@@ -41,13 +41,14 @@ from tssynth.data.schema import (
     TIMEDELTA,
     ColumnSpec,
     _value_type,
+    check_declarations,
     infer_schema,
     restore_continuous,
     to_float,
 )
 from tssynth.data.sequences import _float_array, index_long_frame, pad_sequences
 from tssynth.data.transformer import DataTransformer, private_units
-from tssynth.exceptions import InvalidDataError, InvalidParameterError
+from tssynth.exceptions import InvalidDataError
 
 SAMPLE = "sample"
 
@@ -391,17 +392,13 @@ class PanelTransformer:
         """Schemas of the step features and of the context (None without context)."""
         names = list(panel.features.columns)
         modelled = names + ([] if panel.context is None else list(panel.context.columns))
-        declared = [] if discrete_columns is None else list(discrete_columns)
-        if isinstance(metadata, Mapping):
-            for value in metadata.values():
-                declared += list(value) if isinstance(value, Iterable) else []
-        unknown = [name for name in declared if name not in modelled]
-        if unknown:
-            raise InvalidParameterError(
-                f"Columns {unknown} were declared in discrete_columns/metadata but are not "
-                f"feature or context columns (the sequence_key and sequence_index columns are "
-                f"not modelled); the feature and context columns are {modelled}."
-            )
+        discrete_columns, metadata = check_declarations(
+            discrete_columns,
+            metadata,
+            modelled,
+            "feature or context columns (the sequence_key and sequence_index columns are not "
+            "modelled), which are",
+        )
         step_discrete, context_discrete = _split(discrete_columns, names)
         meta_steps = meta_context = None
         if metadata is not None:
@@ -597,11 +594,20 @@ class PanelTransformer:
         return pd.DataFrame(columns, index=pd.RangeIndex(len(context)))
 
     def _fresh_keys(self, n: int) -> Any:
-        """Keys 0..n-1 for new sequences, as text when the fitted keys were text."""
+        """Keys 0..n-1 for new sequences in the fitted key dtype (text when it was text).
+
+        Numbers take the fitted dtype when it holds 0..n-1 (int64 when, say, int8
+        cannot hold n keys).
+        """
         dtype = pd.api.types.pandas_dtype(self.input_format.get("key_dtype", "int64"))
-        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-            return np.arange(n)
-        return pd.array(np.arange(n).astype(str), dtype=dtype)
+        keys = np.arange(n)
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            return pd.array(keys.astype(str), dtype=dtype)
+        try:
+            cast = pd.Index(keys).astype(dtype)
+        except (TypeError, ValueError, OverflowError):
+            return keys
+        return cast if bool((cast == keys).all()) else keys
 
     def signature(self) -> list[list[Any]]:
         """Plain description of the fitted columns (for generator-file checks)."""

@@ -7,13 +7,14 @@ category sets and time zones as the data it was learned from.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
+from pandas.errors import OutOfBoundsDatetime, OutOfBoundsTimedelta
 
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 
@@ -28,6 +29,9 @@ OTHER = "other"
 
 _NANOSECONDS = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9, "s": 10**9}
 _UNIT_NANOSECONDS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+# pyarrow dates have no unit attribute; they are read as datetimes of this unit and
+# restored to the date dtype on output.
+_ARROW_DATE_UNITS = {"date32[day]": "s", "date64[ms]": "ms"}
 
 
 @dataclass
@@ -135,8 +139,9 @@ def _time_unit(dtype: Any) -> str | None:
     base = getattr(dtype, "base", dtype)
     if isinstance(dtype, pd.DatetimeTZDtype):
         return dtype.unit
-    if isinstance(dtype, pd.ArrowDtype):  # timestamp[us][pyarrow], duration[ms][pyarrow]
-        return getattr(dtype.pyarrow_dtype, "unit", None)
+    if isinstance(dtype, pd.ArrowDtype):  # timestamp[us][pyarrow], date32[day][pyarrow], ...
+        arrow = dtype.pyarrow_dtype
+        return getattr(arrow, "unit", None) or _ARROW_DATE_UNITS.get(str(arrow))
     try:
         return np.datetime_data(base)[0]
     except TypeError:
@@ -179,8 +184,9 @@ def infer_schema(
     list of ColumnSpec, in column order.
     """
     check_frame(df)
-    forced = _forced_kinds(df, discrete_columns, metadata)
-    declared_categories, declared_bounds = _public_schema(df, metadata)
+    discrete_columns, metadata = check_declarations(discrete_columns, metadata, df.columns)
+    forced = _forced_kinds(discrete_columns, metadata)
+    declared_categories, declared_bounds = _public_schema(metadata)
     for name in declared_categories:
         forced.setdefault(name, CATEGORICAL)
     specs = []
@@ -224,27 +230,99 @@ def infer_schema(
     return specs
 
 
+_METADATA_KEYS = (CONTINUOUS, CATEGORICAL, "categories", "bounds")
+
+
+def _column_list(value: Any, param: str) -> list[Hashable]:
+    """``value`` as a list of column labels; a bare string is an error, not its letters."""
+    if isinstance(value, str):
+        raise InvalidParameterError(
+            f"{param} must be a list of column names, got the string {value!r}; write "
+            f"{param}=[{value!r}]."
+        )
+    if not isinstance(value, Iterable) or isinstance(value, Mapping):
+        raise InvalidParameterError(f"{param} must be a list of column names, got {value!r}.")
+    return list(value)
+
+
+def check_declarations(
+    discrete_columns: Iterable[Hashable] | None,
+    metadata: Mapping[str, Any] | None,
+    columns: Sequence[Hashable],
+    where: str = "in the data, whose columns are",
+) -> tuple[list[Hashable] | None, dict[str, Any] | None]:
+    """Validate ``discrete_columns`` and ``metadata`` against the columns they may name.
+
+    Parameters
+    ----------
+    discrete_columns : iterable of column labels, optional
+    metadata : mapping, optional
+        ``{"continuous": [...], "categorical": [...], "categories": {...},
+        "bounds": {...}}``, every key optional.
+    columns : sequence of column labels
+        The columns that may be declared.
+    where : str
+        Describes ``columns`` in the error message; ``columns`` follow it.
+
+    Returns
+    -------
+    discrete_columns : list or None
+        As a list (an iterator is read once, here).
+    metadata : dict or None
+        A copy with ``"continuous"`` and ``"categorical"`` as lists.
+
+    Raises
+    ------
+    InvalidParameterError
+        A bare string or a non-iterable instead of a list of column names, a
+        ``metadata`` that is not a dict of the keys above, ``"categories"`` or
+        ``"bounds"`` that are not dicts, or a declared column not in ``columns``.
+    """
+    named: list[Hashable] = []
+    if discrete_columns is not None:
+        discrete_columns = _column_list(discrete_columns, "discrete_columns")
+        named += discrete_columns
+    if metadata is not None:
+        if not isinstance(metadata, Mapping) or set(metadata) - set(_METADATA_KEYS):
+            raise InvalidParameterError(
+                "metadata must be a dict with the keys 'continuous' and/or 'categorical', each "
+                "a list of column names, and optionally 'categories' and 'bounds' (the public "
+                f"schema); got {metadata!r}."
+            )
+        metadata = dict(metadata)
+        for kind in (CONTINUOUS, CATEGORICAL):
+            if kind in metadata:
+                metadata[kind] = _column_list(metadata[kind], f"metadata[{kind!r}]")
+                named += metadata[kind]
+        for key in ("categories", "bounds"):
+            value = metadata.get(key, {})
+            if not isinstance(value, Mapping):
+                raise InvalidParameterError(
+                    f"metadata[{key!r}] must be a dict from column name to "
+                    f"{'a list of categories' if key == 'categories' else '[low, high]'}; "
+                    f"got {value!r}."
+                )
+            named += list(value)
+    unknown = list(dict.fromkeys(name for name in named if name not in columns))
+    if unknown:
+        raise InvalidParameterError(
+            f"Columns {unknown} were declared in discrete_columns/metadata but are not {where} "
+            f"{list(columns)}."
+        )
+    return discrete_columns, metadata
+
+
 def _public_schema(
-    df: pd.DataFrame, metadata: Mapping[str, Any] | None
+    metadata: Mapping[str, Any] | None,
 ) -> tuple[dict[Hashable, list[Any]], dict[Hashable, list[float]]]:
-    """Validated ``metadata["categories"]`` and ``metadata["bounds"]``."""
+    """Validated ``metadata["categories"]`` and ``metadata["bounds"]``.
+
+    ``metadata`` has passed :func:`check_declarations`.
+    """
     if metadata is None:
         return {}, {}
     categories = metadata.get("categories", {})
     bounds = metadata.get("bounds", {})
-    for key, value in (("categories", categories), ("bounds", bounds)):
-        if not isinstance(value, Mapping):
-            raise InvalidParameterError(
-                f"metadata[{key!r}] must be a dict from column name to "
-                f"{'a list of categories' if key == 'categories' else '[low, high]'}; "
-                f"got {value!r}."
-            )
-        unknown = [name for name in value if name not in df.columns]
-        if unknown:
-            raise InvalidParameterError(
-                f"metadata[{key!r}] names columns {unknown} that are not in the data; the data "
-                f"has columns {list(df.columns)}."
-            )
     declared_categories: dict[Hashable, list[Any]] = {}
     for name, values in categories.items():
         if isinstance(values, str) or not isinstance(values, Iterable):
@@ -274,44 +352,17 @@ def _public_schema(
 
 
 def _forced_kinds(
-    df: pd.DataFrame,
-    discrete_columns: Iterable[Hashable] | None,
-    metadata: Mapping[str, Iterable[Hashable]] | None,
+    discrete_columns: list[Hashable] | None, metadata: Mapping[str, Any] | None
 ) -> dict[Hashable, str]:
-    forced: dict[Hashable, str] = {}
-    if discrete_columns is not None:
-        if isinstance(discrete_columns, str):
-            raise InvalidParameterError(
-                f"discrete_columns must be a list of column names, got the string "
-                f"{discrete_columns!r}; write discrete_columns=[{discrete_columns!r}]."
-            )
-        forced.update(dict.fromkeys(discrete_columns, CATEGORICAL))
-    if metadata is not None:
-        if not isinstance(metadata, Mapping) or set(metadata) - {
-            CONTINUOUS,
-            CATEGORICAL,
-            "categories",
-            "bounds",
-        }:
-            raise InvalidParameterError(
-                "metadata must be a dict with the keys 'continuous' and/or 'categorical', each "
-                "a list of column names, and optionally 'categories' and 'bounds' (the public "
-                f"schema); got {metadata!r}."
-            )
-        for kind in (CONTINUOUS, CATEGORICAL):
-            for name in metadata.get(kind, ()):
-                if forced.get(name, kind) != kind:
-                    raise InvalidParameterError(
-                        f"Column {name!r} is declared both continuous and categorical; "
-                        "declare it once."
-                    )
-                forced[name] = kind
-    unknown = [name for name in forced if name not in df.columns]
-    if unknown:
-        raise InvalidParameterError(
-            f"Columns {unknown} were declared in discrete_columns/metadata but are not in the "
-            f"data; the data has columns {list(df.columns)}."
-        )
+    """Kinds declared by arguments that have passed :func:`check_declarations`."""
+    forced: dict[Hashable, str] = dict.fromkeys(discrete_columns or (), CATEGORICAL)
+    for kind in (CONTINUOUS, CATEGORICAL):
+        for name in (metadata or {}).get(kind, ()):
+            if forced.get(name, kind) != kind:
+                raise InvalidParameterError(
+                    f"Column {name!r} is declared both continuous and categorical; declare it once."
+                )
+            forced[name] = kind
     return forced
 
 
@@ -328,7 +379,8 @@ def to_float(series: pd.Series, spec: ColumnSpec) -> np.ndarray:
     InvalidDataError
         When ``series`` is not of the fitted kind: datetimes where numbers were
         fitted (or the reverse), tz-naive where tz-aware datetimes were fitted (or
-        the reverse), or values that are not numbers.
+        the reverse), or values that are not numbers; when datetimes or
+        timedeltas are out of range of the fitted unit, or finer than it.
     """
     value_type = _value_type(series.dtype)
     time_types = (DATETIME, TIMEDELTA)
@@ -342,8 +394,7 @@ def to_float(series: pd.Series, spec: ColumnSpec) -> np.ndarray:
     if spec.value_type in time_types:
         if spec.tz is not None:
             series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        kind = "datetime64" if spec.value_type == DATETIME else "timedelta64"
-        series = series.astype(f"{kind}[{spec.unit}]")  # the fitted unit, numpy-backed
+        series = _in_unit(series, spec)
         missing = series.isna().to_numpy()
         ints = series.to_numpy().view(np.int64).astype(np.float64)
         ints[missing] = np.nan
@@ -354,6 +405,28 @@ def to_float(series: pd.Series, spec: ColumnSpec) -> np.ndarray:
         raise InvalidDataError(
             f"Column {spec.name!r} must hold numbers, but has values that are not: {exc}"
         ) from exc
+
+
+def _in_unit(series: pd.Series, spec: ColumnSpec) -> pd.Series:
+    """Tz-naive datetimes or timedeltas as numpy values of the fitted unit, losing nothing."""
+    kind = "datetime64" if spec.value_type == DATETIME else "timedelta64"
+    try:
+        converted = series.astype(f"{kind}[{spec.unit}]")
+        back = converted.astype(series.dtype)
+    except (OutOfBoundsDatetime, OutOfBoundsTimedelta, OverflowError, ValueError) as exc:
+        raise InvalidDataError(
+            f"Column {spec.name!r} has values out of the range of its fitted dtype "
+            f"{spec.dtype} (unit {spec.unit!r}): {exc}"
+        ) from exc
+    # astype truncates values finer than the unit without a word.
+    differs = (back != series).to_numpy(dtype=bool, na_value=False)
+    if np.any(differs & series.notna().to_numpy()):
+        raise InvalidDataError(
+            f"Column {spec.name!r} has values finer than its fitted unit {spec.unit!r} "
+            f"(dtype {spec.dtype}); round them to the unit first, e.g. with "
+            f".dt.floor({spec.unit!r}), or refit on this data."
+        )
+    return converted
 
 
 def time_step(values: np.ndarray, spec: ColumnSpec) -> float:

@@ -194,9 +194,14 @@ class DVAESynthesizer(BaseSynthesizer):
             super()._training_config(), kl_warmup_epochs=self.kl_warmup_epochs
         )
 
-    def _read(self, X: Any, what: str = "X", min_length: int = 2) -> LongPanel:
-        fitted = getattr(self, "panel_transformer_", None)
-        index_spec = None if fitted is None else fitted.input_format.get("index_spec")
+    def _read(
+        self,
+        X: Any,
+        what: str = "X",
+        min_length: int = 2,
+        index_spec: dict[str, Any] | None = None,
+    ) -> LongPanel:
+        """Read a panel; with the fitted ``index_spec`` (after fit), in its unit and zone."""
         return read_panel(
             X,
             self.sequence_key,
@@ -320,8 +325,9 @@ class DVAESynthesizer(BaseSynthesizer):
 
     def _panel(self, X: Any, what: str, min_length: int = 1) -> LongPanel:
         self._check_fitted()
-        panel = self._read(X, what, min_length)
-        self.panel_transformer_.check_columns(panel, what)
+        transformer = self.panel_transformer_
+        panel = self._read(X, what, min_length, transformer.input_format.get("index_spec"))
+        transformer.check_columns(panel, what)
         return panel
 
     # ------------------------------------------------------------ public API
