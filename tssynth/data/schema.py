@@ -407,6 +407,24 @@ def to_float(series: pd.Series, spec: ColumnSpec) -> np.ndarray:
         ) from exc
 
 
+def integer_extremes(series: pd.Series, spec: ColumnSpec) -> tuple[int, int] | None:
+    """Exact smallest and largest value of an integer, datetime or timedelta column.
+
+    Datetimes and timedeltas count in the fitted unit (as in :func:`to_float`).
+    None for other columns and for columns without any value.
+    """
+    if spec.value_type in (DATETIME, TIMEDELTA):
+        if spec.tz is not None:
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        series = _in_unit(series, spec)
+        present = series.dropna().to_numpy().view(np.int64)
+    elif ptypes.is_integer_dtype(series.dtype):
+        present = series.dropna().to_numpy()
+    else:
+        return None
+    return (int(present.min()), int(present.max())) if present.size else None
+
+
 def _in_unit(series: pd.Series, spec: ColumnSpec) -> pd.Series:
     """Tz-naive datetimes or timedeltas as numpy values of the fitted unit, losing nothing."""
     kind = "datetime64" if spec.value_type == DATETIME else "timedelta64"

@@ -49,6 +49,7 @@ from tssynth.data.schema import (
     NUMERIC,
     TIMEDELTA,
     ColumnSpec,
+    integer_extremes,
     restore_categorical,
     restore_continuous,
     time_step,
@@ -112,16 +113,21 @@ def _location_scale(observed: np.ndarray) -> tuple[float, float]:
     return float(relative.mean()) * magnitude, float(relative.std()) * magnitude
 
 
-def _bounds_inside_integers(low: float, high: float) -> tuple[float, float]:
-    """Bounds of an integer-valued column (ints, datetimes), moved inside its true range.
+def _bounds_inside_integers(
+    low: float, high: float, extremes: tuple[int, int] | None
+) -> tuple[float, float]:
+    """Float bounds of an integer-valued column (ints, datetimes) that do not leave its range.
 
     Beyond 2**53 float64 does not hold every integer, and the float nearest the true
-    minimum (maximum) may lie below (above) it; the next float inwards does not.
+    minimum (maximum) may lie below (above) it; such a bound moves one float inwards.
+    Without the exact ``extremes`` (public bounds) a bound beyond 2**53 always moves.
     """
-    limit = 2.0**53
-    inner_low = float(np.nextafter(low, np.inf)) if abs(low) > limit else float(low)
-    inner_high = float(np.nextafter(high, -np.inf)) if abs(high) > limit else float(high)
-    return (inner_low, inner_high) if inner_low <= inner_high else (float(low), float(high))
+    true_low, true_high = extremes or (None, None)
+    if abs(low) > 2.0**53 and (true_low is None or int(low) < true_low):
+        low = float(np.nextafter(low, np.inf))
+    if abs(high) > 2.0**53 and (true_high is None or int(high) > true_high):
+        high = float(np.nextafter(high, -np.inf))
+    return float(low), float(high)
 
 
 class DataTransformer:
@@ -211,7 +217,7 @@ class DataTransformer:
                         position, to_float(df[spec.name], spec), spec, budget, weights
                     )
                 else:
-                    self._fit_continuous(position, to_float(df[spec.name], spec), spec, rng, pool)
+                    self._fit_continuous(position, df[spec.name], spec, rng, pool)
             modes = self._continuous["modes"]
             self._continuous["modes"] = [m.result() if isinstance(m, Future) else m for m in modes]
         self._finalise()
@@ -253,11 +259,12 @@ class DataTransformer:
     def _fit_continuous(
         self,
         position: int,
-        values: np.ndarray,
+        series: pd.Series,
         spec: ColumnSpec,
         rng: np.random.Generator,
         pool: ThreadPoolExecutor,
     ) -> None:
+        values = to_float(series, spec)
         if np.isinf(values).any():
             raise InvalidDataError(
                 f"Column {spec.name!r} contains infinite values; replace them with NaN "
@@ -280,10 +287,15 @@ class DataTransformer:
         else:
             step = 1.0 if np.all(observed == np.round(observed)) else 0.0
         low, high = spec.public_bounds or (observed.min(), observed.max())
-        if spec.value_type != NUMERIC or pd.api.types.is_integer_dtype(
-            pd.api.types.pandas_dtype(spec.dtype)
+        extremes = None if spec.public_bounds else integer_extremes(series, spec)
+        if extremes is not None or (
+            spec.public_bounds
+            and (
+                spec.value_type != NUMERIC
+                or pd.api.types.is_integer_dtype(pd.api.types.pandas_dtype(spec.dtype))
+            )
         ):
-            low, high = _bounds_inside_integers(low, high)
+            low, high = _bounds_inside_integers(low, high, extremes)
         self._add_continuous(position, loc, scale, low, high, step, modes)
 
     def _add_continuous(self, *values: Any) -> None:
@@ -710,9 +722,7 @@ class DataTransformer:
         with np.errstate(over="ignore"):  # beyond the largest float: clipped just below
             values = (scalar * 4.0 * std + mean) * a["scale"] + a["loc"]
         exact = np.take_along_axis(self._exact[None], mode[..., None], 2)[..., 0]
-        # Point masses come back exactly, even where float bounds of a huge integer
-        # column were moved one step inside its range.
-        values = np.where(np.isnan(exact), np.clip(values, a["min"], a["max"]), exact)
+        values = np.clip(np.where(np.isnan(exact), values, exact), a["min"], a["max"])
         step = a["step"]
         rounded = np.round(values / np.where(step > 0, step, 1.0)) * step
         return np.where(step > 0, rounded, values)
