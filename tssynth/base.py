@@ -30,6 +30,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
+from sklearn.mixture import GaussianMixture
 
 from tssynth._validation import (
     check_dims,
@@ -87,12 +88,43 @@ class PreparedInput:
 
 
 def _seeds(random_state: int | None) -> dict[str, int]:
-    """Independent seeds for the data layer, initialisation, training and sampling."""
-    children = np.random.SeedSequence(random_state).spawn(4)
-    names = ("data", "init", "train", "sample")
+    """Independent seeds: data layer, initialisation, training, sampling, latent distribution."""
+    children = np.random.SeedSequence(random_state).spawn(5)
+    names = ("data", "init", "train", "sample", "latent")
     return {
         name: int(child.generate_state(1)[0]) for name, child in zip(names, children, strict=True)
     }
+
+
+_LATENT_MIXTURE_ROWS = 5_000
+_LATENT_MIXTURE_ITERATIONS = 30
+
+
+def _fit_latent_mixture(
+    module: torch.nn.Module, x: torch.Tensor, components: int, seed: int
+) -> None:
+    """A Gaussian mixture over the posterior means (ex-post density estimation).
+
+    Ghosh et al. (2020) sample a VAE's decoder from a mixture fitted to the
+    training codes: where the codes lie on a curved or clustered set (a price
+    history, regimes of a sensor), one Gaussian fills the space between them with
+    codes the decoder never saw. Each component's covariance also gets the mean
+    posterior variance, as the single Gaussian does.
+    """
+    means, variance = module.posterior_moments(x)
+    codes = means.cpu().numpy()
+    rng = np.random.default_rng(seed)
+    if len(codes) > _LATENT_MIXTURE_ROWS:  # EM costs rows x components x dim^2 per pass
+        codes = codes[rng.choice(len(codes), _LATENT_MIXTURE_ROWS, replace=False)]
+    mixture = GaussianMixture(
+        components,
+        covariance_type="full",
+        reg_covar=1e-6,
+        max_iter=_LATENT_MIXTURE_ITERATIONS,
+        random_state=int(rng.integers(2**31)),
+    ).fit(codes)
+    covariances = mixture.covariances_ + np.diag(variance.cpu().numpy())[None]
+    module.set_latent_mixture(mixture.weights_, mixture.means_, covariances)
 
 
 class BaseSynthesizer(TransformerMixin, BaseEstimator):
@@ -113,6 +145,8 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         check_float("l2scale", self.l2scale, 0.0)
         check_int("batch_size", self.batch_size)
         check_int("epochs", self.epochs)
+        if self._latent_distribution:
+            check_int("latent_components", self.latent_components)
         check_float("loss_factor", self.loss_factor, 0.0, inclusive=False)
         check_float("learning_rate", self.learning_rate, 0.0, inclusive=False)
         check_random_state(self.random_state)
@@ -205,7 +239,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 ),
             )
         result = train(module, arrays, config, device, seeds["train"])
-        self._after_training(module, arrays, device, latent_budget)
+        self._after_training(module, arrays, device, latent_budget, seeds["latent"])
         privacy = {"epsilon": None, "delta": None, "noise_multiplier": None}
         if budget is not None:
             privacy = {
@@ -308,6 +342,13 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         generator = torch.Generator(device=self.device_)
         generator.manual_seed(int(self._sample_rng.integers(2**63)))
         return torch.randn((n, dim), generator=generator, device=self.device_)
+
+    def _latents(self, n: int) -> torch.Tensor:
+        """``n`` draws of the fitted module's latent distribution, from the sampling stream."""
+        module = self.module_
+        noise = self._noise(n, module.embedding_dim)
+        selector = self._noise(n, 1)[:, 0] if module.latent_components > 1 else None
+        return module.sample_latent(noise, selector)
 
     # ----------------------------------------------------------- generator files
 
@@ -456,13 +497,23 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         arrays: list[np.ndarray],
         device: torch.device,
         budget: DataBudget | None,
+        seed: int,
     ) -> None:
-        """Fit the latent sampling distribution, privately under DP (``_latent_distribution``)."""
+        """Fit the latent sampling distribution, privately under DP (``_latent_distribution``).
+
+        Without DP it is a Gaussian mixture of :meth:`_latent_components` components
+        fitted to the posterior means (one component: the aggregated posterior's
+        moments); under DP one Gaussian, released privately.
+        """
         if not self._latent_distribution:
             return
         x = torch.as_tensor(arrays[0]).to(device)
         if budget is None:
-            module.fit_latent_distribution(x)
+            components = self._latent_components()
+            if components == 1 or len(x) < 2 * components:
+                module.fit_latent_distribution(x)
+            else:
+                _fit_latent_mixture(module, x, components, seed)
             return
         generator = torch.Generator(device=device)
         generator.manual_seed(int(budget.rng.integers(2**63)))
@@ -471,6 +522,10 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             codes, budget, LATENT_NOISE_MULTIPLIER, "latent codes"
         )
         module.set_latent_distribution(mean, covariance)
+
+    def _latent_components(self) -> int:
+        """Components of the latent mixture fitted after non-private training."""
+        return self.latent_components
 
     def _data_attributes(self, state: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError

@@ -48,9 +48,11 @@ class TVAE(nn.Module):
         self.decoder = Decoder(embedding_dim, decompress_dims, self.layout.data_dim)
         self.embedding_dim = embedding_dim
         self.loss_factor = loss_factor
-        # Sampling distribution of the latents: N(0, I) until fit_latent_distribution.
-        self.register_buffer("latent_loc", torch.zeros(embedding_dim))
-        self.register_buffer("latent_tril", torch.eye(embedding_dim))
+        # Sampling distribution of the latents, a Gaussian mixture of K components
+        # (weights (K,), means (K, D), Cholesky factors (K, D, D)): N(0, I) until fitted.
+        self.register_buffer("latent_weights", torch.ones(1))
+        self.register_buffer("latent_loc", torch.zeros(1, embedding_dim))
+        self.register_buffer("latent_tril", torch.eye(embedding_dim)[None])
 
     def negative_elbo(
         self, x: torch.Tensor, generator: torch.Generator | None = None
@@ -121,13 +123,62 @@ class TVAE(nn.Module):
     @torch.no_grad()
     def set_latent_distribution(self, mean: Any, covariance: Any) -> None:
         """Sample latents from ``N(mean, covariance)`` (kept as is when not positive definite)."""
+        mean, covariance = torch.as_tensor(mean), torch.as_tensor(covariance)
+        self.set_latent_mixture(torch.ones(1), mean[None], covariance[None])
+
+    @torch.no_grad()
+    def set_latent_mixture(self, weights: Any, means: Any, covariances: Any) -> None:
+        """Sample latents from a Gaussian mixture (kept as is when a covariance is not PD).
+
+        Parameters
+        ----------
+        weights : array-like of shape (K,)
+        means : array-like of shape (K, embedding_dim)
+        covariances : array-like of shape (K, embedding_dim, embedding_dim)
+        """
         kwargs = {"dtype": torch.float64, "device": self.latent_loc.device}
-        mean, covariance = torch.as_tensor(mean, **kwargs), torch.as_tensor(covariance, **kwargs)
+        weights, means, covariances = (
+            torch.as_tensor(a, **kwargs) for a in (weights, means, covariances)
+        )
         eye = torch.eye(self.embedding_dim, **kwargs)
-        tril, info = torch.linalg.cholesky_ex(covariance + 1e-6 * eye)
-        if int(info) == 0:
-            self.latent_loc.copy_(mean)
-            self.latent_tril.copy_(tril)
+        trils, info = torch.linalg.cholesky_ex(covariances + 1e-6 * eye)
+        if bool((info != 0).any()):
+            return
+        self.latent_weights = (weights / weights.sum()).to(self.latent_weights.dtype)
+        self.latent_loc = means.to(self.latent_tril.dtype)
+        self.latent_tril = trils.to(self.latent_tril.dtype)
+
+    @property
+    def latent_components(self) -> int:
+        """Number of Gaussian components of the latent sampling distribution."""
+        return len(self.latent_weights)
+
+    @torch.no_grad()
+    def posterior_moments(
+        self, x: torch.Tensor, batch_size: int = 4096
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior means of the rows (n, D) and their posterior variance averaged (D,)."""
+        means, variance = [], torch.zeros(self.embedding_dim, dtype=torch.float64, device=x.device)
+        for rows in x.split(batch_size):
+            mu, logvar = self.encoder(rows)
+            means.append(mu.double())
+            variance += logvar.double().exp().sum(0)
+        if not means:
+            return x.new_zeros((0, self.embedding_dim), dtype=torch.float64), variance
+        return torch.cat(means), variance / len(x)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        # Files written before the mixture hold one Gaussian: loc (D,), tril (D, D).
+        loc = state_dict.get(prefix + "latent_loc")
+        if loc is not None and loc.dim() == 1:
+            state_dict[prefix + "latent_loc"] = loc[None]
+            state_dict[prefix + "latent_tril"] = state_dict[prefix + "latent_tril"][None]
+        state_dict.setdefault(prefix + "latent_weights", torch.ones(1))
+        for name in ("latent_weights", "latent_loc", "latent_tril"):  # K comes from the file
+            stored = state_dict.get(prefix + name)
+            if stored is not None:
+                setattr(self, name, getattr(self, name).new_empty(stored.shape))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
     def posterior_draws(
@@ -141,9 +192,27 @@ class TVAE(nn.Module):
             draws.append(mu + eps * torch.exp(0.5 * logvar))
         return torch.cat(draws) if draws else x.new_zeros((0, self.embedding_dim))
 
-    def sample_latent(self, noise: torch.Tensor) -> torch.Tensor:
-        """Map standard normal noise to latents of the sampling distribution."""
-        return self.latent_loc + noise @ self.latent_tril.T
+    def sample_latent(
+        self, noise: torch.Tensor, selector: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Map standard normal noise to latents of the sampling distribution.
+
+        Parameters
+        ----------
+        noise : Tensor of shape (n, embedding_dim)
+            Standard normal draws.
+        selector : Tensor of shape (n,), optional
+            Standard normal draws that pick each row's mixture component; needed
+            when the distribution has more than one component.
+        """
+        if self.latent_components == 1:
+            return self.latent_loc[0] + noise @ self.latent_tril[0].T
+        if selector is None:
+            raise ValueError("A mixture of latent Gaussians needs a component selector.")
+        edges = torch.cumsum(self.latent_weights, 0)[:-1]
+        component = torch.searchsorted(edges, torch.special.ndtr(selector).contiguous())
+        tril = self.latent_tril[component]
+        return self.latent_loc[component] + (tril @ noise[:, :, None])[:, :, 0]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior means."""

@@ -61,6 +61,14 @@ class DenseVAESynthesizer(BaseSynthesizer):
         TVAE's 2.0: on the Stocks benchmark 10 gave a discriminative score of
         0.119 against 0.146 for 2.0 (one repetition).
     learning_rate : float, default=1e-3
+    latent_components : int, default=10
+        Gaussian components of the latent sampling distribution, fitted to the
+        training windows' posterior means after training (ex-post density
+        estimation, Ghosh et al. 2020). On Stocks one Gaussian scored a
+        discriminative score of 0.23 and ten components 0.027: the codes of a
+        price history lie along a curve, and one Gaussian fills the space around it
+        with windows whose price and volume never went together. 1 gives the single
+        Gaussian; under differential privacy it is always one (a private release).
     window : int or None, default=None
         Window length for long input (a DataFrame/Series with one row per step).
     stride : int, default=1
@@ -132,6 +140,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
         epochs: int = 300,
         loss_factor: float = 10.0,
         learning_rate: float = 1e-3,
+        latent_components: int = 10,
         window: int | None = None,
         stride: int = 1,
         sequence_key: Any = None,
@@ -152,6 +161,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
         self.epochs = epochs
         self.loss_factor = loss_factor
         self.learning_rate = learning_rate
+        self.latent_components = latent_components
         self.window = window
         self.stride = stride
         self.sequence_key = sequence_key
@@ -322,10 +332,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
         n = self._check_n("n_samples", n_samples)
         parts = [np.zeros((0, self.window_length_, self.n_channels_))]
         for start in range(0, n, _CHUNK):
-            noise = self._noise(min(_CHUNK, n - start), self.embedding_dim)
             with torch.no_grad():
-                z = self.module_.sample_latent(noise)
-            parts.append(self._decode(z))
+                scaled = self.module_.decode_windows(self._latents(min(_CHUNK, n - start)))
+            parts.append(self._unscale(scaled.cpu().numpy()))
         return from_windows(np.concatenate(parts), self.input_format_)
 
     def _model_array(self, X: Any) -> torch.Tensor:
