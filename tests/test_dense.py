@@ -163,3 +163,28 @@ def test_scikit_learn_contract(windows):
         syn.sample(3)
     with pytest.raises(NotFittedError):
         syn.transform(windows)
+
+
+def test_a_latent_mixture_keeps_clustered_windows_apart():
+    # Flat windows at level 0.1 or 0.9: one latent Gaussian spans the gap between the
+    # two clusters of codes and decodes windows in between; ten components do not.
+    rng = np.random.default_rng(0)
+    levels = rng.choice([0.1, 0.9], size=400)
+    windows = levels[:, None, None] + 0.01 * rng.standard_normal((400, 8, 1))
+    in_gap = {}
+    for components in (1, 10):
+        synthesizer = DenseVAESynthesizer(
+            embedding_dim=4,
+            compress_dims=(32,),
+            decompress_dims=(32,),
+            epochs=150,
+            batch_size=50,
+            latent_components=components,
+            random_state=0,
+            device="cpu",
+        ).fit(windows)
+        assert synthesizer.module_.latent_components == components
+        sample = synthesizer.sample(2000)
+        in_gap[components] = np.mean(np.abs(sample.mean(axis=(1, 2)) - 0.5) < 0.3)
+    assert in_gap[1] > 0.2
+    assert in_gap[10] < 0.02

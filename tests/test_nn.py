@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
 from tssynth.nn import SpanLayout, gaussian_kl, span_nll, standard_normal_kl
 from tssynth.nn.modules import Decoder
+from tssynth.nn.tvae import TVAE
 
 SPANS = [(0, 1, "gaussian"), (1, 4, "softmax"), (4, 5, "gaussian"), (5, 7, "softmax")]
 
@@ -101,3 +104,31 @@ def test_decoder_sigma_is_clamped():
     rows = decoder(torch.zeros(2, 4))[1]
     assert rows.shape == (2, 3)
     torch.testing.assert_close(rows.detach(), decoder.sigma.data.expand(2, 3))
+
+
+def test_latent_mixture_draws_each_component_at_its_weight():
+    module = TVAE([(0, 2, "gaussian")], 2, (4,), (4,), 1.0)
+    means = np.array([[-5.0, 0.0], [5.0, 0.0], [0.0, 8.0]])
+    module.set_latent_mixture([0.2, 0.5, 0.3], means, np.stack([np.eye(2) * 0.01] * 3))
+    generator = torch.Generator().manual_seed(0)
+    noise, selector = (
+        torch.randn(20_000, 2, generator=generator),
+        torch.randn(20_000, generator=generator),
+    )
+    z = module.sample_latent(noise, selector).numpy()
+    nearest = np.argmin(((z[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    np.testing.assert_allclose(np.bincount(nearest) / len(z), [0.2, 0.5, 0.3], atol=0.015)
+    with pytest.raises(ValueError, match="selector"):
+        module.sample_latent(noise)
+
+
+def test_one_gaussian_latent_state_of_older_files_loads_as_one_component():
+    module = TVAE([(0, 3, "gaussian")], 2, (4,), (4,), 1.0)
+    module.set_latent_distribution(np.array([1.0, -1.0]), np.array([[2.0, 0.3], [0.3, 1.0]]))
+    state = module.state_dict()
+    state["latent_loc"], state["latent_tril"] = state["latent_loc"][0], state["latent_tril"][0]
+    del state["latent_weights"]  # the layout before latent mixtures
+    restored = TVAE([(0, 3, "gaussian")], 2, (4,), (4,), 1.0)
+    restored.load_state_dict(state)
+    noise = torch.randn(5, 2)
+    torch.testing.assert_close(restored.sample_latent(noise), module.sample_latent(noise))

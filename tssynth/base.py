@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.mixture import GaussianMixture
 
 from tssynth._validation import (
@@ -122,7 +122,10 @@ def _fit_latent_mixture(
         reg_covar=1e-6,
         max_iter=_LATENT_MIXTURE_ITERATIONS,
         random_state=int(rng.integers(2**31)),
-    ).fit(codes)
+    )
+    with warnings.catch_warnings():  # a capped EM is intended: fast, and good enough
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mixture.fit(codes)
     covariances = mixture.covariances_ + np.diag(variance.cpu().numpy())[None]
     module.set_latent_mixture(mixture.weights_, mixture.means_, covariances)
 
