@@ -211,8 +211,11 @@ class TVAE(nn.Module):
             raise ValueError("A mixture of latent Gaussians needs a component selector.")
         edges = torch.cumsum(self.latent_weights, 0)[:-1]
         component = torch.searchsorted(edges, torch.special.ndtr(selector).contiguous())
-        tril = self.latent_tril[component]
-        return self.latent_loc[component] + (tril @ noise[:, :, None])[:, :, 0]
+        latents = torch.empty_like(noise)
+        for k in range(self.latent_components):  # a few components, each one matmul
+            rows = component == k
+            latents[rows] = self.latent_loc[k] + noise[rows] @ self.latent_tril[k].T
+        return latents
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior means."""
