@@ -346,6 +346,17 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         generator.manual_seed(int(self._sample_rng.integers(2**63)))
         return torch.randn((n, dim), generator=generator, device=self.device_)
 
+    def _latent_input(self, X: Any) -> torch.Tensor:
+        """``X`` of :meth:`inverse_transform` as latents on the fitted device, shape-checked."""
+        self._check_fitted()
+        z = np.asarray(X, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.embedding_dim:
+            raise InvalidDataError(
+                f"inverse_transform expects latents of shape (n, {self.embedding_dim}), "
+                f"got {z.shape}."
+            )
+        return torch.from_numpy(z).to(self.device_)
+
     def _latents(self, n: int) -> torch.Tensor:
         """``n`` draws of the fitted module's latent distribution, from the sampling stream."""
         module = self.module_

@@ -392,13 +392,10 @@ def to_float(series: pd.Series, spec: ColumnSpec) -> np.ndarray:
             f"{series.dtype}; convert it first, e.g. with .astype({spec.dtype!r})."
         )
     if spec.value_type in time_types:
-        if spec.tz is not None:
-            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        series = _in_unit(series, spec)
-        missing = series.isna().to_numpy()
-        ints = series.to_numpy().view(np.int64).astype(np.float64)
-        ints[missing] = np.nan
-        return ints
+        ints, missing = _time_ints(series, spec)
+        values = ints.astype(np.float64)
+        values[missing] = np.nan
+        return values
     try:
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as exc:
@@ -414,15 +411,21 @@ def integer_extremes(series: pd.Series, spec: ColumnSpec) -> tuple[int, int] | N
     None for other columns and for columns without any value.
     """
     if spec.value_type in (DATETIME, TIMEDELTA):
-        if spec.tz is not None:
-            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        series = _in_unit(series, spec)
-        present = series.dropna().to_numpy().view(np.int64)
+        ints, missing = _time_ints(series, spec)
+        present = ints[~missing]
     elif ptypes.is_integer_dtype(series.dtype):
         present = series.dropna().to_numpy()
     else:
         return None
     return (int(present.min()), int(present.max())) if present.size else None
+
+
+def _time_ints(series: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Datetimes or timedeltas as int64 counts of the fitted unit (UTC), and the missing mask."""
+    if spec.tz is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    series = _in_unit(series, spec)
+    return series.to_numpy().view(np.int64), series.isna().to_numpy()
 
 
 def _in_unit(series: pd.Series, spec: ColumnSpec) -> pd.Series:

@@ -114,18 +114,16 @@ def _location_scale(observed: np.ndarray) -> tuple[float, float]:
 
 
 def _bounds_inside_integers(
-    low: float, high: float, extremes: tuple[int, int] | None
+    low: float, high: float, true_low: int, true_high: int
 ) -> tuple[float, float]:
     """Float bounds of an integer-valued column (ints, datetimes) that do not leave its range.
 
     Beyond 2**53 float64 does not hold every integer, and the float nearest the true
     minimum (maximum) may lie below (above) it; such a bound moves one float inwards.
-    Without the exact ``extremes`` (public bounds) a bound beyond 2**53 always moves.
     """
-    true_low, true_high = extremes or (None, None)
-    if abs(low) > 2.0**53 and (true_low is None or int(low) < true_low):
+    if int(low) < true_low:
         low = float(np.nextafter(low, np.inf))
-    if abs(high) > 2.0**53 and (true_high is None or int(high) > true_high):
+    if int(high) > true_high:
         high = float(np.nextafter(high, -np.inf))
     return float(low), float(high)
 
@@ -288,14 +286,8 @@ class DataTransformer:
             step = 1.0 if np.all(observed == np.round(observed)) else 0.0
         low, high = spec.public_bounds or (observed.min(), observed.max())
         extremes = None if spec.public_bounds else integer_extremes(series, spec)
-        if extremes is not None or (
-            spec.public_bounds
-            and (
-                spec.value_type != NUMERIC
-                or pd.api.types.is_integer_dtype(pd.api.types.pandas_dtype(spec.dtype))
-            )
-        ):
-            low, high = _bounds_inside_integers(low, high, extremes)
+        if extremes is not None:
+            low, high = _bounds_inside_integers(low, high, *extremes)
         self._add_continuous(position, loc, scale, low, high, step, modes)
 
     def _add_continuous(self, *values: Any) -> None:

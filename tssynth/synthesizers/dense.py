@@ -332,9 +332,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
         n = self._check_n("n_samples", n_samples)
         parts = [np.zeros((0, self.window_length_, self.n_channels_))]
         for start in range(0, n, _CHUNK):
-            with torch.no_grad():
-                scaled = self.module_.decode_windows(self._latents(min(_CHUNK, n - start)))
-            parts.append(self._unscale(scaled.cpu().numpy()))
+            parts.append(self._decode(self._latents(min(_CHUNK, n - start))))
         return from_windows(np.concatenate(parts), self.input_format_)
 
     def _model_array(self, X: Any) -> torch.Tensor:
@@ -376,14 +374,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
         -------
         Windows in the fitted format.
         """
-        self._check_fitted()
-        z = np.asarray(X, dtype=np.float32)
-        if z.ndim != 2 or z.shape[1] != self.embedding_dim:
-            raise InvalidDataError(
-                f"inverse_transform expects latents of shape (n, {self.embedding_dim}), "
-                f"got {z.shape}."
-            )
-        windows = self._decode(torch.from_numpy(z).to(self.device_))
+        windows = self._decode(self._latent_input(X))
         return from_windows(windows, self.input_format_)
 
     def score_samples(self, X: Any) -> np.ndarray:

@@ -303,15 +303,9 @@ class TVAESynthesizer(BaseSynthesizer):
         -------
         DataFrame (or ndarray when fitted on an array).
         """
-        self._check_fitted()
-        z = np.asarray(X, dtype=np.float32)
-        if z.ndim != 2 or z.shape[1] != self.embedding_dim:
-            raise InvalidDataError(
-                f"inverse_transform expects latents of shape (n, {self.embedding_dim}), "
-                f"got {z.shape}."
-            )
+        latents = self._latent_input(X)
         with torch.no_grad():
-            data, _ = self.module_.decode(torch.from_numpy(z).to(self.device_))
+            data, _ = self.module_.decode(latents)
         frame = self.transformer_.inverse_transform(data.cpu().numpy())
         return from_frame(frame, self.input_format_)
 
