@@ -154,6 +154,8 @@ def test_fit_rejects_bad_windows_before_training():
         DenseVAESynthesizer(window=50, **SMALL).fit(pd.Series(np.arange(30.0)))
     with pytest.raises(InvalidParameterError, match="window"):
         DenseVAESynthesizer(window=0, **SMALL).fit(pd.Series(np.arange(30.0)))
+    with pytest.raises(InvalidParameterError, match="residual_noise must be True or False"):
+        DenseVAESynthesizer(residual_noise="yes", **SMALL).fit(X)
 
 
 def test_scikit_learn_contract(windows):
@@ -180,6 +182,8 @@ def test_a_latent_mixture_keeps_clustered_windows_apart():
             epochs=150,
             batch_size=50,
             latent_components=components,
+            residual_noise=False,  # the latent distribution alone
+            marginal_calibration=False,
             random_state=0,
             device="cpu",
         ).fit(windows)
@@ -188,3 +192,112 @@ def test_a_latent_mixture_keeps_clustered_windows_apart():
         in_gap[components] = np.mean(np.abs(sample.mean(axis=(1, 2)) - 0.5) < 0.3)
     assert in_gap[1] > 0.2
     assert in_gap[10] < 0.02
+
+
+def _noise_panel(n: int = 600, steps: int = 12) -> np.ndarray:
+    """Channel 0 a smooth sine, 1 white uniform noise, 2 a copy of 1, 3 mostly zero."""
+    rng = np.random.default_rng(0)
+    t = np.arange(steps)
+    phase = rng.uniform(0, 2 * np.pi, (n, 1))
+    noise = rng.uniform(0, 50, (n, steps))
+    bursts = np.where(rng.random((n, steps)) < 0.3, rng.uniform(10, 100, (n, steps)), 0.0)
+    return np.stack([np.sin(0.5 * t + phase), noise, noise, bursts], axis=2)
+
+
+@pytest.fixture(scope="module")
+def noise_windows() -> np.ndarray:
+    return _noise_panel()
+
+
+def _fit_noise(windows: np.ndarray, **params) -> DenseVAESynthesizer:
+    return DenseVAESynthesizer(epochs=40, random_state=0, **{**SMALL, **params}).fit(windows)
+
+
+def test_residual_noise_keeps_white_noise_white_and_copies_equal(noise_windows):
+    means_only = _fit_noise(noise_windows, residual_noise=False, marginal_calibration=False)
+    noisy = _fit_noise(noise_windows, marginal_calibration=False)
+    real_spread = noise_windows[:, :, 1].std(axis=1).mean()
+    flat = means_only.sample(2000)
+    assert flat[:, :, 1].std(axis=1).mean() < 0.75 * real_spread  # the means are damped
+    out = noisy.sample(2000)
+    assert out[:, :, 1].std(axis=1).mean() == pytest.approx(real_spread, rel=0.15)
+    later, earlier = out[:, 1:, 1].ravel(), out[:, :-1, 1].ravel()
+    assert abs(np.corrcoef(later, earlier)[0, 1]) < 0.1  # no memory from step to step
+    # independent noise per channel would take the copies' correlation to about 0.6
+    assert np.corrcoef(out[:, :, 1].ravel(), out[:, :, 2].ravel())[0, 1] > 0.95
+    # the smooth channel stays smooth
+    real_steps = np.abs(np.diff(noise_windows[:, :, 0], axis=1)).mean()
+    assert np.abs(np.diff(out[:, :, 0], axis=1)).mean() < 1.5 * real_steps
+
+
+def test_marginal_calibration_restores_each_channel_distribution(noise_windows):
+    uncalibrated = _fit_noise(noise_windows, marginal_calibration=False).sample(3000)
+    calibrated = _fit_noise(noise_windows).sample(3000)
+    real = noise_windows[:, :, 3].ravel()
+    zeros = np.mean(real == 0.0)  # 70 % of the bursts channel sits exactly at its minimum
+    assert abs(np.mean(uncalibrated[:, :, 3] == 0.0) - zeros) > 0.2
+    assert np.mean(calibrated[:, :, 3] == 0.0) == pytest.approx(zeros, abs=0.05)
+    for c in range(4):  # every marginal close to the training one (Kolmogorov-Smirnov)
+        grid = np.quantile(noise_windows[:, :, c], np.linspace(0, 1, 101))
+        real_cdf = np.searchsorted(np.sort(noise_windows[:, :, c].ravel()), grid, "right")
+        fake_cdf = np.searchsorted(np.sort(calibrated[:, :, c].ravel()), grid, "right")
+        ks = np.abs(real_cdf / noise_windows[:, :, c].size - fake_cdf / calibrated[:, :, c].size)
+        assert ks.max() < 0.05, c
+
+
+def test_residual_noise_has_the_residual_covariance_in_both_forms(noise_windows, monkeypatch):
+    import torch
+
+    from tssynth.nn import dense as dense_module
+
+    synthesizer = _fit_noise(noise_windows, marginal_calibration=False)
+    module = synthesizer.module_
+    x = torch.as_tensor(
+        synthesizer._scale(
+            noise_windows,
+            {"data_min_": synthesizer.data_min_, "data_max_": synthesizer.data_max_},
+        )
+    )
+    target = np.cov(module.residuals(x).numpy(), rowvar=False)
+    generator = torch.Generator().manual_seed(0)
+    for full_width in (dense_module._FULL_COVARIANCE_WIDTH, 8):  # 48 values: full, low rank
+        monkeypatch.setattr(dense_module, "_FULL_COVARIANCE_WIDTH", full_width)
+        module.fit_residual_noise(x, generator)
+        draws = module.residual_noise(torch.randn(20000, module.noise_dim, generator=generator))
+        noise_cov = np.cov(draws.double().numpy(), rowvar=False)
+        assert np.abs(noise_cov - target).max() < 0.05 * np.abs(target).max()
+        assert np.allclose(np.diag(noise_cov), np.diag(target), rtol=0.05)
+
+
+def test_calibration_is_the_identity_until_fitted_and_splits_ties():
+    import torch
+
+    from tssynth.nn.dense import DenseVAE
+
+    module = DenseVAE(4, 1, 2, (8,), (8,), 1.0)
+    values = torch.linspace(-1, 1, 9).reshape(1, 9, 1)
+    assert torch.allclose(module.calibrate(values), values)
+    # a point mass at -1 holding the first half of the sampled levels
+    source = torch.tensor([[-1.0, -1.0, -1.0, 0.0, 1.0]])
+    target = torch.tensor([[-1.0, -0.5, 0.0, 0.5, 1.0]])
+    module.set_calibration(source, target)
+    out = module.calibrate(torch.tensor([-1.0, 0.5, 1.0, 2.0]).reshape(1, 4, 1)).ravel()
+    assert out.tolist() == [-0.5, 0.75, 1.0, 1.0]
+
+
+def test_generator_files_without_residual_noise_load_as_means(fitted, tmp_path):
+    import torch
+
+    state = {
+        k: v
+        for k, v in fitted.module_.state_dict().items()
+        if not k.startswith(("residual_", "quantile_"))
+    }
+    clone_module = type(fitted.module_)(12, 2, 8, (64,), (64,), 10.0)
+    clone_module.load_state_dict(state)
+    assert clone_module.noise_dim == 0
+    z = torch.randn(50, 8)
+    with torch.no_grad():
+        means = clone_module.decode_windows(z)
+        drawn = clone_module.decode_windows(z, torch.zeros(50, 0))
+    assert torch.allclose(means, drawn, atol=1e-6)

