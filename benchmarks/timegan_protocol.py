@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     records = []
     for dataset in args.datasets:
         real = load_windows(dataset, Path(args.data))
-        for rep in range(args.reps):
+        for rep in range(args.first_seed, args.first_seed + args.reps):
             baseline = predictive_score(real, real, steps=steps["pred"], random_state=rep)
             records.append({"dataset": dataset, "model": "real data", "rep": rep, "pred": baseline})
             _log(args, records[-1])
@@ -185,6 +185,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--synthesizers", nargs="+", default=list(SYNTHESIZERS))
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seed of the first repetition (to add reps)"
+    )
     parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE")
     parser.add_argument(
         "--steps-scale", type=float, default=1.0, help="scale the metric steps (quick looks)"

@@ -24,6 +24,7 @@ _LOW_RANK_ROWS = 2048  # rows they are estimated from
 _CALIBRATION_LEVELS = 1001  # quantiles per channel of the marginal calibration
 _CALIBRATION_VALUES = 500_000  # values per channel it reads, at most
 _CALIBRATION_MIN_DRAWS = 2_000  # model windows it draws, at least
+_CALIBRATION_MEMORY = 16_000_000  # values it holds at once, at most (wide windows)
 
 
 class DenseVAE(TVAE):
@@ -219,7 +220,13 @@ class DenseVAE(TVAE):
             return
         identity = torch.tensor([-1.0, 1.0], device=x.device).repeat(self.n_channels, 1)
         self.set_calibration(identity, identity)
-        per_draw = max(1, _CALIBRATION_VALUES // self.window)
+        per_draw = max(
+            1,
+            min(
+                _CALIBRATION_VALUES // self.window,
+                _CALIBRATION_MEMORY // (self.window * self.n_channels),
+            ),
+        )
         draws = min(max(n, _CALIBRATION_MIN_DRAWS), per_draw)
         kwargs = {"generator": generator, "device": x.device}
         selector = torch.randn(draws, **kwargs) if self.latent_components > 1 else None

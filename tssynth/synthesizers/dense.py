@@ -16,6 +16,7 @@ from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.nn.dense import DenseVAE
 
 _CHUNK = 8_192  # windows decoded at once: bounded memory
+_CHUNK_VALUES = 4_000_000  # values decoded at once, at most (wide windows)
 _ELBO_DRAWS = 16  # posterior draws averaged by score_samples
 
 
@@ -374,8 +375,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
         """
         n = self._check_n("n_samples", n_samples)
         parts = [np.zeros((0, self.window_length_, self.n_channels_))]
-        for start in range(0, n, _CHUNK):
-            rows = min(_CHUNK, n - start)
+        chunk = max(1, min(_CHUNK, _CHUNK_VALUES // (self.window_length_ * self.n_channels_)))
+        for start in range(0, n, chunk):
+            rows = min(chunk, n - start)
             z = self._latents(rows)
             parts.append(self._decode(z, self._noise(rows, self.module_.noise_dim)))
         return from_windows(np.concatenate(parts), self.input_format_)
