@@ -76,9 +76,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
         Add Gaussian noise with the covariance (across all steps and channels) of
         the training windows' reconstruction residuals to the decoded means. The
         decoder means are smooth: without it, a channel that is white noise comes
-        out flat and a spiky one comes out damped. On Energy it took the
-        discriminative score from 0.500 to 0.41, and with the calibration below
-        to 0.32; on Stocks from 0.19 to 0.006 (one repetition each).
+        out flat and a spiky one comes out damped. With the calibration below,
+        it took the TimeGAN protocol's discriminative score on Energy from 0.500
+        to 0.117 (3 repetitions) and on Stocks from 0.077 to 0.014 (5).
     marginal_calibration : bool, default=True
         Map each channel's sampled values through the training quantiles at
         their sampled level (1,001 levels), so every channel keeps its training
