@@ -132,3 +132,39 @@ def test_one_gaussian_latent_state_of_older_files_loads_as_one_component():
     restored.load_state_dict(state)
     noise = torch.randn(5, 2)
     torch.testing.assert_close(restored.sample_latent(noise), module.sample_latent(noise))
+
+
+class _FixedCodes(TVAE):
+    """A TVAE whose posterior means are given: 2 clustered dimensions, 3 collapsed."""
+
+    def __init__(self, codes: np.ndarray, variance: np.ndarray) -> None:
+        super().__init__([(0, 1, "gaussian")], codes.shape[1], (4,), (4,), 1.0)
+        self.codes, self.variance = codes, variance
+
+    def posterior_moments(self, x, batch_size=4096):
+        return torch.as_tensor(self.codes), torch.as_tensor(self.variance)
+
+
+def test_latent_mixture_fits_active_dimensions_and_keeps_collapsed_ones_marginal():
+    from tssynth.base import _fit_latent_mixture
+
+    rng = np.random.default_rng(0)
+    centres = rng.choice([-3.0, 3.0], size=(2000, 1)) * np.array([[1.0, -1.0]])
+    active = centres + 0.1 * rng.standard_normal((2000, 2))
+    collapsed = 0.05 * rng.standard_normal((2000, 3)) + np.array([0.2, 0.0, -0.1])
+    codes = np.hstack([active, collapsed])
+    variance = np.array([0.01, 0.01, 1.0, 0.9, 1.1])
+    module = _FixedCodes(codes, variance)
+    _fit_latent_mixture(module, torch.zeros(2000, 1), components=2, seed=0)
+    loc = module.latent_loc.numpy()
+    covariance = (module.latent_tril @ module.latent_tril.transpose(1, 2)).numpy()
+    # the clustered dimensions get one component per cluster
+    assert sorted(loc[:, 0].round(1).tolist()) == pytest.approx([-3.0, 3.0], abs=0.05)
+    np.testing.assert_allclose(module.latent_weights.numpy(), [0.5, 0.5], atol=0.05)
+    # collapsed dimensions: the same marginal in every component, independent of the rest
+    np.testing.assert_allclose(loc[:, 2:], np.broadcast_to(codes[:, 2:].mean(0), (2, 3)), atol=1e-6)
+    expected = codes[:, 2:].var(0) + variance[2:]
+    for k in range(2):
+        np.testing.assert_allclose(np.diag(covariance[k])[2:], expected, rtol=1e-3)
+        assert np.abs(covariance[k][2:, :2]).max() < 1e-5
+        assert np.abs(covariance[k][2:, 2:] - np.diag(np.diag(covariance[k])[2:])).max() < 1e-5
