@@ -354,15 +354,19 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         self._check_fitted()
         return check_n_samples(name, n)
 
-    def _noise(self, n: int, dim: int) -> torch.Tensor:
-        """Standard normal latents on the fitted device, from the sampling stream.
+    def _generator(self) -> torch.Generator:
+        """A torch generator on the fitted device, seeded from the sampling stream.
 
-        The torch generator is seeded from the numpy sampling stream, so the numpy
-        state alone (saved in generator files) fixes every later draw.
+        The numpy sampling stream seeds every generator, so its state alone (saved in
+        generator files) fixes every later draw.
         """
         generator = torch.Generator(device=self.device_)
         generator.manual_seed(int(self._sample_rng.integers(2**63)))
-        return torch.randn((n, dim), generator=generator, device=self.device_)
+        return generator
+
+    def _noise(self, n: int, dim: int) -> torch.Tensor:
+        """Standard normal draws ``(n, dim)`` on the fitted device, from the sampling stream."""
+        return torch.randn((n, dim), generator=self._generator(), device=self.device_)
 
     def _latent_input(self, X: Any) -> torch.Tensor:
         """``X`` of :meth:`inverse_transform` as latents on the fitted device, shape-checked."""
@@ -377,10 +381,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
 
     def _latents(self, n: int) -> torch.Tensor:
         """``n`` draws of the fitted module's latent distribution, from the sampling stream."""
-        module = self.module_
-        noise = self._noise(n, module.embedding_dim)
-        selector = self._noise(n, 1)[:, 0] if module.latent_components > 1 else None
-        return module.sample_latent(noise, selector)
+        return self.module_.draw_latents(n, self._generator())
 
     # ----------------------------------------------------------- generator files
 

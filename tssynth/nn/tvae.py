@@ -217,6 +217,13 @@ class TVAE(nn.Module):
             latents[rows] = self.latent_loc[k] + noise[rows] @ self.latent_tril[k].T
         return latents
 
+    def draw_latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` draws of the latent sampling distribution, from ``generator``."""
+        kwargs = {"generator": generator, "device": self.latent_loc.device}
+        noise = torch.randn((n, self.embedding_dim), **kwargs)
+        selector = torch.randn(n, **kwargs) if self.latent_components > 1 else None
+        return self.sample_latent(noise, selector)
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior means."""
         return self.encoder(x)[0]
