@@ -248,7 +248,7 @@ def test_marginal_calibration_restores_each_channel_distribution(noise_windows):
 def test_residual_noise_has_the_residual_covariance_in_both_forms(noise_windows, monkeypatch):
     import torch
 
-    from tssynth.nn import dense as dense_module
+    from tssynth.nn import residual as residual_module
 
     synthesizer = _fit_noise(noise_windows, marginal_calibration=False)
     module = synthesizer.module_
@@ -260,8 +260,8 @@ def test_residual_noise_has_the_residual_covariance_in_both_forms(noise_windows,
     )
     target = np.cov(module.residuals(x).numpy(), rowvar=False)
     generator = torch.Generator().manual_seed(0)
-    for full_width in (dense_module._FULL_COVARIANCE_WIDTH, 8):  # 48 values: full, low rank
-        monkeypatch.setattr(dense_module, "_FULL_COVARIANCE_WIDTH", full_width)
+    for full_width in (residual_module._FULL_COVARIANCE_WIDTH, 8):  # 48 values: full, low rank
+        monkeypatch.setattr(residual_module, "_FULL_COVARIANCE_WIDTH", full_width)
         module.fit_residual_noise(x, generator)
         draws = module.residual_noise(torch.randn(20000, module.noise_dim, generator=generator))
         noise_cov = np.cov(draws.double().numpy(), rowvar=False)
@@ -280,7 +280,7 @@ def test_calibration_is_the_identity_until_fitted_and_splits_ties():
     # a point mass at -1 holding the first half of the sampled levels
     source = torch.tensor([[-1.0, -1.0, -1.0, 0.0, 1.0]])
     target = torch.tensor([[-1.0, -0.5, 0.0, 0.5, 1.0]])
-    module.set_calibration(source, target)
+    module.calibration.set(source, target)
     out = module.calibrate(torch.tensor([-1.0, 0.5, 1.0, 2.0]).reshape(1, 4, 1)).ravel()
     assert out.tolist() == [-0.5, 0.75, 1.0, 1.0]
 
@@ -291,7 +291,7 @@ def test_generator_files_without_residual_noise_load_as_means(fitted, tmp_path):
     state = {
         k: v
         for k, v in fitted.module_.state_dict().items()
-        if not k.startswith(("residual_", "quantile_"))
+        if not k.startswith(("residual.", "calibration."))
     }
     clone_module = type(fitted.module_)(12, 2, 8, (64,), (64,), 10.0)
     clone_module.load_state_dict(state)
@@ -301,3 +301,20 @@ def test_generator_files_without_residual_noise_load_as_means(fitted, tmp_path):
         means = clone_module.decode_windows(z)
         drawn = clone_module.decode_windows(z, torch.zeros(50, 0))
     assert torch.allclose(means, drawn, atol=1e-6)
+
+
+def test_generator_files_with_the_first_buffer_names_load_the_same_sampling_model(fitted):
+    import torch
+
+    from tssynth.nn.dense import _LEGACY_BUFFERS
+
+    renamed = {new: old for old, new in _LEGACY_BUFFERS.items()}
+    state = {renamed.get(k, k): v for k, v in fitted.module_.state_dict().items()}
+    assert "residual_factor" in state and "residual.factor" not in state
+    clone_module = type(fitted.module_)(12, 2, 8, (64,), (64,), 10.0)
+    clone_module.load_state_dict(state)
+    assert clone_module.noise_dim == fitted.module_.noise_dim > 0
+    z, noise = torch.randn(50, 8), torch.randn(50, clone_module.noise_dim)
+    with torch.no_grad():
+        expected = fitted.module_.decode_windows(z, noise)
+        assert torch.equal(clone_module.decode_windows(z, noise), expected)

@@ -208,6 +208,8 @@ def test_parameters_are_checked_and_unfitted_use_fails(panel):
         DVAESynthesizer(sequence_key="unit", scheduled_sampling=2.0).fit(panel)
     with pytest.raises(InvalidParameterError, match="hidden_dim"):
         DVAESynthesizer(sequence_key="unit", hidden_dim=0).fit(panel)
+    with pytest.raises(InvalidParameterError, match="residual_noise must be True or False"):
+        DVAESynthesizer(sequence_key="unit", residual_noise="yes").fit(panel)
     with pytest.raises(NotFittedError):
         DVAESynthesizer().sample(3)
 
@@ -258,6 +260,74 @@ def test_learns_the_dynamics(waves_model):
     # Sequences whose time order is scrambled are scored as anomalous.
     scrambled = X[:, np.random.default_rng(0).permutation(16)]
     assert np.median(waves_model.score_samples(scrambled)) < np.median(waves_model.score_samples(X))
+
+
+# ------------------------------------------------------------------ sampling model
+
+
+def _noise_panel(n: int = 300, T: int = 12, seed: int = 0) -> np.ndarray:
+    """A smooth wave, uniform white noise recorded twice, and 70 %-zero bursts."""
+    rng = np.random.default_rng(seed)
+    phase = rng.uniform(0, 2 * np.pi, (n, 1))
+    noise = rng.uniform(0, 50, (n, T))
+    bursts = np.where(rng.random((n, T)) < 0.3, rng.uniform(10, 100, (n, T)), 0.0)
+    return np.stack([np.sin(0.5 * np.arange(T) + phase), noise, noise, bursts], axis=2)
+
+
+@pytest.fixture(scope="module")
+def noise_models() -> dict[str, DVAESynthesizer]:
+    X = _noise_panel()
+    params = {**SMALL, "epochs": 20, "max_modes": 1, "random_state": 0}
+    return {
+        "sigma": DVAESynthesizer(residual_noise=False, marginal_calibration=False, **params).fit(X),
+        "default": DVAESynthesizer(**params).fit(X),
+    }
+
+
+def test_residual_noise_keeps_copied_columns_equal(noise_models):
+    def copies_correlation(model):
+        out = model.sample(1000)
+        return np.corrcoef(out[:, :, 1].ravel(), out[:, :, 2].ravel())[0, 1]
+
+    assert noise_models["sigma"].module_.residual.noise_dim == 0
+    assert noise_models["default"].module_.residual.noise_dim > 0
+    # independent learned-sigma noise per column decorrelates the copies
+    assert copies_correlation(noise_models["sigma"]) < 0.92
+    assert copies_correlation(noise_models["default"]) > 0.98
+
+
+def test_marginal_calibration_restores_every_column_distribution(noise_models):
+    X = _noise_panel()
+    low = X[:, :, 3].min()
+    zeros = np.mean(X[:, :, 3] == low)  # 70 % of the bursts sit at their minimum
+    uncalibrated = noise_models["sigma"].sample(2000)
+    calibrated = noise_models["default"].sample(2000)
+    assert abs(np.mean(uncalibrated[:, :, 3] < low + 0.01) - zeros) > 0.2
+    assert np.mean(calibrated[:, :, 3] < low + 0.01) == pytest.approx(zeros, abs=0.05)
+    for c in range(4):  # every marginal close to the training one (Kolmogorov-Smirnov)
+        grid = np.quantile(X[:, :, c], np.linspace(0, 1, 101))
+        real_cdf = np.searchsorted(np.sort(X[:, :, c].ravel()), grid, "right") / X[:, :, c].size
+        fake = np.sort(calibrated[:, :, c].ravel())
+        assert np.abs(real_cdf - np.searchsorted(fake, grid, "right") / fake.size).max() < 0.05, c
+
+
+def test_forecasts_draw_the_residual_noise_and_old_files_load_without_it(noise_models):
+    model = noise_models["default"]
+    module = model.module_
+    # forecasts of two copied columns stay copies too
+    paths = model.forecast(_noise_panel(20, 12, seed=1)[:, :6], steps=4, n_samples=10)
+    assert np.corrcoef(paths[..., 1].ravel(), paths[..., 2].ravel())[0, 1] > 0.98
+    # a generator file written before the sampling model: sigma noise, no calibration
+    state = {
+        k: v
+        for k, v in module.state_dict().items()
+        if not k.startswith(("residual.", "calibration."))
+    }
+    old = DVAE(model.panel_transformer_.steps.spans, 0, 4, 16, (16,), (16,))
+    old.load_state_dict(state)
+    assert old.residual.noise_dim == 0
+    values = torch.rand(3, 5, old.data_dim) * 2 - 1
+    assert torch.equal(old.calibrate(values), values)
 
 
 # ------------------------------------------------------------------ given context

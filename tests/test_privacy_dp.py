@@ -248,7 +248,7 @@ def test_dp_dense_windows_and_dvae_panels():
     assert dense.sample(5).shape == (5, 12, 2)
     # residual noise and calibration read the data without noise: not fitted under DP
     assert dense.module_.noise_dim == 0
-    assert dense.module_.quantile_target.tolist() == [[-1.0, 1.0]] * 2
+    assert dense.module_.calibration.target.tolist() == [[-1.0, 1.0]] * 2
 
     lengths = rng.integers(4, 8, 200)
     panel = pd.DataFrame(
@@ -269,6 +269,8 @@ def test_dp_dense_windows_and_dvae_panels():
         random_state=0,
     ).fit(panel, metadata={"categories": {"kind": ["a", "b"]}})
     assert dvae.epsilon_ <= 4.0
+    assert dvae.module_.residual.noise_dim == 0
+    assert dvae.module_.calibration.target.tolist() == [[-1.0, 1.0]]
     with pytest.raises(InvalidParameterError, match="pass context="):
         dvae.sample(3)
     out = dvae.sample(3, context=pd.DataFrame({"kind": ["a", "b", "a"]}))

@@ -19,6 +19,11 @@ the steps, the forward GRU reads the model's own one-step-ahead draw of
 ``x_{t-1}`` instead of the data, so that free-running generation stays on the
 data. The draws come from a first, gradient-free pass; ``p`` rises during
 training via :meth:`DVAE.start_epoch`.
+
+After training, the sampling model of the continuous columns can be refined
+(:mod:`tssynth.nn.residual`): correlated residual noise across one step's
+Gaussian columns replaces the independent learned-sigma noise of every draw, and
+a marginal calibration maps generated values to the training marginals.
 """
 
 from __future__ import annotations
@@ -31,9 +36,12 @@ from torch import nn
 from tssynth.nn.layout import SpanLayout
 from tssynth.nn.loss import gaussian_kl, span_nll
 from tssynth.nn.modules import Decoder, mlp
+from tssynth.nn.residual import MarginalCalibration, ResidualNoise
 from tssynth.nn.tvae import LossTerms
 
 _LOGVAR_MIN, _LOGVAR_MAX = -12.0, 8.0
+_CALIBRATION_STEPS = 500_000  # generated steps the marginal calibration reads, at most
+_CALIBRATION_MIN_STEPS = 50_000  # and at least (more sequences than training when short)
 
 
 class GaussianHead(nn.Module):
@@ -132,6 +140,9 @@ class DVAE(nn.Module):
         self.prior_body = body
         self.prior_head = GaussianHead(width, embedding_dim)
         self.decoder = Decoder(hidden_dim + embedding_dim, decompress_dims, data_dim)
+        n_gaussian = len(self.layout.gaussian_dims)
+        self.residual = ResidualNoise(n_gaussian)
+        self.calibration = MarginalCalibration(n_gaussian)
 
     # ------------------------------------------------------------- pieces
 
@@ -186,14 +197,22 @@ class DVAE(nn.Module):
         return torch.stack(zs, 1), torch.stack(mus, 1), torch.stack(logvars, 1)
 
     def draw(self, output: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator | None):
-        """One draw of x from the decoder output (…, data_dim): noisy Gaussians, one-hot spans."""
+        """One draw of x from the decoder output (…, data_dim): noisy Gaussians, one-hot spans.
+
+        The Gaussian columns get the fitted residual noise (correlated across
+        columns) or, before it is fitted, independent noise of the learned sigma.
+        """
         shape = output.shape
         flat = output.reshape(-1, shape[-1])
         result = torch.empty_like(flat)
         g = self.layout.gaussian_dims
-        noise = torch.randn(flat.shape, generator=generator, device=flat.device)
-        sd = sigma.reshape(-1, shape[-1])[:, g]
-        result[:, g] = (torch.tanh(flat[:, g]) + sd * noise[:, g]).clamp(-1.0, 1.0)
+        if self.residual.noise_dim:
+            size = (len(flat), self.residual.noise_dim)
+            noise = self.residual(torch.randn(size, generator=generator, device=flat.device))
+        else:
+            noise = torch.randn((len(flat), len(g)), generator=generator, device=flat.device)
+            noise = sigma.reshape(-1, shape[-1])[:, g] * noise
+        result[:, g] = (torch.tanh(flat[:, g]) + noise).clamp(-1.0, 1.0)
         if self.layout.n_segments:
             uniform = torch.rand(
                 (len(flat), len(self.layout.softmax_dims)), generator=generator, device=flat.device
@@ -333,16 +352,122 @@ class DVAE(nn.Module):
             total -= (nll + kl).sum(1).double()
         return total / draws
 
+    def _posterior_output(
+        self, x: torch.Tensor, mask: torch.Tensor, context: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior means (B, T, z) fed forward, and the decoder output at them."""
+        lengths = mask.sum(1).long()
+        h, _ = self.forward_rnn(self._inputs(shift_right(x), context))
+        z, _, _ = self.infer(x, h, lengths, None, sample=False)
+        output, _ = self.decoder(torch.cat([h, z], dim=2))
+        return z, output
+
     @torch.no_grad()
     def posterior_means(
         self, x: torch.Tensor, mask: torch.Tensor, context: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent trajectory of posterior means (B, T, z) and the most likely reconstruction."""
-        lengths = mask.sum(1).long()
-        h, _ = self.forward_rnn(self._inputs(shift_right(x), context))
-        z, _, _ = self.infer(x, h, lengths, None, sample=False)
-        output, _ = self.decoder(torch.cat([h, z], dim=2))
+        z, output = self._posterior_output(x, mask, context)
         return z, self.most_likely(output)
+
+    # ------------------------------------------------------------- sampling model
+
+    @torch.no_grad()
+    def step_residuals(
+        self, x: torch.Tensor, mask: torch.Tensor, context: torch.Tensor | None
+    ) -> torch.Tensor:
+        """What the decoder means miss on the Gaussian columns of every observed step.
+
+        Returns
+        -------
+        Tensor of shape (observed steps, Gaussian columns)
+        """
+        _, output = self._posterior_output(x, mask, context)
+        g = self.layout.gaussian_dims
+        return (x[..., g] - torch.tanh(output[..., g]))[mask > 0]
+
+    @torch.no_grad()
+    def fit_residual_noise(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        context: torch.Tensor | None,
+        generator: torch.Generator,
+        batch_size: int = 256,
+    ) -> None:
+        """Fit the draws' noise to the training steps' reconstruction residuals.
+
+        Its covariance across one step's Gaussian columns is theirs, so a column
+        that copies another stays a copy and prices that move together keep
+        moving together; dependence across steps comes from the recurrence.
+
+        Parameters
+        ----------
+        x, mask : Tensor of shape (n, T, data_dim) and (n, T)
+        context : Tensor of shape (n, context_dim) or None
+        generator : torch.Generator
+            Orders the sequences (wide steps read only the first few thousand).
+        batch_size : int
+        """
+        order = torch.randperm(len(x), generator=generator, device=x.device)
+
+        def batches():
+            for rows in order.split(batch_size):
+                ctx = None if context is None else context[rows]
+                yield self.step_residuals(x[rows], mask[rows], ctx)
+
+        self.residual.fit(batches())
+
+    @torch.no_grad()
+    def fit_calibration(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        context: torch.Tensor | None,
+        generator: torch.Generator,
+        batch_size: int = 1024,
+    ) -> None:
+        """Fit the marginal calibration from free-running draws to the training steps.
+
+        The draws take the training sequences' lengths and contexts (cycled
+        through in random order), so both sides cover the same kind of steps.
+
+        Parameters
+        ----------
+        x, mask : Tensor of shape (n, T, data_dim) and (n, T)
+        context : Tensor of shape (n, context_dim) or None
+        generator : torch.Generator
+            Source of the draws.
+        batch_size : int
+        """
+        self.calibration.reset()
+        n, steps = mask.shape
+        g = self.layout.gaussian_dims
+        if n == 0 or steps == 0 or len(g) == 0:
+            return
+        per_sequence = max(1.0, float(mask.sum()) / n)
+        draws = int(
+            min(
+                max(n, _CALIBRATION_MIN_STEPS / per_sequence),
+                max(1, _CALIBRATION_STEPS / per_sequence),
+            )
+        )
+        order = torch.randperm(n, generator=generator, device=x.device)
+        rows = order[torch.arange(draws, device=x.device) % n]
+        sampled = []
+        for part in rows.split(batch_size):
+            ctx = None if context is None else context[part]
+            state = self.initial_state(len(part), x.device)
+            drawn = self.generate(steps, state, ctx, generator)
+            sampled.append(drawn[..., g][mask[part] > 0])
+        self.calibration.fit(torch.cat(sampled), x[..., g][mask > 0])
+
+    def calibrate(self, values: torch.Tensor) -> torch.Tensor:
+        """Apply the marginal calibration to the Gaussian columns of ``(…, data_dim)`` steps."""
+        flat = values.reshape(-1, values.shape[-1]).clone()
+        g = self.layout.gaussian_dims
+        flat[:, g] = self.calibration(flat[:, g])
+        return flat.reshape(values.shape)
 
     def initial_state(
         self, batch: int, device: torch.device

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tssynth._validation import check_float, check_int
+from tssynth._validation import check_bool, check_float, check_int
 from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data.panel import LongPanel, PanelTransformer, read_panel
 from tssynth.data.private import DataBudget
@@ -71,6 +71,20 @@ class DVAESynthesizer(BaseSynthesizer):
         Share of steps whose forward-GRU input is the model's own draw at the end
         of training (rises linearly from 0 over the first half of the epochs;
         0 keeps teacher forcing throughout).
+    residual_noise : bool, default=True
+        After training, draw the continuous columns' noise with the covariance
+        (across one step's columns) of the training steps' reconstruction
+        residuals, instead of independent noise of the learned sigma: a column
+        that copies another stays a copy, and columns that move together (open,
+        high, low, close) keep doing so. Used by ``sample`` and ``forecast``.
+    marginal_calibration : bool, default=True
+        Map each continuous column's sampled values through the training
+        quantiles at their sampled level (1,001 levels, fitted on free-running
+        draws after training), so its distribution over all steps is the
+        training one while the order of values, and with it the dependence
+        across steps and columns, stays the model's. Used by ``sample`` (a
+        forecast is conditional, so it is left as drawn). Neither option is
+        fitted under differential privacy (both read the data without noise).
     max_modes : int, default=10
         Mixture modes per continuous feature (1: plain standardisation).
     sequence_key, sequence_index : column labels, optional
@@ -130,6 +144,8 @@ class DVAESynthesizer(BaseSynthesizer):
         learning_rate: float = 2e-3,
         kl_warmup_epochs: int = 10,
         scheduled_sampling: float = 0.3,
+        residual_noise: bool = True,
+        marginal_calibration: bool = True,
         max_modes: int = 10,
         sequence_key: Hashable = None,
         sequence_index: Hashable = None,
@@ -153,6 +169,8 @@ class DVAESynthesizer(BaseSynthesizer):
         self.learning_rate = learning_rate
         self.kl_warmup_epochs = kl_warmup_epochs
         self.scheduled_sampling = scheduled_sampling
+        self.residual_noise = residual_noise
+        self.marginal_calibration = marginal_calibration
         self.max_modes = max_modes
         self.sequence_key = sequence_key
         self.sequence_index = sequence_index
@@ -172,6 +190,8 @@ class DVAESynthesizer(BaseSynthesizer):
         check_int("hidden_dim", self.hidden_dim)
         check_int("kl_warmup_epochs", self.kl_warmup_epochs, minimum=0)
         check_int("max_modes", self.max_modes)
+        for name in ("residual_noise", "marginal_calibration"):
+            check_bool(name, getattr(self, name))
         share = check_float("scheduled_sampling", self.scheduled_sampling, 0.0)
         if share > 1.0:
             raise InvalidParameterError(
@@ -265,6 +285,27 @@ class DVAESynthesizer(BaseSynthesizer):
             self.scheduled_sampling,
             private=self.epsilon is not None,
         )
+
+    def _after_training(
+        self,
+        module: torch.nn.Module,
+        arrays: list[np.ndarray],
+        device: torch.device,
+        budget: DataBudget | None,
+        seed: int,
+    ) -> None:
+        # Both read the data without noise. (``budget`` is the latent release's,
+        # which the DVAE has none of, so it is None under DP too.)
+        if self.epsilon is not None:
+            return
+        generator = torch.Generator(device=device)
+        generator.manual_seed(int(np.random.default_rng([seed, 1]).integers(2**63)))
+        x, mask = (torch.as_tensor(a).to(device) for a in arrays[:2])
+        context = torch.as_tensor(arrays[2]).to(device) if len(arrays) > 2 else None
+        if self.residual_noise:
+            module.fit_residual_noise(x, mask, context, generator)
+        if self.marginal_calibration:
+            module.fit_calibration(x, mask, context, generator)
 
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -385,7 +426,8 @@ class DVAESynthesizer(BaseSynthesizer):
             if context_rows is not None:
                 ctx = torch.from_numpy(context_rows[rows]).to(self.device_)
             state = self.module_.initial_state(size, self.device_)
-            values[rows] = self.module_.generate(steps, state, ctx, generator).cpu().numpy()
+            drawn = self.module_.generate(steps, state, ctx, generator)
+            values[rows] = self.module_.calibrate(drawn).cpu().numpy()
         return transformer.decode(values, lengths, context_rows, starts, context=context)
 
     def _context_rows(self, n: int, context: Any) -> np.ndarray | None:
