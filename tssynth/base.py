@@ -532,15 +532,26 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         budget: DataBudget | None,
         seed: int,
     ) -> None:
-        """Fit the latent sampling distribution, privately under DP (``_latent_distribution``).
+        """Fit what sampling needs beyond the trained network.
 
-        Without DP it is a Gaussian mixture of :meth:`_latent_components` components
-        fitted to the posterior means (one component: the aggregated posterior's
-        moments); under DP one Gaussian, released privately.
+        The latent sampling distribution (``_latent_distribution``): without DP a
+        Gaussian mixture of :meth:`_latent_components` components fitted to the
+        posterior means (one component: the aggregated posterior's moments); under
+        DP one Gaussian, released privately with ``budget``. Then, only without DP,
+        :meth:`_fit_sampling_model`.
         """
-        if not self._latent_distribution:
-            return
-        x = torch.as_tensor(arrays[0]).to(device)
+        if self._latent_distribution:
+            self._fit_latent_distribution(
+                module, torch.as_tensor(arrays[0]).to(device), budget, seed
+            )
+        if self.epsilon is None:
+            generator = torch.Generator(device=device)
+            generator.manual_seed(int(np.random.default_rng([seed, 1]).integers(2**63)))
+            self._fit_sampling_model(module, arrays, device, generator)
+
+    def _fit_latent_distribution(
+        self, module: torch.nn.Module, x: torch.Tensor, budget: DataBudget | None, seed: int
+    ) -> None:
         if budget is None:
             components = self._latent_components()
             if components == 1 or len(x) < 2 * components:
@@ -548,13 +559,25 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             else:
                 _fit_latent_mixture(module, x, components, seed)
             return
-        generator = torch.Generator(device=device)
+        generator = torch.Generator(device=x.device)
         generator.manual_seed(int(budget.rng.integers(2**63)))
         codes = module.posterior_draws(x, generator).double().cpu().numpy()
         mean, covariance = private_gaussian_moments(
             codes, budget, LATENT_NOISE_MULTIPLIER, "latent codes"
         )
         module.set_latent_distribution(mean, covariance)
+
+    def _fit_sampling_model(
+        self,
+        module: torch.nn.Module,
+        arrays: list[np.ndarray],
+        device: torch.device,
+        generator: torch.Generator,
+    ) -> None:
+        """Fit a synthesizer's sampling model after non-private training (none by default).
+
+        It may read the training data as it is, so it never runs under DP.
+        """
 
     def _latent_components(self) -> int:
         """Components of the latent mixture fitted after non-private training."""

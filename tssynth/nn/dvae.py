@@ -464,10 +464,9 @@ class DVAE(nn.Module):
 
     def calibrate(self, values: torch.Tensor) -> torch.Tensor:
         """Apply the marginal calibration to the Gaussian columns of ``(…, data_dim)`` steps."""
-        flat = values.reshape(-1, values.shape[-1]).clone()
+        flat = values.reshape(-1, values.shape[-1])
         g = self.layout.gaussian_dims
-        flat[:, g] = self.calibration(flat[:, g])
-        return flat.reshape(values.shape)
+        return flat.index_copy(1, g, self.calibration(flat[:, g])).reshape(values.shape)
 
     def initial_state(
         self, batch: int, device: torch.device

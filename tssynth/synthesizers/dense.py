@@ -304,19 +304,13 @@ class DenseVAESynthesizer(BaseSynthesizer):
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
         return {name: attributes[name] for name in self._data_attribute_names}
 
-    def _after_training(
+    def _fit_sampling_model(
         self,
         module: torch.nn.Module,
         arrays: list[np.ndarray],
         device: torch.device,
-        budget: DataBudget | None,
-        seed: int,
+        generator: torch.Generator,
     ) -> None:
-        super()._after_training(module, arrays, device, budget, seed)
-        if budget is not None:  # both read the data without noise
-            return
-        generator = torch.Generator(device=device)
-        generator.manual_seed(int(np.random.default_rng([seed, 1]).integers(2**63)))
         x = torch.as_tensor(arrays[0]).to(device)
         if self.residual_noise:
             module.fit_residual_noise(x, generator)

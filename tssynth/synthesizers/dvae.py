@@ -286,20 +286,13 @@ class DVAESynthesizer(BaseSynthesizer):
             private=self.epsilon is not None,
         )
 
-    def _after_training(
+    def _fit_sampling_model(
         self,
         module: torch.nn.Module,
         arrays: list[np.ndarray],
         device: torch.device,
-        budget: DataBudget | None,
-        seed: int,
+        generator: torch.Generator,
     ) -> None:
-        # Both read the data without noise. (``budget`` is the latent release's,
-        # which the DVAE has none of, so it is None under DP too.)
-        if self.epsilon is not None:
-            return
-        generator = torch.Generator(device=device)
-        generator.manual_seed(int(np.random.default_rng([seed, 1]).integers(2**63)))
         x, mask = (torch.as_tensor(a).to(device) for a in arrays[:2])
         context = torch.as_tensor(arrays[2]).to(device) if len(arrays) > 2 else None
         if self.residual_noise:
@@ -352,11 +345,6 @@ class DVAESynthesizer(BaseSynthesizer):
         return super().fit(X, y, discrete_columns=discrete_columns, metadata=metadata)
 
     # ------------------------------------------------------------ helpers
-
-    def _generator(self) -> torch.Generator:
-        generator = torch.Generator(device=self.device_)
-        generator.manual_seed(int(self._sample_rng.integers(2**63)))
-        return generator
 
     def _tensors(self, panel: LongPanel) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         values, mask, context = self.panel_transformer_.encode(panel)
