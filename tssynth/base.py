@@ -238,7 +238,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         attributes, arrays = self._fit_data(prepared, seeds["data"], budget)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seeds["init"])
-            module = self._build_module(attributes)
+            module = self._new_module(attributes)
         config = self._training_config()
         # The latent radii run after training and always spend their whole share.
         latent_share = (
@@ -466,7 +466,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         attributes["privacy_"] = payload.get(
             "privacy", {"epsilon": None, "delta": None, "noise_multiplier": None}
         )
-        module = self._build_module(attributes)
+        module = self._new_module(attributes)
         module.load_state_dict({k: torch.as_tensor(v) for k, v in payload["module"].items()})
         rng = np.random.default_rng()
         rng.bit_generator.state = payload["rng_state"]
@@ -517,6 +517,12 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         self, prepared: PreparedInput, seed: int, budget: DataBudget | None
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
         raise NotImplementedError
+
+    def _new_module(self, attributes: dict[str, Any]) -> torch.nn.Module:
+        with warnings.catch_warnings():
+            # Every column constant: layers of width 0, which torch warns about.
+            warnings.filterwarnings("ignore", "Initializing zero-element tensors")
+            return self._build_module(attributes)
 
     def _build_module(self, attributes: dict[str, Any]) -> torch.nn.Module:
         raise NotImplementedError
