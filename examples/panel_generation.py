@@ -66,6 +66,19 @@ def to_windows(panel: pd.DataFrame, steps: int = COMPARE_STEPS) -> np.ndarray:
     return values.reshape(-1, steps, values.shape[1])
 
 
+def fit_dvae(panel: pd.DataFrame, epochs: int, verbose: bool = False) -> DVAESynthesizer:
+    """The example's DVAE: one sequence per day, the weekday as context."""
+    return DVAESynthesizer(
+        sequence_key="day",
+        sequence_index="time",
+        context_columns=["weekday"],
+        epochs=epochs,
+        batch_size=16,
+        random_state=0,
+        verbose=verbose,
+    ).fit(panel)
+
+
 def fit_var1(panel: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
     """A linear-Gaussian VAR(1) over the numbers and the lights one-hot, fitted by least squares."""
     rng = np.random.default_rng(seed)
@@ -114,15 +127,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"{panel['day'].nunique()} days, {len(panel)} hours, lengths {lengths.min()}-"
         f"{lengths.max()} (median {lengths.median():.0f})"
     )
-    model = DVAESynthesizer(
-        sequence_key="day",
-        sequence_index="time",
-        context_columns=["weekday"],
-        epochs=args.epochs,
-        batch_size=16,
-        random_state=0,
-        verbose=True,
-    ).fit(panel)
+    model = fit_dvae(panel, args.epochs, verbose=True)
     synthetic = model.sample(len(lengths))
     print(synthetic.head(10))
     var = fit_var1(panel, len(lengths))

@@ -12,6 +12,7 @@ from sklearn.exceptions import NotFittedError
 from tests.test_panel import make_panel
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.nn.dvae import DVAE, reverse_within
+from tssynth.nn.residual import MarginalCalibration
 from tssynth.synthesizers.dvae import DVAESynthesizer
 
 SMALL = {
@@ -309,6 +310,40 @@ def test_marginal_calibration_restores_every_column_distribution(noise_models):
         real_cdf = np.searchsorted(np.sort(X[:, :, c].ravel()), grid, "right") / X[:, :, c].size
         fake = np.sort(calibrated[:, :, c].ravel())
         assert np.abs(real_cdf - np.searchsorted(fake, grid, "right") / fake.size).max() < 0.05, c
+
+
+def _ks(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.sort(a.ravel()), np.sort(b.ravel())
+    grid = np.concatenate([a, b])
+    cdf_a = np.searchsorted(a, grid, "right") / a.size
+    return float(np.abs(cdf_a - np.searchsorted(b, grid, "right") / b.size).max())
+
+
+def test_calibration_maps_values_within_their_mixture_mode(tmp_path):
+    rng = np.random.default_rng(0)
+    n, T = 200, 12
+    # a level near 10 or a skewed one above 30 per sequence, with jumps between them
+    state = rng.random((n, 1)) < 0.4
+    level = np.where(state, rng.normal(10, 0.5, (n, T)), rng.gamma(2.0, 1.0, (n, T)) + 30)
+    jump = np.where(state, 31.0, 10.0) + rng.normal(0, 0.3, (n, T))
+    wave = np.sin(0.7 * np.arange(T) + rng.uniform(0, 6, (n, 1)))
+    X = np.stack([np.where(rng.random((n, T)) < 0.1, jump, level), wave], axis=2)
+    params = {**SMALL, "batch_size": 32, "epochs": 20, "max_modes": 5, "random_state": 0}
+    model = DVAESynthesizer(**params).fit(X)
+    module = model.module_
+    assert ((module.mode_index >= 0).sum(1) > 1).all()  # both columns have modes
+    assert module.calibration.tables.shape[1] > 1  # modes with maps of their own
+    model.save(tmp_path / "modes.tssynth")
+    loaded = DVAESynthesizer.load(tmp_path / "modes.tssynth").module_.calibration
+    for name in ("tables", "source", "target"):
+        assert torch.equal(getattr(loaded, name), getattr(module.calibration, name))
+    by_mode = model.sample(2000)
+    pooled = MarginalCalibration(2)
+    pooled.set(module.calibration.source[:2], module.calibration.target[:2])
+    module.calibration = pooled  # what the calibration did before it knew the modes
+    pooled_ks = [_ks(model.sample(2000)[..., c], X[..., c]) for c in range(2)]
+    for c in range(2):
+        assert _ks(by_mode[..., c], X[..., c]) < min(0.035, pooled_ks[c]), c
 
 
 def test_forecasts_draw_the_residual_noise_and_old_files_load_without_it(noise_models):

@@ -168,3 +168,108 @@ def test_latent_mixture_fits_active_dimensions_and_keeps_collapsed_ones_marginal
         np.testing.assert_allclose(np.diag(covariance[k])[2:], expected, rtol=1e-3)
         assert np.abs(covariance[k][2:, :2]).max() < 1e-5
         assert np.abs(covariance[k][2:, 2:] - np.diag(np.diag(covariance[k])[2:])).max() < 1e-5
+
+
+# ------------------------------------------------------------ marginal calibration
+
+
+def test_grouped_quantiles_match_torch_quantile_per_group():
+    from tssynth.nn.residual import grouped_quantiles
+
+    generator = torch.Generator().manual_seed(0)
+    values = torch.randn(500, 3, generator=generator)
+    groups = torch.randint(0, 2, (500, 3), generator=generator) + 2 * torch.arange(3)
+    levels = torch.linspace(0, 1, 11)
+    quantiles, counts = grouped_quantiles(values, groups, 7, levels)
+    for group in range(6):
+        chosen = values[groups == group]
+        assert counts[group] == len(chosen)
+        assert torch.allclose(quantiles[group], torch.quantile(chosen, levels), atol=1e-6)
+    assert counts[6] == 0 and torch.equal(quantiles[6], levels * 2 - 1)  # empty: identity
+
+
+def _ks(a: torch.Tensor, b: torch.Tensor) -> float:
+    grid = torch.cat([a, b]).sort().values
+    cdf_a = torch.searchsorted(a.sort().values, grid, right=True) / len(a)
+    cdf_b = torch.searchsorted(b.sort().values, grid, right=True) / len(b)
+    return float((cdf_a - cdf_b).abs().max())
+
+
+def test_calibration_maps_each_group_to_its_own_training_distribution():
+    from tssynth.nn.residual import MarginalCalibration
+
+    generator = torch.Generator().manual_seed(1)
+    n = 20_000
+    # mode 0 of the training values is narrow and skewed, mode 1 is uniform;
+    # the model draws the same Gaussian in both, with the right mode shares
+    groups = (torch.rand(n, 1, generator=generator) < 0.3).long()
+    skewed = torch.rand(n, 1, generator=generator) ** 3 * 0.5 - 0.25
+    training = torch.where(groups == 0, skewed, torch.rand(n, 1, generator=generator) * 2 - 1)
+    sampled = (torch.randn(n, 1, generator=generator) * 0.3).clamp(-1, 1)
+    drawn_groups = (torch.rand(n, 1, generator=generator) < 0.3).long()
+    pooled, by_mode = MarginalCalibration(1), MarginalCalibration(1)
+    pooled.fit(sampled, training)
+    by_mode.fit(sampled, training, drawn_groups, groups, n_groups=2)
+    assert by_mode.tables.tolist() == [[0, 1, 2]]
+    for g in (0, 1):
+        want = training[groups == g]
+        assert _ks(by_mode(sampled, drawn_groups)[drawn_groups == g], want) < 0.03
+        assert _ks(pooled(sampled, drawn_groups)[drawn_groups == g], want) > 0.1
+    # both restore the pooled marginal; without groups the pooled map is used
+    assert _ks(by_mode(sampled, drawn_groups).ravel(), training.ravel()) < 0.03
+    assert torch.equal(by_mode(sampled), pooled(sampled))
+
+
+def test_calibration_groups_with_few_values_share_the_pooled_map():
+    from tssynth.nn.residual import MarginalCalibration
+
+    generator = torch.Generator().manual_seed(2)
+    values = torch.rand(1000, 2, generator=generator) * 2 - 1
+    groups = torch.zeros(1000, 2, dtype=torch.long)
+    groups[:50, 0] = 1  # 50 values: too few for a map of their own
+    groups[:, 1] = -1  # a column without modes
+    calibration = MarginalCalibration(2)
+    calibration.fit(values, values**3, groups, groups, n_groups=2)
+    assert calibration.tables.tolist() == [[0, 2, 0], [1, 1, 1]]
+    pooled = MarginalCalibration(2)
+    pooled.fit(values, values**3)
+    rare = groups == 1
+    assert torch.allclose(calibration(values, groups)[rare], pooled(values)[rare])
+    # the map is the monotone one from values to their cubes
+    assert torch.allclose(calibration(values, groups)[:, 1], values[:, 1] ** 3, atol=0.01)
+
+
+# ------------------------------------------------------------ training loop
+
+
+class _SpikyModule(torch.nn.Module):
+    """Loss (w - 1)^2, except one step whose gradient is a million times too large."""
+
+    def __init__(self, spike_step: int) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+        self.spike_step, self.calls = spike_step, 0
+
+    def loss(self, batch, kl_weight, generator):
+        from tssynth.nn import LossTerms
+
+        self.calls += 1
+        total = 1e6 * self.w if self.calls == self.spike_step else (self.w - 1) ** 2
+        return LossTerms(total, total.detach(), torch.zeros(()))
+
+    def after_step(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("spike_factor", [5.0, 0.0])
+def test_training_recovers_from_one_gradient_spike_only_with_the_guard(spike_factor):
+    from tssynth.training import TrainingConfig, train
+
+    module = _SpikyModule(spike_step=200)  # converged by then, 800 steps follow
+    config = TrainingConfig(epochs=1, batch_size=1, learning_rate=0.01, spike_factor=spike_factor)
+    train(module, [np.zeros((1000, 1), np.float32)], config, torch.device("cpu"), seed=0)
+    error = abs(float(module.w.detach()) - 1.0)
+    if spike_factor:
+        assert error < 1e-3
+    else:  # Adam's second moment keeps the spike: later steps barely move
+        assert error > 0.05

@@ -2,7 +2,8 @@
 
 The whole dataset lives on the device as tensors; each epoch draws a permutation
 and walks through it in mini-batches with Adam. Optional KL warm-up, early stopping
-on a validation split, a guard against non-finite losses and a tqdm progress bar.
+on a validation split, a guard against gradient spikes, an error on non-finite
+losses and a tqdm progress bar.
 
 With a :class:`~tssynth.nn.private.PrivacyConfig` the same loop runs DP-SGD
 (opacus): Poisson-sampled batches, per-sample clipping, Gaussian noise and an
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +25,10 @@ from tqdm.auto import tqdm
 
 from tssynth.exceptions import TrainingError
 from tssynth.nn.private import PrivacyConfig, make_private
+
+_SPIKE_FACTOR = 5.0  # gradient norms above this many times the recent mean are cut to it
+_SPIKE_WARMUP = 20  # steps that only feed the running mean
+_SPIKE_RATE = 0.02  # weight of the newest norm in the running mean (about 50 steps)
 
 
 class TrainableModule(Protocol):
@@ -58,6 +63,10 @@ class TrainingConfig:
         Share of records held out for early stopping (0 disables it).
     patience : int
         Epochs without validation improvement before stopping.
+    spike_factor : float
+        A step whose gradient norm exceeds this many times the running mean of
+        recent norms is scaled down to that bound (0: never; not under DP, whose
+        per-record clipping bounds every step).
     verbose : bool
         Show a tqdm progress bar.
     description : str
@@ -71,6 +80,7 @@ class TrainingConfig:
     kl_warmup_epochs: int = 0
     validation_fraction: float = 0.0
     patience: int = 10
+    spike_factor: float = _SPIKE_FACTOR
     verbose: bool = False
     description: str = "training"
     privacy: PrivacyConfig | None = None
@@ -94,6 +104,38 @@ class TrainingResult:
     history: list[dict[str, float]]
     epsilon: float | None = None
     noise_multiplier: float | None = None
+
+
+class _SpikeGuard:
+    """Scales a gradient down to ``factor`` times the running mean of recent norms.
+
+    One batch with an exploding loss (a latent recurrence that blows up, say)
+    would otherwise take a large step and fill Adam's second-moment estimate, which
+    then shrinks every later step of those weights for thousands of steps: the
+    loss stays finite but training never recovers. The running mean follows the
+    norms as they fall during training; the first ``_SPIKE_WARMUP`` steps only
+    feed it. Everything stays on the device (no synchronisation per step).
+    """
+
+    def __init__(self, parameters: Iterable[torch.Tensor], factor: float) -> None:
+        self.parameters = [p for p in parameters if p.requires_grad]
+        self.factor = factor
+        self.mean: torch.Tensor | None = None
+        self.steps = 0
+
+    def __call__(self) -> None:
+        grads = [p.grad for p in self.parameters if p.grad is not None]
+        if not grads:
+            return
+        norm = torch.nn.utils.get_total_norm(grads).float()
+        if self.mean is None:
+            self.mean = norm.clone()
+        limit = self.factor * self.mean
+        if self.steps >= _SPIKE_WARMUP:
+            # max_norm 1 against norm / limit: scales by limit / norm when above it
+            torch.nn.utils.clip_grads_with_norm_(self.parameters, 1.0, norm / limit)
+        self.mean += (torch.minimum(norm, limit) - self.mean) * _SPIKE_RATE
+        self.steps += 1
 
 
 def _batches(n: int, batch_size: int, order: torch.Tensor) -> list[torch.Tensor]:
@@ -168,6 +210,9 @@ def train(
             module, optimizer, config.privacy, n, config.batch_size, config.epochs, generator
         )
         optimizer = private.optimizer
+    guard = None
+    if private is None and config.spike_factor > 0:
+        guard = _SpikeGuard(module.parameters(), config.spike_factor)
     history: list[dict[str, float]] = []
     best_loss, best_state, stale = np.inf, None, 0
     epochs = tqdm(
@@ -196,6 +241,8 @@ def train(
             if private is None:
                 terms = module.loss(batch, kl_weight, generator)
                 terms.total.backward()
+                if guard is not None:
+                    guard()
             else:
                 per_record = module.per_record_loss(batch, kl_weight, generator)
                 with warnings.catch_warnings():

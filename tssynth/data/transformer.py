@@ -787,6 +787,16 @@ class DataTransformer:
         return self
 
     @property
+    def mode_columns(self) -> list[list[int]]:
+        """Model-array columns of the mode indicators of every continuous column.
+
+        One list per Gaussian span, in layout order; empty for a column with one
+        mode. They say which mixture mode the column's scalar is normalised in.
+        """
+        order = np.argsort(self._scalar_pos)
+        return [[int(c) for c in self._mode_cols[row] if c >= 0] for row in order]
+
+    @property
     def column_names(self) -> list[Hashable]:
         """Fitted column labels, in order."""
         return [c.name for c in self.columns]

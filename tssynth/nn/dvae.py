@@ -103,6 +103,10 @@ class DVAE(nn.Module):
         Build for differentially private training: opacus's ``DPGRU`` (per-step
         linear cells whose per-sample gradients opacus computes) instead of
         ``nn.GRU``; training then uses :meth:`per_record_loss`.
+    mode_columns : sequence of sequence of int, optional
+        For every Gaussian column, in layout order, the columns of the softmax
+        span saying which mixture mode its value is normalised in (empty when it
+        has one mode). The marginal calibration then maps values within each mode.
     """
 
     def __init__(
@@ -116,6 +120,7 @@ class DVAE(nn.Module):
         loss_factor: float = 1.0,
         scheduled_sampling: float = 0.0,
         private: bool = False,
+        mode_columns: Sequence[Sequence[int]] = (),
     ) -> None:
         super().__init__()
         self.layout = SpanLayout(spans)
@@ -143,6 +148,16 @@ class DVAE(nn.Module):
         n_gaussian = len(self.layout.gaussian_dims)
         self.residual = ResidualNoise(n_gaussian)
         self.calibration = MarginalCalibration(n_gaussian)
+        # Mode indicator columns of every Gaussian column (-1 padded): the calibration
+        # maps a value within its mode.
+        modes = [list(c) for c in mode_columns] or [[] for _ in range(n_gaussian)]
+        width = max((len(c) for c in modes), default=0)
+        padded = [c + [-1] * (width - len(c)) for c in modes]
+        self.register_buffer(
+            "mode_index",
+            torch.tensor(padded, dtype=torch.long).reshape(n_gaussian, width),
+            persistent=False,
+        )
 
     # ------------------------------------------------------------- pieces
 
@@ -459,14 +474,31 @@ class DVAE(nn.Module):
             ctx = None if context is None else context[part]
             state = self.initial_state(len(part), x.device)
             drawn = self.generate(steps, state, ctx, generator)
-            sampled.append(drawn[..., g][mask[part] > 0])
-        self.calibration.fit(torch.cat(sampled), x[..., g][mask > 0])
+            sampled.append(drawn[mask[part] > 0])
+        sampled, observed = torch.cat(sampled), x[mask > 0]
+        self.calibration.fit(
+            sampled[:, g],
+            observed[:, g],
+            self.modes(sampled),
+            self.modes(observed),
+            self.mode_index.shape[1],
+        )
 
     def calibrate(self, values: torch.Tensor) -> torch.Tensor:
         """Apply the marginal calibration to the Gaussian columns of ``(…, data_dim)`` steps."""
         flat = values.reshape(-1, values.shape[-1])
         g = self.layout.gaussian_dims
-        return flat.index_copy(1, g, self.calibration(flat[:, g])).reshape(values.shape)
+        calibrated = self.calibration(flat[:, g], self.modes(flat))
+        return flat.index_copy(1, g, calibrated).reshape(values.shape)
+
+    def modes(self, steps: torch.Tensor) -> torch.Tensor:
+        """Mode of every Gaussian column of ``(n, data_dim)`` steps (-1: one mode), (n, d)."""
+        n, width = len(steps), self.mode_index.shape[1]
+        if width == 0:
+            return torch.full((n, len(self.mode_index)), -1, dtype=torch.long, device=steps.device)
+        valid = self.mode_index >= 0
+        indicators = steps[:, self.mode_index.clamp(min=0)].masked_fill(~valid, -torch.inf)
+        return torch.where(valid.any(1), indicators.argmax(2), -1)
 
     def initial_state(
         self, batch: int, device: torch.device

@@ -19,7 +19,8 @@ _FULL_COVARIANCE_WIDTH = 2048  # widths up to which the noise has its full covar
 _LOW_RANK = 512  # principal directions of wider residuals
 _LOW_RANK_ROWS = 2048  # rows they are estimated from
 _CALIBRATION_LEVELS = 1001  # quantiles per column of the marginal calibration
-_QUANTILE_VALUES = 16_000_000  # torch.quantile's input cap (2**24), with room
+_QUANTILE_VALUES = 16_000_000  # values the quantiles are computed from, at most
+_MIN_GROUP_VALUES = 100  # values a group needs on both sides for a map of its own
 
 
 class _FittedBuffers(nn.Module):
@@ -146,68 +147,175 @@ class MarginalCalibration(_FittedBuffers):
     and keeps the order of values, so the dependence between columns and steps stays
     the model's. Unfitted it is the identity on [-1, 1].
 
+    A column may also be split into groups, e.g. the modes of a mode-specific
+    normalisation, whose within-mode values have a shape of their own: each group
+    with enough values on both sides gets its own map, the others share the
+    column's pooled one.
+
     Parameters
     ----------
     n_columns : int
     """
 
-    _buffer_names = ("source", "target")
+    _buffer_names = ("source", "target", "tables")
 
     def __init__(self, n_columns: int) -> None:
         super().__init__()
         identity = torch.tensor([-1.0, 1.0]).repeat(n_columns, 1)
         self.register_buffer("source", identity.clone())
         self.register_buffer("target", identity.clone())
+        # Row of source/target of every (column, group + 1); column 0 is the pooled map.
+        self.register_buffer("tables", torch.arange(n_columns)[:, None])
 
     @torch.no_grad()
-    def set(self, source: Any, target: Any) -> None:
-        """Per-column quantiles ``(d, L)`` of model (source) and training (target) values."""
-        self._set(source=source, target=target)
+    def set(self, source: Any, target: Any, tables: Any = None) -> None:
+        """Quantiles ``(m, L)`` of model (source) and training (target) values.
+
+        ``tables`` ``(d, 1 + k)`` gives the row of every column's pooled map and of
+        its ``k`` groups' maps; by default row ``j`` is column ``j``'s only map.
+        """
+        if tables is None:
+            tables = torch.arange(len(source))[:, None]
+        self._set(source=source, target=target, tables=tables)
 
     @torch.no_grad()
     def reset(self) -> None:
         """Back to the identity."""
-        identity = torch.tensor([-1.0, 1.0], device=self.source.device).repeat(len(self.source), 1)
+        identity = torch.tensor([-1.0, 1.0], device=self.source.device).repeat(len(self.tables), 1)
         self.set(identity, identity)
 
     @torch.no_grad()
-    def fit(self, sampled: torch.Tensor, training: torch.Tensor) -> None:
-        """Fit the map from values the model draws to training values, both ``(n, d)``."""
-        if len(sampled) == 0 or len(training) == 0 or len(self.source) == 0:
+    def fit(
+        self,
+        sampled: torch.Tensor,
+        training: torch.Tensor,
+        sampled_groups: torch.Tensor | None = None,
+        training_groups: torch.Tensor | None = None,
+        n_groups: int = 0,
+        min_values: int = _MIN_GROUP_VALUES,
+    ) -> None:
+        """Fit the map from values the model draws to training values, both ``(n, d)``.
+
+        Parameters
+        ----------
+        sampled, training : Tensor of shape (n_sampled, d) and (n_training, d)
+        sampled_groups, training_groups : Tensor of the same shapes, optional
+            Group in ``[0, n_groups)`` of every value (negative: none); groups with
+            fewer than ``min_values`` values on either side keep the column's pooled
+            map.
+        n_groups : int
+        min_values : int
+        """
+        d = len(self.tables)
+        if len(sampled) == 0 or len(training) == 0 or d == 0:
             return
         levels = torch.linspace(0.0, 1.0, _CALIBRATION_LEVELS, device=sampled.device)
-        self.set(column_quantiles(sampled, levels), column_quantiles(training, levels))
+        columns = torch.arange(d, device=sampled.device)
+        source, _ = grouped_quantiles(sampled, columns.expand_as(sampled), d, levels)
+        target, _ = grouped_quantiles(training, columns.expand_as(training), d, levels)
+        tables = columns[:, None]
+        if sampled_groups is not None and training_groups is not None and n_groups > 0:
+            cells = d * n_groups
 
-    def forward(self, values: torch.Tensor) -> torch.Tensor:
+            def cell(groups: torch.Tensor) -> torch.Tensor:  # a negative group: no cell
+                return torch.where(groups >= 0, columns * n_groups + groups, cells)
+
+            group_source, have = grouped_quantiles(sampled, cell(sampled_groups), cells + 1, levels)
+            group_target, want = grouped_quantiles(
+                training, cell(training_groups), cells + 1, levels
+            )
+            group_source, group_target = group_source[:cells], group_target[:cells]
+            own = (torch.minimum(have, want)[:cells] >= min_values).reshape(d, n_groups)
+            rows = d + own.flatten().cumsum(0).reshape(d, n_groups) - 1
+            tables = torch.cat([tables, torch.where(own, rows, columns[:, None])], dim=1)
+            keep = own.flatten()
+            source = torch.cat([source, group_source[keep]])
+            target = torch.cat([target, group_target[keep]])
+        self.set(source, target, tables)
+
+    def forward(self, values: torch.Tensor, groups: torch.Tensor | None = None) -> torch.Tensor:
         """Calibrate ``(n, d)`` values column by column (all columns at once).
 
-        A value tied with several source quantiles (a point mass, such as values
-        clipped at the range's end) goes to the middle of their levels.
+        ``groups`` ``(n, d)`` picks each value's group map (the pooled one when the
+        group has none). A value tied with several source quantiles (a point mass,
+        such as values clipped at the range's end) goes to the middle of their levels.
         """
-        if values.shape[1] == 0:
+        n, d = values.shape
+        if d == 0 or n == 0:
             return values
-        columns = values.T.contiguous()  # searchsorted runs along rows
-        source, target = self.source, self.target
+        slot = torch.zeros_like(values, dtype=torch.long)
+        if groups is not None and self.tables.shape[1] > 1:
+            slot = (groups + 1).clamp(0, self.tables.shape[1] - 1)
+        table = self.tables.gather(1, slot.T).T  # (n, d): row of every value's map
+        source, target = self.source.double(), self.target.double()
         levels = source.shape[1]
-        left = torch.searchsorted(source, columns)
-        right = torch.searchsorted(source, columns, right=True)
+        # All tables in one sorted line: table t's quantiles shifted by t * width.
+        low_end = torch.minimum(source.min(), values.min().double())
+        width = torch.maximum(source.max(), values.max().double()) - low_end + 1.0
+        offsets = torch.arange(len(source), device=values.device, dtype=torch.float64) * width
+        line = ((source - low_end) + offsets[:, None]).flatten()
+        keys = (values.double() - low_end) + offsets[table]
+        first = table * levels
+        left = torch.searchsorted(line, keys) - first
+        right = torch.searchsorted(line, keys, right=True) - first
         below = (left - 1).clamp(0, levels - 2)
-        low, high = source.gather(1, below), source.gather(1, below + 1)
-        step = torch.where(high > low, (columns - low) / (high - low), torch.zeros_like(columns))
+        flat_source, flat_target = source.flatten(), target.flatten()
+        low, high = flat_source[first + below], flat_source[first + below + 1]
+        step = torch.where(
+            high > low, (values.double() - low) / (high - low), torch.zeros_like(low)
+        )
         position = torch.where(
-            right > left, (left + right - 1).to(columns.dtype) / 2, below + step.clamp(0.0, 1.0)
+            right > left, (left + right - 1).to(torch.float64) / 2, below + step.clamp(0.0, 1.0)
         ).clamp(0, levels - 1)
         index = position.floor().long().clamp(max=levels - 2)
-        start = target.gather(1, index)
-        return (start + (position - index) * (target.gather(1, index + 1) - start)).T
+        start = flat_target[first + index]
+        mapped = start + (position - index) * (flat_target[first + index + 1] - start)
+        return mapped.to(values.dtype)
 
 
-def column_quantiles(values: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-    """Quantiles ``(d, L)`` of every column of ``(n, d)`` values (linear interpolation).
+def grouped_quantiles(
+    values: torch.Tensor, groups: torch.Tensor, n_groups: int, levels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Quantiles ``(n_groups, L)`` of the values of every group (linear interpolation).
 
-    Rows are thinned evenly to keep under ``torch.quantile``'s input cap.
+    Parameters
+    ----------
+    values, groups : Tensor of shape (n, d)
+        Values and their groups in ``[0, n_groups)``. Rows are thinned evenly to
+        keep under ``_QUANTILE_VALUES`` values.
+    n_groups : int
+    levels : Tensor of shape (L,)
+
+    Returns
+    -------
+    quantiles : Tensor of shape (n_groups, L)
+        A group without values gets the identity's ramp over [-1, 1].
+    counts : Tensor of shape (n_groups,)
+        Values of every group (after thinning).
     """
     n, d = values.shape
-    stride = -(-n * d // _QUANTILE_VALUES)
-    columns = values[::stride].T.contiguous()  # rows: faster to sort
-    return torch.quantile(columns.float(), levels, dim=1).T.contiguous()
+    stride = max(1, -(-n * d // _QUANTILE_VALUES))
+    values, groups = values[::stride].double().flatten(), groups[::stride].flatten()
+    counts = torch.bincount(groups, minlength=n_groups)
+    if len(values):
+        # One sort orders by group, then by value: group g's values shifted by g * width.
+        low = values.min()
+        width = values.max() - low + 1.0
+        shifted = (values - low) + groups * width
+        group_of = torch.repeat_interleave(torch.arange(len(counts), device=values.device), counts)
+        ordered = torch.sort(shifted).values - group_of * width + low
+    else:
+        ordered = values
+    starts = counts.cumsum(0) - counts
+    last = (counts[:, None] - 1).clamp(min=0)
+    position = levels[None] * last
+    lower = position.floor().long().clamp(max=last)
+    upper = (lower + 1).clamp(max=last)
+    ramp = (levels * 2 - 1)[None].expand(n_groups, -1)
+    if len(ordered) == 0:
+        return ramp.clone(), counts
+    top = len(ordered) - 1
+    at_lower = ordered[(starts[:, None] + lower).clamp(max=top)]
+    at_upper = ordered[(starts[:, None] + upper).clamp(max=top)]
+    quantiles = (at_lower + (position - lower) * (at_upper - at_lower)).float()
+    return torch.where((counts > 0)[:, None], quantiles, ramp), counts

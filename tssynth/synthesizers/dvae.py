@@ -82,9 +82,12 @@ class DVAESynthesizer(BaseSynthesizer):
         quantiles at their sampled level (1,001 levels, fitted on free-running
         draws after training), so its distribution over all steps is the
         training one while the order of values, and with it the dependence
-        across steps and columns, stays the model's. Used by ``sample`` (a
-        forecast is conditional, so it is left as drawn). Neither option is
-        fitted under differential privacy (both read the data without noise).
+        across steps and columns, stays the model's. With ``max_modes > 1`` a
+        value is mapped within its mixture mode, each mode with at least 100
+        values on both sides having its own map (the others share the column's
+        pooled one). Used by ``sample`` (a forecast is conditional, so it is left
+        as drawn). Neither option is fitted under differential privacy (both read
+        the data without noise).
     max_modes : int, default=10
         Mixture modes per continuous feature (1: plain standardisation).
     sequence_key, sequence_index : column labels, optional
@@ -284,6 +287,7 @@ class DVAESynthesizer(BaseSynthesizer):
             self.loss_factor,
             self.scheduled_sampling,
             private=self.epsilon is not None,
+            mode_columns=transformer.steps.mode_columns,
         )
 
     def _fit_sampling_model(
