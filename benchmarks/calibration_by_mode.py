@@ -33,16 +33,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from panel_generation import NUMERIC, fit_dvae, load_energy_panel, to_windows
 
+from tssynth.metrics.fidelity import _ks_complement
 from tssynth.metrics.temporal import discriminative_score
 from tssynth.nn.residual import MarginalCalibration
 
 
 def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Largest gap between the empirical CDFs of two samples."""
-    a, b = np.sort(a), np.sort(b)
-    grid = np.concatenate([a, b])
-    cdf_a = np.searchsorted(a, grid, "right") / a.size
-    return float(np.abs(cdf_a - np.searchsorted(b, grid, "right") / b.size).max())
+    return 1.0 - _ks_complement(a, b)
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict]:

@@ -247,23 +247,21 @@ class MarginalCalibration(_FittedBuffers):
         if groups is not None and self.tables.shape[1] > 1:
             slot = (groups + 1).clamp(0, self.tables.shape[1] - 1)
         table = self.tables.gather(1, slot.T).T  # (n, d): row of every value's map
-        source, target = self.source.double(), self.target.double()
+        x, source, target = values.double(), self.source.double(), self.target.double()
         levels = source.shape[1]
         # All tables in one sorted line: table t's quantiles shifted by t * width.
-        low_end = torch.minimum(source.min(), values.min().double())
-        width = torch.maximum(source.max(), values.max().double()) - low_end + 1.0
+        low_end = torch.minimum(source.min(), x.min())
+        width = torch.maximum(source.max(), x.max()) - low_end + 1.0
         offsets = torch.arange(len(source), device=values.device, dtype=torch.float64) * width
         line = ((source - low_end) + offsets[:, None]).flatten()
-        keys = (values.double() - low_end) + offsets[table]
+        keys = (x - low_end) + offsets[table]
         first = table * levels
         left = torch.searchsorted(line, keys) - first
         right = torch.searchsorted(line, keys, right=True) - first
         below = (left - 1).clamp(0, levels - 2)
         flat_source, flat_target = source.flatten(), target.flatten()
         low, high = flat_source[first + below], flat_source[first + below + 1]
-        step = torch.where(
-            high > low, (values.double() - low) / (high - low), torch.zeros_like(low)
-        )
+        step = torch.where(high > low, (x - low) / (high - low), torch.zeros_like(low))
         position = torch.where(
             right > left, (left + right - 1).to(torch.float64) / 2, below + step.clamp(0.0, 1.0)
         ).clamp(0, levels - 1)
@@ -297,23 +295,19 @@ def grouped_quantiles(
     stride = max(1, -(-n * d // _QUANTILE_VALUES))
     values, groups = values[::stride].double().flatten(), groups[::stride].flatten()
     counts = torch.bincount(groups, minlength=n_groups)
-    if len(values):
-        # One sort orders by group, then by value: group g's values shifted by g * width.
-        low = values.min()
-        width = values.max() - low + 1.0
-        shifted = (values - low) + groups * width
-        group_of = torch.repeat_interleave(torch.arange(len(counts), device=values.device), counts)
-        ordered = torch.sort(shifted).values - group_of * width + low
-    else:
-        ordered = values
+    ramp = (levels * 2 - 1)[None].expand(n_groups, -1)
+    if len(values) == 0:
+        return ramp.clone(), counts
+    # One sort orders by group, then by value: group g's values shifted by g * width.
+    low = values.min()
+    width = values.max() - low + 1.0
+    group_of = torch.repeat_interleave(torch.arange(n_groups, device=values.device), counts)
+    ordered = torch.sort((values - low) + groups * width).values - group_of * width + low
     starts = counts.cumsum(0) - counts
     last = (counts[:, None] - 1).clamp(min=0)
     position = levels[None] * last
     lower = position.floor().long().clamp(max=last)
     upper = (lower + 1).clamp(max=last)
-    ramp = (levels * 2 - 1)[None].expand(n_groups, -1)
-    if len(ordered) == 0:
-        return ramp.clone(), counts
     top = len(ordered) - 1
     at_lower = ordered[(starts[:, None] + lower).clamp(max=top)]
     at_upper = ordered[(starts[:, None] + upper).clamp(max=top)]
