@@ -64,6 +64,54 @@ def test_tiny_and_huge_floats_are_learned(scale):
     assert out.nunique() > 2  # not collapsed onto the bounds
 
 
+@pytest.mark.parametrize("tz", ["Europe/Paris", "Asia/Kolkata", "America/New_York"])
+def test_tz_aware_daily_dates_stay_on_local_midnights(tz):
+    # Local midnight is not a whole number of days in UTC (nor of hours in Kolkata), and
+    # the year crosses both DST changes.
+    rng = np.random.default_rng(0)
+    days = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 365, 200), unit="D")
+    frame = pd.DataFrame({"d": pd.DatetimeIndex(days).tz_localize(tz), "x": rng.normal(size=200)})
+    syn = TVAESynthesizer(**TINY).fit(frame)
+    out = syn.sample(300)["d"]
+    assert out.dtype == frame["d"].dtype
+    assert (out == out.dt.normalize()).all()
+    assert frame["d"].min() <= out.min() and out.max() <= frame["d"].max()
+    # transform reads other zones as the same instants.
+    np.testing.assert_array_equal(
+        syn.transform(frame), syn.transform(frame.assign(d=frame["d"].dt.tz_convert("UTC")))
+    )
+
+
+def test_object_and_tuple_columns_keep_object_dtype_and_values():
+    frame = pd.DataFrame(
+        {
+            "s": pd.Series(["a", "b", None, "c"] * 10, dtype=object),
+            "t": pd.Series([(1, 2), (3,), (4, 5, 6), (3,)] * 10, dtype=object),
+        }
+    )
+    out = TVAESynthesizer(**TINY).fit(frame).sample(200)
+    pd.testing.assert_series_equal(out.dtypes, frame.dtypes)
+    assert set(out["s"].dropna()) <= {"a", "b", "c"} and out["s"].isna().any()
+    assert set(out["t"]) <= {(1, 2), (3,), (4, 5, 6)}
+
+
+def test_structured_arrays_are_pointed_to_a_dataframe():
+    records = np.zeros(30, dtype=[("a", "f8"), ("b", "i4")])
+    with pytest.raises(InvalidDataError, match=r"structured.*pd\.DataFrame\(X\)"):
+        TVAESynthesizer(**TINY).fit(records)
+
+
+def test_inverse_transform_rejects_latents_that_are_not_finite_numbers():
+    syn = TVAESynthesizer(**TINY).fit(pd.DataFrame({"x": np.arange(30.0)}))
+    for bad, message in [
+        (np.full((3, 4), np.nan), "NaN or infinite in 3 rows"),
+        (np.array([[0.0, 0.0, np.inf, 0.0]]), "first: row 0"),
+        ([["a", "b", "c", "d"]], "numeric latents"),
+    ]:
+        with pytest.raises(InvalidDataError, match=message):
+            syn.inverse_transform(bad)
+
+
 def test_transform_rejects_datetimes_of_another_kind_by_column_name():
     aware = pd.Series(pd.date_range("2021-01-01", periods=40, freq="h", tz="UTC"))
     frame = pd.DataFrame({"when": aware, "y": np.arange(40.0)})
@@ -265,3 +313,23 @@ def test_dvae_forecast_reads_the_index_in_the_fitted_unit_and_zone():
         syn.forecast(panel.assign(t=panel["t"].dt.tz_localize("UTC")), steps=2)
     with pytest.raises(InvalidDataError, match="'t'"):
         syn.forecast(panel.assign(t=np.arange(len(panel))), steps=2)
+
+
+def test_dvae_forecast_rejects_fractional_times_on_an_integer_index():
+    panel = _panel()
+    syn = DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t").fit(panel)
+    with pytest.raises(InvalidDataError, match=r"'t' has fractional values.*int64"):
+        syn.forecast(panel.assign(t=panel["t"] + 0.5), steps=2)
+    whole = syn.forecast(panel.assign(t=panel["t"].astype(float)), steps=2)
+    assert (whole.groupby("id")["t"].min() == panel["t"].max() + 1).all()
+
+
+@pytest.mark.parametrize("shape", [(2, 0, 2), (2, 6, 0)], ids=["no-steps", "no-channels"])
+def test_dvae_names_arrays_without_steps_or_channels(shape):
+    rng = np.random.default_rng(0)
+    syn = DVAESynthesizer(**DVAE_TINY).fit(rng.normal(size=(20, 6, 2)))
+    message = "no time steps" if shape[1] == 0 else "no channels"
+    with pytest.raises(InvalidDataError, match=rf"prefix has {message}.*{re.escape(str(shape))}"):
+        syn.forecast(np.zeros(shape), steps=2)
+    with pytest.raises(InvalidDataError, match=message):
+        DVAESynthesizer(**DVAE_TINY).fit(np.zeros(shape))

@@ -157,6 +157,19 @@ def test_bad_input_gives_one_line_and_exit_1(files, capsys, argv, message):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("where", ["missing-folder", "folder"])
+def test_fit_checks_the_output_path_before_training(files, capsys, monkeypatch, where):
+    def no_training(self, *args, **kwargs):
+        raise AssertionError("fit ran before the output path was checked")
+
+    monkeypatch.setattr("tssynth.TVAESynthesizer.fit", no_training)
+    output = files / "nope" / "g.tssynth" if where == "missing-folder" else files
+    code = main(["fit", str(files / "real.csv"), "--model", "tvae", "-o", str(output), "--force"])
+    err = capsys.readouterr().err
+    assert code == 1 and str(output) in err
+    assert ("does not exist" if where == "missing-folder" else "it is a folder") in err
+
+
 def test_unavailable_model_is_a_clear_error(files, capsys, monkeypatch):
     import tssynth
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tssynth import InvalidParameterError, TVAESynthesizer
+from tssynth import InvalidDataError, InvalidParameterError, TVAESynthesizer
 from tssynth.datasets import load_adult
 from tssynth.metrics import EvaluationResult, evaluate
 
@@ -107,6 +107,15 @@ def test_bad_arguments_name_the_parameter(adult_parts):
         evaluate(real, synthetic, target="salary")
     with pytest.raises(InvalidParameterError, match="sequence_key"):
         evaluate(real, synthetic, sequence_key="id")
+
+
+def test_infinite_values_are_named_before_scoring(adult_parts):
+    real, synthetic, _ = adult_parts
+    with pytest.raises(InvalidDataError, match=r"synthetic data has infinite values.*'age'"):
+        evaluate(real, synthetic.assign(age=np.inf))
+    windows = _sines(20, 0)
+    with pytest.raises(InvalidDataError, match="real windows have infinite values"):
+        evaluate(np.where(windows > 0.99, np.inf, windows), windows)
 
 
 def _sines(n: int, seed: int, freq: float = 1.0) -> np.ndarray:

@@ -46,8 +46,11 @@ from tssynth.data.private import DataBudget, private_gaussian_moments
 from tssynth.exceptions import GeneratorFileError, InvalidDataError, InvalidParameterError
 from tssynth.nn.modules import PRIVATE_SIGMA_MIN, Decoder
 from tssynth.nn.private import PrivacyConfig, require_opacus
-from tssynth.serialization import read_generator, write_generator
+from tssynth.serialization import check_save_path, read_generator, write_generator
 from tssynth.training import TrainingConfig, train
+
+# The signature entry of a sequence index's dtype (absent from files written before it).
+INDEX_ENTRY = "<index>"
 
 # Parameters that do not change what a generator file holds.
 _RUNTIME_PARAMS = {"device", "verbose", "generator_filepath"}
@@ -224,14 +227,14 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         device = resolve_device(self.device)
         prepared = self._prepare_input(X, **fit_params)
         path = self.generator_filepath
-        if path is not None and Path(path).exists():
-            self._load_generator_into_self(path, prepared.signature)
-            return self
-        if path is not None and not Path(path).parent.is_dir():
-            raise InvalidParameterError(
-                f"generator_filepath {str(path)!r} is in a folder that does not exist; create "
-                f"{str(Path(path).parent)!r} first so the trained generator can be saved."
-            )
+        if path is not None:
+            try:
+                check_save_path(path, "the trained generator (generator_filepath)")
+            except GeneratorFileError as exc:
+                raise InvalidParameterError(str(exc)) from None
+            if Path(path).exists():
+                self._load_generator_into_self(path, prepared.signature)
+                return self
         seeds = _seeds(self.random_state)
         budget = self._data_budget(prepared.n_records, seeds["data"])
         latent_budget = self._latent_budget(prepared.n_records, budget)
@@ -371,11 +374,23 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
     def _latent_input(self, X: Any) -> torch.Tensor:
         """``X`` of :meth:`inverse_transform` as latents on the fitted device, shape-checked."""
         self._check_fitted()
-        z = np.asarray(X, dtype=np.float32)
+        try:
+            z = np.asarray(X, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InvalidDataError(
+                f"inverse_transform expects numeric latents of shape (n, {self.embedding_dim}), "
+                f"e.g. the output of transform; converting them failed: {exc}"
+            ) from exc
         if z.ndim != 2 or z.shape[1] != self.embedding_dim:
             raise InvalidDataError(
                 f"inverse_transform expects latents of shape (n, {self.embedding_dim}), "
                 f"got {z.shape}."
+            )
+        if not np.isfinite(z).all():
+            rows = np.flatnonzero(~np.isfinite(z).all(axis=1))
+            raise InvalidDataError(
+                f"inverse_transform got latents that are NaN or infinite in {rows.size} rows "
+                f"(first: row {rows[0]}); pass finite values."
             )
         return torch.from_numpy(z).to(self.device_)
 
@@ -480,11 +495,14 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 f"generator_filepath {str(path)!r} holds a {class_name}, not a "
                 f"{type(self).__name__}; delete it or choose another path to train anew."
             )
-        if payload["signature"] != signature:
+        stored = payload["signature"]
+        if not any(entry[0] == INDEX_ENTRY for entry in stored):  # files before it
+            signature = [entry for entry in signature if entry[0] != INDEX_ENTRY]
+        if stored != signature:
             raise InvalidDataError(
-                f"generator_filepath {str(path)!r} was trained on other columns "
-                f"({_describe(payload['signature'])}) than the data passed to fit "
-                f"({_describe(signature)}); delete the file or choose another path to train anew."
+                f"generator_filepath {str(path)!r} was trained on other data than the data "
+                f"passed to fit: {_difference(stored, signature)}; delete the file or choose "
+                "another path to train anew."
             )
         stored = {k: v for k, v in payload["params"].items() if k not in _RUNTIME_PARAMS}
         current = {k: v for k, v in self.get_params(deep=False).items() if k not in _RUNTIME_PARAMS}
@@ -599,6 +617,21 @@ def _param_differs(a: Any, b: Any) -> bool:
     return a != b
 
 
-def _describe(signature: list[Any]) -> str:
-    names = [entry[0] for entry in signature]
-    return f"{len(names)} columns: {names[:8]}{' ...' if len(names) > 8 else ''}"
+def _difference(stored: list[Any], current: list[Any]) -> str:
+    """The first way the data passed to fit differs from a generator file's."""
+    stored_names = [entry[0] for entry in stored]
+    current_names = [entry[0] for entry in current]
+    if stored_names != current_names:
+        lacking = [name for name in stored_names if name not in current_names]
+        extra = [name for name in current_names if name not in stored_names]
+        parts = [f"the data lacks {_head(lacking)}"] if lacking else []
+        parts += [f"the file never saw {_head(extra)}"] if extra else []
+        return "other columns: " + ("; ".join(parts) or "the same ones in another order")
+    for old, new in zip(stored, current, strict=True):
+        if old != new:
+            return f"column {old[0]} is {old[1:]} in the file but {new[1:]} in the data"
+    return "other data"
+
+
+def _head(names: list[Any]) -> str:
+    return ", ".join(map(str, names[:8])) + (" ..." if len(names) > 8 else "")

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from tssynth.exceptions import InvalidParameterError, TssynthError
+from tssynth.serialization import check_save_path, write_atomic
 
 PROG = "tssynth"
 MODELS = {"tvae": "TVAESynthesizer", "dense": "DenseVAESynthesizer", "dvae": "DVAESynthesizer"}
@@ -225,12 +226,18 @@ def _route_options(cls: type, options: dict[str, Any]) -> tuple[dict, dict]:
     )
 
 
+def _output_path(name: str, force: bool, what: str) -> Path:
+    """The output file, checked before any work: writable, and not overwritten unasked."""
+    output = check_save_path(name, what)
+    if output.exists() and not force:
+        raise CLIError(f"{str(output)!r} exists; pass --force to overwrite it.")
+    return output
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     """``tssynth fit``: learn a generator from a data file and save it."""
     cls = _resolve_model(args.model)
-    output = Path(args.output)
-    if output.exists() and not args.force:
-        raise CLIError(f"{str(output)!r} exists; pass --force to overwrite it.")
+    output = _output_path(args.output, args.force, "the generator")
     data = read_data(args.data)
     init = {
         "epochs": args.epochs,
@@ -275,9 +282,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise CLIError(f"-n must be a non-negative number of rows, got {args.n}.")
     if args.chunk_size < 1:
         raise CLIError(f"--chunk-size must be a positive integer, got {args.chunk_size}.")
-    output = Path(args.output)
-    if output.exists() and not args.force:
-        raise CLIError(f"{str(output)!r} exists; pass --force to overwrite it.")
+    output = _output_path(args.output, args.force, "the samples")
     writer = TableWriter(output)
     synthesizer = tssynth.load(args.generator)
     key = _sequence_key(synthesizer)
@@ -316,6 +321,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import tssynth
     from tssynth.metrics import evaluate
 
+    for name, what in ((args.json, "the scores"), (args.report, "the report")):
+        if name:  # checked before the (long) evaluation
+            check_save_path(name, what)
     real = read_data(args.real, "real")
     synthetic = read_data(args.synthetic, "synthetic")
     holdout = None if args.holdout is None else read_data(args.holdout, "holdout")
@@ -375,7 +383,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}")
     if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=2, default=_json_default))
+        text = json.dumps(summary, indent=2, default=_json_default)
+        write_atomic(args.json, text.encode("utf-8"), "the scores")
         print(f"scores written to {args.json}")
     if args.report:
         result.save_html(args.report)

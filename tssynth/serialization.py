@@ -40,6 +40,28 @@ FORMAT_VERSION = 1
 _LENGTH = struct.Struct("<I")
 
 
+def check_save_path(path: str | os.PathLike[str], what: str = "the generator") -> Path:
+    """Check that a file can be written at ``path`` (before any work goes into it).
+
+    Raises
+    ------
+    GeneratorFileError
+        When the folder does not exist or ``path`` is a folder.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise GeneratorFileError(
+            f"Cannot save {what} to {str(path)!r}: it is a folder; give a file path inside it, "
+            f"e.g. {str(path / 'model.tssynth')!r}."
+        )
+    if not path.parent.is_dir():
+        raise GeneratorFileError(
+            f"Cannot save {what} to {str(path)!r}: folder {str(path.parent)!r} does not "
+            "exist; create it first."
+        )
+    return path
+
+
 def write_generator(path: str | os.PathLike[str], class_name: str, payload: dict[str, Any]) -> Path:
     """Write ``payload`` as a generator file at ``path``, atomically.
 
@@ -57,12 +79,7 @@ def write_generator(path: str | os.PathLike[str], class_name: str, payload: dict
     Path
         The path written.
     """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise GeneratorFileError(
-            f"Cannot save the generator to {str(path)!r}: folder {str(path.parent)!r} does not "
-            "exist; create it first."
-        )
+    path = check_save_path(path)
     buffer = io.BytesIO()
     joblib.dump(payload, buffer, compress=3)
     body = buffer.getvalue()
@@ -75,13 +92,22 @@ def write_generator(path: str | os.PathLike[str], class_name: str, payload: dict
             "payload_sha256": hashlib.sha256(body).hexdigest(),
         }
     ).encode()
+    return write_atomic(path, MAGIC + _LENGTH.pack(len(header)) + header + body)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes, what: str = "the generator") -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    Readers see the old file or the new one, never a part; a failed write
+    leaves the old file as it was.
+    """
+    path = check_save_path(path, what)
     descriptor, temporary = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
     )
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(MAGIC + _LENGTH.pack(len(header)) + header)
-            handle.write(body)
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

@@ -32,6 +32,11 @@ def as_frame(X: Any, *, what: str = "X") -> tuple[pd.DataFrame, dict[str, Any]]:
         array = np.asarray(X)
     except (TypeError, ValueError) as exc:
         raise InvalidDataError(f"{what} must be a DataFrame or a 2-D array: {exc}") from exc
+    if array.dtype.names is not None:
+        raise InvalidDataError(
+            f"{what} is a numpy structured (record) array; convert it with "
+            f"pd.DataFrame({what}) so that each field becomes a named column."
+        )
     if array.ndim != 2:
         raise InvalidDataError(
             f"{what} must be a DataFrame or a 2-D array, got an array of shape {array.shape}; "

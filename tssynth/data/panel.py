@@ -24,7 +24,7 @@ was fitted. Nothing here loops over rows, steps or entities.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -85,7 +85,8 @@ class LongPanel:
 
 
 def _index_spec(frame: pd.DataFrame, name: Hashable) -> ColumnSpec:
-    spec = infer_schema(frame[[name]])[0]
+    # UTC instants: an hourly index keeps one step across DST changes.
+    spec = replace(infer_schema(frame[[name]])[0], wall_clock=False)
     if spec.value_type not in (NUMERIC, DATETIME, TIMEDELTA):
         raise InvalidDataError(
             f"The sequence_index column {name!r} has dtype {frame[name].dtype}; it must hold "
@@ -108,6 +109,11 @@ def _read_array(X: Any, what: str) -> LongPanel:
     if array.ndim == 2:
         array = array[:, :, None]
     n, T, d = array.shape
+    if T == 0 or d == 0:
+        raise InvalidDataError(
+            f"{what} has no {'time steps' if T == 0 else 'channels'} (shape {raw.shape}); pass "
+            "an (n, T, d) array with at least one step and one channel."
+        )
     observed = ~np.isnan(array).all(axis=2)  # (n, T): a step with any channel present
     last = np.where(observed.any(1), T - np.argmax(observed[:, ::-1], axis=1), 0)
     lengths = last.astype(np.int64)
@@ -164,6 +170,12 @@ def _read_frame(
         # Later data is read in the fitted unit and time zone (to_float checks the kind).
         index_spec = fitted_index_spec or index_spec
         time = to_float(ordered[sequence_index], index_spec)
+        fitted_integers = pd.api.types.is_integer_dtype(pd.api.types.pandas_dtype(index_spec.dtype))
+        if fitted_integers and not np.all(np.isnan(time) | (time == np.round(time))):
+            raise InvalidDataError(
+                f"The sequence_index column {sequence_index!r} has fractional values, but the "
+                f"model was fitted on integer times ({index_spec.dtype}); pass whole numbers."
+            )
     context = None
     if context_columns:
         varying = ordered.groupby(index.codes)[context_columns].nunique(dropna=False).max()

@@ -52,6 +52,10 @@ class ColumnSpec:
         Resolution of datetime/timedelta values (``"ns"``, ``"us"``, ...).
     tz : str or None
         Time zone of tz-aware datetime columns.
+    wall_clock : bool
+        Whether tz-aware datetimes are modelled as local wall-clock times (so
+        that daily or hourly values stay on local days and hours) rather than
+        as UTC instants. Specs read from files written before it use UTC.
     categories : list or None
         The category set of a pandas ``category`` column (all of them, used or not).
     ordered : bool
@@ -70,6 +74,7 @@ class ColumnSpec:
     value_type: str
     unit: str | None = None
     tz: str | None = None
+    wall_clock: bool = False
     categories: list[Any] | None = field(default=None)
     ordered: bool = False
     public_categories: list[Any] | None = None
@@ -209,6 +214,7 @@ def infer_schema(
                 value_type=value_type,
                 unit=_time_unit(dtype) if value_type in (DATETIME, TIMEDELTA) else None,
                 tz=_time_zone(dtype),
+                wall_clock=_time_zone(dtype) is not None,
                 categories=(
                     list(dtype.categories) if isinstance(dtype, pd.CategoricalDtype) else None
                 ),
@@ -372,7 +378,8 @@ def _forced_kinds(
 def to_float(series: pd.Series, spec: ColumnSpec) -> np.ndarray:
     """Values of a continuous column as float64, NaN where missing.
 
-    Datetimes and timedeltas become integers in the fitted unit (UTC for tz-aware).
+    Datetimes and timedeltas become integers in the fitted unit (tz-aware ones as
+    local wall-clock or UTC times, see :attr:`ColumnSpec.wall_clock`).
 
     Raises
     ------
@@ -421,9 +428,9 @@ def integer_extremes(series: pd.Series, spec: ColumnSpec) -> tuple[int, int] | N
 
 
 def _time_ints(series: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Datetimes or timedeltas as int64 counts of the fitted unit (UTC), and the missing mask."""
+    """Datetimes or timedeltas as int64 counts of the fitted unit, and the missing mask."""
     if spec.tz is not None:
-        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        series = series.dt.tz_convert(spec.tz if spec.wall_clock else "UTC").dt.tz_localize(None)
     series = _in_unit(series, spec)
     return series.to_numpy().view(np.int64), series.isna().to_numpy()
 
@@ -471,7 +478,12 @@ def restore_continuous(values: np.ndarray, spec: ColumnSpec) -> pd.Series:
         ints[missing] = np.iinfo(np.int64).min  # NaT
         kind = "datetime64" if spec.value_type == DATETIME else "timedelta64"
         series = pd.Series(ints.view(f"{kind}[{spec.unit}]"))
-        if spec.tz is not None:
+        if spec.tz is not None and spec.wall_clock:
+            # A wall-clock time inside a DST gap moves forward; a repeated one takes
+            # standard time.
+            standard = np.zeros(len(series), dtype=bool)
+            series = series.dt.tz_localize(spec.tz, ambiguous=standard, nonexistent="shift_forward")
+        elif spec.tz is not None:
             series = series.dt.tz_localize("UTC").dt.tz_convert(spec.tz)
         return series.astype(dtype)
     if ptypes.is_integer_dtype(dtype):

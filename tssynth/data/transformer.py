@@ -590,7 +590,10 @@ class DataTransformer:
 
     def _category_codes(self, series: pd.Series, row: int) -> np.ndarray:
         categories = self._categories[row]
-        codes = pd.Index(categories, dtype=object).get_indexer(series.astype(object))
+        # tupleize_cols=False: tuple categories (of any lengths) stay values, not a MultiIndex.
+        known = pd.Index(categories, dtype=object, tupleize_cols=False)
+        values = pd.Index(series.to_numpy(dtype=object), dtype=object, tupleize_cols=False)
+        codes = known.get_indexer(values)
         codes = codes.astype(np.int64)  # -1: unseen or missing
         if self._categorical_missing[row]:
             codes[series.isna().to_numpy()] = len(categories)
@@ -689,7 +692,9 @@ class DataTransformer:
         # pyarrow column from one Python object per row costs far more.
         restored = restore_categorical(lookup, spec).array
         missing = codes == len(categories)  # the missing code
-        return pd.Series(restored.take(np.where(missing, -1, codes), allow_fill=missing.any()))
+        taken = restored.take(np.where(missing, -1, codes), allow_fill=missing.any())
+        # The array's own dtype: pandas 3 would infer ``str`` for an object array of strings.
+        return pd.Series(taken, dtype=taken.dtype)
 
     def _decode_continuous(
         self, data: np.ndarray, scalar: np.ndarray, rng: np.random.Generator | None

@@ -173,14 +173,27 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]
 
 def _as_table(data: Any, what: str) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
-        return data
-    array = np.asarray(data)
-    if array.ndim != 2:
+        frame = data
+    else:
+        array = np.asarray(data)
+        if array.ndim != 2:
+            raise InvalidDataError(
+                f"{what} must be a DataFrame, a 2-D array or an (n, T, d) array, got shape "
+                f"{array.shape}."
+            )
+        frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+    numbers = frame.select_dtypes("number")
+    infinite = [
+        name
+        for name in numbers.columns
+        if np.isinf(numbers[name].to_numpy(dtype=np.float64, na_value=np.nan)).any()
+    ]
+    if infinite:
         raise InvalidDataError(
-            f"{what} must be a DataFrame, a 2-D array or an (n, T, d) array, got shape "
-            f"{array.shape}."
+            f"The {what} data has infinite values in columns {infinite}; replace them (with "
+            "NaN for missing, or a finite value) before evaluating."
         )
-    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+    return frame
 
 
 def _windows_array(data: Any, what: str) -> np.ndarray:
@@ -190,9 +203,14 @@ def _windows_array(data: Any, what: str) -> np.ndarray:
     if array.ndim != 3:
         raise InvalidDataError(f"{what} must be an (n, T, d) array, got shape {array.shape}.")
     try:
-        return array.astype(np.float64)
+        array = array.astype(np.float64)
     except (TypeError, ValueError) as exc:
         raise InvalidDataError(f"{what} must hold numbers: {exc}") from exc
+    if np.isinf(array).any():
+        raise InvalidDataError(
+            f"The {what} windows have infinite values; replace them before evaluating."
+        )
+    return array
 
 
 def _is_windows(data: Any) -> bool:

@@ -20,6 +20,7 @@ import pandas as pd
 from tssynth._version import __version__
 from tssynth.data.schema import CATEGORICAL, DATETIME, infer_schema
 from tssynth.metrics.fidelity import column_as_float
+from tssynth.serialization import write_atomic
 
 if TYPE_CHECKING:
     from tssynth.metrics.evaluate import EvaluationResult
@@ -437,6 +438,4 @@ def write_html(
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
-    path = Path(path)
-    path.write_text(document, encoding="utf-8")
-    return path
+    return write_atomic(path, document.encode("utf-8"), "the report")

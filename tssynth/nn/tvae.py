@@ -146,7 +146,7 @@ class TVAE(nn.Module):
             return
         self.latent_weights = (weights / weights.sum()).to(self.latent_weights.dtype)
         self.latent_loc = means.to(self.latent_tril.dtype)
-        self.latent_tril = trils.to(self.latent_tril.dtype)
+        self.latent_tril = trils.to(self.latent_tril.dtype).contiguous()
 
     @property
     def latent_components(self) -> int:

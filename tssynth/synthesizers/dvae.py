@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from tssynth._validation import check_bool, check_float, check_int
-from tssynth.base import BaseSynthesizer, PreparedInput
+from tssynth.base import INDEX_ENTRY, BaseSynthesizer, PreparedInput
 from tssynth.data.panel import LongPanel, PanelTransformer, read_panel
 from tssynth.data.private import DataBudget
 from tssynth.data.schema import ColumnSpec
@@ -247,6 +247,8 @@ class DVAESynthesizer(BaseSynthesizer):
             signature += [[repr(c), "context", str(d)] for c, d in panel.context.dtypes.items()]
         fmt = panel.input_format
         signature += [[fmt["kind"], repr(fmt.get("sequence_key")), repr(fmt.get("sequence_index"))]]
+        if fmt.get("index_spec") is not None:
+            signature += [[INDEX_ENTRY, "index", fmt["index_spec"]["dtype"]]]
         return PreparedInput(
             panel,
             signature,
