@@ -80,6 +80,30 @@ def test_padding_never_changes_the_loss_terms():
     assert (nll2[:, 6:] == 0).all() and (nll[0, 4:] == 0).all()
 
 
+def test_the_training_loss_draws_the_same_noise_with_or_without_trailing_padding():
+    torch.manual_seed(0)
+    module = DVAE(SPANS, 0, 3, 8, (8,), (8,))
+    x, mask = _steps(4, 6), torch.ones(4, 6)
+    mask[:2, 3:] = 0
+    padded = [torch.cat([x, torch.zeros(4, 30, 7)], 1), torch.cat([mask, torch.zeros(4, 30)], 1)]
+    losses = [
+        module.loss(batch, 1.0, torch.Generator().manual_seed(1)).total
+        for batch in ([x, mask], padded)
+    ]
+    assert losses[0] == losses[1]  # the batch is cut to its longest sequence before any draw
+
+
+def test_results_of_a_sequence_do_not_depend_on_the_longest_one_beside_it(fitted, panel):
+    unit = panel["unit"].iloc[0]
+    alone = panel[panel["unit"] == unit]
+    longest = panel.groupby("unit")["day"].size().idxmax()
+    mixed = panel[panel["unit"].isin([unit, longest])]
+    assert len(alone) < len(mixed[mixed["unit"] == longest])
+    z_alone, z_mixed = fitted.transform(alone)[0], fitted.transform(mixed)[0]
+    np.testing.assert_allclose(z_mixed[: len(alone)], z_alone[: len(alone)], atol=1e-5)
+    assert np.isnan(z_mixed[len(alone) :]).all()
+
+
 def test_draws_are_one_hot_and_bounded():
     module = DVAE(SPANS, 0, 3, 8, (8,), (8,))
     out = module.draw(torch.randn(50, 7) * 5, module.decoder.sigma, torch.Generator())

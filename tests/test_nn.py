@@ -10,6 +10,7 @@ from torch.distributions import Normal, kl_divergence
 from tssynth.nn import SpanLayout, gaussian_kl, span_nll, standard_normal_kl
 from tssynth.nn.modules import Decoder
 from tssynth.nn.tvae import TVAE
+from tssynth.training import _by_length
 
 SPANS = [(0, 1, "gaussian"), (1, 4, "softmax"), (4, 5, "gaussian"), (5, 7, "softmax")]
 
@@ -272,3 +273,16 @@ def test_training_recovers_from_one_gradient_spike_only_with_the_guard(spike_fac
         assert error < 1e-3
     else:  # Adam's second moment keeps the spike: later steps barely move
         assert error > 0.05
+
+
+def test_batches_by_length_hold_every_sequence_once_and_similar_lengths_together():
+    rng = np.random.default_rng(0)
+    lengths = np.clip(rng.lognormal(3, 1, 1000).astype(int), 2, 2000)
+    order = _by_length(rng.permutation(1000), lengths, 10, np.random.default_rng(1))
+    assert sorted(order.tolist()) == list(range(1000))
+    batches = order.reshape(100, 10)
+    padded = lengths[batches].max(1).sum() * 10  # steps the batches run, padding included
+    shuffled = lengths[rng.permutation(1000).reshape(100, 10)].max(1).sum() * 10
+    assert padded < 0.5 * shuffled and padded < 1.5 * lengths.sum()
+    again = _by_length(rng.permutation(1000), lengths, 10, np.random.default_rng(1))
+    assert not np.array_equal(order, again)  # still shuffled from epoch to epoch

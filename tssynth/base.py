@@ -262,7 +262,8 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                     releases=(LATENT_NOISE_MULTIPLIER,) * 2 if self._latent_distribution else (),
                 ),
             )
-        result = train(module, arrays, config, device, seeds["train"])
+        lengths = self._sequence_lengths(arrays)
+        result = train(module, arrays, config, device, seeds["train"], lengths)
         self._after_training(module, arrays, device, latent_budget, seeds["latent"])
         privacy = {"epsilon": None, "delta": None, "noise_multiplier": None}
         if budget is not None:
@@ -602,6 +603,11 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
 
         It may read the training data as it is, so it never runs under DP.
         """
+
+    def _sequence_lengths(self, arrays: list[np.ndarray]) -> np.ndarray | None:
+        """Lengths of the training sequences when they differ (batches then group
+        similar lengths), else None (rows, or sequences of one length)."""
+        return None
 
     def _latent_components(self) -> int:
         """Components of the latent mixture fitted after non-private training."""

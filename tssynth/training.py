@@ -29,6 +29,7 @@ from tssynth.nn.private import PrivacyConfig, make_private
 _SPIKE_FACTOR = 5.0  # gradient norms above this many times the recent mean are cut to it
 _SPIKE_WARMUP = 20  # steps that only feed the running mean
 _SPIKE_RATE = 0.02  # weight of the newest norm in the running mean (about 50 steps)
+_BUCKET_BATCHES = 50  # batches whose sequences are sorted by length together
 
 
 class TrainableModule(Protocol):
@@ -142,6 +143,23 @@ def _batches(n: int, batch_size: int, order: torch.Tensor) -> list[torch.Tensor]
     return [order[start : start + batch_size] for start in range(0, n, batch_size)]
 
 
+def _by_length(
+    order: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``order`` regrouped so that each batch holds sequences of similar lengths.
+
+    Within every run of ``_BUCKET_BATCHES`` batches of the shuffled order the
+    sequences are sorted by length; the batches are then shuffled again. A batch
+    is as long as its longest sequence, so one long sequence no longer pads every
+    batch it shares with short ones.
+    """
+    n = len(order)
+    window = np.arange(n) // (_BUCKET_BATCHES * batch_size)
+    grouped = order[np.lexsort((lengths[order], window))]
+    starts = rng.permutation(np.arange(0, n, batch_size))
+    return np.concatenate([grouped[start : start + batch_size] for start in starts])
+
+
 def _evaluate(
     module: Any, tensors: Sequence[torch.Tensor], batch_size: int, generator: torch.Generator
 ) -> float:
@@ -160,6 +178,7 @@ def train(
     config: TrainingConfig,
     device: torch.device,
     seed: int,
+    lengths: np.ndarray | None = None,
 ) -> TrainingResult:
     """Fit ``module`` to ``arrays`` (all with the same first dimension).
 
@@ -174,6 +193,9 @@ def train(
     device : torch.device
     seed : int
         Seeds the batch order, the validation split and the reparameterisation noise.
+    lengths : ndarray of shape (n,), optional
+        Sequence lengths: batches then group sequences of similar lengths (see
+        :func:`_by_length`). None for rows, or sequences of one length.
 
     Returns
     -------
@@ -195,6 +217,8 @@ def train(
         split = torch.as_tensor(rng.permutation(n), device=device)
         validation = [t[split[:n_val]] for t in tensors]
         tensors = [t[split[n_val:]] for t in tensors]
+        if lengths is not None:
+            lengths = np.asarray(lengths)[split[n_val:].cpu().numpy()]
         n -= n_val
     module.to(device)
     module.train()
@@ -227,8 +251,10 @@ def train(
         )
         sums = torch.zeros(3, device=device)
         if private is None:
-            order = torch.as_tensor(rng.permutation(n), device=device)
-            batches = _batches(n, config.batch_size, order)
+            order = rng.permutation(n)
+            if lengths is not None:
+                order = _by_length(order, lengths, config.batch_size, rng)
+            batches = _batches(n, config.batch_size, torch.as_tensor(order, device=device))
         else:
             batches = (private.batch(generator, device) for _ in range(private.steps_per_epoch))
         seen = 0

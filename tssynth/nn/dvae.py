@@ -73,6 +73,27 @@ def _private_gru() -> type[nn.Module]:
     return DPGRU
 
 
+def length_chunks(lengths: torch.Tensor, size: int) -> list[tuple[torch.Tensor, int]]:
+    """Sequences in chunks of ``size`` of similar ``lengths`` (B,).
+
+    Returns
+    -------
+    list of (rows, steps)
+        Row indices of each chunk (shortest sequences first) and the length of its
+        longest sequence: the steps the chunk needs, padding beyond them dropped.
+    """
+    if len(lengths) == 0:
+        return []
+    order = torch.argsort(lengths, stable=True)
+    return [(rows, int(lengths[rows].max())) for rows in order.split(size)]
+
+
+def trim(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` (B, T, ...) and ``mask`` without the trailing steps that are padding in every row."""
+    steps = int(mask.sum(1).max()) if len(mask) else 0
+    return x[:, :steps], mask[:, :steps]
+
+
 def shift_right(x: torch.Tensor) -> torch.Tensor:
     """``x_{t-1}`` for every step: (B, T, D) with zeros at t = 0."""
     return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
@@ -302,7 +323,7 @@ class DVAE(nn.Module):
         self, batch: Sequence[torch.Tensor], generator: torch.Generator | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Masked per-step NLL and KL (B, T) with scheduled sampling, and the mask."""
-        x, mask = batch[0], batch[1]
+        x, mask = trim(batch[0], batch[1])
         context = batch[2] if len(batch) > 2 else None
         x_prev = shift_right(x)
         if self.training and self.sampled_share > 0:
@@ -429,7 +450,7 @@ class DVAE(nn.Module):
         def batches():
             for rows in order.split(batch_size):
                 ctx = None if context is None else context[rows]
-                yield self.step_residuals(x[rows], mask[rows], ctx)
+                yield self.step_residuals(*trim(x[rows], mask[rows]), ctx)
 
         self.residual.fit(batches())
 
@@ -470,11 +491,12 @@ class DVAE(nn.Module):
         order = torch.randperm(n, generator=generator, device=x.device)
         rows = order[torch.arange(draws, device=x.device) % n]
         sampled = []
-        for part in rows.split(batch_size):
+        for chunk, length in length_chunks(mask[rows].sum(1), batch_size):
+            part = rows[chunk]
             ctx = None if context is None else context[part]
             state = self.initial_state(len(part), x.device)
-            drawn = self.generate(steps, state, ctx, generator)
-            sampled.append(drawn[mask[part] > 0])
+            drawn = self.generate(length, state, ctx, generator)
+            sampled.append(drawn[mask[part, :length] > 0])
         sampled, observed = torch.cat(sampled), x[mask > 0]
         self.calibration.fit(
             sampled[:, g],

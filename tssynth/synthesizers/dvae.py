@@ -16,7 +16,7 @@ from tssynth.data.panel import LongPanel, PanelTransformer, read_panel
 from tssynth.data.private import DataBudget
 from tssynth.data.schema import ColumnSpec
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
-from tssynth.nn.dvae import DVAE
+from tssynth.nn.dvae import DVAE, length_chunks
 from tssynth.training import TrainingConfig
 
 _CHUNK = 1_024  # sequences run through the model at once: bounded memory
@@ -306,6 +306,10 @@ class DVAESynthesizer(BaseSynthesizer):
         if self.marginal_calibration:
             module.fit_calibration(x, mask, context, generator)
 
+    def _sequence_lengths(self, arrays: list[np.ndarray]) -> np.ndarray | None:
+        lengths = arrays[1].sum(axis=1).astype(np.int64)
+        return None if lengths.min(initial=0) == lengths.max(initial=0) else lengths
+
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
         return {
             "panel_transformer": attributes["panel_transformer_"].to_state(),
@@ -413,15 +417,14 @@ class DVAESynthesizer(BaseSynthesizer):
         steps = int(lengths.max(initial=0))
         values = np.zeros((n, steps, transformer.steps.output_dim), dtype=np.float32)
         generator = self._generator()
-        for begin in range(0, n, _CHUNK):
-            rows = slice(begin, min(n, begin + _CHUNK))
-            size = rows.stop - rows.start
+        for rows, length in length_chunks(torch.from_numpy(lengths), _CHUNK):
+            rows = rows.numpy()
             ctx = None
             if context_rows is not None:
                 ctx = torch.from_numpy(context_rows[rows]).to(self.device_)
-            state = self.module_.initial_state(size, self.device_)
-            drawn = self.module_.generate(steps, state, ctx, generator)
-            values[rows] = self.module_.calibrate(drawn).cpu().numpy()
+            state = self.module_.initial_state(len(rows), self.device_)
+            drawn = self.module_.generate(length, state, ctx, generator)
+            values[rows, :length] = self.module_.calibrate(drawn).cpu().numpy()
         return transformer.decode(values, lengths, context_rows, starts, context=context)
 
     def _context_rows(self, n: int, context: Any) -> np.ndarray | None:
@@ -478,13 +481,13 @@ class DVAESynthesizer(BaseSynthesizer):
         if context is not None:
             context = context.repeat_interleave(n_samples, 0)
         generator = self._generator()
-        out = []
-        for begin in range(0, len(x), _CHUNK):
-            rows = slice(begin, begin + _CHUNK)
+        values = np.zeros((len(x), steps, x.shape[2]), dtype=np.float32)
+        for rows, length in length_chunks(mask.sum(1), _CHUNK):
             ctx = None if context is None else context[rows]
-            state = self.module_.prefix_state(x[rows], mask[rows], ctx, generator)
-            out.append(self.module_.generate(steps, state, ctx, generator).cpu().numpy())
-        values = np.concatenate(out)
+            prefix = (x[rows, :length], mask[rows, :length])
+            state = self.module_.prefix_state(*prefix, ctx, generator)
+            drawn = self.module_.generate(steps, state, ctx, generator)
+            values[rows.cpu().numpy()] = drawn.cpu().numpy()
         transformer = self.panel_transformer_
         lengths = np.full(len(values), steps)
         given = None
@@ -550,19 +553,16 @@ class DVAESynthesizer(BaseSynthesizer):
         z, reconstruction, mask (as arrays) and the context tensor (or None).
         """
         x, mask, context = self._tensors(panel)
-        latents, reconstructions = [], []
-        for begin in range(0, len(x), _CHUNK):
-            rows = slice(begin, begin + _CHUNK)
+        (n, steps, dim), width = x.shape, self.module_.embedding_dim
+        latents = np.zeros((n, steps, width), dtype=np.float32)
+        reconstructions = np.zeros((n, steps, dim), dtype=np.float32)
+        for rows, length in length_chunks(mask.sum(1), _CHUNK):
             ctx = None if context is None else context[rows]
-            z, recon = self.module_.posterior_means(x[rows], mask[rows], ctx)
-            latents.append(z.cpu().numpy())
-            reconstructions.append(recon.cpu().numpy())
-        return (
-            np.concatenate(latents),
-            np.concatenate(reconstructions),
-            mask.cpu().numpy(),
-            context,
-        )
+            z, recon = self.module_.posterior_means(x[rows, :length], mask[rows, :length], ctx)
+            rows = rows.cpu().numpy()
+            latents[rows, :length] = z.cpu().numpy()
+            reconstructions[rows, :length] = recon.cpu().numpy()
+        return latents, reconstructions, mask.cpu().numpy(), context
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Evidence lower bound of every sequence (lower = more anomalous).
@@ -583,12 +583,14 @@ class DVAESynthesizer(BaseSynthesizer):
         x, mask, context = self._tensors(panel)
         generator = torch.Generator(device=self.device_)
         generator.manual_seed(0 if self.random_state is None else int(self.random_state))
-        out = []
-        for begin in range(0, len(x), _CHUNK):
-            rows = slice(begin, begin + _CHUNK)
+        scores = np.zeros(len(x))
+        for rows, length in length_chunks(mask.sum(1), _CHUNK):
             ctx = None if context is None else context[rows]
-            out.append(self.module_.elbo(x[rows], mask[rows], ctx, _ELBO_DRAWS, generator))
-        return torch.cat(out).cpu().numpy()
+            elbo = self.module_.elbo(
+                x[rows, :length], mask[rows, :length], ctx, _ELBO_DRAWS, generator
+            )
+            scores[rows.cpu().numpy()] = elbo.cpu().numpy()
+        return scores
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the latent dimensions returned by :meth:`transform`."""
