@@ -112,6 +112,22 @@ def test_inverse_transform_rejects_latents_that_are_not_finite_numbers():
             syn.inverse_transform(bad)
 
 
+def test_decimal_grids_are_kept():
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {
+            "price": np.round(rng.lognormal(3, 1, 2000), 2),
+            "score": rng.integers(0, 20, 2000) / 2,
+        }
+    )
+    small = {"embedding_dim": 8, "compress_dims": (32,), "decompress_dims": (32,)}
+    out = TVAESynthesizer(epochs=10, random_state=0, **small).fit(frame).sample(5000)
+    assert (out["price"].round(2) == out["price"]).all()  # 26.35, not 26.351469962
+    assert (out["score"].round(1) == out["score"]).all()
+    assert out["price"].nunique() > 1000  # rounded, not collapsed
+    assert frame["price"].min() <= out["price"].min() <= out["price"].max() <= frame["price"].max()
+
+
 def test_transform_rejects_datetimes_of_another_kind_by_column_name():
     aware = pd.Series(pd.date_range("2021-01-01", periods=40, freq="h", tz="UTC"))
     frame = pd.DataFrame({"when": aware, "y": np.arange(40.0)})

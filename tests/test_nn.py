@@ -10,7 +10,7 @@ from torch.distributions import Normal, kl_divergence
 from tssynth.nn import SpanLayout, gaussian_kl, span_nll, standard_normal_kl
 from tssynth.nn.modules import Decoder
 from tssynth.nn.tvae import TVAE
-from tssynth.training import _by_length
+from tssynth.training import _by_length, _grouping_pays
 
 SPANS = [(0, 1, "gaussian"), (1, 4, "softmax"), (4, 5, "gaussian"), (5, 7, "softmax")]
 
@@ -286,3 +286,11 @@ def test_batches_by_length_hold_every_sequence_once_and_similar_lengths_together
     assert padded < 0.5 * shuffled and padded < 1.5 * lengths.sum()
     again = _by_length(rng.permutation(1000), lengths, 10, np.random.default_rng(1))
     assert not np.array_equal(order, again)  # still shuffled from epoch to epoch
+
+
+def test_grouping_by_length_only_where_padding_would_multiply_the_work():
+    rng = np.random.default_rng(0)
+    assert _grouping_pays(np.clip(rng.lognormal(3, 1, 300).astype(int), 2, 1000), 64)
+    assert _grouping_pays(np.array([20] * 299 + [2000]), 64)
+    assert not _grouping_pays(rng.integers(4, 25, 135), 16)  # a small panel keeps shuffled batches
+    assert not _grouping_pays(np.full(100, 7), 10)

@@ -30,6 +30,7 @@ _SPIKE_FACTOR = 5.0  # gradient norms above this many times the recent mean are 
 _SPIKE_WARMUP = 20  # steps that only feed the running mean
 _SPIKE_RATE = 0.02  # weight of the newest norm in the running mean (about 50 steps)
 _BUCKET_BATCHES = 50  # batches whose sequences are sorted by length together
+_GROUPING_GAIN = 2.0  # group by length when shuffled batches would run this many times the steps
 
 
 class TrainableModule(Protocol):
@@ -143,6 +144,19 @@ def _batches(n: int, batch_size: int, order: torch.Tensor) -> list[torch.Tensor]
     return [order[start : start + batch_size] for start in range(0, n, batch_size)]
 
 
+def _grouping_pays(lengths: np.ndarray, batch_size: int) -> bool:
+    """Whether shuffled batches would run ``_GROUPING_GAIN`` times the observed steps or more.
+
+    Grouping by length makes the batches of a small panel nearly the same sets
+    every epoch; it is worth that only when padding would multiply the work.
+    """
+    shuffled = lengths[np.random.default_rng(0).permutation(len(lengths))]
+    starts = np.arange(0, len(lengths), batch_size)
+    sizes = np.diff(np.append(starts, len(lengths)))
+    padded = (np.maximum.reduceat(shuffled, starts) * sizes).sum() if len(starts) else 0
+    return padded >= _GROUPING_GAIN * lengths.sum()
+
+
 def _by_length(
     order: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -194,7 +208,8 @@ def train(
     seed : int
         Seeds the batch order, the validation split and the reparameterisation noise.
     lengths : ndarray of shape (n,), optional
-        Sequence lengths: batches then group sequences of similar lengths (see
+        Sequence lengths: when shuffled batches would run at least twice the
+        observed steps, batches group sequences of similar lengths (see
         :func:`_by_length`). None for rows, or sequences of one length.
 
     Returns
@@ -220,6 +235,8 @@ def train(
         if lengths is not None:
             lengths = np.asarray(lengths)[split[n_val:].cpu().numpy()]
         n -= n_val
+    if lengths is not None and not _grouping_pays(np.asarray(lengths), config.batch_size):
+        lengths = None
     module.to(device)
     module.train()
     optimizer = torch.optim.Adam(

@@ -71,6 +71,7 @@ _STANDARDISED_LIMIT = 1e6  # far past every mode; keeps the encoding finite
 _MIN_MODE_STD = 1e-3
 _SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
 _ROW_CHUNK = 16_384  # rows encoded at once: bounds the (rows, columns, modes) temporaries
+_MAX_DECIMALS = 6  # finest decimal grid that samples are rounded to
 _SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step")
 _MODE_STATE = ("weights", "means", "stds", "exact")  # the parts of each column's modes
 _MIXTURE_WORKERS = min(4, os.cpu_count() or 1)  # mixtures of different columns fit in parallel
@@ -111,6 +112,21 @@ def _location_scale(observed: np.ndarray) -> tuple[float, float]:
     magnitude = float(np.abs(observed).max())
     relative = observed / magnitude
     return float(relative.mean()) * magnitude, float(relative.std()) * magnitude
+
+
+def decimal_step(observed: np.ndarray) -> float:
+    """Coarsest grid ``10**-k`` (k = 0 .. 6) holding every value, 0.0 when none does.
+
+    Whole numbers give 1.0; prices with two decimals 0.01. Samples are rounded to
+    the grid, so they look like the data.
+    """
+    for decimals in range(_MAX_DECIMALS + 1):
+        power = 10.0**decimals
+        on_grid = np.round(observed * power) / power
+        # Equal up to float error (0.30000000000000004 is 0.3), never just "near zero".
+        if np.all(np.abs(on_grid - observed) <= 4 * np.spacing(np.abs(observed))):
+            return 1.0 / power
+    return 0.0
 
 
 def _bounds_inside_integers(
@@ -283,7 +299,7 @@ class DataTransformer:
         if spec.value_type in (DATETIME, TIMEDELTA):
             step = time_step(values, spec)
         else:
-            step = 1.0 if np.all(observed == np.round(observed)) else 0.0
+            step = decimal_step(observed)
         low, high = spec.public_bounds or (observed.min(), observed.max())
         extremes = None if spec.public_bounds else integer_extremes(series, spec)
         if extremes is not None:
@@ -721,7 +737,12 @@ class DataTransformer:
         exact = np.take_along_axis(self._exact[None], mode[..., None], 2)[..., 0]
         values = np.clip(np.where(np.isnan(exact), values, exact), a["min"], a["max"])
         step = a["step"]
-        rounded = np.round(values / np.where(step > 0, step, 1.0)) * step
+        # Decimal steps (0.01) divide by their exact reciprocal (100): 0.3, not 0.30000000000000004.
+        per_unit = np.where(
+            (step > 0) & (step < 1), np.round(1.0 / np.where(step > 0, step, 1.0)), 1.0
+        )
+        unit = np.where(step >= 1, step, 1.0)
+        rounded = np.round(values * per_unit / unit) * unit / per_unit
         return np.where(step > 0, rounded, values)
 
     def _decode_missing(self, data: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:

@@ -151,6 +151,9 @@ class DVAE(nn.Module):
         self.loss_factor = loss_factor
         self.scheduled_sampling = scheduled_sampling
         self.sampled_share = 0.0
+        # Steps per training sequence, on average: with batches grouped by length the
+        # loss divides by a batch's expected steps, so every step weighs the same.
+        self.mean_length: float | None = None
         self.reuses_layers = True  # per-step cells: opacus's ghost clipping cannot take them
         gru = _private_gru() if private else nn.GRU
         self.forward_rnn = gru(data_dim + context_dim, hidden_dim, batch_first=True)
@@ -355,9 +358,16 @@ class DVAE(nn.Module):
         kl_weight: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> LossTerms:
-        """Training loss of one batch ``(x, mask[, context])``, as means per observed step."""
+        """Training loss of one batch ``(x, mask[, context])``, as means per observed step.
+
+        With :attr:`mean_length` set, the sums divide by the steps a batch of this
+        many sequences holds on average rather than by its own: batches grouped by
+        length then weigh each step alike, and an epoch's mean is still per step.
+        """
         nll, kl, mask = self._step_terms(batch, generator)
-        steps = mask.sum().clamp_min(1.0)
+        steps = (
+            mask.sum().clamp_min(1.0) if self.mean_length is None else len(mask) * self.mean_length
+        )
         reconstruction, kl = nll.sum() / steps, kl.sum() / steps
         return LossTerms(self.loss_factor * reconstruction + kl_weight * kl, reconstruction, kl)
 

@@ -279,7 +279,7 @@ class DVAESynthesizer(BaseSynthesizer):
 
     def _build_module(self, attributes: dict[str, Any]) -> DVAE:
         transformer: PanelTransformer = attributes["panel_transformer_"]
-        return DVAE(
+        module = DVAE(
             transformer.steps.spans,
             transformer.context_dim,
             self.embedding_dim,
@@ -291,6 +291,10 @@ class DVAESynthesizer(BaseSynthesizer):
             private=self.epsilon is not None,
             mode_columns=transformer.steps.mode_columns,
         )
+        module.mean_length = (
+            float(np.mean(transformer.lengths)) if len(transformer.lengths) else None
+        )
+        return module
 
     def _fit_sampling_model(
         self,
