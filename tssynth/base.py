@@ -387,8 +387,8 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 f"inverse_transform expects latents of shape (n, {self.embedding_dim}), "
                 f"got {z.shape}."
             )
-        if not np.isfinite(z).all():
-            rows = np.flatnonzero(~np.isfinite(z).all(axis=1))
+        rows = np.flatnonzero(~np.isfinite(z).all(axis=1))
+        if rows.size:
             raise InvalidDataError(
                 f"inverse_transform got latents that are NaN or infinite in {rows.size} rows "
                 f"(first: row {rows[0]}); pass finite values."
@@ -605,8 +605,8 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         """
 
     def _sequence_lengths(self, arrays: list[np.ndarray]) -> np.ndarray | None:
-        """Lengths of the training sequences when they differ (batches then group
-        similar lengths), else None (rows, or sequences of one length)."""
+        """Lengths of the training sequences (training may group similar lengths into
+        batches), or None when the records are rows."""
         return None
 
     def _latent_components(self) -> int:

@@ -79,7 +79,6 @@ def write_generator(path: str | os.PathLike[str], class_name: str, payload: dict
     Path
         The path written.
     """
-    path = check_save_path(path)
     buffer = io.BytesIO()
     joblib.dump(payload, buffer, compress=3)
     body = buffer.getvalue()

@@ -150,11 +150,13 @@ def _grouping_pays(lengths: np.ndarray, batch_size: int) -> bool:
     Grouping by length makes the batches of a small panel nearly the same sets
     every epoch; it is worth that only when padding would multiply the work.
     """
+    if len(lengths) == 0:
+        return False
     shuffled = lengths[np.random.default_rng(0).permutation(len(lengths))]
     starts = np.arange(0, len(lengths), batch_size)
     sizes = np.diff(np.append(starts, len(lengths)))
-    padded = (np.maximum.reduceat(shuffled, starts) * sizes).sum() if len(starts) else 0
-    return padded >= _GROUPING_GAIN * lengths.sum()
+    padded = (np.maximum.reduceat(shuffled, starts) * sizes).sum()
+    return bool(padded >= _GROUPING_GAIN * lengths.sum())
 
 
 def _by_length(
@@ -170,8 +172,10 @@ def _by_length(
     n = len(order)
     window = np.arange(n) // (_BUCKET_BATCHES * batch_size)
     grouped = order[np.lexsort((lengths[order], window))]
-    starts = rng.permutation(np.arange(0, n, batch_size))
-    return np.concatenate([grouped[start : start + batch_size] for start in starts])
+    shuffled = rng.permutation(-(-n // batch_size))  # batch k of grouped goes to place rank[k]
+    rank = np.empty_like(shuffled)
+    rank[shuffled] = np.arange(len(shuffled))
+    return grouped[np.argsort(rank[np.arange(n) // batch_size], kind="stable")]
 
 
 def _evaluate(
@@ -210,7 +214,7 @@ def train(
     lengths : ndarray of shape (n,), optional
         Sequence lengths: when shuffled batches would run at least twice the
         observed steps, batches group sequences of similar lengths (see
-        :func:`_by_length`). None for rows, or sequences of one length.
+        :func:`_by_length`). None for rows.
 
     Returns
     -------
@@ -235,7 +239,7 @@ def train(
         if lengths is not None:
             lengths = np.asarray(lengths)[split[n_val:].cpu().numpy()]
         n -= n_val
-    if lengths is not None and not _grouping_pays(np.asarray(lengths), config.batch_size):
+    if lengths is not None and not _grouping_pays(lengths, config.batch_size):
         lengths = None
     module.to(device)
     module.train()

@@ -183,11 +183,8 @@ def _as_table(data: Any, what: str) -> pd.DataFrame:
             )
         frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
     numbers = frame.select_dtypes("number")
-    infinite = [
-        name
-        for name in numbers.columns
-        if np.isinf(numbers[name].to_numpy(dtype=np.float64, na_value=np.nan)).any()
-    ]
+    values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    infinite = numbers.columns[np.isinf(values).any(axis=0)].tolist()
     if infinite:
         raise InvalidDataError(
             f"The {what} data has infinite values in columns {infinite}; replace them (with "

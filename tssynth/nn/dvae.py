@@ -501,7 +501,7 @@ class DVAE(nn.Module):
         order = torch.randperm(n, generator=generator, device=x.device)
         rows = order[torch.arange(draws, device=x.device) % n]
         sampled = []
-        for chunk, length in length_chunks(mask[rows].sum(1), batch_size):
+        for chunk, length in length_chunks(mask.sum(1)[rows], batch_size):
             part = rows[chunk]
             ctx = None if context is None else context[part]
             state = self.initial_state(len(part), x.device)

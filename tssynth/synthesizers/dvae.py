@@ -310,9 +310,8 @@ class DVAESynthesizer(BaseSynthesizer):
         if self.marginal_calibration:
             module.fit_calibration(x, mask, context, generator)
 
-    def _sequence_lengths(self, arrays: list[np.ndarray]) -> np.ndarray | None:
-        lengths = arrays[1].sum(axis=1).astype(np.int64)
-        return None if lengths.min(initial=0) == lengths.max(initial=0) else lengths
+    def _sequence_lengths(self, arrays: list[np.ndarray]) -> np.ndarray:
+        return arrays[1].sum(axis=1).astype(np.int64)
 
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
         return {
