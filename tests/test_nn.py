@@ -43,6 +43,41 @@ def test_span_nll_equals_a_per_span_reference():
     torch.testing.assert_close(span_nll(output, sigma, target, layout), expected)
 
 
+def _many_spans(n_spans: int) -> list[tuple[int, int, str]]:
+    """A gaussian column, then ``n_spans`` softmax spans of widths 2, 3, 4, 2, 3, 4, ..."""
+    spans, start = [(0, 1, "gaussian")], 1
+    for k in range(n_spans):
+        spans.append((start, start + 2 + k % 3, "softmax"))
+        start += 2 + k % 3
+    return spans
+
+
+@pytest.mark.parametrize("n_spans", [3, 80])  # sums by matmul (few spans), by index_add (many)
+def test_span_nll_and_its_gradient_match_log_softmax_for_wide_logit_ranges(n_spans):
+    spans = _many_spans(n_spans)
+    layout = SpanLayout(spans)
+    dim = spans[-1][1]
+    generator = torch.Generator().manual_seed(n_spans)
+    output = torch.randn(16, dim, generator=generator) * 5
+    output[:4] *= 30  # spreads over 100 inside a span, exp() would overflow unshifted
+    output[4:8, spans[1][0] : spans[1][1]] -= 120.0  # one span far below the others
+    output.requires_grad_(True)
+    target = torch.zeros(16, dim)
+    target[:, 0] = torch.rand(16, generator=generator) * 2 - 1
+    expected = -Normal(torch.tanh(output[:, 0]), 0.3).log_prob(target[:, 0])
+    for start, stop, _ in spans[1:]:
+        labels = torch.randint(0, stop - start, (16,), generator=generator)
+        target[torch.arange(16), start + labels] = 1
+        expected = (
+            expected - torch.log_softmax(output[:, start:stop], dim=1)[torch.arange(16), labels]
+        )
+    value = span_nll(output, torch.full((dim,), 0.3), target, layout)
+    torch.testing.assert_close(value, expected)
+    (grad,) = torch.autograd.grad(value.sum(), output)
+    (expected_grad,) = torch.autograd.grad(expected.sum(), output)
+    torch.testing.assert_close(grad, expected_grad)
+
+
 def test_span_nll_is_stable_for_extreme_logits():
     layout = SpanLayout(SPANS)
     output = torch.full((2, 7), 200.0)
@@ -169,6 +204,25 @@ def test_latent_mixture_fits_active_dimensions_and_keeps_collapsed_ones_marginal
         np.testing.assert_allclose(np.diag(covariance[k])[2:], expected, rtol=1e-3)
         assert np.abs(covariance[k][2:, :2]).max() < 1e-5
         assert np.abs(covariance[k][2:, 2:] - np.diag(np.diag(covariance[k])[2:])).max() < 1e-5
+
+
+def test_latent_mixture_that_cannot_be_fitted_falls_back_to_one_gaussian(monkeypatch):
+    from sklearn.mixture import GaussianMixture
+
+    from tssynth.base import _fit_latent_mixture
+
+    def collapse(self, X, y=None):
+        raise ValueError("Fitting the mixture model failed: ill-defined empirical covariance")
+
+    monkeypatch.setattr(GaussianMixture, "fit", collapse)
+    rng = np.random.default_rng(0)
+    codes = rng.standard_normal((500, 3)) * np.array([1.0, 2.0, 0.5]) + 1.0
+    module = _FixedCodes(codes, np.full(3, 0.1))
+    _fit_latent_mixture(module, torch.zeros(500, 1), components=4, seed=0)
+    assert module.latent_components == 1
+    covariance = (module.latent_tril[0] @ module.latent_tril[0].T).numpy()
+    np.testing.assert_allclose(module.latent_loc[0].numpy(), codes.mean(0), atol=1e-5)
+    np.testing.assert_allclose(np.diag(covariance), codes.var(0, ddof=1) + 0.1, rtol=1e-4)
 
 
 # ------------------------------------------------------------ marginal calibration

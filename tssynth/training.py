@@ -184,9 +184,9 @@ def _evaluate(
     total, n = 0.0, len(tensors[0])
     with torch.no_grad():
         for index in _batches(n, batch_size, torch.arange(n, device=tensors[0].device)):
-            total += float(module.loss([t[index] for t in tensors], 1.0, generator).total) * len(
-                index
-            )
+            total += float(
+                module.loss([t.index_select(0, index) for t in tensors], 1.0, generator).total
+            ) * len(index)
     return total / max(n, 1)
 
 
@@ -283,7 +283,7 @@ def train(
             if len(index) == 0:  # an empty Poisson batch: nothing to learn from
                 private.record_step()
                 continue
-            batch = [t[index] for t in tensors]
+            batch = [t.index_select(0, index) for t in tensors]
             optimizer.zero_grad(set_to_none=True)
             if private is None:
                 terms = module.loss(batch, kl_weight, generator)

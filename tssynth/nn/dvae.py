@@ -272,11 +272,8 @@ class DVAE(nn.Module):
         return result.reshape(shape)
 
     def _segment_onehot(self, scores: torch.Tensor) -> torch.Tensor:
-        index = self.layout.segment.expand(len(scores), -1)
-        peak = torch.full(
-            (len(scores), self.layout.n_segments), -torch.inf, device=scores.device
-        ).scatter_reduce(1, index, scores, reduce="amax", include_self=True)
-        return (scores >= peak.gather(1, index)).to(scores.dtype)
+        peak = self.layout.segment_max(scores)
+        return (scores >= peak.index_select(1, self.layout.segment)).to(scores.dtype)
 
     # ------------------------------------------------------------- training
 

@@ -38,12 +38,13 @@ def span_nll(
     nll = output.new_zeros(output.shape[0])
     g = layout.gaussian_dims
     if g.numel():
-        sd = sigma[..., g]
-        err = (target[:, g] - torch.tanh(output[:, g])) / sd
+        # index_select, not fancy indexing: several times faster forward and backward.
+        sd = sigma.index_select(-1, g)
+        err = (target.index_select(1, g) - torch.tanh(output.index_select(1, g))) / sd
         nll = nll + (0.5 * err**2 + torch.log(sd) + _HALF_LOG_TWO_PI).sum(dim=1)
     if layout.n_segments:
-        logits = output[:, layout.softmax_dims]
-        onehot = target[:, layout.softmax_dims]
+        logits = output.index_select(1, layout.softmax_dims)
+        onehot = target.index_select(1, layout.softmax_dims)
         # sum_j t_j (lse - l_j): a span whose target is all zero (a category left out
         # of a private release) adds nothing, instead of rewarding logits -> -inf.
         mass = layout.segment_sum(onehot)
