@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,7 @@ from tssynth.data.spans import (
     segment_sample,
     softmax_block,
 )
-from tssynth.exceptions import InvalidDataError, InvalidParameterError
+from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
 
 
 def fit_transformer(df: pd.DataFrame, **kwargs) -> DataTransformer:
@@ -197,9 +199,43 @@ def test_timezones_and_timedeltas_round_trip():
 def test_wide_categorical_column_is_encoded_and_decoded():
     labels = np.array([f"id{i}" for i in range(3000)], dtype=object)
     df = pd.DataFrame({"id": labels, "x": np.arange(3000.0)})
-    transformer = fit_transformer(df)
+    with pytest.warns(DataWarning, match="'id' has a different value in 100% of its rows"):
+        transformer = fit_transformer(df)
     out = transformer.inverse_transform(transformer.transform(df))
     assert (out["id"] == df["id"]).all()
+
+
+def test_identifier_and_very_wide_columns_are_warned_about_and_others_are_not():
+    rng = np.random.default_rng(0)
+    n = 5000
+    df = pd.DataFrame(
+        {
+            "wide": rng.integers(0, 1500, n).astype(str),  # ~1,450 levels, not unique
+            "group": rng.choice(["a", "b", "c"], n),
+            "x": rng.normal(size=n),
+        }
+    )
+    n_wide = df["wide"].nunique()
+    assert 1000 < n_wide < 0.9 * n
+    with pytest.warns(DataWarning, match=f"'wide' has {n_wide:,} categories") as caught:
+        fit_transformer(df)
+    assert len(caught) == 1  # nothing about 'group' or 'x'
+    few = pd.DataFrame({"name": [f"n{i}" for i in range(19)], "x": np.arange(19.0)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        fit_transformer(few)  # too few rows to call a column an identifier
+
+
+def test_a_model_array_larger_than_memory_is_refused_by_name(monkeypatch):
+    import tssynth.data.transformer as transformer_module
+
+    df = pd.DataFrame({"city": np.array(["a", "b", "c"] * 400), "x": np.arange(1200.0)})
+    transformer = fit_transformer(df)
+    width = transformer.output_dim
+    monkeypatch.setattr(transformer_module, "_physical_memory", lambda: 2 * 4 * width * 1000)
+    transformer.transform(df.iloc[:1000])  # exactly half the memory: allowed
+    with pytest.raises(InvalidDataError, match=r"1,200 rows x .* 'city' \(3 categories\)"):
+        transformer.transform(df)
 
 
 # ----------------------------------------------------------------- span helpers

@@ -7,6 +7,7 @@ from pathlib import Path
 from tssynth._version import __version__
 from tssynth.base import BaseSynthesizer
 from tssynth.exceptions import (
+    DataWarning,
     GeneratorFileError,
     InvalidDataError,
     InvalidParameterError,
@@ -33,6 +34,7 @@ def load(path: str | Path) -> BaseSynthesizer:
 
 __all__ = [
     "DVAESynthesizer",
+    "DataWarning",
     "DenseVAESynthesizer",
     "GeneratorFileError",
     "InvalidDataError",

@@ -31,3 +31,7 @@ class TrainingError(TssynthError, RuntimeError):
 
 class PrivacyWarning(UserWarning):
     """A differentially private estimate is dominated by its noise (too little data or budget)."""
+
+
+class DataWarning(UserWarning):
+    """A column will train badly or leak: an identifier, or a very wide categorical column."""

@@ -64,7 +64,7 @@ from tssynth.data.spans import (
     segment_sample,
     softmax_block,
 )
-from tssynth.exceptions import InvalidDataError
+from tssynth.exceptions import DataWarning, InvalidDataError
 
 _SCALAR_LIMIT = 0.99
 _STANDARDISED_LIMIT = 1e6  # far past every mode; keeps the encoding finite
@@ -75,6 +75,17 @@ _MAX_DECIMALS = 6  # finest decimal grid that samples are rounded to
 _SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step")
 _MODE_STATE = ("weights", "means", "stds", "exact")  # the parts of each column's modes
 _MIXTURE_WORKERS = min(4, os.cpu_count() or 1)  # mixtures of different columns fit in parallel
+_IDENTIFIER_SHARE = 0.9  # a categorical column this unique (of 20+ values) looks like an ID
+_WIDE_CATEGORIES = 1_000  # categories past which a column is warned about as slow
+_MEMORY_SHARE = 0.5  # largest share of the machine's memory one model array may take
+
+
+def _physical_memory() -> int | None:
+    """Bytes of memory of this machine, or None where the OS does not tell."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def private_units(columns: list[ColumnSpec]) -> int:
@@ -235,7 +246,59 @@ class DataTransformer:
             modes = self._continuous["modes"]
             self._continuous["modes"] = [m.result() if isinstance(m, Future) else m for m in modes]
         self._finalise()
+        if budget is None:
+            self._warn_about_wide_columns(df)
         return self
+
+    def _warn_about_wide_columns(self, df: pd.DataFrame) -> None:
+        """Warn about identifier-like and very wide categorical columns."""
+        for row, position in enumerate(self._categorical_index):
+            name = self.columns[position].name
+            n_categories, present = len(self._categories[row]), int(df[name].notna().sum())
+            if present >= 20 and n_categories >= _IDENTIFIER_SHARE * present:
+                warnings.warn(
+                    f"Column {name!r} has a different value in {n_categories / present:.0%} "
+                    f"of its rows ({n_categories:,} categories): it looks like an identifier. "
+                    "Samples copy real values of a categorical column, so real identifiers "
+                    "would appear in the synthetic data, and each category is a model column. "
+                    "Drop the column before fit (and number the samples afresh), or pass it "
+                    "as continuous if its values are numbers without meaning as categories.",
+                    DataWarning,
+                    stacklevel=4,
+                )
+            elif n_categories > _WIDE_CATEGORIES:
+                warnings.warn(
+                    f"Column {name!r} has {n_categories:,} categories; each is a model column "
+                    f"({self.output_dim:,} in all), so training and sampling slow down in "
+                    "proportion. Group rare categories into one (such as 'other') where that "
+                    "detail is not needed.",
+                    DataWarning,
+                    stacklevel=4,
+                )
+
+    def _too_large(self, n: int) -> str:
+        """Why a model array of ``n`` rows cannot be built (names the widest columns)."""
+        widths = sorted(
+            (
+                (len(categories) + missing, self.columns[position].name)
+                for categories, missing, position in zip(
+                    self._categories,
+                    self._categorical_missing,
+                    self._categorical_index,
+                    strict=True,
+                )
+            ),
+            key=lambda item: item[0],
+            reverse=True,
+        )[:3]
+        widest = ", ".join(f"{name!r} ({width:,} categories)" for width, name in widths)
+        gib = n * self.output_dim * 4 / 2**30
+        return (
+            f"The model array of {n:,} rows x {self.output_dim:,} columns would take "
+            f"{gib:.1f} GiB, more than this machine can hold"
+            + (f"; the widest columns are {widest}" if widest else "")
+            + ". Drop identifier-like columns, group rare categories, or pass fewer rows."
+        )
 
     def _fit_categorical(
         self,
@@ -515,7 +578,13 @@ class DataTransformer:
                 f"every column seen in fit: {[c.name for c in self.columns]}."
             )
         n = len(df)
-        out = np.zeros((n, self.output_dim), dtype=np.float32)
+        memory = _physical_memory()
+        if memory is not None and n * self.output_dim * 4 > _MEMORY_SHARE * memory:
+            raise InvalidDataError(self._too_large(n))
+        try:
+            out = np.zeros((n, self.output_dim), dtype=np.float32)
+        except MemoryError:
+            raise InvalidDataError(self._too_large(n)) from None
         rows = np.arange(n)[:, None]
         self._transform_continuous(df, out, random_state)
         self._transform_missing(df, out, rows)

@@ -226,10 +226,13 @@ class DVAE(nn.Module):
         )
         z_t = x.new_zeros(batch, self.embedding_dim)
         zs, mus, logvars = [], [], []
-        for t in range(steps):
-            hidden = self.inference_body(torch.relu(g_proj[:, t] + self.inference_z(z_t)))
+        # unbind, not g_proj[:, t]: the backward of each slice would fill a tensor of the
+        # whole sequence, so training would cost O(steps^2).
+        noise_steps = noise.unbind(1) if noise is not None else (None,) * steps
+        for g_t, noise_t in zip(g_proj.unbind(1), noise_steps, strict=True):
+            hidden = self.inference_body(torch.relu(g_t + self.inference_z(z_t)))
             mu, logvar = self.inference_head(hidden)
-            z_t = mu + torch.exp(0.5 * logvar) * noise[:, t] if noise is not None else mu
+            z_t = mu + torch.exp(0.5 * logvar) * noise_t if noise_t is not None else mu
             zs.append(z_t)
             mus.append(mu)
             logvars.append(logvar)

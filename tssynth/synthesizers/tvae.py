@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,12 @@ from tssynth.data.transformer import private_units
 from tssynth.exceptions import InvalidDataError
 from tssynth.nn.tvae import TVAE
 
-_SAMPLE_CHUNK = 2_048  # rows decoded at once: each array stays in cache, bounded memory
+# Rows handled at once, bounded by model-array values so that a wide table (a column
+# of 20,000 categories) gets fewer rows per chunk: sampling keeps each chunk in cache,
+# transform and inverse_transform keep memory bounded.
+_SAMPLE_CHUNK = 2_048
+_SAMPLE_CHUNK_VALUES = 2**19
+_ENCODE_CHUNK_VALUES = 2**23
 
 
 class TVAESynthesizer(BaseSynthesizer):
@@ -248,10 +253,11 @@ class TVAESynthesizer(BaseSynthesizer):
         DataFrame (or 2-D ndarray when fitted on an array) with the fitted columns and dtypes.
         """
         n = self._check_n("n_samples", n_samples)
+        chunk = min(_SAMPLE_CHUNK, self._chunk_rows(_SAMPLE_CHUNK_VALUES))
         batches = []
-        for start in range(0, n, _SAMPLE_CHUNK):
+        for start in range(0, n, chunk):
             with torch.no_grad():
-                latents = self._latents(min(_SAMPLE_CHUNK, n - start))
+                latents = self._latents(min(chunk, n - start))
                 data, sigma = self.module_.decode(latents)
             batches.append(
                 self.transformer_.decode(data.cpu().numpy(), sigma.cpu().numpy(), self._sample_rng)
@@ -261,7 +267,8 @@ class TVAESynthesizer(BaseSynthesizer):
             batches.append(self.transformer_.decode(empty))
         return from_frame(self.transformer_.assemble(batches), self.input_format_)
 
-    def _model_array(self, X: Any) -> torch.Tensor:
+    def _model_arrays(self, X: Any) -> Iterator[torch.Tensor]:
+        """The model arrays of ``X`` in chunks of rows (at least one, maybe empty)."""
         self._check_fitted()
         frame, input_format = as_frame(X)
         if input_format["kind"] != self.input_format_["kind"]:
@@ -272,8 +279,14 @@ class TVAESynthesizer(BaseSynthesizer):
                 f"X has {frame.shape[1]} columns, but the synthesizer was fitted on "
                 f"{self.n_features_in_}."
             )
-        array = self.transformer_.transform(frame)
-        return torch.from_numpy(array).to(self.device_)
+        chunk = self._chunk_rows(_ENCODE_CHUNK_VALUES)
+        for start in range(0, max(len(frame), 1), chunk):
+            array = self.transformer_.transform(frame.iloc[start : start + chunk])
+            yield torch.from_numpy(array).to(self.device_)
+
+    def _chunk_rows(self, values: int) -> int:
+        """Rows per chunk that hold about ``values`` model-array values."""
+        return max(1, values // max(self.transformer_.output_dim, 1))
 
     def transform(self, X: Any) -> np.ndarray:
         """Latent means of the rows of ``X``.
@@ -288,9 +301,10 @@ class TVAESynthesizer(BaseSynthesizer):
         -------
         ndarray of shape (n_rows, embedding_dim), float32
         """
-        array = self._model_array(X)
         with torch.no_grad():
-            return self.module_.encode(array).cpu().numpy()
+            return np.concatenate(
+                [self.module_.encode(array).cpu().numpy() for array in self._model_arrays(X)]
+            )
 
     def inverse_transform(self, X: Any) -> pd.DataFrame | np.ndarray:
         """Decode latent vectors into rows, taking the decoder's most likely values.
@@ -304,10 +318,15 @@ class TVAESynthesizer(BaseSynthesizer):
         DataFrame (or ndarray when fitted on an array).
         """
         latents = self._latent_input(X)
-        with torch.no_grad():
-            data, _ = self.module_.decode(latents)
-        frame = self.transformer_.inverse_transform(data.cpu().numpy())
-        return from_frame(frame, self.input_format_)
+        batches = []
+        for rows in latents.split(self._chunk_rows(_ENCODE_CHUNK_VALUES)):
+            with torch.no_grad():
+                data, _ = self.module_.decode(rows)
+            batches.append(self.transformer_.decode(data.cpu().numpy()))
+        if not batches:
+            empty = np.zeros((0, self.transformer_.output_dim), dtype=np.float32)
+            batches.append(self.transformer_.decode(empty))
+        return from_frame(self.transformer_.assemble(batches), self.input_format_)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the latent dimensions returned by :meth:`transform`."""
