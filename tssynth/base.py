@@ -123,9 +123,8 @@ def _fit_latent_mixture(
     rows, Burda et al. 2016) enter the mixture; the collapsed ones carry no
     information, so each is sampled from its own marginal Gaussian. The codes of at
     most 100,000 rows (a random subset) give the means and spreads, 5,000 of them the
-    EM. EM runs in
-    float32 (half the time of float64) and falls back to float64, then to one
-    Gaussian, when a component's covariance is not positive definite.
+    EM. EM runs in float32 (half the time of float64) and falls back to float64, then
+    to one Gaussian, when a component's covariance is not positive definite.
     """
     rng = np.random.default_rng(seed)
     if len(x) > _LATENT_STATISTIC_ROWS:  # the codes of 1M rows in float64 would take 1 GB
