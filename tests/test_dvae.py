@@ -431,3 +431,48 @@ def test_given_context_comes_back_exactly_as_given(panel):
         assert (result.groupby("unit")[CONTEXT].nunique() == 1).all().all()
         got = result.groupby("unit")[CONTEXT].first()
         pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+def _irregular_visits(n: int, seed: int) -> pd.DataFrame:
+    """Visits at irregular gaps of 1, 2, 7 or 30 days (half of them 1 day)."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(8, 25, n)
+    gaps = rng.choice([1, 1, 1, 2, 7, 30], lengths.sum())
+    gaps[np.concatenate([[0], np.cumsum(lengths)[:-1]])] = 0
+    offsets = np.concatenate([np.cumsum(g) for g in np.split(gaps, np.cumsum(lengths)[:-1])])
+    starts = np.repeat(rng.integers(0, 365, n), lengths)
+    return pd.DataFrame(
+        {
+            "patient": np.repeat([f"p{i}" for i in range(n)], lengths),
+            "day": pd.Timestamp("2020-01-01") + pd.to_timedelta(starts + offsets, unit="D"),
+            "hr": rng.normal(70, 10, lengths.sum()),
+        }
+    )
+
+
+def test_irregular_time_gaps_are_learned_and_regular_ones_keep_one_step(panel):
+    visits = _irregular_visits(120, seed=0)
+    model = DVAESynthesizer(
+        sequence_key="patient", sequence_index="day", epochs=15, random_state=0, **SMALL
+    ).fit(visits)
+    real = visits.groupby("patient")["day"].diff().dropna().dt.days
+    sampled = model.sample(200)
+    gaps = sampled.groupby("patient")["day"].diff().dropna().dt.days
+    assert gaps.isin([1, 2, 7, 30]).mean() > 0.95  # the real gaps, exactly
+    assert gaps.nunique() >= 3
+    assert abs((gaps == 1).mean() - (real == 1).mean()) < 0.15
+    assert (sampled["day"] == sampled["day"].dt.normalize()).all()  # still at midnight
+    # forecasts continue after each prefix's last visit by drawn gaps
+    prefix = visits[visits["patient"].isin(["p0", "p1"])]
+    forecast = model.forecast(prefix, steps=6, n_samples=3)
+    last = prefix.groupby("patient")["day"].max()
+    first = forecast.groupby(["patient", "sample"])["day"].min()
+    assert (first.to_numpy() > last.reindex(first.index.get_level_values(0)).to_numpy()).all()
+    steps = forecast.groupby(["patient", "sample"])["day"].diff().dropna().dt.days
+    assert (steps > 0).all() and steps.isin([1, 2, 7, 30]).mean() > 0.9
+    # reconstruct keeps the given times
+    rebuilt = model.reconstruct(prefix)
+    np.testing.assert_array_equal(rebuilt["day"].to_numpy(), prefix["day"].to_numpy())
+    # a regular index keeps its one learned step (no gap feature)
+    regular = DVAESynthesizer(sequence_key="unit", sequence_index="day", epochs=1, **SMALL)
+    assert regular.fit(panel).panel_transformer_.gap_column is None

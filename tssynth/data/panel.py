@@ -84,6 +84,20 @@ class LongPanel:
     input_format: dict[str, Any]
 
 
+def _gap_column(panel: LongPanel) -> str | None:
+    """A free column name for the time gaps when they are irregular, else None."""
+    if panel.time is None:
+        return None
+    same = panel.codes[1:] == panel.codes[:-1]
+    gaps = np.diff(panel.time)[same]
+    if gaps.size == 0 or np.allclose(gaps, np.median(gaps), rtol=1e-9, atol=0.0):
+        return None
+    name = "__gap__"
+    while name in panel.features.columns:
+        name = f"_{name}_"
+    return name
+
+
 def _index_spec(frame: pd.DataFrame, name: Hashable) -> ColumnSpec:
     # UTC instants: an hourly index keeps one step across DST changes.
     spec = replace(infer_schema(frame[[name]])[0], wall_clock=False)
@@ -368,6 +382,11 @@ class PanelTransformer:
         not kept, so ``sample`` needs ``context=``.
         """
         step_schema, context_schema = self._schemas(panel, discrete_columns, metadata)
+        # Irregular times: the gap to the previous step is one more step feature (not
+        # under DP, where the index keeps one released step).
+        self.gap_column = None if budget is not None else _gap_column(panel)
+        if self.gap_column is not None:
+            step_schema = step_schema + infer_schema(self._step_rows(panel)[[self.gap_column]])
         weights = None
         if budget is not None:
             budget.max_values_per_record = int(panel.lengths.max())
@@ -381,7 +400,7 @@ class PanelTransformer:
             )
             weights = 1.0 / panel.lengths[panel.codes]
         self.steps = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)
-        self.steps.fit(panel.features, step_schema, budget, weights)
+        self.steps.fit(self._step_rows(panel), step_schema, budget, weights)
         self.context, self.context_rows = None, None
         if panel.context is not None:
             self.context = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)
@@ -496,7 +515,7 @@ class PanelTransformer:
         mask : ndarray of shape (n, T), float32, 1 on observed steps
         context : ndarray of shape (n, context_dim), float32, or None
         """
-        rows = self.steps.transform(panel.features, rng)
+        rows = self.steps.transform(self._step_rows(panel), rng)
         values = pad_sequences(rows, panel.codes, panel.positions, panel.lengths, 0.0)
         T = values.shape[1]
         mask = (np.arange(T)[None, :] < panel.lengths[:, None]).astype(np.float32)
@@ -518,6 +537,8 @@ class PanelTransformer:
         keys: Any = None,
         samples: np.ndarray | None = None,
         context: pd.DataFrame | None = None,
+        continuation: bool = False,
+        times: np.ndarray | None = None,
     ) -> Any:
         """Model arrays back to a panel in the fitted format.
 
@@ -530,8 +551,8 @@ class PanelTransformer:
         context_rows : ndarray of shape (n, context_dim), optional
             Encoded contexts drawn by the model, decoded into the context columns.
         starts : ndarray of shape (n,), optional
-            First ``sequence_index`` value (as a number) per sequence; later
-            steps add the learned step.
+            First ``sequence_index`` value (as a number) per sequence; later steps
+            add the learned step or, for irregular times, their drawn gaps.
         keys : array-like of shape (n,), optional
             Entity labels (default 0..n-1, in the fitted key dtype); an Index keeps its dtype.
         samples : ndarray of int, shape (n,), optional
@@ -540,6 +561,12 @@ class PanelTransformer:
             Context given by the user, one row per sequence: its values come back
             exactly as given (see :meth:`given_context`) and ``context_rows`` is
             not decoded.
+        continuation : bool, default=False
+            ``starts`` are the last times before the sequences (a forecast): the
+            first step is one step or gap after them.
+        times : ndarray, optional
+            The ``sequence_index`` values (as numbers) of every kept step, in
+            (sequence, step) order: given, not derived from ``starts``.
 
         Returns
         -------
@@ -571,15 +598,42 @@ class PanelTransformer:
                 if samples is not None:
                     columns[SAMPLE] = pd.Series(np.asarray(samples)[codes])
             elif name == fmt["sequence_index"]:
-                first = self.starts.mean() if starts is None else None
-                start = np.full(n, first) if starts is None else np.asarray(starts, float)
+                if times is None:
+                    first = self.starts.mean() if starts is None else None
+                    start = np.full(n, first) if starts is None else np.asarray(starts, float)
+                    times = start[codes] + self._offsets(features, positions, continuation)
                 spec = ColumnSpec.from_dict(fmt["index_spec"])
-                columns[name] = restore_continuous(start[codes] + self.step * positions, spec)
+                columns[name] = restore_continuous(np.asarray(times, float), spec)
             elif name in fmt["context_columns"]:
                 columns[name] = context[name].iloc[codes].reset_index(drop=True)
             else:
                 columns[name] = features[name]
         return pd.DataFrame(columns)
+
+    def _offsets(
+        self, features: pd.DataFrame, positions: np.ndarray, continuation: bool
+    ) -> np.ndarray:
+        """Time from each sequence's start to each of its steps (rows in sequence order)."""
+        if self.gap_column is None:
+            return self.step * (positions + continuation)
+        gaps = features[self.gap_column].to_numpy(dtype=np.float64, na_value=np.nan)
+        gaps = np.where(np.isnan(gaps), self.step, gaps)  # a drawn "missing" gap
+        if not continuation:
+            gaps[positions == 0] = 0.0
+        total = np.cumsum(gaps)
+        first = np.maximum.accumulate(np.where(positions == 0, np.arange(len(positions)), 0))
+        return total - total[first] + gaps[first] if len(total) else total
+
+    def _step_rows(self, panel: LongPanel) -> pd.DataFrame:
+        """The per-step rows the step transformer sees: features, and the gap when modelled."""
+        if self.gap_column is None:
+            return panel.features
+        gaps = np.full(len(panel.positions), np.nan)
+        gaps[1:] = np.diff(panel.time)
+        gaps[panel.positions == 0] = np.nan  # a sequence's first step has no gap
+        rows = panel.features.copy()
+        rows[self.gap_column] = gaps
+        return rows
 
     def given_context(self, context: pd.DataFrame) -> pd.DataFrame:
         """The context columns of a given context, as results give them back.
@@ -645,6 +699,7 @@ class PanelTransformer:
             "lengths": self.lengths,
             "starts": self.starts,
             "step": self.step,
+            "gap_column": self.gap_column,
             "input_format": self.input_format,
         }
 
@@ -660,5 +715,6 @@ class PanelTransformer:
         self.lengths = np.asarray(state["lengths"], dtype=np.int64)
         self.starts = None if state["starts"] is None else np.asarray(state["starts"], float)
         self.step = float(state["step"])
+        self.gap_column = state.get("gap_column")  # files written before: regular steps
         self.input_format = state["input_format"]
         return self

@@ -399,7 +399,8 @@ class DVAESynthesizer(BaseSynthesizer):
         Returns
         -------
         Long DataFrame (fresh keys 0..n-1, ``sequence_index`` continuing from a
-        training start with the learned step) or, for array input, an ndarray
+        training start with the learned step, or with drawn gaps where the
+        training times were irregular) or, for array input, an ndarray
         ``(n, T, d)`` with NaN after each sequence's end.
         """
         n = self._check_n("n_sequences", n_sequences)
@@ -498,10 +499,12 @@ class DVAESynthesizer(BaseSynthesizer):
             given = panel.context.iloc[np.repeat(np.arange(m), n_samples)]
         starts = transformer.last_times(panel)
         if starts is not None:
-            starts = np.repeat(starts + transformer.step, n_samples)
+            starts = np.repeat(starts, n_samples)
         keys = panel.keys.repeat(n_samples)
         samples = np.tile(np.arange(n_samples), m)
-        result = transformer.decode(values, lengths, None, starts, keys, samples, context=given)
+        result = transformer.decode(
+            values, lengths, None, starts, keys, samples, context=given, continuation=True
+        )
         if isinstance(result, np.ndarray):
             return result.reshape(m, n_samples, *result.shape[1:])
         return result
@@ -520,14 +523,8 @@ class DVAESynthesizer(BaseSynthesizer):
         """
         panel = self._panel(X, "X")
         _, recon, _, _ = self._posterior_means(panel)
-        transformer = self.panel_transformer_
-        starts = (
-            None
-            if panel.time is None
-            else transformer.last_times(panel) - (panel.lengths - 1) * transformer.step
-        )
-        return transformer.decode(
-            recon, panel.lengths, None, starts, panel.keys, context=panel.context
+        return self.panel_transformer_.decode(
+            recon, panel.lengths, None, keys=panel.keys, context=panel.context, times=panel.time
         )
 
     def transform(self, X: Any) -> np.ndarray:
