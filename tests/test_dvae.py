@@ -476,3 +476,18 @@ def test_irregular_time_gaps_are_learned_and_regular_ones_keep_one_step(panel):
     # a regular index keeps its one learned step (no gap feature)
     regular = DVAESynthesizer(sequence_key="unit", sequence_index="day", epochs=1, **SMALL)
     assert regular.fit(panel).panel_transformer_.gap_column is None
+
+
+def test_length_chunks_hold_every_sequence_once_within_a_doubling_of_length():
+    from tssynth.nn.dvae import length_chunks
+
+    rng = np.random.default_rng(0)
+    lengths = torch.as_tensor(np.concatenate([np.full(299, 20), [2000], rng.integers(2, 900, 500)]))
+    chunks = length_chunks(lengths, size=128)
+    rows = torch.cat([r for r, _ in chunks])
+    assert sorted(rows.tolist()) == list(range(len(lengths)))
+    for r, steps in chunks:
+        assert len(r) <= 128 and steps == int(lengths[r].max())
+        assert lengths[r].max() < 2 * lengths[r].min()
+    padded = sum(len(r) * steps for r, steps in chunks)
+    assert padded < 2 * int(lengths.sum())  # against 800 x 2,000 in one padded block

@@ -74,7 +74,11 @@ def _private_gru() -> type[nn.Module]:
 
 
 def length_chunks(lengths: torch.Tensor, size: int) -> list[tuple[torch.Tensor, int]]:
-    """Sequences in chunks of ``size`` of similar ``lengths`` (B,).
+    """Sequences in chunks of at most ``size`` of similar ``lengths`` (B,).
+
+    A chunk holds lengths of one doubling band (1, 2-3, 4-7, 8-15, ...), so its
+    padding at most doubles its steps: one long sequence among many short ones no
+    longer pads them all.
 
     Returns
     -------
@@ -85,7 +89,13 @@ def length_chunks(lengths: torch.Tensor, size: int) -> list[tuple[torch.Tensor, 
     if len(lengths) == 0:
         return []
     order = torch.argsort(lengths, stable=True)
-    return [(rows, int(lengths[rows].max())) for rows in order.split(size)]
+    band = torch.floor(torch.log2(lengths[order].double().clamp(min=1.0)))
+    cuts = (torch.nonzero(band[1:] != band[:-1]).flatten() + 1).cpu()
+    return [
+        (rows, int(lengths[rows].max()))
+        for group in torch.tensor_split(order, cuts)  # one per band: at most 64
+        for rows in group.split(size)
+    ]
 
 
 def trim(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
