@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import re
 
 import numpy as np
@@ -30,7 +31,8 @@ def test_adult_evaluation_and_report_hold_every_plot(adult_parts, tmp_path):
     real, synthetic, holdout = adult_parts
     result = evaluate(real, synthetic, holdout=holdout, target="income", n_threads=1)
     data = result.to_dict()
-    assert set(data) == {"fidelity", "utility", "privacy", "temporal", "notes"}
+    assert set(data) == {"fidelity", "utility", "privacy", "temporal", "notes", "errors"}
+    assert data["errors"] == {} and not result.errors
     assert data["temporal"] is None
     for section in ("fidelity", "utility", "privacy"):
         assert 0.0 <= data[section]["overall"] <= 1.0
@@ -168,3 +170,83 @@ def test_panels_are_cut_into_windows():
     assert result.kind == "panel" and result.real_windows.shape == (60, 10, 2)
     np.testing.assert_allclose(result.real_windows[0, :, 0], np.sin(np.arange(10) / 3))
     assert any("continuous columns only" in note for note in result.notes)
+
+
+def test_a_failing_section_keeps_the_others(adult_parts, tmp_path, monkeypatch):
+    evaluation = importlib.import_module("tssynth.metrics.evaluate")  # not the function
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 4.16 GiB for an array")
+
+    monkeypatch.setattr(evaluation, "privacy_report", out_of_memory)
+    real, synthetic, holdout = adult_parts
+    with pytest.warns(RuntimeWarning, match="privacy section failed"):
+        result = evaluate(real, synthetic, holdout=holdout, metrics=["fidelity", "privacy"])
+    assert result.fidelity is not None and result.privacy is None
+    message = "MemoryError: Unable to allocate 4.16 GiB for an array"
+    assert result.errors == {"privacy": message}
+    assert any("privacy section failed" in note and message in note for note in result.notes)
+    data = result.to_dict()
+    assert data["errors"] == {"privacy": message} and data["fidelity"]["overall"] > 0.9
+    frame = result.to_frame()
+    assert frame[frame.metric == "error"].values.tolist() == [["privacy", "error", message]]
+    text = result.save_html(tmp_path / "failed.html").read_text(encoding="utf-8")
+    assert f"failed: {message}" in text and 'id="plot-correlation"' in text
+
+
+def test_invalid_input_still_raises_before_any_section(adult_parts, monkeypatch):
+    evaluation = importlib.import_module("tssynth.metrics.evaluate")  # not the function
+
+    ran = []
+    monkeypatch.setattr(evaluation, "fidelity_report", lambda *a, **k: ran.append("fidelity"))
+    real, synthetic, _ = adult_parts
+    with pytest.raises(InvalidParameterError, match="privacy_max_rows"):
+        evaluate(real, synthetic, metrics=["fidelity", "privacy"], privacy_max_rows=0)
+    with pytest.raises(InvalidDataError, match="duplicate column names"):
+        evaluate(real, pd.concat([synthetic, synthetic[["age"]]], axis=1))
+    assert not ran
+
+    def bad_input(*args, **kwargs):
+        raise InvalidDataError("a problem only the section sees")
+
+    monkeypatch.setattr(evaluation, "privacy_report", bad_input)
+    with pytest.raises(InvalidDataError, match="only the section sees"):
+        evaluate(real, synthetic, metrics=["fidelity", "privacy"])
+
+
+def test_wide_tables_give_a_bounded_report(tmp_path, monkeypatch):
+    import tssynth.metrics.report as report
+    from tssynth.data.schema import infer_schema
+
+    rng = np.random.default_rng(0)
+    columns = [f"c{i}" for i in range(100)]
+    real = pd.DataFrame(rng.normal(size=(200, 100)), columns=columns)
+    synthetic = real.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    synthetic["c7"] = rng.normal(size=200)
+    figures = report._matplotlib()
+    if figures is None:
+        pytest.skip("matplotlib is not installed")
+    panel = report._MAX_PANEL_INCHES * 80  # pixels at the report's 80 dpi
+    data, note = report._correlation_plot(figures, real, synthetic, infer_schema(real))
+    width, height = _png_size(base64.b64decode(data))
+    assert width <= 3 * panel and height <= panel  # 100 columns would take 37 in
+    assert note.startswith("Showing 40 of 100 continuous columns")
+    fidelity = evaluate(real, synthetic, metrics=["fidelity"]).fidelity
+    data, note = report._pair_score_plot(figures, fidelity.per_pair, columns)
+    width, height = _png_size(base64.b64decode(data))
+    assert width <= panel + 80 and height <= panel and note.startswith("Showing 40 of 100")
+
+    # The column distributions drawn are the worst ones, and the report says so.
+    monkeypatch.setattr(report, "_MAX_PLOTTED", 5)
+    synthetic["c3"] += 3.0  # the worst shape
+    result = evaluate(real[columns[:12]], synthetic[columns[:12]], metrics=["fidelity"])
+    path = result.save_html(tmp_path / "wide.html")
+    plotted = {name for name in _images(path) if name.startswith("plot-column-")}
+    assert len(plotted) == 5 and "plot-column-c3" in plotted
+    text = path.read_text(encoding="utf-8")
+    assert "Showing 5 of 12 columns" in text and "Showing 5 of 12 continuous columns" in text
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    assert png.startswith(b"\x89PNG")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")

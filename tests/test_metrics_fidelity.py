@@ -142,3 +142,51 @@ def test_continuous_columns_are_binned_on_each_tables_own_range_as_in_sdmetrics(
     filled = gaps.assign(x=gaps["x"].fillna(10.0))
     holes = fidelity_report(gaps, filled).per_pair.set_index(["column_1", "column_2"])
     assert holes.loc[("x", "c"), "score"] == pytest.approx(1 - 0.5 * (5 + 5) / 110)
+
+
+def test_correlation_matrix_equals_the_per_pair_values(monkeypatch):
+    from itertools import combinations
+
+    import tssynth.metrics.fidelity as fidelity
+
+    rng = np.random.default_rng(0)
+    n = 500
+    base = rng.normal(size=n)
+    columns = [rng.normal(size=n) * (i + 1) + base * (i % 3) for i in range(8)]
+    columns[1][:20] = np.nan  # missing values: pairwise complete rows
+    columns[2][::3] = np.nan
+    columns[3] = np.full(n, 7.0)  # constant
+    columns[4] = np.full(n, 0.1)  # constant, though np.std rounds above 0
+    columns[5] = np.full(n, np.nan)  # never observed
+    columns[6] = 1.6e18 + rng.integers(0, 10**9, n).astype(float)  # nanosecond timestamps
+    columns[7] = 2 * columns[0] + 1  # perfectly correlated
+    matrix = fidelity._correlations(columns)
+    for i, j in combinations(range(len(columns)), 2):
+        expected = fidelity._correlation(columns[i], columns[j])
+        if np.isnan(expected):
+            assert np.isnan(matrix[i, j]) and np.isnan(matrix[j, i]), (i, j)
+        else:
+            assert matrix[i, j] == pytest.approx(expected, abs=1e-12), (i, j)
+            assert matrix[j, i] == matrix[i, j]
+
+    # In a report only pairs with a missing value are computed one by one.
+    calls = []
+
+    def counted(x, y):
+        calls.append(1)
+        return correlation(x, y)
+
+    correlation = fidelity._correlation
+    monkeypatch.setattr(fidelity, "_correlation", counted)
+    names = [f"v{i}" for i in range(12)]
+    real = pd.DataFrame(rng.normal(size=(300, 12)) @ rng.normal(size=(12, 12)), columns=names)
+    synthetic = pd.DataFrame(rng.normal(size=(300, 12)), columns=names)
+    report = fidelity_report(real, synthetic)
+    assert not calls
+    for row in report.per_pair.itertuples(index=False):
+        for frame, value in ((real, row.real), (synthetic, row.synthetic)):
+            expected = correlation(frame[row.column_1].to_numpy(), frame[row.column_2].to_numpy())
+            assert value == pytest.approx(expected, abs=1e-12)
+    real.loc[:5, "v0"] = np.nan
+    fidelity_report(real, synthetic)
+    assert len(calls) == 11  # v0's pairs in the real table

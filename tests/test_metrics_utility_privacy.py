@@ -143,3 +143,57 @@ def test_privacy_is_vectorised():
     report = privacy_report(train, synth, holdout, max_rows=2_000)
     assert time.perf_counter() - start < 10
     assert report.n_query == 2_000 and 0.4 < report.share_closer_to_train < 0.6
+
+
+def _copies_table(n: int, seed: int) -> pd.DataFrame:
+    """Few distinct rows (so copies occur), a high-cardinality column and missing values."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "x": rng.integers(0, 3, n) / 3,
+            "id": np.char.add("id", rng.integers(0, n // 4, n).astype(str)).astype(object),
+            "c": rng.choice(np.array(["a", "b", None], dtype=object), n),
+            "day": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 3, n), "D"),
+        }
+    )
+    frame.loc[rng.random(n) < 0.2, "x"] = np.nan
+    return frame
+
+
+def test_exact_copies_by_hashing_equal_a_naive_reference(monkeypatch):
+    import tssynth.metrics.privacy as privacy
+
+    train, synthetic = _copies_table(2000, 0), _copies_table(2000, 1)
+    synthetic.iloc[:50] = train.iloc[100:150].to_numpy()  # planted copies
+    synthetic.loc[50, :] = train.loc[200, :]
+    synthetic.loc[50, "x"] = 0.5  # a near copy: one value differs
+    encoder = RowEncoder.fit(train, (synthetic,))
+    query, reference = encoder.transform(synthetic), encoder.transform(train)
+    training_rows = {row.tobytes() for row in reference}  # the encodings hold no -0.0 or NaN
+    naive = np.array([row.tobytes() in training_rows for row in query])
+    assert naive[:50].all() and not naive[50] and 50 < naive.sum() < len(naive)
+    keys = encoder.keys(synthetic)
+    assert keys.shape == (2000, 4)  # one value per column, however many categories
+    np.testing.assert_array_equal(exact_copies(query, reference), naive)
+    np.testing.assert_array_equal(exact_copies(keys, encoder.keys(train)), naive)
+    assert privacy_report(train, synthetic, max_rows=200).exact_copies == naive.sum()
+    # Every row hashing alike: collisions are confirmed value by value, never counted.
+    monkeypatch.setattr(privacy, "_row_hashes", lambda m: np.zeros(len(m), dtype=np.uint64))
+    np.testing.assert_array_equal(exact_copies(keys, encoder.keys(train)), naive)
+    assert exact_copies(np.array([[np.nan, -0.0]]), np.array([[np.nan, 0.0]])).tolist() == [True]
+
+
+def test_exact_copies_memory_does_not_grow_with_the_encoding_width():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    reference = (rng.random((2000, 5000)) < 0.001).astype(np.float32)  # 40 MB, one-hot like
+    query = reference[::-1].copy()
+    tracemalloc.start()
+    try:
+        found = exact_copies(query, reference)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert found.all()
+    assert peak < 40 * 2**20  # blocks of 2**20 values: not a float64 copy of both (160 MB)

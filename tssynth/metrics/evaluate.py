@@ -11,10 +11,16 @@ data it is given:
 - a panel, a long DataFrame with ``sequence_key`` (and ``sequence_index``):
   fidelity, utility and privacy on the rows (without the key), and the temporal
   scores on windows of ``window`` consecutive steps cut from every sequence.
+
+A section that fails on valid input (for example runs out of memory) is recorded
+in ``errors`` and the notes, and the other sections are still returned; invalid
+input raises :class:`~tssynth.InvalidDataError` or
+:class:`~tssynth.InvalidParameterError`.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +33,7 @@ from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from tssynth._validation import check_int
-from tssynth.data.schema import CONTINUOUS, infer_schema
+from tssynth.data.schema import CONTINUOUS, check_frame, infer_schema
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.metrics.fidelity import FidelityReport, column_as_float, fidelity_report
 from tssynth.metrics.privacy import (
@@ -82,7 +88,7 @@ class TemporalReport:
 
 @dataclass
 class EvaluationResult:
-    """What :func:`evaluate` found; ``None`` for a section that was not computed.
+    """What :func:`evaluate` found; ``None`` for a section that was not computed or failed.
 
     Attributes
     ----------
@@ -93,7 +99,10 @@ class EvaluationResult:
     temporal : TemporalReport or None
     kind : {"table", "windows", "panel"}
     notes : list of str
-        Why a section was skipped, subsampling, and similar remarks.
+        Why a section was skipped or failed, subsampling, and similar remarks.
+    errors : dict of str
+        The sections that failed (section name: ``"ExceptionType: message"``);
+        empty when every chosen section was computed.
     """
 
     fidelity: FidelityReport | None = None
@@ -109,25 +118,28 @@ class EvaluationResult:
     synthetic_windows: np.ndarray | None = field(default=None, repr=False)
     loss_history: pd.DataFrame | None = field(default=None, repr=False)
     discrete_columns: Any = field(default=None, repr=False)
+    errors: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Nested plain data: ``fidelity``, ``utility``, ``privacy``, ``temporal``, ``notes``.
+        """Nested plain data: the four sections, ``notes`` and ``errors``.
 
-        Each section is a dict with an ``overall`` score where one makes sense,
-        or ``None`` when it was not computed.
+        Each section (``fidelity``, ``utility``, ``privacy``, ``temporal``) is a
+        dict with an ``overall`` score where one makes sense, or ``None`` when it
+        was not computed (``errors`` says which sections failed, and why).
         """
         out: dict[str, Any] = {
             name: (None if getattr(self, name) is None else getattr(self, name).to_dict())
             for name in SECTIONS
         }
         out["notes"] = list(self.notes)
+        out["errors"] = dict(self.errors)
         return out
 
     def to_frame(self) -> pd.DataFrame:
         """Every number as one row: ``section``, ``metric`` (dotted path), ``value``.
 
         The privacy verdict adds ``verdict.status`` and one ``verdict.reasons.<i>``
-        row per reason (text values).
+        row per reason, and a failed section one ``error`` row (text values).
         """
         rows = []
         for section in SECTIONS:
@@ -140,6 +152,7 @@ class EvaluationResult:
                 ("privacy", f"verdict.reasons.{i}", reason)
                 for i, reason in enumerate(verdict.reasons)
             )
+        rows.extend((section, "error", message) for section, message in self.errors.items())
         return pd.DataFrame(rows, columns=["section", "metric", "value"])
 
     def save_html(self, path: str | Path, *, title: str = "tssynth evaluation") -> Path:
@@ -380,6 +393,34 @@ def _check_metrics(metrics: Iterable[str]) -> set[str]:
     return chosen
 
 
+def _check_inputs(
+    chosen: set[str],
+    tables: tuple[tuple[str, pd.DataFrame | None], ...],
+    discrete_columns: Any,
+    flat_windows: pd.DataFrame | None,
+    privacy_max_rows: int | None,
+    n_threads: int | None,
+    discriminative_steps: int,
+    predictive_steps: int,
+) -> None:
+    """What the sections would reject, checked before any of them runs."""
+    for what, frame in tables:
+        if frame is not None:
+            check_frame(frame, what=what)
+    real = tables[0][1]
+    if chosen & {"fidelity", "utility"} or ("privacy" in chosen and flat_windows is None):
+        infer_schema(real, discrete_columns)  # dtypes and discrete_columns
+    if "privacy" in chosen and flat_windows is not None:
+        infer_schema(flat_windows)
+    if "privacy" in chosen and privacy_max_rows is not None:
+        check_int("privacy_max_rows", privacy_max_rows)
+    if n_threads is not None:
+        check_int("n_threads", n_threads)
+    if "temporal" in chosen:
+        check_int("discriminative_steps", discriminative_steps)
+        check_int("predictive_steps", predictive_steps)
+
+
 def evaluate(
     real: Any,
     synthetic: Any,
@@ -452,6 +493,22 @@ def evaluate(
     EvaluationResult
         With ``to_dict()``, ``to_frame()`` and ``save_html(path)``; the privacy
         verdict is ``result.privacy.verdict``.
+
+    Raises
+    ------
+    InvalidDataError, InvalidParameterError
+        For invalid input: arguments and the tables' shape, columns and dtypes
+        are checked before any section runs; a problem only a section can find
+        (e.g. a target with a single class in the synthetic data) is raised by
+        that section.
+
+    Notes
+    -----
+    A section that fails for any other reason (e.g. ``MemoryError`` on a very
+    large table) does not lose the others: it stays ``None``, its error
+    (``"ExceptionType: message"``) goes into ``result.errors[section]`` and a
+    note, a ``RuntimeWarning`` is issued, and the remaining sections are
+    computed and returned as usual.
     """
     chosen = _check_metrics(metrics)
     if task not in ("auto", "classification", "regression"):
@@ -521,42 +578,67 @@ def evaluate(
         notes.append("Utility needs target=: not computed.")
         chosen.discard("utility")
 
+    _check_inputs(
+        chosen,
+        (("real", real_t), ("synthetic", synth_t), ("holdout", hold_t)),
+        discrete_columns,
+        real_p if result.kind == WINDOWS else None,
+        privacy_max_rows,
+        n_threads,
+        discriminative_steps,
+        predictive_steps,
+    )
+
     steps = [name for name in SECTIONS if name in chosen]
     for name in tqdm(steps, desc="evaluate", disable=not verbose, unit="section"):
-        if name == "fidelity":
-            result.fidelity = fidelity_report(real_t, synth_t, discrete_columns)
-        elif name == "utility":
-            result.utility = _utility(
-                real_t,
-                synth_t,
-                hold_t,
-                target,
-                task,
-                discrete_columns,
-                random_state,
-                n_threads,
-                notes,
-            )
-        elif name == "privacy":
-            result.privacy = privacy_report(
-                real_p,
-                synth_p,
-                hold_p,
-                discrete_columns=None if result.kind == WINDOWS else discrete_columns,
-                max_rows=privacy_max_rows,
-                random_state=random_state,
-            )
-            result.privacy.verdict = privacy_verdict(result.privacy, epsilon=epsilon, delta=delta)
-        elif name == "temporal" and result.real_windows is not None:
-            with _torch_threads(n_threads):
-                result.temporal = _temporal(
-                    result.real_windows,
-                    result.synthetic_windows,
-                    discriminative_steps,
-                    predictive_steps,
+        try:
+            if name == "fidelity":
+                result.fidelity = fidelity_report(real_t, synth_t, discrete_columns)
+            elif name == "utility":
+                result.utility = _utility(
+                    real_t,
+                    synth_t,
+                    hold_t,
+                    target,
+                    task,
+                    discrete_columns,
                     random_state,
-                    device,
+                    n_threads,
+                    notes,
                 )
+            elif name == "privacy":
+                privacy = privacy_report(
+                    real_p,
+                    synth_p,
+                    hold_p,
+                    discrete_columns=None if result.kind == WINDOWS else discrete_columns,
+                    max_rows=privacy_max_rows,
+                    random_state=random_state,
+                )
+                privacy.verdict = privacy_verdict(privacy, epsilon=epsilon, delta=delta)
+                result.privacy = privacy
+            elif name == "temporal" and result.real_windows is not None:
+                with _torch_threads(n_threads):
+                    result.temporal = _temporal(
+                        result.real_windows,
+                        result.synthetic_windows,
+                        discriminative_steps,
+                        predictive_steps,
+                        random_state,
+                        device,
+                    )
+        except (InvalidDataError, InvalidParameterError):
+            raise  # the input is wrong: every section would need it fixed
+        except Exception as exc:  # e.g. MemoryError on a huge table: keep the other sections
+            message = f"{type(exc).__name__}: {exc}"
+            result.errors[name] = message
+            notes.append(f"The {name} section failed and is not computed ({message}).")
+            warnings.warn(
+                f"evaluate: the {name} section failed ({message}); the other sections are "
+                "still computed.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     return result
 
 

@@ -256,11 +256,15 @@ def fidelity_report(
         )
     per_column = pd.DataFrame(columns)
 
+    # Every continuous pair's correlation at once, per table (as _correlation gives it).
+    position = {name: i for i, name in enumerate(numeric)}
+    real_matrix = _correlations([r for r, _ in numeric.values()])
+    synth_matrix = _correlations([s for _, s in numeric.values()])
     pairs = []
     for first, second in combinations([spec.name for spec in schema], 2):
         if first in numeric and second in numeric:
-            real_corr = _correlation(*(numeric[first][0], numeric[second][0]))
-            synth_corr = _correlation(*(numeric[first][1], numeric[second][1]))
+            i, j = position[first], position[second]
+            real_corr, synth_corr = float(real_matrix[i, j]), float(synth_matrix[i, j])
             score = (
                 np.nan
                 if np.isnan(real_corr) or np.isnan(synth_corr)
@@ -326,7 +330,49 @@ def _cramers_v(first: np.ndarray, second: np.ndarray, levels_1: int, levels_2: i
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation on the rows where both are observed (NaN below 2 rows or if constant)."""
     keep = ~(np.isnan(x) | np.isnan(y))
     if keep.sum() < 2 or np.std(x[keep]) == 0 or np.std(y[keep]) == 0:
         return float("nan")
     return float(np.corrcoef(x[keep], y[keep])[0, 1])
+
+
+def _correlations(columns: list[np.ndarray]) -> np.ndarray:
+    """``_correlation`` of every pair of columns, as a symmetric matrix (NaN diagonal).
+
+    The pairs of complete, varying columns come from one matrix product, computed
+    as :func:`numpy.corrcoef` computes one pair (the same centring and scaling;
+    only the summation order of the products may differ, by rounding). Pairs with
+    a constant column are NaN, as in ``_correlation``. Pairs with a missing value
+    (their complete rows depend on the pair) and pairs with a column that is
+    constant but whose ``np.std`` rounds above 0 go through ``_correlation`` itself.
+    """
+    k = len(columns)
+    result = np.full((k, k), np.nan)
+    if k < 2 or len(columns[0]) < 2:
+        return result  # fewer than 2 rows: every pair is NaN
+    complete = np.array([not np.isnan(column).any() for column in columns])
+    std, varying = np.full(k, np.nan), np.zeros(k, dtype=bool)
+    for i in np.flatnonzero(complete):
+        std[i], varying[i] = np.std(columns[i]), columns[i].min() != columns[i].max()
+    fast = np.flatnonzero(complete & (std != 0) & varying)
+    if len(fast):
+        matrix = np.vstack([columns[i] for i in fast])  # a copy, centred in place
+        matrix -= matrix.mean(axis=1, keepdims=True)
+        product = np.dot(matrix, matrix.T)
+        product *= np.true_divide(1, matrix.shape[1] - 1)
+        scale = np.sqrt(np.diag(product))
+        product /= scale[:, None]
+        product /= scale[None, :]
+        product = np.triu(product) + np.triu(product, 1).T  # (i, j) as corrcoef gives it, i < j
+        result[np.ix_(fast, fast)] = np.clip(product, -1, 1)
+    # Complete columns with np.std == 0: their pairs with complete columns stay NaN.
+    slow = np.flatnonzero(~complete | ((std != 0) & ~varying))
+    done: set[int] = set()
+    for i in slow:
+        done.add(i)
+        for j in range(k):
+            if j not in done:
+                result[i, j] = result[j, i] = _correlation(columns[i], columns[j])
+    np.fill_diagonal(result, np.nan)
+    return result

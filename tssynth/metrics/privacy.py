@@ -57,6 +57,7 @@ _CANDIDATES = 4  # float32 candidates refined in float64 per query row
 _REFERENCE_FACTOR = 10  # the attack's synthetic reference: at most this many times max_rows
 _ATTACK_FPRS = (0.01, 0.10)  # false-positive rates at which the attack's TPR is reported
 _COPY_SIGMAS = 3.0  # standard errors an exact-copy excess must also exceed to warn
+_HASH_ELEMENTS = 2**20  # values hashed or compared at once by exact_copies
 
 
 @dataclass
@@ -97,13 +98,22 @@ class RowEncoder:
             with_missing[name] = any(bool(f[name].isna().any()) for f in frames)
         return cls(specs, minimum, scale, with_missing, levels)
 
+    def _scaled(self, frame: pd.DataFrame, spec: Any, what: str) -> np.ndarray:
+        """A continuous column scaled by the training range, float32 as encoded, NaN = missing."""
+        values = column_as_float(frame[spec.name], spec, what)
+        return ((values - self.minimum[spec.name]) / self.scale[spec.name]).astype(np.float32)
+
+    def _check_columns(self, frame: pd.DataFrame, what: str) -> None:
+        for spec in self.specs:
+            if spec.name not in frame.columns:
+                raise InvalidDataError(f"The {what} data lacks the column {spec.name!r}.")
+
     def transform(self, frame: pd.DataFrame, what: str = "data") -> np.ndarray:
         """Encode ``frame`` as a float32 matrix (one row per row)."""
+        self._check_columns(frame, what)
         blocks = []
         for spec in self.specs:
             name = spec.name
-            if name not in frame.columns:
-                raise InvalidDataError(f"The {what} data lacks the column {name!r}.")
             if spec.kind == CATEGORICAL:
                 index = self.levels[name]
                 codes = index.get_indexer(frame[name].astype(object))  # -1: missing
@@ -112,15 +122,35 @@ class RowEncoder:
                 block[np.arange(len(frame)), np.where(codes < 0, width - 1, codes)] = 1 / np.sqrt(2)
                 blocks.append(block)
                 continue
-            values = column_as_float(frame[name], spec, what)
-            scaled = (values - self.minimum[name]) / self.scale[name]
+            scaled = self._scaled(frame, spec, what)
             missing = np.isnan(scaled)
-            blocks.append(np.where(missing, 0.0, scaled)[:, None].astype(np.float32))
+            blocks.append(np.where(missing, np.float32(0.0), scaled)[:, None])
             if self.with_missing[name]:
                 blocks.append(missing[:, None].astype(np.float32))
         if not blocks:
             return np.zeros((len(frame), 0), dtype=np.float32)
         return np.hstack(blocks)
+
+    def keys(self, frame: pd.DataFrame, what: str = "data") -> np.ndarray:
+        """One value per column and row: two rows have equal keys iff their encodings are equal.
+
+        A compact stand-in for :meth:`transform` when only equality matters
+        (:func:`exact_copies`): a categorical column is its category's code
+        (-1: missing) instead of a one-hot block, a continuous column its encoded
+        (scaled, float32) value with NaN for missing. Float64, of shape
+        ``(len(frame), number of columns)`` whatever the number of categories.
+        """
+        self._check_columns(frame, what)
+        keys = np.empty((len(frame), len(self.specs)), dtype=np.float64)
+        for j, spec in enumerate(self.specs):
+            if spec.kind == CATEGORICAL:
+                keys[:, j] = self.levels[spec.name].get_indexer(frame[spec.name].astype(object))
+                continue
+            scaled = self._scaled(frame, spec, what)
+            if not self.with_missing[spec.name]:  # encoded as 0 without an indicator
+                scaled = np.where(np.isnan(scaled), np.float32(0.0), scaled)
+            keys[:, j] = scaled
+        return keys
 
 
 def nearest_neighbours(query: np.ndarray, reference: np.ndarray, k: int = 2) -> np.ndarray:
@@ -197,22 +227,97 @@ def share_closer_to_train(to_train: np.ndarray, to_holdout: np.ndarray) -> float
     return float(np.mean(to_train < to_holdout) + 0.5 * np.mean(to_train == to_holdout))
 
 
-def _row_keys(matrix: np.ndarray) -> np.ndarray:
-    contiguous = np.ascontiguousarray(matrix, dtype=np.float64)
-    return contiguous.view(np.dtype((np.void, contiguous.dtype.itemsize * matrix.shape[1]))).ravel()
+def _mix(bits: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, in place on uint64 (wrapping arithmetic)."""
+    bits ^= bits >> np.uint64(30)
+    bits *= np.uint64(0xBF58476D1CE4E5B9)
+    bits ^= bits >> np.uint64(27)
+    bits *= np.uint64(0x94D049BB133111EB)
+    bits ^= bits >> np.uint64(31)
+    return bits
+
+
+def _canonical(block: np.ndarray) -> np.ndarray:
+    """A float64 copy in which equal values have equal bits (-0.0 as 0.0, one NaN)."""
+    block = np.asarray(block, dtype=np.float64) + 0.0  # a copy; -0.0 + 0.0 is 0.0
+    block[np.isnan(block)] = np.nan
+    return block
+
+
+def _row_hashes(matrix: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row; equal rows (NaN equal to NaN, -0.0 to 0.0) hash alike.
+
+    Each value is mixed with a salt of its column and the mixed values are summed,
+    in blocks of rows, so memory stays at one block plus one hash per row.
+    """
+    n, d = matrix.shape
+    salts = _mix(np.arange(1, d + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    hashes = np.empty(n, dtype=np.uint64)
+    rows = max(1, _HASH_ELEMENTS // max(d, 1))
+    for start in range(0, n, rows):
+        bits = _canonical(matrix[start : start + rows]).view(np.uint64)
+        bits ^= salts
+        hashes[start : start + rows] = _mix(bits).sum(axis=1, dtype=np.uint64)
+    return hashes
+
+
+def _rows_equal(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Row-wise equality of two matrices of one shape, NaN equal to NaN."""
+    same = first == second
+    same |= np.isnan(first) & np.isnan(second)
+    return same.all(axis=1)
+
+
+class _RowIndex:
+    """The rows of a reference matrix, hashed once, to look query rows up exactly."""
+
+    def __init__(self, reference: np.ndarray) -> None:
+        self.reference = reference
+        hashes = _row_hashes(reference)
+        self.order = np.argsort(hashes, kind="stable")
+        self.hashes = hashes[self.order]
+
+    def contains(self, query: np.ndarray) -> np.ndarray:
+        """Mask of the query rows equal to some reference row (hash, then confirm)."""
+        found = np.zeros(len(query), dtype=bool)
+        if len(query) == 0 or len(self.hashes) == 0:
+            return found
+        hashes = _row_hashes(query)
+        first = np.searchsorted(self.hashes, hashes)
+        candidates = np.flatnonzero(self.hashes[np.minimum(first, len(self.hashes) - 1)] == hashes)
+        # Confirm each candidate against the first reference row with its hash.
+        rows = max(1, _HASH_ELEMENTS // max(query.shape[1], 1))
+        for start in range(0, len(candidates), rows):
+            part = candidates[start : start + rows]
+            reference = self.reference[self.order[first[part]]]
+            found[part] = _rows_equal(_canonical(query[part]), _canonical(reference))
+        # A candidate that differs from that row shares its hash by collision: try
+        # every reference row with the hash (practically never happens).
+        for i in candidates[~found[candidates]]:
+            end = np.searchsorted(self.hashes, hashes[i], side="right")
+            same_hash = _canonical(self.reference[self.order[first[i] : end]])
+            row = np.broadcast_to(_canonical(query[i : i + 1]), same_hash.shape)
+            found[i] = bool(_rows_equal(row, same_hash).any())
+        return found
 
 
 def exact_copies(query: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Boolean mask of the query rows equal, in every encoded value, to some reference row.
 
-    Use encodings from one :class:`RowEncoder` (or any float matrices without NaN).
+    Use encodings from one :class:`RowEncoder` (:meth:`~RowEncoder.transform`, or
+    the compact :meth:`~RowEncoder.keys`, which find the same rows), or any
+    numeric matrices. Values compare as numbers: ``-0.0`` equals ``0.0`` and a
+    NaN equals a NaN.
+
+    Rows are hashed and only rows whose hash occurs in the reference are compared,
+    value by value, with the reference rows of that hash, so a hash collision never
+    counts as a copy. Memory: a few bytes per row plus a block of at most
+    ``2**20`` values, whatever the width.
     """
-    if query.shape[1] != reference.shape[1]:
+    query, reference = np.asarray(query), np.asarray(reference)
+    if query.ndim != 2 or reference.ndim != 2 or query.shape[1] != reference.shape[1]:
         raise InvalidDataError("query and reference must have the same number of columns.")
-    if len(query) == 0:
-        return np.zeros(0, dtype=bool)
-    # +0.0 turns -0.0 into 0.0 so equal numbers have equal bytes.
-    return np.isin(_row_keys(query + 0.0), _row_keys(reference + 0.0))
+    return _RowIndex(reference).contains(query)
 
 
 @dataclass
@@ -540,10 +645,15 @@ def privacy_report(
     rng = np.random.default_rng(random_state)
     others = tuple(frame for what, frame in frames.items() if what != "train")
     encoder = RowEncoder.fit(train, others, discrete_columns)
+    # Copies are looked up on compact keys (one value per column): no one-hot blocks.
+    keys = {what: encoder.keys(frame, what) for what, frame in frames.items()}
+    train_rows = _RowIndex(keys["train"])
+    copies = train_rows.contains(keys["synthetic"])
+    holdout_copies = None if holdout is None else train_rows.contains(keys["holdout"])
+    del keys, train_rows
     encoded = {what: encoder.transform(frame, what) for what, frame in frames.items()}
     notes: list[str] = []
 
-    copies = exact_copies(encoded["synthetic"], encoded["train"])
     query = encoded["synthetic"][_subsample(len(synthetic), max_rows, rng)]
     if len(query) < len(synthetic):
         notes.append(
@@ -560,7 +670,7 @@ def privacy_report(
     dcr_holdout, nndr_holdout = nan_summary, nan_summary
     if holdout is not None:
         held = encoded["holdout"]
-        holdout_rate = float(exact_copies(held, encoded["train"]).mean())
+        holdout_rate = float(holdout_copies.mean())
         held_query = held[_subsample(len(held), max_rows, rng)]
         held_to_train = nearest_neighbours(held_query, encoded["train"], k=2)
         dcr_holdout = distance_summary(held_to_train[:, 0])

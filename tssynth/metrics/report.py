@@ -3,6 +3,11 @@
 Everything lives in one file (PNG images as base64 ``data:`` URLs, inline CSS),
 so the report can be mailed or attached to a ticket. Plots need matplotlib (the
 ``plot`` extra); without it the report holds the numbers and says so.
+
+A wide table keeps the report small and quick: at most 40 column distributions
+are drawn (the columns with the lowest shape scores) and the correlation and
+pair-trend matrices show at most 40 columns each (those that differ most), in
+figures of bounded size; a note says so, and every number stays in the tables.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ if TYPE_CHECKING:
 _MAX_LEVELS = 20  # categories shown per bar chart; the rest are grouped
 _MAX_POINTS = 500  # windows per side in the t-SNE
 _MAX_PATHS = 5  # sample paths per side
+_MAX_PLOTTED = 40  # column distributions drawn, and columns per matrix plot
+_MAX_PANEL_INCHES = 10.0  # side of one matrix panel
 _REAL, _SYNTH = "#1f77b4", "#ff7f0e"
 
 _CSS = """
@@ -149,7 +156,27 @@ def _column_plot(plt: Any, real: pd.Series, synth: pd.Series, spec: Any) -> str:
     return _png(fig, plt)
 
 
-def _correlation_plot(plt: Any, real: pd.DataFrame, synth: pd.DataFrame, specs: list) -> str | None:
+def _matrix_inches(columns: int) -> float:
+    """Side of a matrix panel: 0.35 in per column, within [3.5, _MAX_PANEL_INCHES]."""
+    return min(_MAX_PANEL_INCHES, max(3.5, 0.35 * columns + 2))
+
+
+def _most_relevant(badness: np.ndarray) -> np.ndarray:
+    """Positions of the ``_MAX_PLOTTED`` largest values (NaN last), in their original order."""
+    ranked = np.argsort(-np.nan_to_num(badness, nan=-np.inf), kind="stable")
+    return np.sort(ranked[:_MAX_PLOTTED])
+
+
+def _shown_note(shown: int, total: int, what: str, why: str) -> str | None:
+    if shown == total:
+        return None
+    return f"Showing {shown} of {total} {what}: {why}."
+
+
+def _correlation_plot(
+    plt: Any, real: pd.DataFrame, synth: pd.DataFrame, specs: list
+) -> tuple[str, str | None] | None:
+    """The real, synthetic and difference correlation matrices, and a note when cut."""
     numeric = [s for s in specs if s.kind != CATEGORICAL]
     if len(numeric) < 2:
         return None
@@ -159,15 +186,30 @@ def _correlation_plot(plt: Any, real: pd.DataFrame, synth: pd.DataFrame, specs: 
             {str(s.name): column_as_float(frame[s.name], s, what) for s in numeric}
         )
         matrices.append(values.corr().to_numpy())
-    names = [str(s.name)[:16] for s in numeric]
-    size = max(3.5, 0.35 * len(names) + 2)
+    difference = np.abs(matrices[0] - matrices[1])
+    keep = np.arange(len(numeric))
+    if len(numeric) > _MAX_PLOTTED:
+        with np.errstate(all="ignore"):
+            worst = np.fmax.reduce(difference, axis=1)  # NaN only for an all-NaN row
+        keep = _most_relevant(worst)
+    note = _shown_note(
+        len(keep),
+        len(numeric),
+        "continuous columns",
+        "those whose correlations differ most between the real and synthetic data",
+    )
+    names = [str(numeric[i].name)[:16] for i in keep]
+    size = _matrix_inches(len(names))
     fig, axes = plt.subplots(1, 3, figsize=(3 * size, size))
     titles = ("real", "synthetic", "|real - synthetic|")
-    panels = (matrices[0], matrices[1], np.abs(matrices[0] - matrices[1]))
+    panels = [m[np.ix_(keep, keep)] for m in (*matrices, difference)]
     for ax, title, matrix in zip(axes, titles, panels, strict=True):
-        difference = "|" in title
+        is_difference = "|" in title
         image = ax.imshow(
-            matrix, vmin=0 if difference else -1, vmax=1, cmap="Reds" if difference else "RdBu_r"
+            matrix,
+            vmin=0 if is_difference else -1,
+            vmax=1,
+            cmap="Reds" if is_difference else "RdBu_r",
         )
         ax.set_title(title)
         ax.set_xticks(range(len(names)))
@@ -176,19 +218,29 @@ def _correlation_plot(plt: Any, real: pd.DataFrame, synth: pd.DataFrame, specs: 
         ax.set_yticklabels(names, fontsize=7)
         fig.colorbar(image, ax=ax, shrink=0.7)
     fig.suptitle("Pearson correlation of the continuous columns")
-    return _png(fig, plt)
+    return _png(fig, plt), note
 
 
-def _pair_score_plot(plt: Any, per_pair: pd.DataFrame, columns: list) -> str | None:
+def _pair_score_plot(
+    plt: Any, per_pair: pd.DataFrame, columns: list
+) -> tuple[str, str | None] | None:
+    """The pair trend scores as a matrix, and a note when cut."""
     if per_pair.empty:
         return None
     names = [str(c) for c in columns]
     position = {c: i for i, c in enumerate(names)}
+    first = per_pair["column_1"].astype(str).map(position).to_numpy(dtype=np.int64)
+    second = per_pair["column_2"].astype(str).map(position).to_numpy(dtype=np.int64)
     matrix = np.full((len(names), len(names)), np.nan)
-    for row in per_pair.itertuples(index=False):
-        i, j = position[str(row.column_1)], position[str(row.column_2)]
-        matrix[i, j] = matrix[j, i] = row.score
-    size = max(3.5, 0.35 * len(names) + 2)
+    matrix[first, second] = matrix[second, first] = per_pair["score"].to_numpy(dtype=np.float64)
+    keep = np.arange(len(names))
+    if len(names) > _MAX_PLOTTED:
+        with np.errstate(all="ignore"):
+            worst = 1.0 - np.fmin.reduce(matrix, axis=1)  # NaN only without scored pairs
+        keep = _most_relevant(worst)
+    note = _shown_note(len(keep), len(names), "columns", "those with the lowest pair trend scores")
+    matrix, names = matrix[np.ix_(keep, keep)], [names[i] for i in keep]
+    size = _matrix_inches(len(names))
     fig, ax = plt.subplots(figsize=(size + 1, size))
     image = ax.imshow(matrix, vmin=0.5, vmax=1, cmap="viridis")
     ax.set_xticks(range(len(names)))
@@ -197,7 +249,7 @@ def _pair_score_plot(plt: Any, per_pair: pd.DataFrame, columns: list) -> str | N
     ax.set_yticklabels([n[:16] for n in names], fontsize=7)
     ax.set_title("Pair trend scores (1 = same relationship)")
     fig.colorbar(image, ax=ax, shrink=0.7)
-    return _png(fig, plt)
+    return _png(fig, plt), note
 
 
 def _loss_plot(plt: Any, history: pd.DataFrame) -> str | None:
@@ -292,7 +344,10 @@ def _summary(result: EvaluationResult) -> str:
     rows = []
     for name in ("fidelity", "utility", "privacy", "temporal"):
         part = getattr(result, name)
-        rows.append((name, "not computed" if part is None else part.overall))
+        if name in result.errors:
+            rows.append((name, f"failed: {result.errors[name]}"))
+        else:
+            rows.append((name, "not computed" if part is None else part.overall))
     text = "<h2>Summary</h2>" + _table(pd.DataFrame(rows, columns=["section", "overall score"]))
     verdict = None if result.privacy is None else result.privacy.verdict
     return text if verdict is None else text + _verdict_box(verdict)
@@ -313,26 +368,43 @@ def _fidelity_section(result: EvaluationResult, plt: Any) -> str:
     parts = ["<h2>Fidelity</h2>", _dict_table(report.to_dict())]
     specs = infer_schema(result.real, result.discrete_columns)
     if plt is not None:
+        shown = np.arange(len(specs))
+        if len(specs) > _MAX_PLOTTED:
+            shown = _most_relevant(1.0 - report.per_column["score"].to_numpy(dtype=np.float64))
         figures = []
-        for spec in specs:
+        for spec in (specs[i] for i in shown):
             data = _column_plot(plt, result.real[spec.name], result.synthetic[spec.name], spec)
             image = _img(data, f"plot-column-{spec.name}", f"{spec.name}: real vs synthetic")
             caption = html.escape(str(spec.name))
             figures.append(f"<figure>{image}<figcaption>{caption}</figcaption></figure>")
-        parts += ["<h3>Column distributions</h3>", '<div class="grid">', *figures, "</div>"]
+        parts.append("<h3>Column distributions</h3>")
+        parts += _note(
+            _shown_note(
+                len(shown),
+                len(specs),
+                "columns",
+                "those with the lowest shape scores (every column is in the per-column table)",
+            )
+        )
+        parts += ['<div class="grid">', *figures, "</div>"]
         correlation = _correlation_plot(plt, result.real, result.synthetic, specs)
         if correlation is not None:
-            parts += [
-                "<h3>Correlation matrices</h3>",
-                _img(correlation, "plot-correlation", "correlation matrices"),
-            ]
+            parts.append("<h3>Correlation matrices</h3>")
+            parts += _note(correlation[1])
+            parts.append(_img(correlation[0], "plot-correlation", "correlation matrices"))
         pairs = _pair_score_plot(plt, report.per_pair, [s.name for s in specs])
         if pairs is not None:
-            parts += ["<h3>Pair trends</h3>", _img(pairs, "plot-pair-trends", "pair trend scores")]
+            parts.append("<h3>Pair trends</h3>")
+            parts += _note(pairs[1])
+            parts.append(_img(pairs[0], "plot-pair-trends", "pair trend scores"))
     parts += ["<h3>Per column</h3>", _table(report.per_column)]
     worst = report.per_pair.sort_values("score").head(15)
     parts += ["<h3>Weakest column pairs</h3>", _table(worst)]
     return "\n".join(parts)
+
+
+def _note(text: str | None) -> list[str]:
+    return [] if text is None else [f'<p class="note">{html.escape(text)}</p>']
 
 
 def _utility_section(result: EvaluationResult) -> str:
