@@ -137,9 +137,10 @@ def _fit_latent_mixture(
     if not active.any():
         _one_gaussian(module, codes, variance)
         return
-    fit_codes = codes[:, active]
+    fit_codes = codes
     if len(fit_codes) > _LATENT_MIXTURE_ROWS:  # EM costs rows x components x dim^2 per pass
         fit_codes = fit_codes[rng.choice(len(fit_codes), _LATENT_MIXTURE_ROWS, replace=False)]
+    fit_codes = fit_codes[:, active]  # after the subsample: no copy of every row
     mixture_seed = int(rng.integers(2**31))
     mixture = None
     for dtype in (np.float32, np.float64):

@@ -157,15 +157,15 @@ class TVAE(nn.Module):
     def posterior_moments(
         self, x: torch.Tensor, batch_size: int = 4096
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior means of the rows (n, D) and their posterior variance averaged (D,)."""
-        means, variance = [], torch.zeros(self.embedding_dim, dtype=torch.float64, device=x.device)
-        for rows in x.split(batch_size):
-            mu, logvar = self.encoder(rows)
-            means.append(mu.double())
+        """Posterior means (n, D) in the dtype of ``x``, and the mean posterior variance (D,)."""
+        # Filled in place: a list of chunks and their concatenation would hold the means twice.
+        means = torch.empty((len(x), self.embedding_dim), dtype=x.dtype, device=x.device)
+        variance = torch.zeros(self.embedding_dim, dtype=torch.float64, device=x.device)
+        for start in range(0, len(x), batch_size):
+            mu, logvar = self.encoder(x[start : start + batch_size])
+            means[start : start + len(mu)] = mu
             variance += logvar.double().exp().sum(0)
-        if not means:
-            return x.new_zeros((0, self.embedding_dim), dtype=torch.float64), variance
-        return torch.cat(means), variance / len(x)
+        return means, variance / max(len(x), 1)
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
         # Files written before the mixture hold one Gaussian: loc (D,), tril (D, D).
