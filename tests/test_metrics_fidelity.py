@@ -190,3 +190,15 @@ def test_correlation_matrix_equals_the_per_pair_values(monkeypatch):
     real.loc[:5, "v0"] = np.nan
     fidelity_report(real, synthetic)
     assert len(calls) == 11  # v0's pairs in the real table
+
+
+def test_a_constant_column_has_no_correlation_even_when_its_std_rounds_above_zero():
+    from tssynth.metrics.fidelity import _correlation, _correlations
+
+    rng = np.random.default_rng(0)
+    constant = np.full(1000, 0.1)  # np.std(constant) is about 1e-17, not 0
+    other = rng.normal(size=1000)
+    assert np.std(constant) > 0
+    assert np.isnan(_correlation(constant, other))
+    matrix = _correlations([constant, other, other + rng.normal(size=1000)])
+    assert np.isnan(matrix[0, 1]) and np.isnan(matrix[0, 2]) and not np.isnan(matrix[1, 2])

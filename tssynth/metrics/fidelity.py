@@ -332,7 +332,8 @@ def _cramers_v(first: np.ndarray, second: np.ndarray, levels_1: int, levels_2: i
 def _correlation(x: np.ndarray, y: np.ndarray) -> float:
     """Pearson correlation on the rows where both are observed (NaN below 2 rows or if constant)."""
     keep = ~(np.isnan(x) | np.isnan(y))
-    if keep.sum() < 2 or np.std(x[keep]) == 0 or np.std(y[keep]) == 0:
+    # min == max, not np.std == 0: the std of a constant 0.1 rounds above zero.
+    if keep.sum() < 2 or np.ptp(x[keep]) == 0 or np.ptp(y[keep]) == 0:
         return float("nan")
     return float(np.corrcoef(x[keep], y[keep])[0, 1])
 
@@ -344,18 +345,17 @@ def _correlations(columns: list[np.ndarray]) -> np.ndarray:
     as :func:`numpy.corrcoef` computes one pair (the same centring and scaling;
     only the summation order of the products may differ, by rounding). Pairs with
     a constant column are NaN, as in ``_correlation``. Pairs with a missing value
-    (their complete rows depend on the pair) and pairs with a column that is
-    constant but whose ``np.std`` rounds above 0 go through ``_correlation`` itself.
+    (their complete rows depend on the pair) go through ``_correlation`` itself.
     """
     k = len(columns)
     result = np.full((k, k), np.nan)
     if k < 2 or len(columns[0]) < 2:
         return result  # fewer than 2 rows: every pair is NaN
     complete = np.array([not np.isnan(column).any() for column in columns])
-    std, varying = np.full(k, np.nan), np.zeros(k, dtype=bool)
+    varying = np.zeros(k, dtype=bool)
     for i in np.flatnonzero(complete):
-        std[i], varying[i] = np.std(columns[i]), columns[i].min() != columns[i].max()
-    fast = np.flatnonzero(complete & (std != 0) & varying)
+        varying[i] = columns[i].min() != columns[i].max()
+    fast = np.flatnonzero(complete & varying)
     if len(fast):
         matrix = np.vstack([columns[i] for i in fast])  # a copy, centred in place
         matrix -= matrix.mean(axis=1, keepdims=True)
@@ -366,8 +366,8 @@ def _correlations(columns: list[np.ndarray]) -> np.ndarray:
         product /= scale[None, :]
         product = np.triu(product) + np.triu(product, 1).T  # (i, j) as corrcoef gives it, i < j
         result[np.ix_(fast, fast)] = np.clip(product, -1, 1)
-    # Complete columns with np.std == 0: their pairs with complete columns stay NaN.
-    slow = np.flatnonzero(~complete | ((std != 0) & ~varying))
+    # Constant complete columns: their pairs with complete columns stay NaN.
+    slow = np.flatnonzero(~complete)
     done: set[int] = set()
     for i in slow:
         done.add(i)
