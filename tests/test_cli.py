@@ -47,6 +47,19 @@ def test_fit_writes_a_loadable_generator_with_the_options(files):
     assert synthesizer.sample(5).shape == (5, 15)
 
 
+def test_fit_with_identifiers_numbers_them_afresh(files):
+    data = pd.read_csv(files / "real.csv").assign(person=lambda d: [f"p{i}" for i in range(len(d))])
+    data.to_csv(files / "people.csv", index=False)
+    generator = files / "people.tssynth"
+    args = ["fit", str(files / "people.csv"), "--epochs", "1", "--identifiers", "person"]
+    assert main([*args, "-o", str(generator), "-q"]) == 0
+    sampled = load(generator).sample(4)
+    assert sampled["person"].tolist() == ["0", "1", "2", "3"]
+    bad = ["fit", str(files / "people.csv"), "--identifiers", "nope", "-q"]
+    assert main([*bad, "-o", str(files / "bad.tssynth")]) == 1  # a named error, no traceback
+    assert not (files / "bad.tssynth").exists()
+
+
 def test_fit_with_epsilon_trains_privately_and_reports_the_budget(files, capsys):
     generator = files / "private.tssynth"
     args = ["fit", str(files / "real.csv"), "--epochs", "1", "--epsilon", "2", "-o", str(generator)]

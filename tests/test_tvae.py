@@ -269,3 +269,67 @@ def test_chunked_transform_and_inverse_transform_equal_one_pass(
     assert fitted_tvae.transform(mixed_frame.iloc[:0]).shape == (0, latents.shape[1])
     sampled = fitted_tvae.sample(7)  # chunks of 3, 3 and 1 rows
     assert len(sampled) == 7 and list(sampled.dtypes) == list(mixed_frame.dtypes)
+
+
+def test_identifier_columns_are_numbered_afresh_and_never_copied(tmp_path):
+    import tssynth
+
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame(
+        {
+            "customer": np.array([f"C{i:05d}" for i in rng.permutation(n)], dtype=object),
+            "age": rng.integers(18, 90, n),
+            "plan": rng.choice(["basic", "pro"], n),
+            "account": pd.array(rng.permutation(n) + 1000, dtype="Int64"),
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tssynth.DataWarning)  # declared: no identifier warning
+        model = TVAESynthesizer(epochs=2, random_state=0, **SMALL).fit(
+            df, metadata={"identifiers": ["customer", "account"]}
+        )
+    path = model.save(tmp_path / "ids.tssynth")
+    first, second = model.sample(40), model.sample(25)
+    assert list(first.columns) == list(df.columns)
+    pd.testing.assert_series_equal(first.dtypes, df.dtypes)
+    assert first["customer"].tolist() == [str(i) for i in range(40)]
+    assert first["account"].tolist() == list(range(40))
+    both = pd.concat([first, second])
+    assert both["customer"].is_unique and not both["customer"].isin(df["customer"]).any()
+    # a file saved right after fit numbers from 0 again; one saved later continues
+    reloaded = TVAESynthesizer.load(path)
+    pd.testing.assert_frame_equal(reloaded.sample(40), first)
+    later = tssynth.load(model.save(tmp_path / "later.tssynth")).sample(5)
+    assert later["account"].tolist() == list(range(65, 70))
+    assert model.transform(df).shape == (n, SMALL["embedding_dim"])
+    decoded = model.inverse_transform(model.transform(df.iloc[:3]))
+    assert decoded["customer"].tolist() == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"metadata": {"identifiers": ["nope"]}}, "not in the data"),
+        ({"metadata": {"identifiers": ["k"], "categorical": ["k"]}}, "declared as identifiers"),
+        ({"discrete_columns": ["k"], "metadata": {"identifiers": ["k"]}}, "declared as identif"),
+        ({"metadata": {"identifiers": ["k", "x"]}}, "keep at least one column"),
+        ({"metadata": {"identifiers": "k"}}, "list of column names"),
+    ],
+)
+def test_bad_identifier_declarations_are_named(kwargs, message):
+    df = pd.DataFrame({"k": ["a", "b", "c"] * 10, "x": np.arange(30.0)})
+    with pytest.raises(InvalidParameterError, match=message):
+        TVAESynthesizer(epochs=1, **SMALL).fit(df, **kwargs)
+
+
+def test_identifiers_are_refused_for_arrays_and_sequences():
+    from tssynth import DVAESynthesizer
+
+    with pytest.raises(InvalidParameterError, match="needs a DataFrame"):
+        TVAESynthesizer(epochs=1, **SMALL).fit(np.zeros((10, 2)), metadata={"identifiers": [0]})
+    panel = pd.DataFrame({"id": np.repeat([0, 1], 5), "t": np.tile(np.arange(5), 2), "v": 1.0})
+    with pytest.raises(InvalidParameterError, match="sequence_key"):
+        DVAESynthesizer(sequence_key="id", sequence_index="t", epochs=1).fit(
+            panel, metadata={"identifiers": ["v"]}
+        )

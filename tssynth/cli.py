@@ -251,8 +251,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     }
     init = {k: v for k, v in init.items() if v is not None}
     init["verbose"] = not args.quiet
+    identifiers = _split_columns(args.identifiers)
     options = {
         "discrete_columns": _split_columns(args.discrete_columns),
+        "metadata": None if identifiers is None else {"identifiers": identifiers},
         "sequence_key": args.sequence_key,
         "sequence_index": args.sequence_index,
         "window": args.window,
@@ -436,6 +438,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--batch-size", type=int, help="rows per training batch")
     fit.add_argument(
         "--discrete-columns", metavar="COLS", help="comma-separated columns to treat as categorical"
+    )
+    fit.add_argument(
+        "--identifiers",
+        metavar="COLS",
+        help="comma-separated ID columns: not modelled, numbered afresh in samples (tables)",
     )
     fit.add_argument("--sequence-key", metavar="COL", help="entity column of a long panel")
     fit.add_argument("--sequence-index", metavar="COL", help="time column of a long panel")

@@ -190,6 +190,12 @@ def infer_schema(
     """
     check_frame(df)
     discrete_columns, metadata = check_declarations(discrete_columns, metadata, df.columns)
+    if metadata is not None and metadata.get(IDENTIFIERS):
+        raise InvalidParameterError(
+            "metadata['identifiers'] is for the columns of a table (TVAESynthesizer on a "
+            "DataFrame); a sequence's identifier is its sequence_key, which samples number "
+            "afresh."
+        )
     forced = _forced_kinds(discrete_columns, metadata)
     declared_categories, declared_bounds = _public_schema(metadata)
     for name in declared_categories:
@@ -236,7 +242,8 @@ def infer_schema(
     return specs
 
 
-_METADATA_KEYS = (CONTINUOUS, CATEGORICAL, "categories", "bounds")
+IDENTIFIERS = "identifiers"
+_METADATA_KEYS = (CONTINUOUS, CATEGORICAL, "categories", "bounds", IDENTIFIERS)
 
 
 def _column_list(value: Any, param: str) -> list[Hashable]:
@@ -293,10 +300,10 @@ def check_declarations(
             raise InvalidParameterError(
                 "metadata must be a dict with the keys 'continuous' and/or 'categorical', each "
                 "a list of column names, and optionally 'categories' and 'bounds' (the public "
-                f"schema); got {metadata!r}."
+                f"schema) and 'identifiers' (columns numbered afresh); got {metadata!r}."
             )
         metadata = dict(metadata)
-        for kind in (CONTINUOUS, CATEGORICAL):
+        for kind in (CONTINUOUS, CATEGORICAL, IDENTIFIERS):
             if kind in metadata:
                 metadata[kind] = _column_list(metadata[kind], f"metadata[{kind!r}]")
                 named += metadata[kind]

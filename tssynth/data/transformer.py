@@ -261,8 +261,9 @@ class DataTransformer:
                     f"of its rows ({n_categories:,} categories): it looks like an identifier. "
                     "Samples copy real values of a categorical column, so real identifiers "
                     "would appear in the synthetic data, and each category is a model column. "
-                    "Drop the column before fit (and number the samples afresh), or pass it "
-                    "as continuous if its values are numbers without meaning as categories.",
+                    f"Declare it with fit(..., metadata={{'identifiers': [{name!r}]}}) to number "
+                    "the samples' values afresh, drop it, or pass it as continuous if its "
+                    "values are numbers without meaning as categories.",
                     DataWarning,
                     stacklevel=4,
                 )

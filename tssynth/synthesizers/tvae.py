@@ -13,8 +13,9 @@ from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data import DataTransformer, infer_schema
 from tssynth.data.frame import as_frame, from_frame
 from tssynth.data.private import DataBudget
+from tssynth.data.schema import CATEGORICAL, CONTINUOUS, IDENTIFIERS, check_declarations
 from tssynth.data.transformer import private_units
-from tssynth.exceptions import InvalidDataError
+from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.nn.tvae import TVAE
 
 # Rows handled at once, bounded by model-array values so that a wide table (a column
@@ -101,7 +102,13 @@ class TVAESynthesizer(BaseSynthesizer):
     >>> synthetic = synthesizer.sample(1000)  # doctest: +SKIP
     """
 
-    _data_attribute_names = ("transformer_", "input_format_", "n_features_in_", "feature_names_in_")
+    _data_attribute_names = (
+        "transformer_",
+        "input_format_",
+        "n_features_in_",
+        "feature_names_in_",
+        "identifiers_",
+    )
     _latent_distribution = True
 
     def __init__(
@@ -163,7 +170,11 @@ class TVAESynthesizer(BaseSynthesizer):
             ``{"continuous": [...], "categorical": [...]}`` overrides, and the
             public schema ``"categories": {column: [...]}`` and
             ``"bounds": {column: [low, high]}`` (used instead of private statistics
-            when ``epsilon`` is set; values outside declared bounds are clipped).
+            when ``epsilon`` is set; values outside declared bounds are clipped), and
+            ``"identifiers": [...]``: columns that identify a row (a customer or
+            patient ID). They are not modelled; samples number them afresh (0, 1, 2,
+            ... in their dtype, as text for text columns), continuing over consecutive
+            ``sample`` calls, so no real identifier reaches the synthetic data.
 
         Returns
         -------
@@ -183,11 +194,25 @@ class TVAESynthesizer(BaseSynthesizer):
         metadata: Mapping[str, Iterable[Hashable]] | None = None,
     ) -> PreparedInput:
         frame, input_format = as_frame(X)
-        schema = infer_schema(frame, discrete_columns, metadata)
+        discrete_columns, metadata = check_declarations(discrete_columns, metadata, frame.columns)
+        names = [] if metadata is None else metadata.pop(IDENTIFIERS, [])
+        _check_identifiers(names, frame, input_format, discrete_columns, metadata)
+        identifiers = [
+            {"name": name, "position": frame.columns.get_loc(name), "dtype": str(frame[name].dtype)}
+            for name in dict.fromkeys(names)
+        ]
+        identifiers.sort(key=lambda column: column["position"])
+        modelled = frame.drop(columns=list(dict.fromkeys(names))) if names else frame
+        schema = infer_schema(modelled, discrete_columns, metadata)
         signature = [[repr(c.name), c.kind, c.dtype] for c in schema]
-        return PreparedInput(
-            frame, signature, {"schema": schema, "input_format": input_format}, len(frame)
-        )
+        signature += [[repr(c["name"]), "identifier", c["dtype"]] for c in identifiers]
+        extras = {
+            "schema": schema,
+            "input_format": input_format,
+            "identifiers": identifiers,
+            "columns": frame.columns.to_list(),
+        }
+        return PreparedInput(modelled, signature, extras, len(frame))
 
     def _fit_data(
         self, prepared: PreparedInput, seed: int, budget: DataBudget | None
@@ -197,8 +222,9 @@ class TVAESynthesizer(BaseSynthesizer):
             budget.reserve(private_units(schema))
         transformer = DataTransformer(random_state=seed).fit(frame, schema, budget)
         arrays = [transformer.transform(frame, np.random.default_rng(seed))]
-        names = frame.columns.to_list()
+        names = prepared.extras["columns"]
         attributes = {
+            "identifiers_": {"columns": prepared.extras["identifiers"], "issued": 0},
             "transformer_": transformer,
             "input_format_": prepared.extras["input_format"],
             "n_features_in_": len(names),
@@ -223,15 +249,18 @@ class TVAESynthesizer(BaseSynthesizer):
             "transformer": attributes["transformer_"].to_state(),
             "input_format": attributes["input_format_"],
             "feature_names_in": None if names is None else list(names),
+            "identifiers": dict(attributes["identifiers_"]),
         }
 
     def _data_attributes(self, state: dict[str, Any]) -> dict[str, Any]:
         transformer = DataTransformer.from_state(state["transformer"])
         names = state["feature_names_in"]
+        identifiers = dict(state.get("identifiers", {"columns": [], "issued": 0}))  # older files
         return {
+            "identifiers_": identifiers,
             "transformer_": transformer,
             "input_format_": state["input_format"],
-            "n_features_in_": len(transformer.columns),
+            "n_features_in_": len(transformer.columns) + len(identifiers["columns"]),
             "feature_names_in_": None if names is None else np.asarray(names, dtype=object),
         }
 
@@ -265,7 +294,21 @@ class TVAESynthesizer(BaseSynthesizer):
         if not batches:
             empty = np.zeros((0, self.transformer_.output_dim), dtype=np.float32)
             batches.append(self.transformer_.decode(empty))
-        return from_frame(self.transformer_.assemble(batches), self.input_format_)
+        frame = self._with_identifiers(self.transformer_.assemble(batches), advance=True)
+        return from_frame(frame, self.input_format_)
+
+    def _with_identifiers(self, frame: pd.DataFrame, advance: bool) -> pd.DataFrame:
+        """``frame`` with the identifier columns (samples numbered on, decoded rows from 0)."""
+        state = self.identifiers_
+        if not state["columns"]:
+            return frame
+        start = state["issued"] if advance else 0
+        numbers = np.arange(start, start + len(frame))
+        if advance:
+            state["issued"] += len(frame)
+        for column in state["columns"]:  # in position order, so each lands in its place
+            frame.insert(column["position"], column["name"], _fresh_identifiers(numbers, column))
+        return frame
 
     def _model_arrays(self, X: Any) -> Iterator[torch.Tensor]:
         """The model arrays of ``X`` in chunks of rows (at least one, maybe empty)."""
@@ -326,8 +369,60 @@ class TVAESynthesizer(BaseSynthesizer):
         if not batches:
             empty = np.zeros((0, self.transformer_.output_dim), dtype=np.float32)
             batches.append(self.transformer_.decode(empty))
-        return from_frame(self.transformer_.assemble(batches), self.input_format_)
+        frame = self._with_identifiers(self.transformer_.assemble(batches), advance=False)
+        return from_frame(frame, self.input_format_)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the latent dimensions returned by :meth:`transform`."""
         return np.asarray([f"latent{i}" for i in range(self.embedding_dim)], dtype=object)
+
+
+def _check_identifiers(
+    names: list[Hashable],
+    frame: pd.DataFrame,
+    input_format: dict[str, Any],
+    discrete_columns: list[Hashable] | None,
+    metadata: dict[str, Any] | None,
+) -> None:
+    """Raise when ``metadata["identifiers"]`` cannot be honoured."""
+    if not names:
+        return
+    if input_format["kind"] != "frame":
+        raise InvalidParameterError(
+            "metadata['identifiers'] needs a DataFrame with named columns; drop identifier "
+            "columns from an array before fit."
+        )
+    metadata = metadata or {}
+    declared = {
+        *(discrete_columns or []),
+        *metadata.get(CONTINUOUS, []),
+        *metadata.get(CATEGORICAL, []),
+        *metadata.get("categories", {}),
+        *metadata.get("bounds", {}),
+    }
+    both = [name for name in names if name in declared]
+    if both:
+        raise InvalidParameterError(
+            f"Columns {both} are declared as identifiers and as modelled columns "
+            "(discrete_columns or another metadata key); declare each column once."
+        )
+    if len(set(names)) >= frame.shape[1]:
+        raise InvalidParameterError(
+            "metadata['identifiers'] names every column; keep at least one column to model."
+        )
+
+
+def _fresh_identifiers(numbers: np.ndarray, column: dict[str, Any]) -> pd.Series:
+    """``numbers`` as identifiers in the column's dtype: numbers stay numbers, else text."""
+    dtype = pd.api.types.pandas_dtype(column["dtype"])
+    numeric = pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype)
+    if numeric and not isinstance(dtype, pd.CategoricalDtype):
+        if pd.api.types.is_integer_dtype(dtype):
+            limit = np.iinfo(np.dtype(str(dtype).lower()))
+            if len(numbers) and numbers[-1] > limit.max:
+                return pd.Series(numbers, dtype=np.int64)  # more rows than the dtype can number
+        return pd.Series(numbers).astype(dtype)
+    text = numbers.astype(str).astype(object)
+    if pd.api.types.is_string_dtype(dtype) and dtype != np.dtype(object):
+        return pd.Series(text, dtype=dtype)
+    return pd.Series(text, dtype=object)
