@@ -385,8 +385,9 @@ class PanelTransformer:
         # Irregular times: the gap to the previous step is one more step feature (not
         # under DP, where the index keeps one released step).
         self.gap_column = None if budget is not None else _gap_column(panel)
+        step_rows = self._step_rows(panel)
         if self.gap_column is not None:
-            step_schema = step_schema + infer_schema(self._step_rows(panel)[[self.gap_column]])
+            step_schema = step_schema + infer_schema(step_rows[[self.gap_column]])
         weights = None
         if budget is not None:
             budget.max_values_per_record = int(panel.lengths.max())
@@ -400,7 +401,7 @@ class PanelTransformer:
             )
             weights = 1.0 / panel.lengths[panel.codes]
         self.steps = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)
-        self.steps.fit(self._step_rows(panel), step_schema, budget, weights)
+        self.steps.fit(step_rows, step_schema, budget, weights)
         self.context, self.context_rows = None, None
         if panel.context is not None:
             self.context = DataTransformer(max_modes=self.max_modes, random_state=self.random_state)

@@ -52,19 +52,16 @@ class SpanLayout(nn.Module):
         )
         self.n_segments = len(softmax)
         self._dense = 0 < self.n_segments <= _MATMUL_SEGMENTS
-        membership = torch.zeros((len(dims), self.n_segments))
-        membership[torch.arange(len(dims)), segment] = 1.0
-        if not self._dense:
-            membership = membership[:, :0]
+        membership = torch.zeros((len(dims), self.n_segments if self._dense else 0))
+        if self._dense:
+            membership[torch.arange(len(dims)), segment] = 1.0
         self.register_buffer(
             "gaussian_dims", torch.tensor(gaussian, dtype=torch.long), persistent=False
         )
         self.register_buffer("softmax_dims", torch.tensor(dims, dtype=torch.long), persistent=False)
         self.register_buffer("segment", segment, persistent=False)
         self.register_buffer(
-            "segment_width",
-            torch.bincount(segment, minlength=self.n_segments).float(),
-            persistent=False,
+            "segment_width", torch.bincount(segment, minlength=self.n_segments), persistent=False
         )
         self.register_buffer("membership", membership, persistent=False)
 
@@ -73,7 +70,7 @@ class SpanLayout(nn.Module):
         if len(values) == 0:
             return values.new_zeros((0, self.n_segments))
         # segment_reduce over contiguous spans: a few times faster than scatter_reduce.
-        lengths = self.segment_width.to(torch.long).expand(len(values), -1).contiguous()
+        lengths = self.segment_width.expand(len(values), -1).contiguous()
         return torch.segment_reduce(values, "max", lengths=lengths, axis=1)
 
     def segment_sum(self, values: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,13 @@ from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data import DataTransformer, infer_schema
 from tssynth.data.frame import as_frame, from_frame
 from tssynth.data.private import DataBudget
-from tssynth.data.schema import CATEGORICAL, CONTINUOUS, IDENTIFIERS, check_declarations
+from tssynth.data.schema import (
+    CATEGORICAL,
+    CONTINUOUS,
+    IDENTIFIERS,
+    check_declarations,
+    check_frame,
+)
 from tssynth.data.transformer import private_units
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.nn.tvae import TVAE
@@ -194,15 +200,16 @@ class TVAESynthesizer(BaseSynthesizer):
         metadata: Mapping[str, Iterable[Hashable]] | None = None,
     ) -> PreparedInput:
         frame, input_format = as_frame(X)
+        check_frame(frame)  # duplicate names first: identifiers are located by name
         discrete_columns, metadata = check_declarations(discrete_columns, metadata, frame.columns)
-        names = [] if metadata is None else metadata.pop(IDENTIFIERS, [])
+        names = list(dict.fromkeys([] if metadata is None else metadata.pop(IDENTIFIERS, [])))
         _check_identifiers(names, frame, input_format, discrete_columns, metadata)
         identifiers = [
             {"name": name, "position": frame.columns.get_loc(name), "dtype": str(frame[name].dtype)}
-            for name in dict.fromkeys(names)
+            for name in names
         ]
         identifiers.sort(key=lambda column: column["position"])
-        modelled = frame.drop(columns=list(dict.fromkeys(names))) if names else frame
+        modelled = frame.drop(columns=names) if names else frame
         schema = infer_schema(modelled, discrete_columns, metadata)
         signature = [[repr(c.name), c.kind, c.dtype] for c in schema]
         signature += [[repr(c["name"]), "identifier", c["dtype"]] for c in identifiers]
@@ -291,24 +298,28 @@ class TVAESynthesizer(BaseSynthesizer):
             batches.append(
                 self.transformer_.decode(data.cpu().numpy(), sigma.cpu().numpy(), self._sample_rng)
             )
+        return self._assemble(batches, advance=True)
+
+    def _assemble(self, batches: list[dict[str, np.ndarray]], advance: bool) -> Any:
+        """The decoded batches as one result in the fitted format, identifiers added.
+
+        Samples (``advance``) number identifiers on from those issued so far; decoded
+        latents number them from 0.
+        """
         if not batches:
             empty = np.zeros((0, self.transformer_.output_dim), dtype=np.float32)
-            batches.append(self.transformer_.decode(empty))
-        frame = self._with_identifiers(self.transformer_.assemble(batches), advance=True)
-        return from_frame(frame, self.input_format_)
-
-    def _with_identifiers(self, frame: pd.DataFrame, advance: bool) -> pd.DataFrame:
-        """``frame`` with the identifier columns (samples numbered on, decoded rows from 0)."""
+            batches = [self.transformer_.decode(empty)]
+        frame = self.transformer_.assemble(batches)
         state = self.identifiers_
         if not state["columns"]:
-            return frame
+            return from_frame(frame, self.input_format_)
         start = state["issued"] if advance else 0
         numbers = np.arange(start, start + len(frame))
         if advance:
             state["issued"] += len(frame)
         for column in state["columns"]:  # in position order, so each lands in its place
             frame.insert(column["position"], column["name"], _fresh_identifiers(numbers, column))
-        return frame
+        return from_frame(frame, self.input_format_)
 
     def _model_arrays(self, X: Any) -> Iterator[torch.Tensor]:
         """The model arrays of ``X`` in chunks of rows (at least one, maybe empty)."""
@@ -366,11 +377,7 @@ class TVAESynthesizer(BaseSynthesizer):
             with torch.no_grad():
                 data, _ = self.module_.decode(rows)
             batches.append(self.transformer_.decode(data.cpu().numpy()))
-        if not batches:
-            empty = np.zeros((0, self.transformer_.output_dim), dtype=np.float32)
-            batches.append(self.transformer_.decode(empty))
-        frame = self._with_identifiers(self.transformer_.assemble(batches), advance=False)
-        return from_frame(frame, self.input_format_)
+        return self._assemble(batches, advance=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the latent dimensions returned by :meth:`transform`."""
@@ -415,8 +422,7 @@ def _check_identifiers(
 def _fresh_identifiers(numbers: np.ndarray, column: dict[str, Any]) -> pd.Series:
     """``numbers`` as identifiers in the column's dtype: numbers stay numbers, else text."""
     dtype = pd.api.types.pandas_dtype(column["dtype"])
-    numeric = pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype)
-    if numeric and not isinstance(dtype, pd.CategoricalDtype):
+    if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
         if pd.api.types.is_integer_dtype(dtype):
             limit = np.iinfo(np.dtype(str(dtype).lower()))
             if len(numbers) and numbers[-1] > limit.max:
