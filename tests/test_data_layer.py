@@ -327,3 +327,34 @@ def test_point_masses_at_the_edges_of_huge_integers_come_back_exactly():
     at_min = frame["big"] == base
     assert (back["big"][at_min] == base).all()
     assert back["big"].between(frame["big"].min(), frame["big"].max()).all()
+
+
+def test_decoding_draws_equals_decoding_their_one_hot_model_array(mixed_frame):
+    transformer = fit_transformer(mixed_frame)
+    rng = np.random.default_rng(0)
+    n = 500
+    gaussian = [s for s in transformer.spans if s.kind != SOFTMAX]
+    softmax = [s for s in transformer.spans if s.kind == SOFTMAX]
+    means = rng.uniform(-1, 1, (n, len(gaussian)))
+    choices = np.stack([rng.integers(0, s.stop - s.start, n) for s in softmax], axis=1)
+    data = np.zeros((n, transformer.output_dim), dtype=np.float32)
+    data[:, [s.start for s in gaussian]] = means
+    for span, s in enumerate(softmax):
+        data[np.arange(n), s.start + choices[:, span]] = 1.0
+    drawn = transformer.decode_draws(means.astype(np.float32), choices)
+    decoded = transformer.decode(data)
+    assert drawn.keys() == decoded.keys()
+    for key in drawn:
+        np.testing.assert_array_equal(drawn[key], decoded[key])
+    pd.testing.assert_frame_equal(
+        transformer.assemble([drawn]), transformer.inverse_transform(data)
+    )
+    # Noise on the Gaussian columns comes from the generator alone: the same seed, the same rows.
+    sigmas = np.full(len(gaussian), 0.1)
+    first, second = (
+        transformer.decode_draws(means, choices, sigmas, np.random.default_rng(1)) for _ in range(2)
+    )
+    np.testing.assert_array_equal(first["continuous"], second["continuous"])
+    assert not np.array_equal(first["continuous"], drawn["continuous"])
+    with pytest.raises(InvalidDataError, match="draws of shapes"):
+        transformer.decode_draws(means[:, :1], choices)

@@ -1,4 +1,4 @@
-"""The model layer: the span loss, the KL terms and the output activation."""
+"""The model layer: the span loss, the KL terms, the output activation and drawing rows."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from tssynth.nn import SpanLayout, gaussian_kl, span_nll, standard_normal_kl
+from tssynth.nn.layout import SpanSampler, Workspace
 from tssynth.nn.modules import Decoder
 from tssynth.nn.tvae import TVAE
 from tssynth.training import _by_length, _grouping_pays
@@ -348,3 +349,146 @@ def test_grouping_by_length_only_where_padding_would_multiply_the_work():
     assert _grouping_pays(np.array([20] * 299 + [2000]), 64)
     assert not _grouping_pays(rng.integers(4, 25, 135), 16)  # a small panel keeps shuffled batches
     assert not _grouping_pays(np.full(100, 7), 10)
+
+
+# ------------------------------------------------------- drawing from the decoder
+
+SAMPLED_SPANS = [
+    (0, 1, "gaussian"),
+    (1, 4, "softmax"),
+    (4, 5, "softmax"),  # one category
+    (5, 6, "gaussian"),
+    (6, 8, "softmax"),
+    (8, 13, "softmax"),
+    (13, 55, "softmax"),
+]
+
+
+def _softmax_spans(spans):
+    return [(start, stop) for start, stop, kind in spans if kind == "softmax"]
+
+
+def _draw_all(sampler, logits, uniforms):
+    """SpanSampler.draw over all rows, the flagged ones redone in float64."""
+    choices = torch.empty(uniforms.shape, dtype=torch.long)
+    unsure = sampler.draw(logits, uniforms, choices, Workspace(torch.device("cpu")))
+    if len(unsure):
+        choices[unsure] = sampler.draw_exact(logits[unsure], uniforms[unsure])
+    return choices, unsure
+
+
+def _sampler_inputs(spans, n, scale, generator):
+    sampler = SpanSampler(spans)
+    weight = torch.randn(spans[-1][1], 8, generator=generator)
+    bias = torch.randn(spans[-1][1], generator=generator)
+    hidden = torch.randn(n, 8, generator=generator) * scale
+    head_weight, head_bias = sampler.head(weight, bias)
+    uniforms = torch.rand(n, sampler.n_spans, generator=generator, dtype=torch.float64)
+    return sampler, hidden @ weight.T + bias, hidden @ head_weight.T + head_bias, uniforms
+
+
+# More spans than _MATMUL_SEGMENTS: sums over spans by index_add instead of a matmul.
+MANY_SPANS = [(5 * i // 2, 5 * (i + 1) // 2, "softmax") for i in range(70)]  # widths 2, 3
+
+
+@pytest.mark.parametrize("spans", [SAMPLED_SPANS, MANY_SPANS], ids=["few", "many"])
+def test_span_sampler_agrees_with_its_float64_draw_on_every_row(spans):
+    generator = torch.Generator().manual_seed(0)
+    n = 100_000 if spans is SAMPLED_SPANS else 10_000
+    sampler, full, logits, uniforms = _sampler_inputs(spans, n, 4.0, generator)
+    # Half the rows draw within float32 rounding of a category boundary, where float32
+    # running sums alone would often pick the neighbour.
+    for span, (start, stop) in enumerate(_softmax_spans(spans)):
+        cdf = torch.softmax(full[: n // 2, start:stop].double(), dim=1).cumsum(1)
+        pick = torch.randint(0, stop - start, (n // 2, 1), generator=generator)
+        jitter = 1 + (torch.rand(n // 2, generator=generator, dtype=torch.float64) - 0.5) * 1e-6
+        uniforms[: n // 2, span] = (cdf.gather(1, pick)[:, 0] * jitter).clamp(max=0.999)
+    logits[:50] *= 40  # beyond exp's float32 range: these rows overflow
+    choices, unsure = _draw_all(sampler, logits, uniforms)
+    assert len(unsure) >= 50 and (unsure >= n // 2).sum() < n // 50  # rare off the boundaries
+    torch.testing.assert_close(choices, sampler.draw_exact(logits, uniforms), rtol=0, atol=0)
+
+
+def test_span_sampler_draws_the_inverse_cdf_of_the_softmax():
+    generator = torch.Generator().manual_seed(1)
+    sampler, full, logits, uniforms = _sampler_inputs(SAMPLED_SPANS, 50_000, 4.0, generator)
+    choices, _ = _draw_all(sampler, logits, uniforms)
+    for span, (start, stop) in enumerate(_softmax_spans(SAMPLED_SPANS)):
+        cdf = torch.softmax(full[:, start:stop].double(), dim=1).cumsum(1)
+        u = uniforms[:, span, None]
+        expected = torch.minimum((cdf <= u).sum(1), torch.tensor(stop - start - 1))
+        differ = (choices[:, span] != expected).nonzero().flatten()
+        # Only where u meets a category boundary to float32 precision of the weights.
+        assert len(differ) <= 5
+        for row in differ.tolist():
+            assert (cdf[row] - u[row]).abs().min() < 1e-5
+
+
+def test_span_sampler_frequencies_match_the_probabilities():
+    spans = [(0, 4, "softmax"), (4, 5, "softmax"), (5, 8, "softmax"), (8, 10, "gaussian")]
+    probabilities = [
+        torch.tensor([0.5, 0.3, 0.199, 0.001]),
+        torch.tensor([1.0]),
+        torch.tensor([1 - 2e-4, 2e-4, 0.0]),  # a tiny probability and an impossible one
+    ]
+    n = 400_000
+    sampler = SpanSampler(spans)
+    row = torch.cat([p.log().clamp(min=-1e4) for p in probabilities] + [torch.zeros(2)])
+    _, head_bias = sampler.head(torch.zeros(10, 1), row)
+    logits = head_bias.expand(n, -1).clone()
+    generator = torch.Generator().manual_seed(2)
+    uniforms = torch.rand(n, sampler.n_spans, generator=generator, dtype=torch.float64)
+    choices, _ = _draw_all(sampler, logits, uniforms)
+    for span, p in enumerate(probabilities):
+        counts = torch.bincount(choices[:, span], minlength=len(p)).double()
+        assert counts[p == 0].sum() == 0
+        expected = n * p.double()
+        # Within 5 binomial standard deviations, for every category.
+        assert ((counts - expected).abs() <= 5 * (expected * (1 - p)).sqrt() + 1e-9).all()
+
+
+@pytest.mark.parametrize("components", [1, 3])
+def test_draw_equals_decoding_latent_draws_in_law(components):
+    torch.manual_seed(0)
+    module = TVAE(SAMPLED_SPANS, 4, (16,), (16, 16), 1.0)
+    means = torch.tensor([[-2.0, 0.0, 0.0, 1.0], [2.0, 1.0, 0.0, 0.0], [0.0, -2.0, 2.0, 0.0]])
+    covariance = torch.eye(4) * 0.3 + 0.1
+    weights = torch.tensor([0.2, 0.5, 0.3])[:components]
+    module.set_latent_mixture(weights, means[:components], covariance.expand(components, 4, 4))
+    assert module.latent_components == components
+    n = 60_000
+    draws = module.draw(n, torch.Generator().manual_seed(3), chunk=5_000)
+    with torch.no_grad():
+        decoded, sigma = module.decode(module.draw_latents(n, torch.Generator().manual_seed(4)))
+    gaussian = module.layout.gaussian_dims
+    torch.testing.assert_close(draws.sigmas, sigma[gaussian])
+    reference = decoded[:, gaussian]
+    for quantile in (0.1, 0.5, 0.9):
+        torch.testing.assert_close(
+            draws.means.quantile(quantile, dim=0),
+            reference.quantile(quantile, dim=0),
+            atol=0.02,
+            rtol=0,
+        )
+    for span, (start, stop) in enumerate(_softmax_spans(SAMPLED_SPANS)):
+        frequencies = torch.bincount(draws.choices[:, span], minlength=stop - start) / n
+        torch.testing.assert_close(frequencies, decoded[:, start:stop].mean(0), atol=0.01, rtol=0)
+    # Rows stay in random order: the first and last tenth of every chunk look alike.
+    by_chunk = draws.means.reshape(n // 5_000, 5_000, -1)
+    torch.testing.assert_close(
+        by_chunk[:, :500].mean((0, 1)), by_chunk[:, -500:].mean((0, 1)), atol=0.03, rtol=0
+    )
+
+
+@pytest.mark.parametrize("decompress_dims", [(), (8,)])
+def test_draw_is_reproducible_for_any_decoder_depth(decompress_dims):
+    module = TVAE(SAMPLED_SPANS, 3, (8,), decompress_dims, 1.0)
+    first, second = (
+        module.draw(1_000, torch.Generator().manual_seed(5), chunk=300) for _ in range(2)
+    )
+    for a, b in zip(first, second, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert first.means.shape == (1_000, 2) and first.choices.shape == (1_000, 5)
+    assert (first.means.abs() <= 1).all() and (first.choices[:, 1] == 0).all()
+    widths = torch.tensor([stop - start for start, stop in _softmax_spans(SAMPLED_SPANS)])
+    assert ((first.choices >= 0) & (first.choices < widths)).all()

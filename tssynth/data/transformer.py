@@ -80,6 +80,11 @@ _WIDE_CATEGORIES = 1_000  # categories past which a column is warned about as sl
 _MEMORY_SHARE = 0.5  # largest share of the machine's memory one model array may take
 
 
+def _is_object(array: Any) -> bool:
+    """Whether ``array`` holds Python objects (pandas 3 would infer ``str`` from strings)."""
+    return pd.api.types.is_object_dtype(array.dtype)
+
+
 def _physical_memory() -> int | None:
     """Bytes of memory of this machine, or None where the OS does not tell."""
     try:
@@ -486,6 +491,7 @@ class DataTransformer:
 
     def _finalise(self) -> None:
         """Turn the per-column lists into padded arrays and lay out the model array."""
+        self._restored_categories: dict[int, Any] = {}  # filled by assemble
         cont = self._continuous
         n_cont = len(cont["index"])
         width = max((len(modes[0]) for modes in cont["modes"]), default=1)
@@ -503,6 +509,17 @@ class DataTransformer:
             k: np.asarray(cont[k], dtype=np.float64) for k in ("loc", "scale", "min", "max", "step")
         }
         self._cont_index = np.asarray(cont["index"], dtype=np.int64)
+        # For _decode_continuous: per-column parameters as (n_continuous, 1) columns.
+        step = self._cont_arrays["step"]
+        columns = {key: value[:, None] for key, value in self._cont_arrays.items()}
+        columns["per_unit"] = np.where(
+            (step > 0) & (step < 1), np.round(1.0 / np.where(step > 0, step, 1.0)), 1.0
+        )[:, None]
+        columns["unit"] = np.where(step >= 1, step, 1.0)[:, None]
+        self._cont_columns = columns
+        self._step_rows = np.flatnonzero(step > 0)
+        self._has_exact = not np.isnan(self._exact).all()
+        self._mode_offset = (np.arange(n_cont) * width)[:, None]
         self._build_layout()
 
     def _build_layout(self) -> None:
@@ -546,8 +563,21 @@ class DataTransformer:
         self._category_cols = np.array(
             [category_pos[r] for r in range(len(self._categorical_index))], dtype=np.int64
         )
-        self._category_block = softmax_block(
-            [s for s in spans if s.kind == SOFTMAX and s.start in set(self._category_cols.tolist())]
+        # Where decoded draws come from: the Gaussian span of every continuous column,
+        # and the softmax span (in layout order) of every mode, missing and category block.
+        softmax_starts = [s.start for s in spans if s.kind == SOFTMAX]
+        span_of = {start: index for index, start in enumerate(softmax_starts)}
+        self._softmax_block = softmax_block([s for s in spans if s.kind == SOFTMAX])
+        self._gaussian_cols = np.sort(self._scalar_pos)
+        self._gaussian_rank = np.searchsorted(self._gaussian_cols, self._scalar_pos)
+        self._mode_span = np.array(
+            [span_of[mode_pos[r]] if r in mode_pos else -1 for r in range(n_cont)], dtype=np.int64
+        )
+        self._missing_span = np.array(
+            [span_of[c] for c in self._missing_cols.tolist()], dtype=np.int64
+        )
+        self._category_span = np.array(
+            [span_of[c] for c in self._category_cols.tolist()], dtype=np.int64
         )
 
     # ---------------------------------------------------------------- transform
@@ -734,20 +764,73 @@ class DataTransformer:
             raise InvalidDataError(
                 f"Expected a model array of shape (n, {self.output_dim}), got {data.shape}."
             )
+        block = self._softmax_block
         # np.take keeps rows contiguous (fancy indexing on axis 1 returns F order).
-        scalar = np.take(data, self._scalar_pos, axis=1).astype(np.float64)
+        weights = np.take(data, block.dims, axis=1)
+        if random_state is None:
+            choices = segment_argmax(weights, block)
+        else:
+            choices = segment_sample(weights, block, random_state)
+        means = np.take(data, self._gaussian_cols, axis=1)
+        if sigmas is not None:
+            sigmas = np.asarray(sigmas, dtype=np.float64)[self._gaussian_cols]
+        return self.decode_draws(means, choices, sigmas, random_state)
+
+    def decode_draws(
+        self,
+        means: np.ndarray,
+        choices: np.ndarray,
+        sigmas: np.ndarray | None = None,
+        random_state: np.random.Generator | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Like :meth:`decode`, for rows whose softmax spans are already drawn.
+
+        Parameters
+        ----------
+        means : ndarray of shape (n, n_gaussian)
+            The Gaussian columns (values in [-1, 1]), in layout order.
+        choices : ndarray of shape (n, n_softmax_spans), int
+            The index taken in every softmax span, in layout order.
+        sigmas : ndarray of shape (n_gaussian,), optional
+            Decoder standard deviations of the Gaussian columns; with
+            ``random_state``, Gaussian noise of this size is added to ``means``.
+        random_state : numpy.random.Generator, optional
+
+        Returns
+        -------
+        dict, as :meth:`decode`.
+        """
+        means, choices = np.asarray(means), np.asarray(choices)
+        expected = (len(self._gaussian_cols), len(self._softmax_block.offsets))
+        if means.shape[1:] != expected[:1] or choices.shape != (len(means), expected[1]):
+            raise InvalidDataError(
+                f"Expected draws of shapes (n, {expected[0]}) and (n, {expected[1]}), got "
+                f"{means.shape} and {choices.shape}."
+            )
+        # Column-major from here on: each column a contiguous row, as assemble reads them.
+        scalar = means.T[self._gaussian_rank].astype(np.float64)
+        scratch = np.empty_like(scalar)
         if sigmas is not None and random_state is not None:
-            noise = random_state.standard_normal(scalar.shape)
-            scalar += noise * np.asarray(sigmas, dtype=np.float64)[self._scalar_pos]
+            noise = random_state.standard_normal(scalar.shape, out=scratch)
+            noise *= np.asarray(sigmas, dtype=np.float64)[self._gaussian_rank, None]
+            scalar += noise
+        by_span = choices.T
+        mode = np.zeros(scalar.shape, dtype=np.int64)
+        has_modes = self._mode_span >= 0
+        mode[has_modes] = by_span[self._mode_span[has_modes]]
         return {
-            "continuous": self._decode_continuous(data, scalar, random_state),
-            "codes": self._decode_categorical(data, random_state),
-            "missing": self._decode_missing(data, random_state),
+            "continuous": self._decode_continuous(scalar, mode, scratch).T,
+            "codes": by_span[self._category_span].astype(np.int64, copy=False).T,
+            "missing": (by_span[self._missing_span] == 1).T,
         }
 
     def assemble(self, batches: list[dict[str, np.ndarray]]) -> pd.DataFrame:
         """Second half of :meth:`inverse_transform`: one DataFrame from decoded batches."""
-        parts = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
+        parts = (
+            batches[0]
+            if len(batches) == 1
+            else {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
+        )
         n = len(parts["continuous"])
         values: dict[int, np.ndarray] = dict(
             zip(self._cont_index.tolist(), parts["continuous"].T, strict=True)
@@ -766,76 +849,76 @@ class DataTransformer:
             if position in missing:
                 column = np.where(missing[position], np.nan, column)
             restore = restore_categorical if spec.kind == CATEGORICAL else restore_continuous
-            restored[spec.name] = restore(column, spec).reset_index(drop=True)
-        return pd.DataFrame(restored, index=pd.RangeIndex(n))
+            restored[spec.name] = restore(column, spec).array
+        # Arrays, not Series: no index alignment, and no copies of fresh columns. Object
+        # columns stay Series of their own dtype: pandas 3 would infer ``str`` for strings.
+        restored = {
+            name: pd.Series(array, dtype=object, copy=False) if _is_object(array) else array
+            for name, array in restored.items()
+        }
+        return pd.DataFrame(restored, index=pd.RangeIndex(n), copy=False)
 
-    def _restore_codes(self, position: int, codes: np.ndarray, spec: ColumnSpec) -> pd.Series:
+    def _restore_codes(self, position: int, codes: np.ndarray, spec: ColumnSpec) -> Any:
+        """The categories of ``codes`` (the code one past the last = missing), as an array."""
         row = self._categorical_index.index(position)
-        categories = self._categories[row]
-        lookup = np.empty(len(categories), dtype=object)
-        lookup[:] = categories
-        # Restore (and validate) each category once, then take: building a string or
-        # pyarrow column from one Python object per row costs far more.
-        restored = restore_categorical(lookup, spec).array
-        missing = codes == len(categories)  # the missing code
-        taken = restored.take(np.where(missing, -1, codes), allow_fill=missing.any())
-        # The array's own dtype: pandas 3 would infer ``str`` for an object array of strings.
-        return pd.Series(taken, dtype=taken.dtype)
+        restored = self._restored_categories.get(row)
+        if restored is None:
+            categories = self._categories[row]
+            lookup = np.empty(len(categories), dtype=object)
+            lookup[:] = categories
+            # Restore (and validate) each category once, then take: building a string or
+            # pyarrow column from one Python object per row costs far more.
+            restored = self._restored_categories[row] = restore_categorical(lookup, spec).array
+        missing = codes == len(restored)  # the missing code
+        if missing.any():
+            return restored.take(np.where(missing, -1, codes), allow_fill=True)
+        return restored.take(codes)
 
     def _decode_continuous(
-        self, data: np.ndarray, scalar: np.ndarray, rng: np.random.Generator | None
+        self, scalar: np.ndarray, mode: np.ndarray, scratch: np.ndarray | None = None
     ) -> np.ndarray:
+        """Continuous values from scalars and modes, all of shape (n_continuous, n).
+
+        Works in place: ``scalar`` becomes the result, ``mode`` and ``scratch`` (float64
+        like ``scalar``) are overwritten. Fresh arrays of this size cost page faults.
+        """
         if len(self._cont_index) == 0:
-            return np.zeros((len(data), 0))
-        scalar = np.clip(scalar, -1.0, 1.0)
-        valid = self._mode_cols >= 0
-        weights = np.where(
-            valid[None], np.maximum(np.take(data, np.maximum(self._mode_cols, 0), axis=1), 0), 0
-        )
-        weights[:, self._n_modes == 1, 0] = 1.0
-        if rng is None:
-            mode = np.argmax(
-                np.where(valid[None] | (self._n_modes == 1)[None, :, None], weights, -1), 2
-            )
-        else:
-            mode = np.minimum(sample_last_axis(weights, rng), self._n_modes[None] - 1)
-        mean = np.take_along_axis(self._means[None], mode[..., None], 2)[..., 0]
-        std = np.take_along_axis(self._stds[None], mode[..., None], 2)[..., 0]
-        a = self._cont_arrays
+            return np.zeros((0, scalar.shape[1]))
+        values = np.clip(scalar, -1.0, 1.0, out=scalar)
+        # One flat take per mode table: row r, mode k is entry r * width + k.
+        flat = np.add(mode, self._mode_offset, out=mode)
+        looked_up = np.take(self._stds, flat, out=scratch, mode="clip")
+        a = self._cont_columns
+        # (scalar * 4 * std + mean) * scale + loc, in this order of operations.
+        values *= 4.0
+        values *= looked_up
+        values += np.take(self._means, flat, out=looked_up, mode="clip")
         with np.errstate(over="ignore"):  # beyond the largest float: clipped just below
-            values = (scalar * 4.0 * std + mean) * a["scale"] + a["loc"]
-        exact = np.take_along_axis(self._exact[None], mode[..., None], 2)[..., 0]
-        values = np.clip(np.where(np.isnan(exact), values, exact), a["min"], a["max"])
-        step = a["step"]
-        # Decimal steps (0.01) divide by their exact reciprocal (100): 0.3, not 0.30000000000000004.
-        per_unit = np.where(
-            (step > 0) & (step < 1), np.round(1.0 / np.where(step > 0, step, 1.0)), 1.0
-        )
-        unit = np.where(step >= 1, step, 1.0)
-        rounded = np.round(values * per_unit / unit) * unit / per_unit
-        return np.where(step > 0, rounded, values)
-
-    def _decode_missing(self, data: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        """Which rows are missing, per column that can be missing: (n, n_missing) bool."""
-        if not self._missing_index:
-            return np.zeros((len(data), 0), dtype=bool)
-        present = np.take(data, self._missing_cols, axis=1)
-        absent = np.take(data, self._missing_cols + 1, axis=1)
-        if rng is None:
-            is_missing = absent > present
-        else:
-            total = np.clip(present, 0, None) + np.clip(absent, 0, None)
-            share = np.divide(
-                np.clip(absent, 0, None), total, where=total > 0, out=np.zeros_like(total)
-            )
-            is_missing = rng.random(share.shape) < share
-        return is_missing
-
-    def _decode_categorical(self, data: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        """Category code per row and categorical column: (n, n_categorical) int."""
-        block = self._category_block
-        values = np.take(data, block.dims, axis=1)
-        return segment_argmax(values, block) if rng is None else segment_sample(values, block, rng)
+            values *= a["scale"]
+            values += a["loc"]
+        if self._has_exact:  # point masses come back exactly
+            exact = np.take(self._exact, flat, out=looked_up, mode="clip")
+            values = np.where(np.isnan(exact), values, exact)
+        np.clip(values, a["min"], a["max"], out=values)
+        rows = self._step_rows
+        if len(rows):
+            # round(values * per_unit / unit) * unit / per_unit; the factors equal to 1 are
+            # skipped (exact no-ops). Decimal steps (0.01) divide by their exact reciprocal
+            # (100): 0.3, not 0.30000000000000004.
+            stepped = values if len(rows) == len(values) else values[rows]
+            per_unit, unit = a["per_unit"][rows], a["unit"][rows]
+            if (per_unit != 1).any():
+                stepped *= per_unit
+            if (unit != 1).any():
+                stepped /= unit
+            np.round(stepped, out=stepped)
+            if (unit != 1).any():
+                stepped *= unit
+            if (per_unit != 1).any():
+                stepped /= per_unit
+            if stepped is not values:
+                values[rows] = stepped
+        return values
 
     # ---------------------------------------------------------------- state
 

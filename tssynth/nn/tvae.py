@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from tssynth.nn.layout import SpanLayout
+from tssynth.nn.layout import SpanLayout, Workspace
 from tssynth.nn.loss import span_nll, standard_normal_kl
 from tssynth.nn.modules import Decoder, Encoder
 
@@ -19,6 +19,48 @@ class LossTerms(NamedTuple):
     total: torch.Tensor
     reconstruction: torch.Tensor
     kl: torch.Tensor
+
+
+class Draws(NamedTuple):
+    """Rows drawn from a TVAE, before the data layer decodes them.
+
+    Attributes
+    ----------
+    means : Tensor of shape (n, n_gaussian)
+        Decoder means (tanh applied) of the Gaussian columns, in layout order.
+    sigmas : Tensor of shape (n_gaussian,)
+        Decoder standard deviations of those columns.
+    choices : Tensor of shape (n, n_softmax_spans), int32
+        Index drawn in every softmax span, in layout order.
+    """
+
+    means: torch.Tensor
+    sigmas: torch.Tensor
+    choices: torch.Tensor
+
+
+def _linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, out: torch.Tensor
+) -> torch.Tensor:
+    """``x @ weight.T + bias`` written to ``out``."""
+    # addmm(out=) first copies the broadcast bias into out, several times slower.
+    return torch.mm(x, weight.T, out=out).add_(bias)
+
+
+class _SamplingPlan(NamedTuple):
+    """The decoder's layers prepared for :meth:`TVAE.draw`.
+
+    ``first``: per mixture component, the first linear layer composed with the
+    latent map, weights (K, hidden, embedding_dim) and biases (K, hidden), or None
+    when the decoder has no hidden layer; ``middle``: the layers up to the last one,
+    linear layers as (weight, bias); ``last``: the last layer as (weight, bias), its
+    softmax rows rearranged by :meth:`~tssynth.nn.layout.SpanSampler.head`, then
+    its Gaussian rows.
+    """
+
+    first: tuple[torch.Tensor, torch.Tensor] | None
+    middle: list[Any]
+    last: tuple[torch.Tensor, torch.Tensor]
 
 
 class TVAE(nn.Module):
@@ -209,8 +251,7 @@ class TVAE(nn.Module):
             return self.latent_loc[0] + noise @ self.latent_tril[0].T
         if selector is None:
             raise ValueError("A mixture of latent Gaussians needs a component selector.")
-        edges = torch.cumsum(self.latent_weights, 0)[:-1]
-        component = torch.searchsorted(edges, torch.special.ndtr(selector).contiguous())
+        component = self._component(selector)
         latents = torch.empty_like(noise)
         for k in range(self.latent_components):  # a few components, each one matmul
             rows = component == k
@@ -223,6 +264,123 @@ class TVAE(nn.Module):
         noise = torch.randn((n, self.embedding_dim), **kwargs)
         selector = torch.randn(n, **kwargs) if self.latent_components > 1 else None
         return self.sample_latent(noise, selector)
+
+    @torch.no_grad()
+    def draw(self, n: int, generator: torch.Generator, chunk: int = 2048) -> Draws:
+        """``n`` rows of the generative model: latents, decoder, one category per span.
+
+        Equal in law to ``decode(draw_latents(n))`` followed by an inverse-CDF draw
+        in every softmax span, but faster: the latent map ``loc + tril @ noise`` is
+        folded into the decoder's first layer, the last layer is rearranged for
+        :class:`~tssynth.nn.layout.SpanSampler`, and scratch tensors are reused over
+        chunks of ``chunk`` rows.
+
+        Parameters
+        ----------
+        n : int
+        generator : torch.Generator
+            Source of every draw (latents, mixture components, categories).
+        chunk : int
+            Rows handled at once.
+
+        Returns
+        -------
+        Draws
+        """
+        sampler, gaussian = self.layout.sampler, self.layout.gaussian_dims
+        device, dtype = self.latent_loc.device, self.latent_loc.dtype
+        # Column-major results (one row per column): the data layer reads them by column.
+        means = torch.empty((len(gaussian), n), dtype=dtype, device=device).T
+        choices = torch.empty((sampler.n_spans, n), dtype=torch.int32, device=device).T
+        plan = self._sampling_plan()
+        work = Workspace(device, dtype)
+        redo = []
+        for start in range(0, n, chunk):
+            rows = min(chunk, n - start)
+            hidden = self._sampling_hidden(rows, generator, plan, work)
+            output = _linear(hidden, *plan.last, out=work.take("output", rows, len(plan.last[1])))
+            means[start : start + rows] = output[:, sampler.n_columns :]
+            if not sampler.n_spans:
+                continue
+            uniforms = work.take("uniforms", rows, sampler.n_spans, torch.float64)
+            torch.rand((rows, sampler.n_spans), generator=generator, out=uniforms)
+            logits = output[:, : sampler.n_columns]
+            unsure = sampler.draw(logits, uniforms, choices[start : start + rows], work)
+            if len(unsure):
+                redo.append((unsure + start, logits[unsure], uniforms[unsure]))
+        if redo:  # the few draws float32 could not settle, all at once
+            where, logits, uniforms = (torch.cat(parts) for parts in zip(*redo, strict=True))
+            choices[where] = sampler.draw_exact(logits, uniforms).to(choices.dtype)
+        sigmas = self.decoder.sigma.detach().index_select(0, gaussian)
+        return Draws(means.tanh_(), sigmas, choices)
+
+    def _sampling_plan(self) -> _SamplingPlan:
+        """The decoder's layers as :meth:`draw` runs them (see :class:`_SamplingPlan`)."""
+        body = list(self.decoder.body)
+        weight, bias = body[-1].weight.detach(), body[-1].bias.detach()
+        gaussian = self.layout.gaussian_dims
+        head_weight, head_bias = self.layout.sampler.head(weight, bias)
+        last = (
+            torch.cat([head_weight, weight.index_select(0, gaussian)]),
+            torch.cat([head_bias, bias.index_select(0, gaussian)]),
+        )
+        if len(body) == 1:  # no hidden layer: the head reads the latents themselves
+            return _SamplingPlan(None, [], last)
+        first = body[0]
+        # Composed in float64 and rounded once, as z = loc + tril @ noise was.
+        double = first.weight.detach().double()
+        composed = (
+            (double @ self.latent_tril.double()).to(weight.dtype),
+            (self.latent_loc.double() @ double.T + first.bias.detach().double()).to(bias.dtype),
+        )
+        middle = [
+            (layer.weight.detach(), layer.bias.detach()) if isinstance(layer, nn.Linear) else layer
+            for layer in body[1:-1]
+        ]
+        return _SamplingPlan(composed, middle, last)
+
+    def _sampling_hidden(
+        self, n: int, generator: torch.Generator, plan: _SamplingPlan, work: Workspace
+    ) -> torch.Tensor:
+        """Input of the decoder's last layer for ``n`` draws of the latent distribution."""
+        device = self.latent_loc.device
+        noise = work.take("noise", n, self.embedding_dim)
+        torch.randn((n, self.embedding_dim), generator=generator, out=noise)
+        many = self.latent_components > 1
+        selector = torch.randn(n, generator=generator, device=device) if many else None
+        if plan.first is None:
+            return self.sample_latent(noise, selector)
+        weights, biases = plan.first
+        hidden = work.take("first", n, biases.shape[1])
+        if not many:
+            _linear(noise, weights[0], biases[0], out=hidden)
+        else:
+            component = self._component(selector)
+            # Rows grouped by component, one matmul each. The noise rows are i.i.d. and
+            # independent of the components, so taking them in group order and putting
+            # the results back in row order leaves every row's law unchanged.
+            grouped = work.take("grouped", n, biases.shape[1])
+            position = 0
+            for k, count in enumerate(torch.bincount(component, minlength=len(biases)).tolist()):
+                rows = slice(position, position + count)
+                _linear(noise[rows], weights[k], biases[k], out=grouped[rows])
+                position += count
+            hidden.index_copy_(0, torch.argsort(component, stable=True), grouped)
+        for index, layer in enumerate(plan.middle):
+            if isinstance(layer, nn.ReLU):
+                hidden = hidden.relu_()
+            elif isinstance(layer, tuple):
+                weight, bias = layer
+                out = work.take(f"hidden{index}", n, len(bias))
+                hidden = _linear(hidden, weight, bias, out=out)
+            else:
+                hidden = layer(hidden)
+        return hidden
+
+    def _component(self, selector: torch.Tensor) -> torch.Tensor:
+        """Mixture component of every row from standard normal ``selector`` draws."""
+        edges = torch.cumsum(self.latent_weights, 0)[:-1]
+        return torch.searchsorted(edges, torch.special.ndtr(selector).contiguous())
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior means."""

@@ -289,16 +289,17 @@ class TVAESynthesizer(BaseSynthesizer):
         DataFrame (or 2-D ndarray when fitted on an array) with the fitted columns and dtypes.
         """
         n = self._check_n("n_samples", n_samples)
+        if n == 0:
+            return self._assemble([], advance=True)
         chunk = min(_SAMPLE_CHUNK, self._chunk_rows(_SAMPLE_CHUNK_VALUES))
-        batches = []
-        for start in range(0, n, chunk):
-            with torch.no_grad():
-                latents = self._latents(min(chunk, n - start))
-                data, sigma = self.module_.decode(latents)
-            batches.append(
-                self.transformer_.decode(data.cpu().numpy(), sigma.cpu().numpy(), self._sample_rng)
-            )
-        return self._assemble(batches, advance=True)
+        draws = self.module_.draw(n, self._generator(), chunk)
+        batch = self.transformer_.decode_draws(
+            draws.means.cpu().numpy(),
+            draws.choices.cpu().numpy(),
+            draws.sigmas.cpu().numpy(),
+            self._sample_rng,
+        )
+        return self._assemble([batch], advance=True)
 
     def _assemble(self, batches: list[dict[str, np.ndarray]], advance: bool) -> Any:
         """The decoded batches as one result in the fitted format, identifiers added.
