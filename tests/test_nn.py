@@ -8,8 +8,8 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from tssynth.nn import SpanLayout, gaussian_kl, span_nll, standard_normal_kl
-from tssynth.nn.layout import SpanSampler, Workspace
 from tssynth.nn.modules import Decoder
+from tssynth.nn.span_sampler import SpanSampler, Workspace
 from tssynth.nn.tvae import TVAE
 from tssynth.training import _by_length, _grouping_pays
 

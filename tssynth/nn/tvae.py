@@ -8,9 +8,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from tssynth.nn.layout import SpanLayout, Workspace
+from tssynth.nn.layout import SpanLayout
 from tssynth.nn.loss import span_nll, standard_normal_kl
 from tssynth.nn.modules import Decoder, Encoder
+from tssynth.nn.span_sampler import SpanSampler, Workspace
 
 
 class LossTerms(NamedTuple):
@@ -54,7 +55,7 @@ class _SamplingPlan(NamedTuple):
     latent map, weights (K, hidden, embedding_dim) and biases (K, hidden), or None
     when the decoder has no hidden layer; ``middle``: the layers up to the last one,
     linear layers as (weight, bias); ``last``: the last layer as (weight, bias), its
-    softmax rows rearranged by :meth:`~tssynth.nn.layout.SpanSampler.head`, then
+    softmax rows rearranged by :meth:`~tssynth.nn.span_sampler.SpanSampler.head`, then
     its Gaussian rows.
     """
 
@@ -86,6 +87,7 @@ class TVAE(nn.Module):
     ) -> None:
         super().__init__()
         self.layout = SpanLayout(spans)
+        self.sampler = SpanSampler(spans)  # for draw(): buffers only, none saved
         self.encoder = Encoder(self.layout.data_dim, compress_dims, embedding_dim)
         self.decoder = Decoder(embedding_dim, decompress_dims, self.layout.data_dim)
         self.embedding_dim = embedding_dim
@@ -272,7 +274,7 @@ class TVAE(nn.Module):
         Equal in law to ``decode(draw_latents(n))`` followed by an inverse-CDF draw
         in every softmax span, but faster: the latent map ``loc + tril @ noise`` is
         folded into the decoder's first layer, the last layer is rearranged for
-        :class:`~tssynth.nn.layout.SpanSampler`, and scratch tensors are reused over
+        :class:`~tssynth.nn.span_sampler.SpanSampler`, and scratch tensors are reused over
         chunks of ``chunk`` rows.
 
         Parameters
@@ -287,7 +289,7 @@ class TVAE(nn.Module):
         -------
         Draws
         """
-        sampler, gaussian = self.layout.sampler, self.layout.gaussian_dims
+        sampler, gaussian = self.sampler, self.layout.gaussian_dims
         device, dtype = self.latent_loc.device, self.latent_loc.dtype
         # Column-major results (one row per column): the data layer reads them by column.
         means = torch.empty((len(gaussian), n), dtype=dtype, device=device).T
@@ -319,7 +321,7 @@ class TVAE(nn.Module):
         body = list(self.decoder.body)
         weight, bias = body[-1].weight.detach(), body[-1].bias.detach()
         gaussian = self.layout.gaussian_dims
-        head_weight, head_bias = self.layout.sampler.head(weight, bias)
+        head_weight, head_bias = self.sampler.head(weight, bias)
         last = (
             torch.cat([head_weight, weight.index_select(0, gaussian)]),
             torch.cat([head_bias, bias.index_select(0, gaussian)]),
