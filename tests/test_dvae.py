@@ -240,6 +240,31 @@ def test_parameters_are_checked_and_unfitted_use_fails(panel):
         DVAESynthesizer().sample(3)
 
 
+@pytest.mark.parametrize(
+    ("features", "params", "widths"),
+    [
+        (5, {}, (64, (64,), (64,))),
+        (20, {}, (128, (128,), (128,))),
+        (20, {"hidden_dim": 24}, (24, (24,), (24,))),
+        (20, {"compress_dims": (8, 8)}, (128, (8, 8), (128,))),
+    ],
+)
+def test_widths_left_to_fit_follow_the_step_features(tmp_path, features, params, widths):
+    X = np.random.default_rng(0).normal(size=(8, 5, features))
+    model = DVAESynthesizer(epochs=1, max_modes=1, random_state=0, **params).fit(X)
+    assert model.get_params()["decompress_dims"] is None  # the parameter is kept as given
+    hidden, compress, decompress = widths
+    module = model.module_
+    assert module.hidden_dim == hidden and module.forward_rnn.hidden_size == hidden
+    assert module.inference_g.out_features == compress[0]
+    assert len(module.prior_body) == 2 * len(compress)  # Linear + ReLU per width
+    assert module.decoder.body[0].out_features == decompress[0]
+    model.save(tmp_path / "g.tssynth")
+    loaded = DVAESynthesizer.load(tmp_path / "g.tssynth")
+    assert loaded.module_.forward_rnn.hidden_size == hidden
+    np.testing.assert_array_equal(loaded.sample(3, 4), model.sample(3, 4))
+
+
 # ------------------------------------------------------------------ arrays and learning
 
 

@@ -190,8 +190,10 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
 
     def _validate_common_params(self) -> None:
         check_int("embedding_dim", self.embedding_dim)
-        check_dims("compress_dims", self.compress_dims)
-        check_dims("decompress_dims", self.decompress_dims)
+        for name in ("compress_dims", "decompress_dims"):
+            value = getattr(self, name)
+            if value is not None or not self._widths_from_data:
+                check_dims(name, value)
         check_float("l2scale", self.l2scale, 0.0)
         check_int("batch_size", self.batch_size)
         check_int("epochs", self.epochs)
@@ -550,6 +552,8 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
     #: aggregated posterior (``fit_latent_distribution``; under DP a private release of
     #: its mean and covariance, :func:`~tssynth.data.private.private_gaussian_moments`).
     _latent_distribution: ClassVar[bool] = False
+    #: Whether ``compress_dims``/``decompress_dims`` may be None: widths set from the data.
+    _widths_from_data: ClassVar[bool] = False
 
     def _validate_params(self) -> None:
         raise NotImplementedError
