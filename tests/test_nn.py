@@ -387,7 +387,7 @@ def _sampler_inputs(spans, n, scale, generator):
     return sampler, hidden @ weight.T + bias, hidden @ head_weight.T + head_bias, uniforms
 
 
-# More spans than _MATMUL_SEGMENTS: sums over spans by index_add instead of a matmul.
+# More spans than MATMUL_SEGMENTS: sums over spans by index_add instead of a matmul.
 MANY_SPANS = [(5 * i // 2, 5 * (i + 1) // 2, "softmax") for i in range(70)]  # widths 2, 3
 
 

@@ -9,11 +9,11 @@ from torch import nn
 
 GAUSSIAN = "gaussian"
 SOFTMAX = "softmax"
-_EXP_FLOOR = -80.0
+EXP_FLOOR = -80.0
 # Up to this many softmax spans, sums over spans are one matmul with a 0/1 membership
 # matrix (a few times faster than index_add on CPUs); beyond it that matrix costs
 # spans x columns, and index_add (linear in the columns) is used instead.
-_MATMUL_SEGMENTS = 64
+MATMUL_SEGMENTS = 64
 
 
 class SpanLayout(nn.Module):
@@ -51,7 +51,7 @@ class SpanLayout(nn.Module):
             dtype=torch.long,
         )
         self.n_segments = len(softmax)
-        self._dense = 0 < self.n_segments <= _MATMUL_SEGMENTS
+        self._dense = 0 < self.n_segments <= MATMUL_SEGMENTS
         membership = torch.zeros((len(dims), self.n_segments if self._dense else 0))
         if self._dense:
             membership[torch.arange(len(dims)), segment] = 1.0
@@ -91,7 +91,7 @@ class SpanLayout(nn.Module):
         peak = self.segment_max(logits.detach())
         # The floor keeps exp out of subnormal floats, whose arithmetic is many times
         # slower on CPUs; it changes no probability above exp(-80).
-        shifted = torch.exp((logits - self.spread(peak)).clamp(min=_EXP_FLOOR))
+        shifted = torch.exp((logits - self.spread(peak)).clamp(min=EXP_FLOOR))
         return peak, shifted
 
     def segment_logsumexp(self, logits: torch.Tensor) -> torch.Tensor:

@@ -12,12 +12,12 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
-from tssynth.nn.layout import _EXP_FLOOR, _MATMUL_SEGMENTS, SOFTMAX
+from tssynth.nn.layout import EXP_FLOOR, MATMUL_SEGMENTS, SOFTMAX
 
 # Padding columns that one more width group is worth when grouping spans for sampling:
 # each group costs a few tensor calls per chunk, each padding column a little work per row.
 _GROUP_COST = 4
-_PAD_LOGIT = 2 * _EXP_FLOOR
+_PAD_LOGIT = 2 * EXP_FLOOR
 _FLOAT32_EPS = 2.0**-24
 
 
@@ -130,7 +130,7 @@ class SpanSampler(nn.Module):
         ]
         self.n_columns = len(source)
         self.n_spans = len(softmax)
-        self._dense = 0 < self.n_spans <= _MATMUL_SEGMENTS
+        self._dense = 0 < self.n_spans <= MATMUL_SEGMENTS
         # Per span (layout order); floats (exact integers) to meet the matmul counts.
         cap_t = torch.tensor(cap_of, dtype=torch.float32)
         order_t = torch.tensor(order, dtype=torch.long)
@@ -220,7 +220,7 @@ class SpanSampler(nn.Module):
         n, spans = len(logits), self.n_spans
         running = work.take("running", n, self.n_columns)
         # The floor keeps exp out of subnormal floats, which are ~100x slower on CPUs.
-        torch.clamp(logits, min=_EXP_FLOOR, out=running).exp_()
+        torch.clamp(logits, min=EXP_FLOOR, out=running).exp_()
         totals = work.take("totals", n, spans)
         for _, block in self._blocks(running):
             block.cumsum_(2)
@@ -269,12 +269,12 @@ class SpanSampler(nn.Module):
         Rows whose float32 weights overflow are shifted by their span maxima first.
         """
         logits = logits.clone()
-        weights = logits.clamp(min=_EXP_FLOOR).exp()
+        weights = logits.clamp(min=EXP_FLOOR).exp()
         overflow = ~torch.isfinite(weights).all(1)
         if overflow.any():
             for _, block in self._blocks(logits):
                 block[overflow] -= block[overflow].amax(2, keepdim=True)
-            weights = logits.clamp(min=_EXP_FLOOR).exp()
+            weights = logits.clamp(min=EXP_FLOOR).exp()
         counts = torch.empty(uniforms.shape, dtype=weights.dtype, device=weights.device)
         for spans, block in self._blocks(weights.double()):
             running = block.cumsum(2)
