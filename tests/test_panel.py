@@ -74,6 +74,23 @@ def test_array_lengths_come_from_trailing_nan_padding():
     assert np.isnan(panel.features[0]).sum() == 1
 
 
+def test_a_list_of_sequences_of_different_lengths_reads_as_the_padded_array():
+    rng = np.random.default_rng(0)
+    sequences = [rng.normal(size=(length, 2)) for length in (3, 6, 4)]
+    padded = np.full((3, 6, 2), np.nan)
+    for row, sequence in enumerate(sequences):
+        padded[row, : len(sequence)] = sequence
+    from_list, from_array = read_panel(sequences), read_panel(padded)
+    assert from_list.lengths.tolist() == [3, 6, 4]
+    np.testing.assert_array_equal(from_list.codes, from_array.codes)
+    np.testing.assert_array_equal(from_list.positions, from_array.positions)
+    pd.testing.assert_frame_equal(from_list.features, from_array.features)
+    # Univariate sequences as plain lists of numbers.
+    assert read_panel([[1.0, 2.0, 3.0], [4.0, 5.0]]).lengths.tolist() == [3, 2]
+    with pytest.raises(InvalidDataError, match=r"different channel counts \[2, 3\]"):
+        read_panel([np.zeros((3, 2)), np.zeros((4, 3))])
+
+
 def test_encode_masks_padding_and_decode_restores_the_panel():
     frame = make_panel()
     panel = read_panel(frame, "unit", "day", ["device"])

@@ -109,7 +109,35 @@ def _index_spec(frame: pd.DataFrame, name: Hashable) -> ColumnSpec:
     return spec
 
 
+def _pad_ragged(X: Any, what: str) -> Any:
+    """A list of sequences ``(T_i, d)`` or ``(T_i,)`` of unequal lengths as one NaN-padded array."""
+    if not isinstance(X, (list, tuple)) or not X:
+        return X
+    try:
+        items = [np.asarray(item) for item in X]
+    except ValueError:
+        return X
+    if any(item.dtype == object or item.ndim not in (1, 2) for item in items):
+        return X
+    if len({item.shape for item in items}) == 1:
+        return np.stack(items)
+    channels = {item.shape[1:] for item in items}
+    if len(channels) > 1:
+        raise InvalidDataError(
+            f"{what} is a list of sequences with different channel counts "
+            f"{sorted(shape[0] if shape else 1 for shape in channels)}; every sequence needs "
+            "the same channels."
+        )
+    lengths = np.array([len(item) for item in items])
+    padded = np.full((len(items), lengths.max(), *channels.pop()), np.nan)
+    codes = np.repeat(np.arange(len(items)), lengths)
+    positions = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    padded[codes, positions] = np.concatenate(items)
+    return padded
+
+
 def _read_array(X: Any, what: str) -> LongPanel:
+    X = _pad_ragged(X, what)
     try:
         raw = np.asarray(X)
     except ValueError as exc:

@@ -52,6 +52,8 @@ class DVAESynthesizer(BaseSynthesizer):
       columns; every other column is a feature.
     - ndarray ``(n, T)`` or ``(n, T, d)``: trailing all-NaN steps are padding
       (variable lengths); other NaNs are missing values.
+    - list of arrays ``(T_i, d)`` or ``(T_i,)`` of different lengths: read as
+      the NaN-padded ndarray above.
 
     Results come back in the format ``fit`` saw.
 
@@ -356,8 +358,11 @@ class DVAESynthesizer(BaseSynthesizer):
 
         Parameters
         ----------
-        X : long DataFrame or ndarray of shape (n, T) or (n, T, d)
-            See the class docstring. Every sequence needs at least 2 steps.
+        X : long DataFrame, ndarray of shape (n, T) or (n, T, d), or list of arrays
+            See the class docstring. A list of ``(T_i, d)`` (or ``(T_i,)``)
+            sequences of different lengths is read as the NaN-padded
+            ``(n, max T_i, d)`` array, and results come back in that array form.
+            Every sequence needs at least 2 steps.
         y : None
             Ignored.
         discrete_columns : list of column labels, optional
