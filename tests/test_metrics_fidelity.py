@@ -64,6 +64,25 @@ def test_tv_complement_matches_hand_computation():
     assert report.per_column["score"].iloc[0] == pytest.approx(1 - 0.5 * (0.3 + 0.3))
 
 
+def test_pairs_of_wide_columns_score_from_their_observed_cells():
+    from scipy.stats.contingency import association
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    ids = rng.permutation(10**6)[:n].astype(str)  # an identifier: one category per row
+    zips = rng.integers(0, 1500, n)
+    region = (zips // 100).astype(str)  # determined by the zip code
+    real = pd.DataFrame({"id": ids, "zip": zips.astype(str), "region": region})
+    synthetic = real.sample(frac=1.0, random_state=1).assign(id=ids[::-1])
+    report = fidelity_report(real, synthetic).per_pair.set_index(["column_1", "column_2"])
+    # The same rows in another order: every pair not holding the ids matches exactly.
+    assert report.loc[("zip", "region"), "score"] == pytest.approx(1.0)
+    # The ids are paired with other zips: no joint (id, zip) cell is shared.
+    assert report.loc[("id", "zip"), "score"] == pytest.approx(0.0, abs=0.01)
+    expected = association(pd.crosstab(real["zip"], real["region"]).to_numpy(), method="cramer")
+    assert report.loc[("zip", "region"), "real_association"] == pytest.approx(expected)
+
+
 def test_missing_values_are_reported_not_dropped():
     real = pd.DataFrame({"v": [1.0, 2.0, np.nan, 4.0] * 50, "c": ["a", None, "b", "a"] * 50})
     synth = pd.DataFrame({"v": [1.0, 2.0, 3.0, 4.0] * 50, "c": ["a", "b", "b", "a"] * 50})

@@ -85,6 +85,32 @@ def test_nearest_neighbours_are_exact():
     assert nearest_neighbours(reference[:5], reference, k=1).max() == 0.0  # copies: exactly 0
 
 
+def test_wide_categories_compared_by_code_give_the_one_hot_distances():
+    rng = np.random.default_rng(0)
+
+    def table(n: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "id": rng.integers(0, 500, n).astype(str),  # wider than 64: codes
+                "kind": rng.choice(["a", "b", None], n),  # narrow: one-hot
+                "v": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+            }
+        )
+
+    train, synthetic = table(3000), table(400)
+    synthetic.iloc[:20] = train.iloc[:20].to_numpy()  # copies: distance exactly 0
+    encoder = RowEncoder.fit(train, (synthetic,))
+    compact = encoder.encode(synthetic)
+    assert compact.codes.shape == (400, 1) and compact.dense.shape[1] < 10
+    one_hot = encoder.transform(synthetic)
+    assert one_hot.shape[1] > 500
+    expected = nearest_neighbours(one_hot, encoder.transform(train), k=2)
+    np.testing.assert_allclose(
+        nearest_neighbours(compact, encoder.encode(train), k=2), expected, atol=1e-6
+    )
+    assert (expected[:20, 0] == 0).all()
+
+
 def test_encoder_distance_is_one_per_category_and_per_range():
     train = pd.DataFrame({"v": [0.0, 10.0], "c": ["a", "b"]})
     enc = RowEncoder.fit(train)

@@ -9,6 +9,7 @@ per-metric functions are exported as well.
 from tssynth.metrics.evaluate import EvaluationResult, TemporalReport, evaluate
 from tssynth.metrics.fidelity import FidelityReport, fidelity_report
 from tssynth.metrics.privacy import (
+    EncodedRows,
     MembershipInference,
     PrivacyReport,
     PrivacyVerdict,
@@ -26,6 +27,7 @@ from tssynth.metrics.temporal import discriminative_score, predictive_score
 from tssynth.metrics.utility import UtilityReport, utility_report
 
 __all__ = [
+    "EncodedRows",
     "EvaluationResult",
     "FidelityReport",
     "MembershipInference",

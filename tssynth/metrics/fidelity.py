@@ -154,6 +154,10 @@ def _ks_complement(real: np.ndarray, synthetic: np.ndarray) -> float:
 
 
 def _tv_complement(real_codes: np.ndarray, synth_codes: np.ndarray, levels: int) -> float:
+    if levels > real_codes.size + synth_codes.size:  # e.g. the joint codes of two wide columns
+        _, both = np.unique(np.concatenate([real_codes, synth_codes]), return_inverse=True)
+        real_codes, synth_codes = both[: real_codes.size], both[real_codes.size :]
+        levels = int(both.max(initial=-1)) + 1
     p = np.bincount(real_codes, minlength=levels) / max(real_codes.size, 1)
     q = np.bincount(synth_codes, minlength=levels) / max(synth_codes.size, 1)
     return float(1.0 - 0.5 * np.abs(p - q).sum())
@@ -287,7 +291,7 @@ def fidelity_report(
         else:
             (r1, s1, l1), (r2, s2, l2) = codes[first], codes[second]
             score = _tv_complement(r1 * l2 + r2, s1 * l2 + s2, l1 * l2)
-            strength = _cramers_v(r1, r2, l1, l2)
+            strength = _cramers_v(r1, r2)
             counts = strength > association_threshold or association_threshold == 0
             pairs.append(
                 (first, second, "ContingencySimilarity", score, np.nan, np.nan, strength, counts)
@@ -316,17 +320,22 @@ def fidelity_report(
     return FidelityReport(shapes, trends, trends_all, overall, missing_score, per_column, per_pair)
 
 
-def _cramers_v(first: np.ndarray, second: np.ndarray, levels_1: int, levels_2: int) -> float:
-    """Cramér's V of two code arrays (levels never seen in them are ignored)."""
-    table = np.bincount(first * levels_2 + second, minlength=levels_1 * levels_2)
-    table = table.reshape(levels_1, levels_2).astype(float)
-    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
-    if min(table.shape) < 2:
+def _cramers_v(first: np.ndarray, second: np.ndarray) -> float:
+    """Cramér's V of two code arrays, from the observed cells only.
+
+    ``chi2 = N * sum(O_ij**2 / (row_i * col_j)) - N`` over the cells with
+    ``O_ij > 0``, so memory follows the rows, not the product of the levels.
+    """
+    _, first = np.unique(first, return_inverse=True)
+    _, second = np.unique(second, return_inverse=True)
+    rows, cols = np.bincount(first), np.bincount(second)
+    if min(len(rows), len(cols)) < 2:
         return float("nan")
-    total = table.sum()
-    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / total
-    chi2 = float(((table - expected) ** 2 / expected).sum())
-    return float(np.sqrt(chi2 / total / (min(table.shape) - 1)))
+    cells, observed = np.unique(first * len(cols) + second, return_counts=True)
+    total = first.size
+    ratio = observed.astype(float) ** 2 / (rows[cells // len(cols)] * cols[cells % len(cols)])
+    chi2 = max(total * float(ratio.sum()) - total, 0.0)
+    return float(np.sqrt(chi2 / total / (min(len(rows), len(cols)) - 1)))
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> float:

@@ -6,7 +6,9 @@ Rows are compared in one mixed-type distance (Gower-like, Euclidean):
   difference of the whole range counts 1; a missing value is 0 plus an indicator
   of 1, so missing against missing is 0 and missing against a value is at least 1;
 - categorical columns are one-hot codes divided by √2, so two different
-  categories are at distance 1 (missing is a category).
+  categories are at distance 1 (missing is a category); a column of more than 64
+  categories is compared by its codes instead (:class:`EncodedRows`), which
+  gives the same distance without a one-hot block as wide as its categories.
 
 Metrics, each a function of its own:
 
@@ -58,6 +60,50 @@ _REFERENCE_FACTOR = 10  # the attack's synthetic reference: at most this many ti
 _ATTACK_FPRS = (0.01, 0.10)  # false-positive rates at which the attack's TPR is reported
 _COPY_SIGMAS = 3.0  # standard errors an exact-copy excess must also exceed to warn
 _HASH_ELEMENTS = 2**20  # values hashed or compared at once by exact_copies
+_ONE_HOT_LEVELS = 64  # categorical columns with more levels are compared by code
+
+
+@dataclass(frozen=True)
+class EncodedRows:
+    """Rows in the privacy distance's compact form (:meth:`RowEncoder.encode`).
+
+    The squared distance of two rows is the squared Euclidean distance of their
+    ``dense`` parts plus the number of ``codes`` in which they differ: the same
+    as the one-hot form of :meth:`RowEncoder.transform`, without building one-hot
+    blocks for categorical columns of many categories.
+
+    Attributes
+    ----------
+    dense : ndarray of shape (n, d), float32
+        Continuous columns (with missing indicators) and the one-hot blocks of
+        categorical columns of at most 64 categories.
+    codes : ndarray of shape (n, k), int32
+        Category codes (-1: missing) of the wider categorical columns.
+    """
+
+    dense: np.ndarray
+    codes: np.ndarray
+
+    @classmethod
+    def of(cls, rows: EncodedRows | np.ndarray, what: str) -> EncodedRows:
+        """``rows`` as is, or a numeric matrix as rows without codes."""
+        if isinstance(rows, EncodedRows):
+            return rows
+        dense = np.asarray(rows, dtype=np.float32)
+        if dense.ndim != 2:
+            raise InvalidDataError(f"{what} must be 2-D, got shape {dense.shape}.")
+        return cls(dense, np.zeros((len(dense), 0), dtype=np.int32))
+
+    @classmethod
+    def concat(cls, *parts: EncodedRows) -> EncodedRows:
+        """The rows of ``parts`` one after another."""
+        return cls(np.vstack([p.dense for p in parts]), np.vstack([p.codes for p in parts]))
+
+    def __len__(self) -> int:
+        return len(self.dense)
+
+    def __getitem__(self, rows: Any) -> EncodedRows:
+        return EncodedRows(self.dense[rows], self.codes[rows])
 
 
 @dataclass
@@ -109,14 +155,28 @@ class RowEncoder:
                 raise InvalidDataError(f"The {what} data lacks the column {spec.name!r}.")
 
     def transform(self, frame: pd.DataFrame, what: str = "data") -> np.ndarray:
-        """Encode ``frame`` as a float32 matrix (one row per row)."""
+        """Encode ``frame`` as a float32 matrix (one row per row), categories one-hot.
+
+        Its width grows with the number of categories; the distance metrics use
+        the compact :meth:`encode`, which gives the same distances.
+        """
+        return self._encode(frame, what, one_hot_levels=None).dense
+
+    def encode(self, frame: pd.DataFrame, what: str = "data") -> EncodedRows:
+        """Encode ``frame`` compactly: categorical columns of more than 64 categories as codes."""
+        return self._encode(frame, what, one_hot_levels=_ONE_HOT_LEVELS)
+
+    def _encode(self, frame: pd.DataFrame, what: str, one_hot_levels: int | None) -> EncodedRows:
         self._check_columns(frame, what)
-        blocks = []
+        blocks, wide = [], []
         for spec in self.specs:
             name = spec.name
             if spec.kind == CATEGORICAL:
                 index = self.levels[name]
                 codes = index.get_indexer(frame[name].astype(object))  # -1: missing
+                if one_hot_levels is not None and len(index) > one_hot_levels:
+                    wide.append(codes.astype(np.int32))
+                    continue
                 width = len(index) + 1
                 block = np.zeros((len(frame), width), dtype=np.float32)
                 block[np.arange(len(frame)), np.where(codes < 0, width - 1, codes)] = 1 / np.sqrt(2)
@@ -127,9 +187,10 @@ class RowEncoder:
             blocks.append(np.where(missing, np.float32(0.0), scaled)[:, None])
             if self.with_missing[name]:
                 blocks.append(missing[:, None].astype(np.float32))
-        if not blocks:
-            return np.zeros((len(frame), 0), dtype=np.float32)
-        return np.hstack(blocks)
+        n = len(frame)
+        dense = np.hstack(blocks) if blocks else np.zeros((n, 0), dtype=np.float32)
+        codes = np.column_stack(wide) if wide else np.zeros((n, 0), dtype=np.int32)
+        return EncodedRows(dense, codes)
 
     def keys(self, frame: pd.DataFrame, what: str = "data") -> np.ndarray:
         """One value per column and row: two rows have equal keys iff their encodings are equal.
@@ -153,48 +214,65 @@ class RowEncoder:
         return keys
 
 
-def nearest_neighbours(query: np.ndarray, reference: np.ndarray, k: int = 2) -> np.ndarray:
+def nearest_neighbours(
+    query: EncodedRows | np.ndarray, reference: EncodedRows | np.ndarray, k: int = 2
+) -> np.ndarray:
     """Exact Euclidean distances from each query row to its ``k`` nearest reference rows.
 
     Candidates come from chunked float32 matrix products (``|a|² + |b|² - 2ab`` on
-    centred data); the best few per row are then recomputed in float64 and sorted,
-    so small distances (copies) are exact.
+    centred data, plus the count of differing codes); the best few per row are
+    then recomputed in float64 and sorted, so small distances (copies) are exact.
+    Memory stays at a block of at most ``2**25`` distances (or compared codes).
 
     Parameters
     ----------
-    query : ndarray of shape (n, d)
-    reference : ndarray of shape (m, d)
+    query : EncodedRows or ndarray of shape (n, d)
+    reference : EncodedRows or ndarray of shape (m, d)
+        Numeric matrices, or the compact rows of :meth:`RowEncoder.encode`.
     k : int, default=2
 
     Returns
     -------
     ndarray of shape (n, k), float64, ascending per row (``inf`` where m < k).
     """
-    query = np.asarray(query, dtype=np.float32)
-    reference = np.asarray(reference, dtype=np.float32)
-    if query.ndim != 2 or reference.ndim != 2 or query.shape[1] != reference.shape[1]:
+    query = EncodedRows.of(query, "query")
+    reference = EncodedRows.of(reference, "reference")
+    if (
+        query.dense.shape[1] != reference.dense.shape[1]
+        or query.codes.shape[1] != reference.codes.shape[1]
+    ):
         raise InvalidDataError(
-            f"query and reference must be 2-D with the same width, got {query.shape} and "
-            f"{reference.shape}."
+            f"query and reference must have the same width, got {query.dense.shape[1]} and "
+            f"{reference.dense.shape[1]} values, {query.codes.shape[1]} and "
+            f"{reference.codes.shape[1]} codes."
         )
     n, m = len(query), len(reference)
     result = np.full((n, k), np.inf)
     if n == 0 or m == 0:
         return result
-    centre = reference.mean(axis=0)
-    ref = torch.from_numpy(reference - centre)
+    centre = reference.dense.mean(axis=0)
+    ref = torch.from_numpy(reference.dense - centre)
     ref_sq = (ref * ref).sum(dim=1)
-    ref64 = reference.astype(np.float64)
+    ref_codes = torch.from_numpy(np.ascontiguousarray(reference.codes.T))  # (k, m)
+    n_codes = reference.codes.shape[1]
     candidates = min(m, k + _CANDIDATES)
-    rows = max(1, min(4096, _CHUNK_ELEMENTS // m))
+    width = reference.dense.shape[1] + n_codes
+    rows = max(1, min(4096, _CHUNK_ELEMENTS // m, _CHUNK_ELEMENTS // (candidates * max(width, 1))))
     for start in range(0, n, rows):
-        block = torch.from_numpy(query[start : start + rows] - centre)
+        part = query[start : start + rows]
+        block = torch.from_numpy(part.dense - centre)
         squared = torch.addmm(ref_sq[None, :], block, ref.T, alpha=-2.0)
         squared += (block * block).sum(dim=1, keepdim=True)
+        codes = torch.from_numpy(part.codes)
+        for j in range(n_codes):  # a few wide columns; one (rows, m) comparison each
+            squared += codes[:, j, None] != ref_codes[j]
         index = torch.topk(squared, candidates, dim=1, largest=False).indices.numpy()
-        exact = query[start : start + rows, None, :].astype(np.float64) - ref64[index]
-        distances = np.sort(np.sqrt((exact * exact).sum(axis=2)), axis=1)
-        result[start : start + len(block), : min(k, m)] = distances[:, :k]
+        exact = part.dense[:, None, :].astype(np.float64) - reference.dense[index]
+        exact = (exact * exact).sum(axis=2)
+        if n_codes:
+            exact += (part.codes[:, None, :] != reference.codes[index]).sum(axis=2)
+        distances = np.sort(np.sqrt(exact), axis=1)
+        result[start : start + len(part), : min(k, m)] = distances[:, :k]
     return result
 
 
@@ -396,17 +474,17 @@ def _tpr_at(fpr: np.ndarray, tpr: np.ndarray, targets: tuple[float, ...]) -> np.
 
 
 def _attack_encoded(
-    members: np.ndarray, non_members: np.ndarray, synthetic: np.ndarray
+    members: EncodedRows, non_members: EncodedRows, synthetic: EncodedRows
 ) -> MembershipInference:
     """The distance attack on already encoded rows (one :class:`RowEncoder`).
 
     Parameters
     ----------
-    members : ndarray of shape (n1, d)
+    members : EncodedRows
         Training rows.
-    non_members : ndarray of shape (n2, d)
+    non_members : EncodedRows
         Holdout rows.
-    synthetic : ndarray of shape (m, d)
+    synthetic : EncodedRows
         The attacker's reference: synthetic rows.
 
     Returns
@@ -417,7 +495,7 @@ def _attack_encoded(
         return MembershipInference.unavailable(
             "Membership inference needs members, non-members and synthetic rows."
         )
-    candidates = np.vstack([members, non_members])
+    candidates = EncodedRows.concat(members, non_members)
     distance = nearest_neighbours(candidates, synthetic, k=1)[:, 0]
     labels = np.r_[np.ones(len(members)), np.zeros(len(non_members))]
     scores = -distance  # closer to a synthetic row: more likely a member
@@ -437,9 +515,9 @@ def _attack_encoded(
 
 
 def _attack(
-    train: np.ndarray,
-    holdout: np.ndarray,
-    synthetic: np.ndarray,
+    train: EncodedRows,
+    holdout: EncodedRows,
+    synthetic: EncodedRows,
     max_rows: int | None,
     rng: np.random.Generator,
 ) -> MembershipInference:
@@ -512,7 +590,7 @@ def membership_inference(
     if max_rows is not None:
         max_rows = check_int("max_rows", max_rows)
     encoder = RowEncoder.fit(train, (synthetic, holdout), discrete_columns)
-    encoded = {what: encoder.transform(frame, what) for what, frame in frames.items()}
+    encoded = {what: encoder.encode(frame, what) for what, frame in frames.items()}
     rng = np.random.default_rng(random_state)
     return _attack(encoded["train"], encoded["holdout"], encoded["synthetic"], max_rows, rng)
 
@@ -651,7 +729,7 @@ def privacy_report(
     copies = train_rows.contains(keys["synthetic"])
     holdout_copies = None if holdout is None else train_rows.contains(keys["holdout"])
     del keys, train_rows
-    encoded = {what: encoder.transform(frame, what) for what, frame in frames.items()}
+    encoded = {what: encoder.encode(frame, what) for what, frame in frames.items()}
     notes: list[str] = []
 
     query = encoded["synthetic"][_subsample(len(synthetic), max_rows, rng)]
