@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tssynth import load
-from tssynth.cli import main
+from tssynth.cli import main, read_data
 from tssynth.datasets import load_adult
 
 
@@ -212,6 +212,31 @@ def test_evaluate_reads_windows_from_npy(files, capsys):
         ]
     )
     assert code == 0 and "temporal  overall" in capsys.readouterr().out
+
+
+def test_csv_separator_decimal_mark_and_encoding_are_detected(tmp_path):
+    # A European spreadsheet export: ';' between fields, decimal commas, dots between
+    # thousands, one column with dot decimals, Windows-1252 text, gzip.
+    text = "name;amount;big;ratio\nJosé;1,5;1.234,5;0.25\nAnna;2,5;12,0;0.5\nBjörk;-3;7;\n"
+    (tmp_path / "eu.csv").write_bytes(text.encode("cp1252"))
+    expected = pd.DataFrame(
+        {
+            "name": ["José", "Anna", "Björk"],
+            "amount": [1.5, 2.5, -3.0],
+            "big": [1234.5, 12.0, 7.0],
+            "ratio": [0.25, 0.5, np.nan],
+        }
+    )
+    pd.testing.assert_frame_equal(read_data(tmp_path / "eu.csv"), expected, check_dtype=False)
+    import gzip
+
+    with gzip.open(tmp_path / "pipes.csv.gz", "wt") as handle:
+        handle.write('a|b\n1.5|"x,y"\n2.5|z\n')
+    frame = read_data(tmp_path / "pipes.csv.gz")
+    assert frame.columns.tolist() == ["a", "b"] and frame["a"].tolist() == [1.5, 2.5]
+    # Commas stay the default, also with ';' inside quoted text.
+    (tmp_path / "plain.csv").write_text('a,b\n1.5,"x;y"\n2.5,z\n')
+    assert read_data(tmp_path / "plain.csv")["b"].tolist() == ["x;y", "z"]
 
 
 def test_help_everywhere_and_python_dash_m():

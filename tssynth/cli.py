@@ -17,6 +17,7 @@ and exit status 1 (2 for bad usage); ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import csv
 import inspect
 import json
 import sys
@@ -35,6 +36,10 @@ MODELS = {"tvae": "TVAESynthesizer", "dense": "DenseVAESynthesizer", "dvae": "DV
 DEFAULT_CHUNK = 100_000
 _PARQUET = (".parquet", ".pq")
 _CSV = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".tsv.gz")
+_DELIMITERS = ",;\t|"  # separators a .csv file may use
+_SNIFF_BYTES = 1 << 16  # text read to tell the separator
+_GROUPED_NUMBER = r"[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"  # 1.234,5 or 2,5 or 7
+_ENCODINGS = ("utf-8", "cp1252")  # tried in turn (Excel on Windows writes cp1252)
 
 
 class CLIError(Exception):
@@ -79,6 +84,76 @@ def _parse_datetimes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _text_sample(path: Path) -> str:
+    """The first 64 KiB of a (possibly compressed) text file, as far as its bytes decode."""
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    name = path.name.lower()
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(Path(name).suffix)
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            members = archive.namelist()
+            raw = archive.open(members[0]).read(_SNIFF_BYTES) if members else b""
+    else:
+        with (opener or open)(path, "rb") as handle:
+            raw = handle.read(_SNIFF_BYTES)
+    return raw.decode("utf-8", errors="replace")
+
+
+def _csv_dialect(path: Path) -> dict[str, str]:
+    """Separator (and decimal mark) of a .csv file: ',' unless its lines agree on another.
+
+    A ';'-separated file is read with decimal commas, as spreadsheets in much of
+    Europe write it; columns that hold dot decimals there are converted after.
+    """
+    sample = _text_sample(path)
+    lines = sample.splitlines()[:50]
+    if len(lines) > 1 and not sample.endswith("\n"):
+        lines = lines[:-1]  # the sample may end inside a line
+    try:
+        sep = csv.Sniffer().sniff("\n".join(lines), delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        return {"sep": ","}
+    return {"sep": ";", "decimal": ","} if sep == ";" else {"sep": sep}
+
+
+def _text_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns of a decimal-comma read that hold numbers after all, as numbers.
+
+    Dot decimals (``1.5``), and decimal commas with dots between thousands
+    (``1.234,5``), which pandas cannot read in one pass without misreading the other.
+    """
+    for name in frame.columns[frame.dtypes.map(pd.api.types.is_string_dtype)]:
+        column = frame[name]
+        try:
+            frame[name] = pd.to_numeric(column)
+            continue
+        except (TypeError, ValueError):
+            pass
+        values = column.dropna().astype(str)
+        if len(values) and values.str.fullmatch(_GROUPED_NUMBER).all():
+            plain = column.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+            frame[name] = pd.to_numeric(plain)
+    return frame
+
+
+def _read_csv(path: Path, suffix: str) -> pd.DataFrame:
+    options = {"sep": "\t"} if suffix.startswith(".tsv") else _csv_dialect(path)
+    for encoding in _ENCODINGS:
+        try:
+            frame = pd.read_csv(path, encoding=encoding, **options)
+            break
+        except UnicodeDecodeError:
+            if encoding == _ENCODINGS[-1]:
+                raise
+    if options.get("decimal") == ",":
+        frame = _text_numbers(frame)
+    return _parse_datetimes(frame)
+
+
 def read_data(path: str | Path, what: str = "data") -> pd.DataFrame | np.ndarray:
     """Read a table (CSV, TSV, Parquet) or an array (``.npy``) named on the command line."""
     path = Path(path)
@@ -92,8 +167,7 @@ def read_data(path: str | Path, what: str = "data") -> pd.DataFrame | np.ndarray
             _require_pyarrow()
             frame = pd.read_parquet(path)
         elif suffix in _CSV:
-            sep = "\t" if suffix.startswith(".tsv") else ","
-            frame = _parse_datetimes(pd.read_csv(path, sep=sep))
+            frame = _read_csv(path, suffix)
         else:
             raise CLIError(
                 f"{what} file {str(path)!r}: unknown extension {suffix!r}; use .csv, .tsv, "
