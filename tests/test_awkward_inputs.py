@@ -349,3 +349,22 @@ def test_dvae_names_arrays_without_steps_or_channels(shape):
         syn.forecast(np.zeros(shape), steps=2)
     with pytest.raises(InvalidDataError, match=message):
         DVAESynthesizer(**DVAE_TINY).fit(np.zeros(shape))
+
+
+@pytest.mark.parametrize("model", [TVAESynthesizer, DenseVAESynthesizer, DVAESynthesizer])
+def test_sparse_input_is_named_before_training(model):
+    from scipy import sparse
+
+    with pytest.raises(InvalidDataError, match=r"sparse csr_matrix.*X\.toarray\(\)"):
+        model(**TINY).fit(sparse.csr_matrix(np.eye(6)))
+
+
+def test_scikit_learn_tags_describe_the_inputs():
+    from sklearn.utils import get_tags
+
+    for model in (TVAESynthesizer(), DVAESynthesizer()):
+        assert get_tags(model).input_tags.allow_nan  # NaN is a missing value they learn
+    assert not get_tags(DenseVAESynthesizer()).input_tags.allow_nan  # windows must be complete
+    assert get_tags(TVAESynthesizer()).transformer_tags.preserves_dtype == ["float32"]
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    assert TVAESynthesizer(**TINY).fit_transform(X).dtype == np.float32

@@ -68,6 +68,11 @@ def test_score_samples_ranks_anomalous_windows_lowest(fitted, windows):
     scores = fitted.score_samples(np.concatenate([normal, anomalous]))
     assert scores.shape == (200,)
     np.testing.assert_array_equal(scores, fitted.score_samples(np.concatenate([normal, anomalous])))
+    # A window's score is its own: alone, in another batch or order it is the same.
+    order = np.random.default_rng(0).permutation(200)
+    both = np.concatenate([normal, anomalous])
+    np.testing.assert_allclose(fitted.score_samples(both[order]), scores[order], rtol=1e-5)
+    np.testing.assert_allclose(fitted.score_samples(anomalous[3:4]), scores[103:104], rtol=1e-5)
     assert roc_auc_score(np.r_[np.zeros(100), np.ones(100)], -scores) > 0.95
 
 

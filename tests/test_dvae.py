@@ -165,6 +165,11 @@ def test_transform_reconstruct_and_score_shapes(fitted, panel):
     scores = fitted.score_samples(panel)
     assert scores.shape == (n,) and np.isfinite(scores).all()
     assert np.array_equal(scores, fitted.score_samples(panel.sample(frac=1, random_state=2)))
+    # A sequence's score is its own: scored alone it is the same as in the panel.
+    units = np.sort(panel["unit"].unique())
+    for i in (0, len(units) - 1):
+        alone = fitted.score_samples(panel[panel["unit"] == units[i]])
+        np.testing.assert_allclose(alone, scores[i : i + 1], rtol=1e-5)
 
 
 def test_same_seed_same_samples_and_save_load(fitted, panel, tmp_path):

@@ -562,6 +562,21 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
     _latent_distribution: ClassVar[bool] = False
     #: Whether ``compress_dims``/``decompress_dims`` may be None: widths set from the data.
     _widths_from_data: ClassVar[bool] = False
+    #: Whether NaN in the input is a missing value the model learns (scikit-learn's
+    #: ``allow_nan`` tag); the window model needs complete windows.
+    _allows_missing: ClassVar[bool] = True
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn (>= 1.6) tags: NaN and text allowed, float32 latents."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self._allows_missing
+        tags.input_tags.string = tags.input_tags.categorical = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    def _more_tags(self) -> dict[str, Any]:
+        """The same tags for scikit-learn < 1.6."""
+        return {"allow_nan": self._allows_missing, "preserves_dtype": [np.float32]}
 
     def _validate_params(self) -> None:
         raise NotImplementedError

@@ -10,6 +10,17 @@ import pandas as pd
 from tssynth.exceptions import InvalidDataError
 
 
+def reject_sparse(X: Any, what: str = "X") -> None:
+    """Raise a clear error for a scipy sparse matrix or array (not supported as input)."""
+    from scipy import sparse
+
+    if sparse.issparse(X):
+        raise InvalidDataError(
+            f"{what} is a scipy sparse {type(X).__name__}; sparse input is not supported: "
+            f"pass a dense array ({what}.toarray()) or a DataFrame."
+        )
+
+
 def as_frame(X: Any, *, what: str = "X") -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return ``X`` as a DataFrame plus a note of its original format.
 
@@ -24,6 +35,7 @@ def as_frame(X: Any, *, what: str = "X") -> tuple[pd.DataFrame, dict[str, Any]]:
     """
     if isinstance(X, pd.DataFrame):
         return X, {"kind": "frame"}
+    reject_sparse(X, what)
     if isinstance(X, pd.Series):
         raise InvalidDataError(
             f"{what} is a pandas Series; pass a DataFrame, e.g. {what}.to_frame()."

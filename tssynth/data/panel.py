@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tssynth.data.frame import reject_sparse
 from tssynth.data.private import (
     DataBudget,
     private_spread,
@@ -137,6 +138,7 @@ def _pad_ragged(X: Any, what: str) -> Any:
 
 
 def _read_array(X: Any, what: str) -> LongPanel:
+    reject_sparse(X, what)
     X = _pad_ragged(X, what)
     try:
         raw = np.asarray(X)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tssynth.data.frame import reject_sparse
 from tssynth.data.schema import check_frame
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 
@@ -243,6 +244,7 @@ def _check_finite(windows: np.ndarray, what: str, fmt: dict[str, Any]) -> None:
 
 
 def _from_array(X: Any, what: str) -> tuple[np.ndarray, dict[str, Any]]:
+    reject_sparse(X, what)
     if isinstance(X, list | tuple) and len(X) and all(hasattr(x, "__len__") for x in X):
         sizes = {np.shape(x) for x in X}
         if len(sizes) > 1:

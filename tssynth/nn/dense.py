@@ -166,22 +166,22 @@ class DenseVAE(TVAE):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @torch.no_grad()
-    def elbo(self, x: torch.Tensor, n_draws: int, generator: torch.Generator) -> torch.Tensor:
-        """Per-row evidence lower bound, averaged over ``n_draws`` posterior draws.
+    def elbo(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Per-row evidence lower bound, averaged over posterior draws.
 
         Parameters
         ----------
         x : Tensor of shape (n, T * d)
-        n_draws : int
-        generator : torch.Generator
-            Source of the reparameterisation noise (seed it for reproducible scores).
+        noise : Tensor of shape (n_draws, embedding_dim)
+            Standard normal noise of each draw, shared by every row: a row's
+            score depends on that row alone, not on its batch or position.
 
         Returns
         -------
         Tensor of shape (n,)
         """
         total = x.new_zeros(len(x))
-        for _ in range(n_draws):
-            reconstruction, kl = self.negative_elbo(x, generator)
+        for draw in noise:
+            reconstruction, kl = self.negative_elbo(x, noise=draw)
             total -= reconstruction + kl
-        return total / n_draws
+        return total / len(noise)

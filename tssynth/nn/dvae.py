@@ -211,6 +211,7 @@ class DVAE(nn.Module):
         lengths: torch.Tensor,
         generator: torch.Generator | None,
         sample: bool = True,
+        noise: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Posterior trajectory: z (drawn, or the means), and q's mean and log-variance.
 
@@ -221,6 +222,9 @@ class DVAE(nn.Module):
         generator : torch.Generator or None
         sample : bool
             Draw ``z_t`` (training, ELBO) or feed the means forward (``transform``).
+        noise : Tensor of shape (T, embedding_dim), optional
+            The draw's standard normal noise, shared by every sequence; drawn per
+            sequence from ``generator`` when None.
 
         Returns
         -------
@@ -229,11 +233,14 @@ class DVAE(nn.Module):
         g, _ = self.backward_rnn(reverse_within(torch.cat([h, x], dim=2), lengths))
         g_proj = self.inference_g(reverse_within(g, lengths))
         batch, steps = x.shape[:2]
-        noise = (
-            torch.randn((batch, steps, self.embedding_dim), generator=generator, device=x.device)
-            if sample
-            else None
-        )
+        if not sample:
+            noise = None
+        elif noise is None:
+            noise = torch.randn(
+                (batch, steps, self.embedding_dim), generator=generator, device=x.device
+            )
+        else:
+            noise = noise[:steps].to(x).expand(batch, -1, -1)
         z_t = x.new_zeros(batch, self.embedding_dim)
         zs, mus, logvars = [], [], []
         # unbind, not g_proj[:, t]: the backward of each slice would fill a tensor of the
@@ -298,13 +305,18 @@ class DVAE(nn.Module):
         generator: torch.Generator | None,
         x_prev: torch.Tensor | None = None,
         sample: bool = True,
+        noise: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Masked per-step reconstruction NLL and KL (B, T), and the decoder output."""
+        """Masked per-step reconstruction NLL and KL (B, T), and the decoder output.
+
+        ``noise`` (T, embedding_dim): the posterior draw's noise, shared by every
+        sequence (see :meth:`infer`).
+        """
         lengths = mask.sum(1).long()
         if x_prev is None:
             x_prev = shift_right(x)
         h, _ = self.forward_rnn(self._inputs(x_prev, context))
-        z, mu_q, logvar_q = self.infer(x, h, lengths, generator, sample)
+        z, mu_q, logvar_q = self.infer(x, h, lengths, generator, sample, noise)
         mu_p, logvar_p = self.prior(shift_right(z), h)
         output, sigma = self.decoder(torch.cat([h, z], dim=2))
         batch, steps, dim = x.shape
@@ -398,15 +410,18 @@ class DVAE(nn.Module):
         x: torch.Tensor,
         mask: torch.Tensor,
         context: torch.Tensor | None,
-        draws: int,
-        generator: torch.Generator | None,
+        noise: torch.Tensor,
     ) -> torch.Tensor:
-        """Evidence lower bound per sequence (summed over its steps), averaged over draws."""
+        """Evidence lower bound per sequence (summed over its steps), averaged over draws.
+
+        ``noise`` of shape (draws, T, embedding_dim) is each draw's standard normal
+        noise, shared by every sequence: a sequence's score depends on it alone.
+        """
         total = x.new_zeros(len(x), dtype=torch.float64)
-        for _ in range(draws):
-            nll, kl, _ = self.terms(x, mask, context, generator)
+        for draw in noise:
+            nll, kl, _ = self.terms(x, mask, context, None, noise=draw)
             total -= (nll + kl).sum(1).double()
-        return total / draws
+        return total / len(noise)
 
     def _posterior_output(
         self, x: torch.Tensor, mask: torch.Tensor, context: torch.Tensor | None

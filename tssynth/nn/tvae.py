@@ -99,11 +99,23 @@ class TVAE(nn.Module):
         self.register_buffer("latent_tril", torch.eye(embedding_dim)[None])
 
     def negative_elbo(
-        self, x: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Reconstruction NLL and KL per row, with one reparameterised draw."""
+        """Reconstruction NLL and KL per row, with one reparameterised draw.
+
+        ``noise`` of shape (embedding_dim,), when given, is that draw's standard
+        normal noise for every row (so a row's value does not depend on the
+        others); else the noise is drawn per row from ``generator``.
+        """
         mu, logvar = self.encoder(x)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        eps = (
+            torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            if noise is None
+            else noise.to(mu).expand_as(mu)
+        )
         output, sigma = self.decoder(mu + eps * torch.exp(0.5 * logvar))
         return span_nll(output, sigma, x, self.layout), standard_normal_kl(mu, logvar)
 

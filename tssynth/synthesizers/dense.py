@@ -148,6 +148,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
         "data_max_",
     )
     _latent_distribution = True
+    _allows_missing = False
 
     def __init__(
         self,
@@ -422,9 +423,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
         """Evidence lower bound (ELBO) of every window; lower means more anomalous.
 
         The ELBO is computed on the scaled windows (values in [-1, 1]) and
-        averaged over 16 posterior draws from a fixed-seed generator, so the
-        same model gives the same scores. Scores compare windows under one
-        fitted model.
+        averaged over 16 posterior draws whose noise comes from a fixed seed and
+        is shared by every window, so a window gets the same score alone, in
+        any batch and in any order. Scores compare windows under one fitted model.
 
         Parameters
         ----------
@@ -438,8 +439,11 @@ class DenseVAESynthesizer(BaseSynthesizer):
         array = self._model_array(X)
         generator = torch.Generator(device=self.device_)
         generator.manual_seed(0 if self.random_state is None else int(self.random_state))
+        noise = torch.randn(
+            (_ELBO_DRAWS, self.module_.embedding_dim), generator=generator, device=self.device_
+        )
         scores = [
-            self.module_.elbo(array[start : start + _CHUNK], _ELBO_DRAWS, generator)
+            self.module_.elbo(array[start : start + _CHUNK], noise)
             for start in range(0, len(array), _CHUNK)
         ]
         return torch.cat(scores).double().cpu().numpy()

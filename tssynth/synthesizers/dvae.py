@@ -594,7 +594,9 @@ class DVAESynthesizer(BaseSynthesizer):
 
         The ELBO sums over the sequence's steps (so longer sequences score lower;
         divide by the lengths for a per-step score) and is averaged over 8
-        posterior draws from a fixed-seed generator, so it is deterministic.
+        posterior draws whose noise comes from a fixed seed and is shared by every
+        sequence, so a sequence gets the same score alone, in any batch and in
+        any order.
 
         Parameters
         ----------
@@ -608,12 +610,20 @@ class DVAESynthesizer(BaseSynthesizer):
         x, mask, context = self._tensors(panel)
         generator = torch.Generator(device=self.device_)
         generator.manual_seed(0 if self.random_state is None else int(self.random_state))
+        # Drawn step by step, so that step t's noise is the same whatever the
+        # longest sequence given (one randn of (draws, T, z) would change with T).
+        shape = (_ELBO_DRAWS, self.module_.embedding_dim)
+        noise = torch.stack(
+            [
+                torch.randn(shape, generator=generator, device=self.device_)
+                for _ in range(x.shape[1])
+            ],
+            dim=1,
+        )
         scores = np.zeros(len(x))
         for rows, length in length_chunks(mask.sum(1), _CHUNK):
             ctx = None if context is None else context[rows]
-            elbo = self.module_.elbo(
-                x[rows, :length], mask[rows, :length], ctx, _ELBO_DRAWS, generator
-            )
+            elbo = self.module_.elbo(x[rows, :length], mask[rows, :length], ctx, noise)
             scores[rows.cpu().numpy()] = elbo.cpu().numpy()
         return scores
 

@@ -331,8 +331,8 @@ class TVAESynthesizer(BaseSynthesizer):
             raise InvalidDataError(f"This synthesizer was fitted on {fitted}; pass {fitted}.")
         if input_format["kind"] == "array" and frame.shape[1] != self.n_features_in_:
             raise InvalidDataError(
-                f"X has {frame.shape[1]} columns, but the synthesizer was fitted on "
-                f"{self.n_features_in_}."
+                f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input (the columns it was fitted on)."
             )
         chunk = self._chunk_rows(_ENCODE_CHUNK_VALUES)
         for start in range(0, max(len(frame), 1), chunk):
