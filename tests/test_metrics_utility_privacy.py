@@ -223,3 +223,26 @@ def test_exact_copies_memory_does_not_grow_with_the_encoding_width():
         tracemalloc.stop()
     assert found.all()
     assert peak < 40 * 2**20  # blocks of 2**20 values: not a float64 copy of both (160 MB)
+
+
+def test_many_classes_keep_the_most_frequent_for_the_default_model():
+    rng = np.random.default_rng(0)
+
+    def table(n: int) -> pd.DataFrame:
+        x = rng.normal(size=n)
+        frequent = np.where(x > 0, "pos", "neg")
+        rare = np.array([f"r{i}" for i in rng.integers(0, 40, n)])
+        label = np.where(rng.random(n) < 0.8, frequent, rare)  # 42 classes
+        return pd.DataFrame({"x": x, "label": label.astype(object)})
+
+    real, synthetic, test = table(1500), table(1500), table(1500)
+    report = utility_report(real, synthetic, test, "label", n_threads=1)
+    assert any("42 classes" in note and "'(other)'" in note for note in report.notes)
+    assert report.real["accuracy"] > 0.7  # pos/neg, 80 % of the rows, still told apart
+    # A classifier of the user's choice sees every class, with no note.
+    from sklearn.linear_model import LogisticRegression
+
+    chosen = utility_report(
+        real, synthetic, test, "label", estimator=LogisticRegression(max_iter=200), n_threads=1
+    )
+    assert not any("classes" in note for note in chosen.notes)

@@ -6,7 +6,9 @@ to predict a ``target`` column, and both are scored on the same real test rows
 score that the synthetic model keeps.
 
 - classification (categorical target): ROC AUC (one-vs-rest, macro, for more than
-  two classes) and accuracy; the headline metric is ROC AUC;
+  two classes) and accuracy; the headline metric is ROC AUC. With the default
+  model a target of more than 20 classes keeps its 19 most frequent and merges
+  the rest into one (a note says so), since the model grows a tree per class;
 - regression (continuous target): R² and mean absolute error; the headline
   metric is R².
 
@@ -35,6 +37,7 @@ from tssynth.metrics.fidelity import column_as_float
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
 _MAX_NATIVE_CATEGORIES = 255  # HistGradientBoosting's limit for categorical features
+_MAX_CLASSES = 20  # the default classifier grows one tree per class and iteration
 
 
 @dataclass
@@ -158,6 +161,35 @@ def _classification_scores(model: Any, X: np.ndarray, y: np.ndarray, labels: lis
         )
         auc = float(roc_auc_score(y[known], scores, multi_class="ovr", labels=present))
     return {"roc_auc": auc, "accuracy": float(accuracy_score(y, predicted))}
+
+
+def _merge_rare_classes(
+    targets: dict[str, np.ndarray], limit: int
+) -> tuple[dict[str, np.ndarray], str | None]:
+    """Keep the ``limit - 1`` classes most frequent in the real rows, merge the rest into one.
+
+    Returns the targets (as text) and a note, or the targets unchanged and None
+    when there are at most ``limit`` classes.
+    """
+    classes, counts = np.unique(targets["real"].astype(str), return_counts=True)
+    if len(classes) <= limit:
+        return targets, None
+    kept = classes[np.argsort(-counts, kind="stable")[: limit - 1]]
+    other = "(other)"
+    while other in set(classes):
+        other = f"({other})"
+    merged = {}
+    for what, y in targets.items():
+        text = y.astype(str)
+        merged[what] = np.where(np.isin(text, kept), text, other).astype(object)
+    share = float(np.mean(merged["real"] == other))
+    note = (
+        f"The target has {len(classes)} classes in the real rows; the default classifier "
+        f"(one tree per class and iteration) keeps the {limit - 1} most frequent and merges "
+        f"the other {len(classes) - limit + 1} ({share:.1%} of the real rows) into "
+        f"{other!r}. Pass estimator= to score every class."
+    )
+    return merged, note
 
 
 def _regression_scores(model: Any, X: np.ndarray, y: np.ndarray) -> dict:
@@ -288,6 +320,9 @@ def utility_report(
     matrices, categorical = _feature_matrices(features, frames)
 
     if task == CLASSIFICATION:
+        if estimator is None:
+            targets, note = _merge_rare_classes(targets, _MAX_CLASSES)
+            notes.extend([note] if note else [])
         labels = sorted(pd.unique(targets["real"]), key=str)
         unseen = pd.Index(labels).get_indexer(targets["synthetic"]) < 0
         if unseen.any():
