@@ -60,6 +60,31 @@ def test_fit_with_identifiers_numbers_them_afresh(files):
     assert not (files / "bad.tssynth").exists()
 
 
+def test_fit_dvae_with_context_columns_keeps_them_static(files, capsys):
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(4, 9, 30)
+    panel = pd.DataFrame(
+        {
+            "patient": np.repeat([f"p{i}" for i in range(30)], lengths),
+            "day": np.concatenate([np.arange(n) for n in lengths]),
+            "hr": rng.normal(70, 5, lengths.sum()),
+            "sex": np.repeat(np.where(np.arange(30) % 2, "F", "M"), lengths),
+        }
+    )
+    panel.to_csv(files / "visits.csv", index=False)
+    generator = files / "visits.tssynth"
+    args = ["fit", str(files / "visits.csv"), "--model", "dvae", "--epochs", "1"]
+    keys = ["--sequence-key", "patient", "--sequence-index", "day", "--context-columns", "sex"]
+    assert main([*args, *keys, "-o", str(generator), "-q"]) == 0
+    sampled = load(generator).sample(40)
+    assert (sampled.groupby("patient")["sex"].nunique() == 1).all()
+    assert set(sampled["sex"]) <= {"F", "M"}
+    # A table model takes no context: a named error before any training.
+    table = ["fit", str(files / "visits.csv"), "--context-columns", "sex", "-q"]
+    assert main([*table, "-o", str(files / "no.tssynth")]) == 1
+    assert "--context-columns is not supported by TVAESynthesizer" in capsys.readouterr().err
+
+
 def test_fit_with_epsilon_trains_privately_and_reports_the_budget(files, capsys):
     generator = files / "private.tssynth"
     args = ["fit", str(files / "real.csv"), "--epochs", "1", "--epsilon", "2", "-o", str(generator)]

@@ -331,6 +331,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         "metadata": None if identifiers is None else {"identifiers": identifiers},
         "sequence_key": args.sequence_key,
         "sequence_index": args.sequence_index,
+        "context_columns": _split_columns(args.context_columns),
         "window": args.window,
     }
     options = {k: v for k, v in options.items() if v is not None}
@@ -520,6 +521,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--sequence-key", metavar="COL", help="entity column of a long panel")
     fit.add_argument("--sequence-index", metavar="COL", help="time column of a long panel")
+    fit.add_argument(
+        "--context-columns",
+        metavar="COLS",
+        help="comma-separated static columns of a panel, one value per entity (dvae)",
+    )
     fit.add_argument("--window", type=int, help="window length for one long series")
     fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     fit.add_argument(
