@@ -521,3 +521,18 @@ def test_length_chunks_hold_every_sequence_once_within_a_doubling_of_length():
         assert lengths[r].max() < 2 * lengths[r].min()
     padded = sum(len(r) * steps for r, steps in chunks)
     assert padded < 2 * int(lengths.sum())  # against 800 x 2,000 in one padded block
+
+
+def test_a_static_feature_column_is_pointed_to_context_columns():
+    import warnings
+
+    from tssynth.exceptions import DataWarning
+
+    panel = make_panel(n=12, seed=1)
+    with pytest.warns(DataWarning, match=r"\['device'\].*context_columns=\['device'\]"):
+        DVAESynthesizer(sequence_key="unit", sequence_index="day", epochs=1, **SMALL).fit(panel)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        DVAESynthesizer(
+            sequence_key="unit", sequence_index="day", context_columns=["device"], epochs=1, **SMALL
+        ).fit(panel)

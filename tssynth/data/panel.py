@@ -85,6 +85,24 @@ class LongPanel:
     input_format: dict[str, Any]
 
 
+def static_feature_columns(panel: LongPanel) -> list[Hashable]:
+    """Feature columns of a long frame that hold one value per entity, but differ between them.
+
+    Such a column (a sex, a device type) is context: modelled per step, it may
+    change within a generated sequence. Entities of one step say nothing and are
+    skipped; arrays have no named columns and give none.
+    """
+    if panel.input_format.get("kind") != "frame":
+        return []
+    several = panel.lengths[panel.codes] >= 2
+    features = panel.features[several]
+    if features.empty:
+        return []
+    per_entity = features.groupby(panel.codes[several], sort=False).nunique(dropna=False).max()
+    overall = features.nunique(dropna=False)
+    return [name for name in features.columns if per_entity[name] == 1 and overall[name] > 1]
+
+
 def _gap_column(panel: LongPanel) -> str | None:
     """A free column name for the time gaps when they are irregular, else None."""
     if panel.time is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
@@ -12,10 +13,10 @@ import torch
 
 from tssynth._validation import check_bool, check_float, check_int
 from tssynth.base import INDEX_ENTRY, BaseSynthesizer, PreparedInput
-from tssynth.data.panel import LongPanel, PanelTransformer, read_panel
+from tssynth.data.panel import LongPanel, PanelTransformer, read_panel, static_feature_columns
 from tssynth.data.private import DataBudget
 from tssynth.data.schema import ColumnSpec
-from tssynth.exceptions import InvalidDataError, InvalidParameterError
+from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
 from tssynth.nn.dvae import DVAE, length_chunks
 from tssynth.training import TrainingConfig
 
@@ -259,6 +260,16 @@ class DVAESynthesizer(BaseSynthesizer):
         metadata: Mapping[str, Iterable[Hashable]] | None = None,
     ) -> PreparedInput:
         panel = self._read(X)
+        static = static_feature_columns(panel)
+        if static:
+            warnings.warn(
+                f"Feature columns {static} hold one value per sequence in X, so they look like "
+                "static attributes; as per-step features they may change within a generated "
+                f"sequence. Pass context_columns={static} (on the command line "
+                f"--context-columns {','.join(map(str, static))}) to draw them once per sequence.",
+                DataWarning,
+                stacklevel=4,
+            )
         signature = [[repr(c), "feature", str(d)] for c, d in panel.features.dtypes.items()]
         if panel.context is not None:
             signature += [[repr(c), "context", str(d)] for c, d in panel.context.dtypes.items()]
