@@ -125,6 +125,8 @@ def _text_numbers(frame: pd.DataFrame) -> pd.DataFrame:
 
     Dot decimals (``1.5``), and decimal commas with dots between thousands
     (``1.234,5``), which pandas cannot read in one pass without misreading the other.
+    Dot decimals are tried first, so a column of only ``1.000``-like values reads
+    as 1.0: both readings are guesses there.
     """
     for name in frame.columns[frame.dtypes.map(pd.api.types.is_string_dtype)]:
         column = frame[name]
