@@ -148,11 +148,10 @@ def _pad_ragged(X: Any, what: str) -> Any:
             "the same channels."
         )
     lengths = np.array([len(item) for item in items])
-    padded = np.full((len(items), lengths.max(), *channels.pop()), np.nan)
-    codes = np.repeat(np.arange(len(items)), lengths)
-    positions = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    padded[codes, positions] = np.concatenate(items)
-    return padded
+    codes, positions = np.nonzero(np.arange(lengths.max()) < lengths[:, None])
+    rows = np.concatenate([item if item.ndim == 2 else item[:, None] for item in items])
+    padded = pad_sequences(rows, codes, positions, lengths)
+    return padded if channels.pop() else padded[..., 0]
 
 
 def _read_array(X: Any, what: str) -> LongPanel:

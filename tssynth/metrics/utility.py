@@ -175,8 +175,8 @@ def _merge_rare_classes(
     if len(classes) <= limit:
         return targets, None
     kept = classes[np.argsort(-counts, kind="stable")[: limit - 1]]
-    other = "(other)"
-    while other in set(classes):
+    other, taken = "(other)", set(classes)
+    while other in taken:
         other = f"({other})"
     merged = {}
     for what, y in targets.items():
@@ -322,7 +322,8 @@ def utility_report(
     if task == CLASSIFICATION:
         if estimator is None:
             targets, note = _merge_rare_classes(targets, _MAX_CLASSES)
-            notes.extend([note] if note else [])
+            if note:
+                notes.append(note)
         labels = sorted(pd.unique(targets["real"]), key=str)
         unseen = pd.Index(labels).get_indexer(targets["synthetic"]) < 0
         if unseen.any():
