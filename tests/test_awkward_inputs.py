@@ -368,3 +368,41 @@ def test_scikit_learn_tags_describe_the_inputs():
     assert get_tags(TVAESynthesizer()).transformer_tags.preserves_dtype == ["float32"]
     X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
     assert TVAESynthesizer(**TINY).fit_transform(X).dtype == np.float32
+
+
+def test_pyarrow_types_pandas_cannot_name_come_back_as_their_nearest_dtype():
+    pa = pytest.importorskip("pyarrow")
+    import decimal
+
+    frame = pd.DataFrame(
+        {
+            "code": pd.Series(["a", "b", "c"] * 40).astype(
+                pd.ArrowDtype(pa.dictionary(pa.int8(), pa.string()))
+            ),
+            "amount": pd.Series(
+                [decimal.Decimal("1.25") * i for i in range(120)],
+                dtype=pd.ArrowDtype(pa.decimal128(10, 2)),
+            ),
+            "label": pd.Series(["x", "y"] * 60, dtype="string[python]"),
+            "id": pd.array(range(120), dtype="int64[pyarrow]"),
+        }
+    )
+    model = TVAESynthesizer(**TINY).fit(frame, metadata={"identifiers": ["id"]})
+    sample = model.sample(50)
+    assert isinstance(sample["code"].dtype, pd.CategoricalDtype)
+    assert set(sample["code"]) <= {"a", "b", "c"}
+    assert sample["amount"].dtype == np.float64
+    assert sample["amount"].between(0, 148.75).all()
+    assert sample["label"].dtype == frame["label"].dtype  # python storage kept
+    assert sample["id"].dtype == frame["id"].dtype and sample["id"].tolist() == list(range(50))
+
+
+def test_dvae_array_samples_keep_one_width_from_call_to_call():
+    rng = np.random.default_rng(0)
+    ragged = rng.normal(size=(24, 12, 2))
+    lengths = rng.integers(3, 13, 24)
+    ragged[np.arange(12)[None, :] >= lengths[:, None]] = np.nan
+    model = DVAESynthesizer(**DVAE_TINY).fit(ragged)
+    shapes = {model.sample(4).shape for _ in range(6)}
+    assert shapes == {(4, int(lengths.max()), 2)}
+    assert model.sample(3, sequence_length=5).shape == (3, 5, 2)

@@ -279,3 +279,108 @@ def test_help_everywhere_and_python_dash_m():
     assert done.returncode == 0
     for command in ("fit", "sample", "evaluate", "demo"):
         assert command in done.stdout
+
+
+def test_sequence_samples_leave_out_padding_and_number_windows_across_chunks(tmp_path):
+    rng = np.random.default_rng(0)
+    ragged = rng.normal(size=(20, 12, 2))
+    lengths = rng.integers(3, 13, 20)
+    ragged[np.arange(12)[None, :] >= lengths[:, None]] = np.nan
+    np.save(tmp_path / "ragged.npy", ragged)
+    common = ["--epochs", "1", "--batch-size", "8", "-q"]
+    assert (
+        main(
+            [
+                "fit",
+                str(tmp_path / "ragged.npy"),
+                "--model",
+                "dvae",
+                "-o",
+                str(tmp_path / "d.tssynth"),
+                *common,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "sample",
+                str(tmp_path / "d.tssynth"),
+                "-n",
+                "6",
+                "--chunk-size",
+                "4",
+                "-o",
+                str(tmp_path / "d.csv"),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    sequences = pd.read_csv(tmp_path / "d.csv")
+    assert not sequences[["x0", "x1"]].isna().all(axis=1).any()  # no padding rows
+    assert sorted(sequences["sequence"].unique()) == list(range(6))
+    assert (sequences.groupby("sequence")["step"].max() + 1).isin(lengths).all()
+
+    long = pd.DataFrame({"t": np.arange(200), "v": np.sin(np.arange(200) / 5)})
+    long.to_csv(tmp_path / "long.csv", index=False)
+    assert (
+        main(
+            [
+                "fit",
+                str(tmp_path / "long.csv"),
+                "--model",
+                "dense",
+                "--window",
+                "10",
+                "--sequence-index",
+                "t",
+                "-o",
+                str(tmp_path / "w.tssynth"),
+                *common,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "sample",
+                str(tmp_path / "w.tssynth"),
+                "-n",
+                "25",
+                "--chunk-size",
+                "10",
+                "-o",
+                str(tmp_path / "w.csv"),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    windows = pd.read_csv(tmp_path / "w.csv")
+    assert windows["window"].nunique() == 25 and windows.groupby("window").size().eq(10).all()
+
+
+def test_dst_offsets_in_csv_and_parquet_dates_and_decimals_are_read_as_such(tmp_path):
+    berlin = pd.date_range("2024-03-30", periods=48, freq="h", tz="Europe/Berlin")
+    pd.DataFrame({"t": berlin, "x": range(48)}).to_csv(tmp_path / "dst.csv", index=False)
+    read = read_data(tmp_path / "dst.csv")["t"]
+    assert str(read.dt.tz) == "UTC" and (read == berlin.tz_convert("UTC")).all()
+
+    import datetime
+    import decimal
+
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    dates = [datetime.date(2024, 1, 1) + datetime.timedelta(days=i) for i in range(5)]
+    amounts = [decimal.Decimal("1.25") * i for i in range(5)]
+    table = pa.table(
+        {"d": pa.array(dates, pa.date32()), "a": pa.array(amounts, pa.decimal128(10, 2))}
+    )
+    pq.write_table(table, tmp_path / "db.parquet")
+    frame = read_data(tmp_path / "db.parquet")
+    assert frame["d"].tolist() == [pd.Timestamp(d) for d in dates]
+    assert frame["a"].dtype == np.float64 and frame["a"].tolist() == [1.25 * i for i in range(5)]

@@ -250,3 +250,29 @@ def test_wide_tables_give_a_bounded_report(tmp_path, monkeypatch):
 def _png_size(png: bytes) -> tuple[int, int]:
     assert png.startswith(b"\x89PNG")
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def test_nan_padded_sequences_of_several_lengths_are_evaluated_like_a_panel():
+    rng = np.random.default_rng(0)
+
+    def ragged(n: int, width: int) -> np.ndarray:
+        array = rng.normal(size=(n, width, 2)).cumsum(axis=1)
+        lengths = rng.integers(6, width + 1, n)
+        array[np.arange(width)[None, :] >= lengths[:, None]] = np.nan
+        return array
+
+    real, synthetic = ragged(40, 12), ragged(40, 10)
+    result = evaluate(
+        real,
+        synthetic,
+        holdout=ragged(10, 11),
+        metrics=["fidelity", "privacy", "temporal"],
+        discriminative_steps=20,
+        predictive_steps=20,
+        n_threads=1,
+    )
+    assert result.errors == {}
+    assert result.temporal is not None and result.temporal.window >= 2
+    # Padding is not data: no missing values are counted.
+    assert np.isnan(result.fidelity.missing_values)
+    assert len(result.real) == int((~np.isnan(real).all(axis=2)).sum())

@@ -221,3 +221,10 @@ def test_a_constant_column_has_no_correlation_even_when_its_std_rounds_above_zer
     assert np.isnan(_correlation(constant, other))
     matrix = _correlations([constant, other, other + rng.normal(size=1000)])
     assert np.isnan(matrix[0, 1]) and np.isnan(matrix[0, 2]) and not np.isnan(matrix[1, 2])
+
+
+def test_scores_of_disjoint_tables_are_zero_not_below():
+    real = pd.DataFrame({"c": list("ab") * 50, "d": list("xyz") * 33 + ["x"]})
+    synth = pd.DataFrame({"c": ["q"] * 100, "d": ["w"] * 100})
+    report = fidelity_report(real, synth)
+    assert report.column_shapes == 0.0 and report.column_pair_trends == 0.0

@@ -246,3 +246,12 @@ def test_many_classes_keep_the_most_frequent_for_the_default_model():
         real, synthetic, test, "label", estimator=LogisticRegression(max_iter=200), n_threads=1
     )
     assert not any("classes" in note for note in chosen.notes)
+
+
+def test_features_without_values_are_left_out_with_a_note():
+    # An identifier: fresh synthetic values are all unseen, so its codes are all NaN.
+    real = _table(600, 0).assign(customer=[f"r{i}" for i in range(600)], empty=np.nan)
+    synthetic = _table(600, 1).assign(customer=[f"s{i}" for i in range(600)], empty=np.nan)
+    report = utility_report(real, synthetic, real.iloc[:200], target="label")
+    assert report.overall > 0.5
+    assert any("synthetic rows left out: ['customer', 'empty']" in note for note in report.notes)

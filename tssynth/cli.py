@@ -80,8 +80,29 @@ def _parse_datetimes(frame: pd.DataFrame) -> pd.DataFrame:
         try:
             frame[name] = pd.to_datetime(column, format="ISO8601")
         except (TypeError, ValueError):
-            continue
+            try:  # offsets that change (a daylight-saving change): the UTC instants
+                frame[name] = pd.to_datetime(column, format="ISO8601", utc=True)
+            except (TypeError, ValueError):
+                continue
     return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as a DataFrame; dates as datetimes and decimals as floats.
+
+    pandas reads DATE and DECIMAL columns (what databases and Spark write) as
+    Python objects, which would be modelled as categories.
+    """
+    pa = _require_pyarrow()
+    table = pa.parquet.read_table(path)
+    fields = []
+    for field in table.schema:
+        if pa.types.is_date(field.type):
+            field = field.with_type(pa.timestamp("s"))
+        elif pa.types.is_decimal(field.type):
+            field = field.with_type(pa.float64())
+        fields.append(field)
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata)).to_pandas()
 
 
 def _text_sample(path: Path) -> str:
@@ -166,8 +187,7 @@ def read_data(path: str | Path, what: str = "data") -> pd.DataFrame | np.ndarray
         if suffix == ".npy":
             return np.load(path, allow_pickle=False)
         if suffix in _PARQUET:
-            _require_pyarrow()
-            frame = pd.read_parquet(path)
+            frame = _read_parquet(path)
         elif suffix in _CSV:
             frame = _read_csv(path, suffix)
         else:
@@ -185,11 +205,17 @@ def read_data(path: str | Path, what: str = "data") -> pd.DataFrame | np.ndarray
     return frame
 
 
-def _as_output_frame(sample: Any, offset: int) -> pd.DataFrame:
-    """A sample as a table: DataFrames as they are, arrays as columns (3-D in long format)."""
+def _as_output_frame(sample: Any, offset: int, ragged: bool = False) -> pd.DataFrame:
+    """A sample as a table: DataFrames as they are, arrays as columns (3-D in long format).
+
+    With ``ragged`` (sequences of several lengths, NaN after each end), the padding
+    steps are left out.
+    """
     if isinstance(sample, pd.DataFrame):
         return sample
     array = np.asarray(sample)
+    if ragged and array.ndim == 2:
+        array = array[:, :, None]
     if array.ndim == 2:
         return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
     if array.ndim == 3:
@@ -197,16 +223,26 @@ def _as_output_frame(sample: Any, offset: int) -> pd.DataFrame:
         frame = pd.DataFrame(array.reshape(n * t, d), columns=[f"x{i}" for i in range(d)])
         frame.insert(0, "step", np.tile(np.arange(t), n))
         frame.insert(0, "sequence", np.repeat(np.arange(offset, offset + n), t))
+        if ragged:
+            from tssynth.data.sequences import padded_lengths
+
+            kept = np.arange(t)[None, :] < padded_lengths(array)[:, None]
+            frame = frame[kept.reshape(-1)].reset_index(drop=True)
         return frame
     raise CLIError(f"the generator returned an array of shape {array.shape}; cannot write it.")
 
 
 def _sequence_key(synthesizer: Any) -> Any:
+    """The column that numbers the sampled sequences or windows (None for tables)."""
+    from tssynth import DenseVAESynthesizer
+    from tssynth.data.sequences import WINDOW_ID
+
     for name in ("sequence_key_", "sequence_key"):
         key = getattr(synthesizer, name, None)
         if key is not None:
             return key
-    return None
+    # Windows cut from one long series are numbered in a fresh "window" column.
+    return WINDOW_ID if isinstance(synthesizer, DenseVAESynthesizer) else None
 
 
 class TableWriter:
@@ -365,13 +401,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
     writer = TableWriter(output)
     synthesizer = tssynth.load(args.generator)
     key = _sequence_key(synthesizer)
+    ragged = isinstance(synthesizer, tssynth.DVAESynthesizer)
     done = 0
     temporary = output.with_name(output.name + ".partial")
     writer.path = temporary
     try:
         with tqdm(total=args.n, unit="row", disable=args.quiet, desc="sample") as bar:
             for size in _chunks(args.n, args.chunk_size) if args.n else [0]:
-                frame = _as_output_frame(synthesizer.sample(size), done)
+                frame = _as_output_frame(synthesizer.sample(size), done, ragged)
                 if key is not None and key in frame.columns and done:
                     frame[key] = _offset_keys(frame[key], done)
                 writer.write(frame)

@@ -43,11 +43,11 @@ from tssynth.data.schema import (
     ColumnSpec,
     _value_type,
     check_declarations,
+    check_frame,
     infer_schema,
-    restore_continuous,
-    to_float,
 )
-from tssynth.data.sequences import _float_array, index_long_frame, pad_sequences
+from tssynth.data.sequences import _float_array, index_long_frame, pad_sequences, padded_lengths
+from tssynth.data.time_index import IndexClock, fit_clock, read_times, restore_times
 from tssynth.data.transformer import DataTransformer, private_units
 from tssynth.exceptions import InvalidDataError
 
@@ -68,11 +68,14 @@ class LongPanel:
     keys : Index
         Entity labels, in code order.
     time : ndarray of float or None
-        ``sequence_index`` values as numbers (datetimes in their unit), per row.
+        ``sequence_index`` values as numbers (datetimes in their unit, or calendar
+        months), per row, minus ``time_origin``.
     context : DataFrame or None
         One row per entity: the context columns.
     input_format : dict
         Plain description of the format, to give results back in kind.
+    time_origin : int
+        What ``time`` is counted from (see :func:`~tssynth.data.time_index.read_times`).
     """
 
     features: pd.DataFrame
@@ -83,6 +86,7 @@ class LongPanel:
     time: np.ndarray | None
     context: pd.DataFrame | None
     input_format: dict[str, Any]
+    time_origin: int = 0
 
 
 def static_feature_columns(panel: LongPanel) -> list[Hashable]:
@@ -109,12 +113,32 @@ def _gap_column(panel: LongPanel) -> str | None:
         return None
     same = panel.codes[1:] == panel.codes[:-1]
     gaps = np.diff(panel.time)[same]
-    if gaps.size == 0 or np.allclose(gaps, np.median(gaps), rtol=1e-9, atol=0.0):
+    # Float times carry rounding error of a few ulps of their magnitude (0.1 steps
+    # stored as float32); integer, datetime and month times are exact.
+    dtype = pd.api.types.pandas_dtype(panel.input_format["index_spec"]["dtype"])
+    is_float = pd.api.types.is_float_dtype(dtype)
+    eps = np.finfo(getattr(dtype, "numpy_dtype", dtype)).eps if is_float else 0.0
+    tolerance = 8 * eps * float(np.abs(panel.time).max(initial=0.0))
+    if gaps.size == 0 or np.allclose(gaps, np.median(gaps), rtol=1e-9, atol=tolerance):
         return None
-    name = "__gap__"
-    while name in panel.features.columns:
+    return free_name("__gap__", panel.features.columns)
+
+
+def free_name(name: str, taken: Iterable[Hashable]) -> str:
+    """``name``, or ``name`` with underscores added until no column of ``taken`` has it."""
+    taken = set(taken)
+    while name in taken:
         name = f"_{name}_"
     return name
+
+
+def _is_text_dtype(dtype: Any) -> bool:
+    """Object, string or categorical: a dtype that holds the labels "0", "1", ..."""
+    return (
+        pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+    )
 
 
 def _index_spec(frame: pd.DataFrame, name: Hashable) -> ColumnSpec:
@@ -175,9 +199,7 @@ def _read_array(X: Any, what: str) -> LongPanel:
             f"{what} has no {'time steps' if T == 0 else 'channels'} (shape {raw.shape}); pass "
             "an (n, T, d) array with at least one step and one channel."
         )
-    observed = ~np.isnan(array).all(axis=2)  # (n, T): a step with any channel present
-    last = np.where(observed.any(1), T - np.argmax(observed[:, ::-1], axis=1), 0)
-    lengths = last.astype(np.int64)
+    lengths = padded_lengths(array)
     valid = np.arange(T)[None, :] < lengths[:, None]
     codes, positions = np.nonzero(valid)
     features = pd.DataFrame(array[codes, positions], columns=list(range(d)))
@@ -197,12 +219,23 @@ def _read_frame(
     context_columns: list[Hashable],
     what: str,
     fitted_index_spec: ColumnSpec | None = None,
+    fitted_clock: IndexClock | None = None,
 ) -> LongPanel:
     if sequence_key is None:
         raise InvalidDataError(
             f"{what} is a long DataFrame; pass sequence_key= (the entity column) so its rows "
             "can be split into sequences."
         )
+    for param, name in (("sequence_key", sequence_key), ("sequence_index", sequence_index)):
+        if not isinstance(name, Hashable) or (
+            isinstance(name, (tuple, frozenset)) and (name not in X.columns)
+        ):
+            raise InvalidDataError(
+                f"{param} must be one column label, got {name!r}; to key sequences by several "
+                "columns, join them into one first, e.g. X['key'] = X['store'].astype(str) + '/' "
+                "+ X['item'].astype(str)."
+            )
+    check_frame(X, what=what)
     for param, names in (
         ("sequence_key", [sequence_key]),
         ("sequence_index", [] if sequence_index is None else [sequence_index]),
@@ -226,17 +259,14 @@ def _read_frame(
     index_spec = None if sequence_index is None else _index_spec(X, sequence_index)
     index = index_long_frame(X, sequence_key, sequence_index)
     ordered = X.iloc[index.order].reset_index(drop=True)
-    time = None
+    time, origin, clock = None, 0, None
     if sequence_index is not None:
-        # Later data is read in the fitted unit and time zone (to_float checks the kind).
-        index_spec = fitted_index_spec or index_spec
-        time = to_float(ordered[sequence_index], index_spec)
-        fitted_integers = pd.api.types.is_integer_dtype(pd.api.types.pandas_dtype(index_spec.dtype))
-        if fitted_integers and not np.all(np.isnan(time) | (time == np.round(time))):
-            raise InvalidDataError(
-                f"The sequence_index column {sequence_index!r} has fractional values, but the "
-                f"model was fitted on integer times ({index_spec.dtype}); pass whole numbers."
-            )
+        # Later data is read the fitted way: unit, time zone, clock (and must be of its kind).
+        if fitted_index_spec is None:
+            index_spec, clock = fit_clock(ordered[sequence_index], index.codes, index_spec)
+        else:
+            index_spec, clock = fitted_index_spec, fitted_clock or IndexClock()
+        time, origin = read_times(ordered[sequence_index], index_spec, clock)
     context = None
     if context_columns:
         varying = ordered.groupby(index.codes)[context_columns].nunique(dropna=False).max()
@@ -255,6 +285,7 @@ def _read_frame(
         "sequence_index": sequence_index,
         "context_columns": list(context_columns),
         "index_spec": None if index_spec is None else index_spec.to_dict(),
+        "index_clock": None if clock is None else clock.to_dict(),
         "key_dtype": str(X[sequence_key].dtype),
     }
     return LongPanel(
@@ -266,6 +297,7 @@ def _read_frame(
         time,
         context,
         fmt,
+        origin,
     )
 
 
@@ -278,6 +310,7 @@ def read_panel(
     min_length: int = 1,
     what: str = "X",
     index_spec: ColumnSpec | None = None,
+    index_clock: IndexClock | None = None,
 ) -> LongPanel:
     """Validate and index a panel (a long DataFrame or a numeric array).
 
@@ -295,6 +328,8 @@ def read_panel(
     index_spec : ColumnSpec, optional
         The fitted ``sequence_index`` column: later data is read in its unit and
         time zone, and must be of its kind.
+    index_clock : IndexClock, optional
+        With ``index_spec``: how its values were fitted to become numbers.
 
     Returns
     -------
@@ -309,7 +344,9 @@ def read_panel(
     """
     context_columns = [] if context_columns is None else list(context_columns)
     if isinstance(X, pd.DataFrame):
-        panel = _read_frame(X, sequence_key, sequence_index, context_columns, what, index_spec)
+        panel = _read_frame(
+            X, sequence_key, sequence_index, context_columns, what, index_spec, index_clock
+        )
     else:
         if isinstance(X, pd.Series):
             raise InvalidDataError(f"{what} is a Series; pass a long DataFrame or an array.")
@@ -492,7 +529,7 @@ class PanelTransformer:
     def _fit_sequence_statistics(self, panel: LongPanel) -> None:
         """Training lengths, start times and the median time step."""
         self.lengths = panel.lengths.copy()
-        self.starts, self.step = None, 1.0
+        self.starts, self.step, self.origin = None, 1.0, panel.time_origin
         if panel.time is not None:
             firsts = np.concatenate([[0], np.cumsum(panel.lengths)[:-1]])
             self.starts = panel.time[firsts]
@@ -511,10 +548,12 @@ class PanelTransformer:
         if lengths.size == 0:  # no length frequent enough: its private quantiles
             lengths = np.maximum(np.round(spread), 2)
         self.lengths = lengths.astype(np.int64)
-        self.starts, self.step = None, 1.0
+        # The origin (the earliest time) is not released: starts are absolute.
+        self.starts, self.step, self.origin = None, 1.0, 0
         if panel.time is not None:
             firsts = np.concatenate([[0], np.cumsum(panel.lengths)[:-1]])
-            self.starts = _frequent_or_median(panel.time[firsts], budget, "start times")
+            absolute = panel.time[firsts] + panel.time_origin
+            self.starts = _frequent_or_median(absolute, budget, "start times")
             # One value per record: each sequence's first step (lengths are >= 2).
             first_steps = panel.time[firsts + 1] - panel.time[firsts]
             self.step = float(np.median(_frequent_or_median(first_steps, budget, "time steps")))
@@ -571,7 +610,7 @@ class PanelTransformer:
         return values.astype(np.float32, copy=False), mask, context
 
     def last_times(self, panel: LongPanel) -> np.ndarray | None:
-        """The last ``sequence_index`` value (as a number) of every entity of ``panel``."""
+        """The last ``sequence_index`` of every entity, as a number from ``panel.time_origin``."""
         if panel.time is None:
             return None
         return panel.time[np.cumsum(panel.lengths) - 1]
@@ -587,6 +626,7 @@ class PanelTransformer:
         context: pd.DataFrame | None = None,
         continuation: bool = False,
         times: np.ndarray | None = None,
+        origin: int | None = None,
     ) -> Any:
         """Model arrays back to a panel in the fitted format.
 
@@ -604,7 +644,8 @@ class PanelTransformer:
         keys : array-like of shape (n,), optional
             Entity labels (default 0..n-1, in the fitted key dtype); an Index keeps its dtype.
         samples : ndarray of int, shape (n,), optional
-            Sample number per sequence: adds a ``sample`` column after the key.
+            Sample number per sequence: adds a ``sample`` column after the key
+            (named apart from the fitted columns, see :func:`free_name`).
         context : DataFrame, optional
             Context given by the user, one row per sequence: its values come back
             exactly as given (see :meth:`given_context`) and ``context_rows`` is
@@ -615,6 +656,8 @@ class PanelTransformer:
         times : ndarray, optional
             The ``sequence_index`` values (as numbers) of every kept step, in
             (sequence, step) order: given, not derived from ``starts``.
+        origin : int, optional
+            What ``starts`` and ``times`` count from (default: the training origin).
 
         Returns
         -------
@@ -644,14 +687,21 @@ class PanelTransformer:
             if name == fmt["sequence_key"]:
                 columns[name] = pd.Series(key_values[codes], dtype=key_dtype)
                 if samples is not None:
-                    columns[SAMPLE] = pd.Series(np.asarray(samples)[codes])
+                    # A feature called "sample" keeps its name; the path number moves aside.
+                    columns[free_name(SAMPLE, fmt["columns"])] = pd.Series(
+                        np.asarray(samples)[codes]
+                    )
             elif name == fmt["sequence_index"]:
                 if times is None:
                     first = self.starts.mean() if starts is None else None
                     start = np.full(n, first) if starts is None else np.asarray(starts, float)
                     times = start[codes] + self._offsets(features, positions, continuation)
-                spec = ColumnSpec.from_dict(fmt["index_spec"])
-                columns[name] = restore_continuous(np.asarray(times, float), spec)
+                columns[name] = restore_times(
+                    np.asarray(times, float),
+                    self.origin if origin is None else origin,
+                    ColumnSpec.from_dict(fmt["index_spec"]),
+                    IndexClock(**(fmt.get("index_clock") or {})),
+                )
             elif name in fmt["context_columns"]:
                 columns[name] = context[name].iloc[codes].reset_index(drop=True)
             else:
@@ -711,12 +761,15 @@ class PanelTransformer:
         """Keys 0..n-1 for new sequences in the fitted key dtype (text when it was text).
 
         Numbers take the fitted dtype when it holds 0..n-1 (int64 when, say, int8
-        cannot hold n keys).
+        cannot hold n keys); other keys (datetimes, booleans) become int64.
         """
         dtype = pd.api.types.pandas_dtype(self.input_format.get("key_dtype", "int64"))
         keys = np.arange(n)
-        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        if _is_text_dtype(dtype):
             return pd.array(keys.astype(str), dtype=dtype)
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            # Datetimes, booleans, intervals ...: 0..n-1 would not be n distinct keys.
+            return keys
         try:
             cast = pd.Index(keys).astype(dtype)
         except (TypeError, ValueError, OverflowError):
@@ -747,6 +800,7 @@ class PanelTransformer:
             "lengths": self.lengths,
             "starts": self.starts,
             "step": self.step,
+            "origin": self.origin,
             "gap_column": self.gap_column,
             "input_format": self.input_format,
         }
@@ -763,6 +817,7 @@ class PanelTransformer:
         self.lengths = np.asarray(state["lengths"], dtype=np.int64)
         self.starts = None if state["starts"] is None else np.asarray(state["starts"], float)
         self.step = float(state["step"])
+        self.origin = int(state.get("origin", 0))  # files written before: absolute starts
         self.gap_column = state.get("gap_column")  # files written before: regular steps
         self.input_format = state["input_format"]
         return self

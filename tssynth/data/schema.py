@@ -104,6 +104,29 @@ def check_frame(df: pd.DataFrame, *, what: str = "X") -> None:
         )
 
 
+def _dtype_name(dtype: Any, kind: str) -> str:
+    """``str(dtype)``, or the nearest dtype that pandas can read back from its name.
+
+    pyarrow types with parameters (``dictionary<...>``, ``decimal128(10, 2)``)
+    have names that ``pandas_dtype`` cannot parse: dictionary-encoded values come
+    back as ``category``, decimals as ``float64`` (other such types: ``object``
+    for categorical columns, ``float64`` for continuous ones). Python-backed
+    strings keep their storage.
+    """
+    if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
+        return f"string[{dtype.storage}]"
+    name = str(dtype)
+    try:
+        pd.api.types.pandas_dtype(name)
+        return name
+    except (TypeError, ValueError, NotImplementedError):
+        pass
+    arrow = getattr(dtype, "pyarrow_dtype", None)
+    if arrow is not None and str(arrow).startswith("dictionary<"):
+        return "category"
+    return "float64" if kind == CONTINUOUS else "object"
+
+
 def _value_type(dtype: Any) -> str:
     if isinstance(dtype, pd.CategoricalDtype):
         return OTHER
@@ -216,7 +239,7 @@ def infer_schema(
             ColumnSpec(
                 name=name,
                 kind=kind,
-                dtype=str(dtype),
+                dtype=_dtype_name(dtype, kind),
                 value_type=value_type,
                 unit=_time_unit(dtype) if value_type in (DATETIME, TIMEDELTA) else None,
                 tz=_time_zone(dtype),
@@ -406,7 +429,7 @@ def to_float(series: pd.Series, spec: ColumnSpec) -> np.ndarray:
             f"{series.dtype}; convert it first, e.g. with .astype({spec.dtype!r})."
         )
     if spec.value_type in time_types:
-        ints, missing = _time_ints(series, spec)
+        ints, missing = time_ints(series, spec)
         values = ints.astype(np.float64)
         values[missing] = np.nan
         return values
@@ -425,7 +448,7 @@ def integer_extremes(series: pd.Series, spec: ColumnSpec) -> tuple[int, int] | N
     None for other columns and for columns without any value.
     """
     if spec.value_type in (DATETIME, TIMEDELTA):
-        ints, missing = _time_ints(series, spec)
+        ints, missing = time_ints(series, spec)
         present = ints[~missing]
     elif ptypes.is_integer_dtype(series.dtype):
         present = series.dropna().to_numpy()
@@ -434,7 +457,7 @@ def integer_extremes(series: pd.Series, spec: ColumnSpec) -> tuple[int, int] | N
     return (int(present.min()), int(present.max())) if present.size else None
 
 
-def _time_ints(series: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, np.ndarray]:
+def time_ints(series: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, np.ndarray]:
     """Datetimes or timedeltas as int64 counts of the fitted unit, and the missing mask."""
     if spec.tz is not None:
         series = series.dt.tz_convert(spec.tz if spec.wall_clock else "UTC").dt.tz_localize(None)
@@ -483,21 +506,29 @@ def restore_continuous(values: np.ndarray, spec: ColumnSpec) -> pd.Series:
         missing = np.isnan(values)
         ints = np.where(missing, 0, np.round(values)).astype(np.int64)
         ints[missing] = np.iinfo(np.int64).min  # NaT
-        kind = "datetime64" if spec.value_type == DATETIME else "timedelta64"
-        series = pd.Series(ints.view(f"{kind}[{spec.unit}]"))
-        if spec.tz is not None and spec.wall_clock:
-            # A wall-clock time inside a DST gap moves forward; a repeated one takes
-            # standard time.
-            standard = np.zeros(len(series), dtype=bool)
-            series = series.dt.tz_localize(spec.tz, ambiguous=standard, nonexistent="shift_forward")
-        elif spec.tz is not None:
-            series = series.dt.tz_localize("UTC").dt.tz_convert(spec.tz)
-        return series.astype(dtype)
+        return restore_time_ints(ints, spec)
     if ptypes.is_integer_dtype(dtype):
         values = _clip_to_integer_range(np.round(values), dtype)
         if isinstance(dtype, np.dtype):
             return pd.Series(values.astype(dtype))
     return pd.Series(values).astype(dtype)
+
+
+def restore_time_ints(ints: np.ndarray, spec: ColumnSpec) -> pd.Series:
+    """A datetime or timedelta column of the fitted dtype from int64 counts of its unit.
+
+    The smallest int64 is NaT; tz-aware values are read as in :func:`time_ints`.
+    """
+    kind = "datetime64" if spec.value_type == DATETIME else "timedelta64"
+    series = pd.Series(np.asarray(ints, dtype=np.int64).view(f"{kind}[{spec.unit}]"))
+    if spec.tz is not None and spec.wall_clock:
+        # A wall-clock time inside a DST gap moves forward; a repeated one takes
+        # standard time.
+        standard = np.zeros(len(series), dtype=bool)
+        series = series.dt.tz_localize(spec.tz, ambiguous=standard, nonexistent="shift_forward")
+    elif spec.tz is not None:
+        series = series.dt.tz_localize("UTC").dt.tz_convert(spec.tz)
+    return series.astype(pd.api.types.pandas_dtype(spec.dtype))
 
 
 def restore_categorical(values: np.ndarray, spec: ColumnSpec) -> pd.Series:

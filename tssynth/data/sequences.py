@@ -166,6 +166,17 @@ def pad_sequences(
     return out
 
 
+def padded_lengths(array: np.ndarray) -> np.ndarray:
+    """Length of every sequence of a NaN-padded ``(n, T, d)`` array.
+
+    A sequence ends before its trailing steps whose every channel is NaN; other
+    NaNs are missing values.
+    """
+    observed = ~np.isnan(array).all(axis=2)  # (n, T): a step with any channel present
+    T = array.shape[1]
+    return np.where(observed.any(1), T - np.argmax(observed[:, ::-1], axis=1), 0).astype(np.int64)
+
+
 def window_starts(lengths: np.ndarray, window: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """Entity and first step of every window of ``window`` steps, every ``stride`` steps.
 

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from tssynth._validation import check_int
 from tssynth.data.schema import CONTINUOUS, check_frame, infer_schema
+from tssynth.data.sequences import padded_lengths
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.metrics.fidelity import FidelityReport, column_as_float, fidelity_report
 from tssynth.metrics.privacy import (
@@ -228,9 +229,25 @@ def _is_windows(data: Any) -> bool:
 
 
 def _window_frame(windows: np.ndarray) -> pd.DataFrame:
-    """Per-feature values of all windows and steps, one column per feature."""
+    """Per-feature values of every step, one column per feature (NaN padding left out)."""
+    return _long_panel(windows).drop(columns=["sequence", "step"])
+
+
+def _long_panel(windows: np.ndarray) -> pd.DataFrame:
+    """Windows (or NaN-padded sequences) as a long panel: sequence, step, x0, x1, ..."""
+    _, t, d = windows.shape
+    kept = np.arange(t)[None, :] < padded_lengths(windows)[:, None]
+    sequence, step = np.nonzero(kept)
+    frame = pd.DataFrame(windows[sequence, step], columns=[f"x{i}" for i in range(d)])
+    frame.insert(0, "step", step)
+    frame.insert(0, "sequence", sequence)
+    return frame
+
+
+def _pad_steps(windows: np.ndarray, width: int) -> np.ndarray:
+    """NaN-padded sequences widened to ``width`` steps."""
     n, t, d = windows.shape
-    return pd.DataFrame(windows.reshape(n * t, d), columns=[f"x{i}" for i in range(d)])
+    return np.concatenate([windows, np.full((n, width - t, d), np.nan)], axis=1)
 
 
 def _flat_windows(windows: np.ndarray) -> pd.DataFrame:
@@ -449,7 +466,10 @@ def evaluate(
     Parameters
     ----------
     real : DataFrame, 2-D array or (n, T, d) array
-        The real data the synthesizer was trained on.
+        The real data the synthesizer was trained on. An (n, T, d) array may
+        hold NaN-padded sequences of several lengths (as ``DVAESynthesizer``
+        takes and gives them): the temporal scores then cut them into windows
+        like a panel, and the arrays may differ in T.
     synthetic : same kind as ``real``
     holdout : same kind as ``real``, optional
         Real data kept out of training: the test set of the utility scores and
@@ -462,8 +482,8 @@ def evaluate(
     sequence_key, sequence_index : column labels, optional
         For a long panel: the entity column and the time column.
     window : int, optional
-        Steps per window cut from panel sequences for the temporal scores
-        (default: the median sequence length, at most 24).
+        Steps per window cut from panel (or NaN-padded) sequences for the
+        temporal scores (default: the median sequence length, at most 24).
     synthesizer : fitted synthesizer, optional
         Its loss curves go into the HTML report, and its ``epsilon_`` and
         ``delta_`` (when trained with differential privacy) into the privacy
@@ -527,16 +547,30 @@ def evaluate(
     if _is_windows(real) or _is_windows(synthetic):
         result.kind = WINDOWS
         real_w, synth_w = _windows_array(real, "real"), _windows_array(synthetic, "synthetic")
-        if real_w.shape[1:] != synth_w.shape[1:]:
-            raise InvalidDataError(
-                f"real and synthetic windows differ in (T, d): {real_w.shape[1:]} and "
-                f"{synth_w.shape[1:]}."
-            )
         hold_w = None if holdout is None else _windows_array(holdout, "holdout")
+        arrays = [w for w in (real_w, synth_w, hold_w) if w is not None]
+        # NaN-padded sequences of several lengths (what DVAESynthesizer gives for arrays).
+        ragged = any(np.isnan(w).any() for w in arrays)
+        shapes = {w.shape[2:] if ragged else w.shape[1:] for w in arrays}
+        if len(shapes) > 1:
+            raise InvalidDataError(
+                f"real, synthetic and holdout windows differ in (T, d): "
+                f"{[w.shape[1:] for w in arrays]}."
+            )
+        if ragged:
+            width = max(w.shape[1] for w in arrays)
+            real_w, synth_w, hold_w = (
+                None if w is None else _pad_steps(w, width) for w in (real_w, synth_w, hold_w)
+            )
         real_t, synth_t = _window_frame(real_w), _window_frame(synth_w)
         real_p, synth_p = _flat_windows(real_w), _flat_windows(synth_w)
         hold_p = None if hold_w is None else _flat_windows(hold_w)
-        result.real_windows, result.synthetic_windows = real_w, synth_w
+        if ragged and "temporal" in chosen:
+            _panel_temporal_inputs(
+                result, _long_panel(real_w), _long_panel(synth_w), "sequence", "step", window, None
+            )
+        else:
+            result.real_windows, result.synthetic_windows = real_w, synth_w
         if target is not None:
             notes.append("Utility is not computed for windows: target is ignored.")
             chosen.discard("utility")

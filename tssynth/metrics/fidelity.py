@@ -160,7 +160,7 @@ def _tv_complement(real_codes: np.ndarray, synth_codes: np.ndarray, levels: int)
         levels = int(both.max(initial=-1)) + 1
     p = np.bincount(real_codes, minlength=levels) / max(real_codes.size, 1)
     q = np.bincount(synth_codes, minlength=levels) / max(synth_codes.size, 1)
-    return float(1.0 - 0.5 * np.abs(p - q).sum())
+    return float(max(0.0, 1.0 - 0.5 * np.abs(p - q).sum()))  # not -2e-16 for disjoint tables
 
 
 def _category_codes(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
@@ -272,7 +272,7 @@ def fidelity_report(
             score = (
                 np.nan
                 if np.isnan(real_corr) or np.isnan(synth_corr)
-                else 1.0 - abs(real_corr - synth_corr) / 2.0
+                else max(0.0, 1.0 - abs(real_corr - synth_corr) / 2.0)
             )
             strength = abs(real_corr)
             counts = strength > correlation_threshold or correlation_threshold == 0

@@ -218,27 +218,36 @@ def _train_and_score(
     estimator: BaseEstimator | None,
     random_state: int | None,
     labels: list[Any],
+    names: list[Any],
+    notes: list[str],
 ) -> dict[str, dict[str, float]]:
     scores = {}
     for what in ("real", "synthetic"):
+        # A feature without any value in the training rows (an identifier whose fresh
+        # synthetic values are all unseen, an empty column) tells the model nothing,
+        # and HistGradientBoosting cannot bin it.
+        usable = ~np.isnan(matrices[what]).all(axis=0)
+        if not usable.all():
+            empty = [name for name, ok in zip(names, usable, strict=True) if not ok]
+            notes.append(f"Features without any value in the {what} rows left out: {empty}.")
+        train, test = matrices[what][:, usable], matrices["test"][:, usable]
+        if not usable.any():  # no feature left: the model learns the target's prior
+            train, test = np.zeros((len(train), 1)), np.zeros((len(test), 1))
         model = (
             clone(estimator)
             if estimator is not None
-            else _default_estimator(task, categorical, random_state)
+            else _default_estimator(task, categorical[usable], random_state)
         )
         y_train = targets[what]
         if task == CLASSIFICATION:
             y_train = y_train.astype(str)
-        model.fit(matrices[what], y_train)
+        model.fit(train, y_train)
         if task == CLASSIFICATION:
             scores[what] = _classification_scores(
-                model,
-                matrices["test"],
-                targets["test"].astype(str),
-                [str(label) for label in labels],
+                model, test, targets["test"].astype(str), [str(label) for label in labels]
             )
         else:
-            scores[what] = _regression_scores(model, matrices["test"], targets["test"])
+            scores[what] = _regression_scores(model, test, targets["test"])
 
     return scores
 
@@ -343,7 +352,15 @@ def utility_report(
 
     with threadpool_limits(n_threads):
         scores = _train_and_score(
-            matrices, targets, categorical, task, estimator, random_state, labels
+            matrices,
+            targets,
+            categorical,
+            task,
+            estimator,
+            random_state,
+            labels,
+            [spec.name for spec in features],
+            notes,
         )
     primary = "roc_auc" if task == CLASSIFICATION else "r2"
 

@@ -16,6 +16,7 @@ from tssynth.base import INDEX_ENTRY, BaseSynthesizer, PreparedInput
 from tssynth.data.panel import LongPanel, PanelTransformer, read_panel, static_feature_columns
 from tssynth.data.private import DataBudget
 from tssynth.data.schema import ColumnSpec
+from tssynth.data.time_index import IndexClock
 from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
 from tssynth.nn.dvae import DVAE, length_chunks
 from tssynth.training import TrainingConfig
@@ -240,17 +241,33 @@ class DVAESynthesizer(BaseSynthesizer):
         X: Any,
         what: str = "X",
         min_length: int = 2,
-        index_spec: dict[str, Any] | None = None,
+        fitted: dict[str, Any] | None = None,
     ) -> LongPanel:
-        """Read a panel; with the fitted ``index_spec`` (after fit), in its unit and zone."""
+        """Read a panel; with the ``fitted`` input format (after fit), the fitted way.
+
+        After fit the key, index and context columns are the fitted ones (not what
+        ``set_params`` may have changed since), and times are read in the fitted
+        unit, zone and clock.
+        """
+        if fitted is None or fitted["kind"] != "frame":
+            return read_panel(
+                X,
+                self.sequence_key,
+                self.sequence_index,
+                self.context_columns,
+                min_length=min_length,
+                what=what,
+            )
+        spec, clock = fitted.get("index_spec"), fitted.get("index_clock")
         return read_panel(
             X,
-            self.sequence_key,
-            self.sequence_index,
-            self.context_columns,
+            fitted["sequence_key"],
+            fitted["sequence_index"],
+            fitted["context_columns"],
             min_length=min_length,
             what=what,
-            index_spec=None if index_spec is None else ColumnSpec.from_dict(index_spec),
+            index_spec=None if spec is None else ColumnSpec.from_dict(spec),
+            index_clock=IndexClock(**(clock or {})),
         )
 
     def _prepare_input(
@@ -404,7 +421,7 @@ class DVAESynthesizer(BaseSynthesizer):
     def _panel(self, X: Any, what: str, min_length: int = 1) -> LongPanel:
         self._check_fitted()
         transformer = self.panel_transformer_
-        panel = self._read(X, what, min_length, transformer.input_format.get("index_spec"))
+        panel = self._read(X, what, min_length, transformer.input_format)
         transformer.check_columns(panel, what)
         return panel
 
@@ -437,7 +454,9 @@ class DVAESynthesizer(BaseSynthesizer):
         Long DataFrame (fresh keys 0..n-1, ``sequence_index`` continuing from a
         training start with the learned step, or with drawn gaps where the
         training times were irregular) or, for array input, an ndarray
-        ``(n, T, d)`` with NaN after each sequence's end.
+        ``(n, T, d)`` with NaN after each sequence's end; T is
+        ``sequence_length`` or, when lengths are drawn, the longest training
+        length (the same in every call, so that samples can be stacked).
         """
         n = self._check_n("n_sequences", n_sequences)
         transformer = self.panel_transformer_
@@ -455,7 +474,9 @@ class DVAESynthesizer(BaseSynthesizer):
         if transformer.starts is not None:
             starts = self._sample_rng.choice(transformer.starts, size=n)
         steps = int(lengths.max(initial=0))
-        values = np.zeros((n, steps, transformer.steps.output_dim), dtype=np.float32)
+        # Arrays keep one width from call to call (the longest training sequence).
+        width = steps if sequence_length is not None else int(transformer.lengths.max(initial=0))
+        values = np.zeros((n, max(steps, width), transformer.steps.output_dim), dtype=np.float32)
         generator = self._generator()
         for rows, length in length_chunks(torch.from_numpy(lengths), _CHUNK):
             rows = rows.numpy()
@@ -508,9 +529,9 @@ class DVAESynthesizer(BaseSynthesizer):
         -------
         ndarray of shape (m, n_samples, steps, d) for array input (``(m,
         n_samples, steps)`` for 2-D input); for a DataFrame, a long DataFrame with
-        the entity key, a ``sample`` column (0..n_samples-1), the continued
-        ``sequence_index`` and the features. Context columns hold the prefix's
-        own values, as given.
+        the entity key, a ``sample`` column (0..n_samples-1; ``_sample_`` when a
+        fitted column is called ``sample``), the continued ``sequence_index`` and
+        the features. Context columns hold the prefix's own values, as given.
         """
         steps = check_int("steps", steps)
         n_samples = check_int("n_samples", n_samples)
@@ -539,7 +560,15 @@ class DVAESynthesizer(BaseSynthesizer):
         keys = panel.keys.repeat(n_samples)
         samples = np.tile(np.arange(n_samples), m)
         result = transformer.decode(
-            values, lengths, None, starts, keys, samples, context=given, continuation=True
+            values,
+            lengths,
+            None,
+            starts,
+            keys,
+            samples,
+            context=given,
+            continuation=True,
+            origin=panel.time_origin,
         )
         if isinstance(result, np.ndarray):
             return result.reshape(m, n_samples, *result.shape[1:])
@@ -560,7 +589,13 @@ class DVAESynthesizer(BaseSynthesizer):
         panel = self._panel(X, "X")
         _, recon, _, _ = self._posterior_means(panel)
         return self.panel_transformer_.decode(
-            recon, panel.lengths, None, keys=panel.keys, context=panel.context, times=panel.time
+            recon,
+            panel.lengths,
+            None,
+            keys=panel.keys,
+            context=panel.context,
+            times=panel.time,
+            origin=panel.time_origin,
         )
 
     def transform(self, X: Any) -> np.ndarray:
