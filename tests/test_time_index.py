@@ -9,7 +9,7 @@ import pytest
 from tests.test_dvae import SMALL
 from tssynth.data.panel import _index_spec, read_panel
 from tssynth.data.time_index import IndexClock, fit_clock, read_times, restore_times
-from tssynth.exceptions import InvalidDataError
+from tssynth.exceptions import InvalidDataError, InvalidParameterError, PrivacyWarning
 from tssynth.synthesizers.dvae import DVAESynthesizer
 
 
@@ -214,3 +214,25 @@ def test_several_key_columns_and_duplicate_names_are_named_errors(key, message):
 
 def test_index_clock_of_older_files_is_the_plain_one():
     assert IndexClock(**{}) == IndexClock()
+
+
+def test_under_differential_privacy_the_clock_is_not_learnt_from_the_data():
+    frame = _panel(pd.date_range("2020-01-01", periods=8, freq="MS"), 60)
+    with pytest.warns(PrivacyWarning):
+        model = DVAESynthesizer(
+            sequence_key="unit", sequence_index="t", epochs=1, epsilon=4.0, random_state=0, **SMALL
+        ).fit(frame)
+    assert model.panel_transformer_.input_format["index_clock"] == IndexClock().to_dict()
+    assert model.epsilon_ <= 4.0
+    # 60 sequences are too few for epsilon 4: the released lengths are noise (about 4e15
+    # steps here), and sampling said so instead of dying in a MemoryError.
+    with pytest.raises(InvalidParameterError, match="released under differential privacy"):
+        model.sample(3)
+    sample = model.sample(3, sequence_length=4)
+    assert sample.groupby("unit")["t"].is_monotonic_increasing.all()
+
+
+def test_a_forecast_too_large_for_memory_is_a_named_error():
+    frame = _panel(np.arange(6), 4)
+    with pytest.raises(InvalidParameterError, match="does not fit in this machine's memory"):
+        _fit(frame).forecast(frame, steps=10**13)

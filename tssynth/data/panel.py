@@ -262,10 +262,12 @@ def _read_frame(
     time, origin, clock = None, 0, None
     if sequence_index is not None:
         # Later data is read the fitted way: unit, time zone, clock (and must be of its kind).
-        if fitted_index_spec is None:
-            index_spec, clock = fit_clock(ordered[sequence_index], index.codes, index_spec)
-        else:
+        if fitted_index_spec is not None:
             index_spec, clock = fitted_index_spec, fitted_clock or IndexClock()
+        elif fitted_clock is not None:  # a clock chosen without looking at the data
+            clock = fitted_clock
+        else:
+            index_spec, clock = fit_clock(ordered[sequence_index], index.codes, index_spec)
         time, origin = read_times(ordered[sequence_index], index_spec, clock)
     context = None
     if context_columns:
@@ -329,7 +331,9 @@ def read_panel(
         The fitted ``sequence_index`` column: later data is read in its unit and
         time zone, and must be of its kind.
     index_clock : IndexClock, optional
-        With ``index_spec``: how its values were fitted to become numbers.
+        How times become numbers: the fitted clock (with ``index_spec``), or one
+        chosen without looking at the data (without it). Default: fitted from ``X``
+        (see :func:`~tssynth.data.time_index.fit_clock`).
 
     Returns
     -------

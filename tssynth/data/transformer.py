@@ -93,6 +93,12 @@ def _physical_memory() -> int | None:
         return None
 
 
+def fits_in_memory(n_bytes: float) -> bool:
+    """Whether an array of ``n_bytes`` leaves room on this machine (True where unknown)."""
+    memory = _physical_memory()
+    return memory is None or n_bytes <= _MEMORY_SHARE * memory
+
+
 def private_units(columns: list[ColumnSpec]) -> int:
     """Budget units :meth:`DataTransformer.fit` spends on ``columns`` under DP.
 
@@ -609,8 +615,7 @@ class DataTransformer:
                 f"every column seen in fit: {[c.name for c in self.columns]}."
             )
         n = len(df)
-        memory = _physical_memory()
-        if memory is not None and n * self.output_dim * 4 > _MEMORY_SHARE * memory:
+        if not fits_in_memory(n * self.output_dim * 4):
             raise InvalidDataError(self._too_large(n))
         try:
             out = np.zeros((n, self.output_dim), dtype=np.float32)

@@ -17,6 +17,7 @@ from tssynth.data.panel import LongPanel, PanelTransformer, read_panel, static_f
 from tssynth.data.private import DataBudget
 from tssynth.data.schema import ColumnSpec
 from tssynth.data.time_index import IndexClock
+from tssynth.data.transformer import fits_in_memory
 from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
 from tssynth.nn.dvae import DVAE, length_chunks
 from tssynth.training import TrainingConfig
@@ -257,6 +258,9 @@ class DVAESynthesizer(BaseSynthesizer):
                 self.context_columns,
                 min_length=min_length,
                 what=what,
+                # Under differential privacy nothing about the times is learnt outside
+                # the private mechanisms: not their calendar, local clock or resolution.
+                index_clock=IndexClock() if self.epsilon is not None else None,
             )
         spec, clock = fitted.get("index_spec"), fitted.get("index_clock")
         return read_panel(
@@ -476,7 +480,9 @@ class DVAESynthesizer(BaseSynthesizer):
         steps = int(lengths.max(initial=0))
         # Arrays keep one width from call to call (the longest training sequence).
         width = steps if sequence_length is not None else int(transformer.lengths.max(initial=0))
-        values = np.zeros((n, max(steps, width), transformer.steps.output_dim), dtype=np.float32)
+        width = max(steps, width)
+        self._check_sample_size(n, width, sequence_length is None)
+        values = np.zeros((n, width, transformer.steps.output_dim), dtype=np.float32)
         generator = self._generator()
         for rows, length in length_chunks(torch.from_numpy(lengths), _CHUNK):
             rows = rows.numpy()
@@ -487,6 +493,22 @@ class DVAESynthesizer(BaseSynthesizer):
             drawn = self.module_.generate(length, state, ctx, generator)
             values[rows, :length] = self.module_.calibrate(drawn).cpu().numpy()
         return transformer.decode(values, lengths, context_rows, starts, context=context)
+
+    def _check_sample_size(self, n: int, width: int, drawn_lengths: bool) -> None:
+        """A named error, not a MemoryError, for samples this machine cannot hold."""
+        if fits_in_memory(4.0 * n * width * self.panel_transformer_.steps.output_dim):
+            return
+        why = ""
+        if drawn_lengths and self.epsilon is not None:
+            why = (
+                " The lengths were released under differential privacy, and with few "
+                "sequences for the budget they can be noise (see the PrivacyWarning of fit)."
+            )
+        raise InvalidParameterError(
+            f"Drawing {n:,} sequences of up to {width:,} steps does not fit in this "
+            f"machine's memory.{why} Ask for fewer steps (sequence_length=..., steps=...) or "
+            "fewer sequences per call (the tssynth sample command streams them in chunks)."
+        )
 
     def _context_rows(self, n: int, context: Any) -> np.ndarray | None:
         transformer = self.panel_transformer_
@@ -536,6 +558,7 @@ class DVAESynthesizer(BaseSynthesizer):
         steps = check_int("steps", steps)
         n_samples = check_int("n_samples", n_samples)
         panel = self._panel(prefix, "prefix")
+        self._check_sample_size(len(panel.lengths) * n_samples, steps, False)
         x, mask, context = self._tensors(panel)
         m = len(x)
         x, mask = x.repeat_interleave(n_samples, 0), mask.repeat_interleave(n_samples, 0)
