@@ -236,3 +236,44 @@ def test_a_forecast_too_large_for_memory_is_a_named_error():
     frame = _panel(np.arange(6), 4)
     with pytest.raises(InvalidParameterError, match="does not fit in this machine's memory"):
         _fit(frame).forecast(frame, steps=10**13)
+
+
+@pytest.mark.parametrize(
+    "times, expected",
+    [
+        (pd.date_range("2021-01-01", periods=3, freq="YS"), ["2024-01-01", "2025-01-01"]),
+        (pd.date_range("2021-07-01", periods=3, freq="MS"), ["2021-10-01", "2021-11-01"]),
+    ],
+    ids=["yearly, 365-day steps", "monthly, 31-day steps"],
+)
+def test_calendar_data_whose_steps_happen_to_be_equal_in_days_stays_on_the_calendar(
+    times, expected
+):
+    frame = _panel(times, 8)
+    forecast = _fit(frame).forecast(frame[frame.unit == 0], steps=2)
+    assert forecast["t"].tolist() == [pd.Timestamp(day) for day in expected]
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        pd.date_range("2262-03-01", periods=10, freq="D").astype("datetime64[ns]"),
+        np.arange(10, dtype=np.int64) + np.iinfo(np.int64).max - 20,
+    ],
+    ids=["datetime64[ns] past 2262", "int64 past its largest value"],
+)
+def test_times_beyond_what_the_column_holds_are_a_named_error_not_wrapped(times):
+    frame = _panel(times, 4)
+    with pytest.raises(InvalidParameterError, match="cannot hold the times these steps reach"):
+        _fit(frame).forecast(frame[frame.unit == 0], steps=400)
+
+
+def test_uint64_times_above_int64_and_repeated_local_times_round_trip_exactly():
+    frame = _panel(np.arange(10, dtype=np.uint64) + np.uint64(2**63), 4)
+    model = _fit(frame)
+    pd.testing.assert_series_equal(model.reconstruct(frame)["t"], frame["t"])
+    assert model.forecast(frame[frame.unit == 0], steps=1)["t"].tolist() == [2**63 + 10]
+    # 01:30 on the day New York's clocks go back happens twice; this is the first one.
+    naive = pd.date_range("2021-10-20 01:30", periods=30, freq="D")
+    frame = _panel(naive.tz_localize("America/New_York", ambiguous=np.ones(30, bool)), 4)
+    pd.testing.assert_series_equal(_fit(frame).reconstruct(frame)["t"], frame["t"])

@@ -76,6 +76,8 @@ class LongPanel:
         Plain description of the format, to give results back in kind.
     time_origin : int
         What ``time`` is counted from (see :func:`~tssynth.data.time_index.read_times`).
+    index_values : Series or None
+        The ``sequence_index`` column as given, per row.
     """
 
     features: pd.DataFrame
@@ -87,6 +89,7 @@ class LongPanel:
     context: pd.DataFrame | None
     input_format: dict[str, Any]
     time_origin: int = 0
+    index_values: pd.Series | None = None
 
 
 def static_feature_columns(panel: LongPanel) -> list[Hashable]:
@@ -300,6 +303,7 @@ def _read_frame(
         context,
         fmt,
         origin,
+        None if sequence_index is None else ordered[sequence_index],
     )
 
 
@@ -629,7 +633,7 @@ class PanelTransformer:
         samples: np.ndarray | None = None,
         context: pd.DataFrame | None = None,
         continuation: bool = False,
-        times: np.ndarray | None = None,
+        index_values: pd.Series | None = None,
         origin: int | None = None,
     ) -> Any:
         """Model arrays back to a panel in the fitted format.
@@ -657,11 +661,11 @@ class PanelTransformer:
         continuation : bool, default=False
             ``starts`` are the last times before the sequences (a forecast): the
             first step is one step or gap after them.
-        times : ndarray, optional
-            The ``sequence_index`` values (as numbers) of every kept step, in
-            (sequence, step) order: given, not derived from ``starts``.
+        index_values : Series, optional
+            The ``sequence_index`` of every kept step, in (sequence, step) order:
+            given (and returned as they are), not derived from ``starts``.
         origin : int, optional
-            What ``starts`` and ``times`` count from (default: the training origin).
+            What ``starts`` count from (default: the training origin).
 
         Returns
         -------
@@ -695,13 +699,14 @@ class PanelTransformer:
                     columns[free_name(SAMPLE, fmt["columns"])] = pd.Series(
                         np.asarray(samples)[codes]
                     )
+            elif name == fmt["sequence_index"] and index_values is not None:
+                columns[name] = index_values.reset_index(drop=True)
             elif name == fmt["sequence_index"]:
-                if times is None:
-                    first = self.starts.mean() if starts is None else None
-                    start = np.full(n, first) if starts is None else np.asarray(starts, float)
-                    times = start[codes] + self._offsets(features, positions, continuation)
+                first = self.starts.mean() if starts is None else None
+                start = np.full(n, first) if starts is None else np.asarray(starts, float)
+                times = start[codes] + self._offsets(features, positions, continuation)
                 columns[name] = restore_times(
-                    np.asarray(times, float),
+                    times,
                     self.origin if origin is None else origin,
                     ColumnSpec.from_dict(fmt["index_spec"]),
                     IndexClock(**(fmt.get("index_clock") or {})),

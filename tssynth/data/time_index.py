@@ -35,7 +35,7 @@ from tssynth.data.schema import (
     time_step,
     to_float,
 )
-from tssynth.exceptions import InvalidDataError
+from tssynth.exceptions import InvalidDataError, InvalidParameterError
 
 _DAY = np.timedelta64(1, "D")
 
@@ -91,17 +91,19 @@ def fit_clock(
     """
     if spec.value_type not in (DATETIME, TIMEDELTA):
         return spec, IndexClock()
+    if spec.value_type == DATETIME:
+        # Distinct times on one day of the month are whole months apart, even where
+        # their steps happen to be equal in days (2021-07-01, 08-01, 09-01: 31 days).
+        local = replace(spec, wall_clock=spec.tz is not None)
+        clock = _month_clock(_naive(series, local))
+        if clock is not None:
+            return local, clock
     ints, _ = time_ints(series, spec)
     if spec.tz is not None and not _regular(ints, codes):
         local = replace(spec, wall_clock=True)
         local_ints, _ = time_ints(series, local)
         if _regular(local_ints, codes):
             spec, ints = local, local_ints
-    if spec.value_type == DATETIME and not _regular(ints, codes):
-        local = replace(spec, wall_clock=spec.tz is not None)
-        clock = _month_clock(_naive(series, local), local)
-        if clock is not None:
-            return local, clock
     return spec, IndexClock(resolution=int(time_step(ints, spec)))
 
 
@@ -141,12 +143,15 @@ def read_times(series: pd.Series, spec: ColumnSpec, clock: IndexClock) -> tuple[
                 f"The sequence_index column {spec.name!r} has fractional values, but the "
                 f"model was fitted on integer times ({spec.dtype}); pass whole numbers."
             )
+        arithmetic = _arithmetic(dtype)
         exact = pd.api.types.is_integer_dtype(series.dtype)
-        ints = series.to_numpy(dtype=np.int64) if exact else values.astype(np.int64)
+        ints = series.to_numpy(dtype=arithmetic) if exact else values.astype(arithmetic)
     else:
         return values, 0
-    origin = int(ints.min()) if ints.size else 0
-    return (ints - origin).astype(np.float64), origin
+    if not ints.size:
+        return ints.astype(np.float64), 0
+    lowest = ints.min()
+    return (ints - lowest).astype(np.float64), int(lowest)
 
 
 def restore_times(
@@ -159,20 +164,61 @@ def restore_times(
     """
     dtype = pd.api.types.pandas_dtype(spec.dtype)
     integer = pd.api.types.is_integer_dtype(dtype)
+    offsets = np.asarray(offsets, dtype=np.float64)
     if not (clock.months or integer or spec.value_type in (DATETIME, TIMEDELTA)):
-        return restore_continuous(np.asarray(offsets, dtype=np.float64) + origin, spec)
-    ints = np.round(np.asarray(offsets, dtype=np.float64)).astype(np.int64) + origin
+        return restore_continuous(offsets + origin, spec)
+    offsets = np.round(offsets)
     if clock.months:
-        return restore_time_ints(_month_times(ints, spec, clock), spec)
+        _check_range(_month_days(offsets + origin) * _per_day(spec), spec)
+        return restore_time_ints(_month_times(offsets.astype(np.int64) + origin, spec, clock), spec)
+    _check_range(offsets + float(origin), spec)
     if spec.value_type in (DATETIME, TIMEDELTA):
+        ints = offsets.astype(np.int64) + origin
         step = clock.resolution
         if step > 1:
             ints = (ints + step // 2) // step * step
         return restore_time_ints(ints, spec)
+    arithmetic = _arithmetic(dtype)
+    ints = offsets.astype(arithmetic) + arithmetic.type(origin)
     info = np.iinfo(np.dtype(getattr(dtype, "numpy_dtype", dtype)))
     if ints.size and (ints.min() < info.min or ints.max() > info.max):
         dtype = "Int64" if isinstance(dtype, pd.api.extensions.ExtensionDtype) else np.int64
     return pd.Series(ints).astype(dtype)
+
+
+def _arithmetic(dtype: Any) -> np.dtype:
+    """The 64-bit integer dtype that holds every value of an integer dtype."""
+    unsigned = np.dtype(getattr(dtype, "numpy_dtype", dtype)).kind == "u"
+    return np.dtype(np.uint64 if unsigned else np.int64)
+
+
+def _check_range(values: np.ndarray, spec: ColumnSpec) -> None:
+    """Raise when times (floats, in the unit) run beyond what the 64-bit column holds."""
+    if not values.size:
+        return
+    unsigned = spec.value_type not in (DATETIME, TIMEDELTA) and _arithmetic(
+        pd.api.types.pandas_dtype(spec.dtype)
+    ) == np.dtype(np.uint64)
+    # A little inside the limits: float64 rounds 2**63 - 1 up to 2**63.
+    low, high = (0.0, 1.8e19) if unsigned else (-9.2e18, 9.2e18)
+    if values.min() >= low and values.max() <= high:
+        return
+    kind = "datetimes" if spec.value_type == DATETIME else "values"
+    coarser = " or convert the column to a coarser unit first (e.g. datetime64[s])"
+    raise InvalidParameterError(
+        f"The sequence_index column {spec.name!r} ({spec.dtype}) cannot hold the times these "
+        f"steps reach: they run beyond the largest or smallest {kind} it holds. Ask for fewer "
+        f"steps{coarser if spec.value_type == DATETIME else ''}."
+    )
+
+
+def _month_days(months: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of the first day of each month since 1970-01 (as floats)."""
+    return months * (365.2425 / 12)
+
+
+def _per_day(spec: ColumnSpec) -> float:
+    return float(np.timedelta64(1, "D") / np.timedelta64(1, spec.unit))
 
 
 def _regular(ints: np.ndarray, codes: np.ndarray) -> bool:
@@ -187,7 +233,7 @@ def _naive(series: pd.Series, spec: ColumnSpec) -> np.ndarray:
     return ints.view(f"datetime64[{spec.unit}]")
 
 
-def _month_clock(times: np.ndarray, spec: ColumnSpec) -> IndexClock | None:
+def _month_clock(times: np.ndarray) -> IndexClock | None:
     """A monthly clock when every time is on one day of the month (or a month end)."""
     if times.size < 2:
         return None

@@ -617,8 +617,7 @@ class DVAESynthesizer(BaseSynthesizer):
             None,
             keys=panel.keys,
             context=panel.context,
-            times=panel.time,
-            origin=panel.time_origin,
+            index_values=panel.index_values,
         )
 
     def transform(self, X: Any) -> np.ndarray:
