@@ -384,3 +384,11 @@ def test_dst_offsets_in_csv_and_parquet_dates_and_decimals_are_read_as_such(tmp_
     frame = read_data(tmp_path / "db.parquet")
     assert frame["d"].tolist() == [pd.Timestamp(d) for d in dates]
     assert frame["a"].dtype == np.float64 and frame["a"].tolist() == [1.25 * i for i in range(5)]
+
+
+def test_fit_passes_the_stride_of_windows(tmp_path):
+    long = pd.DataFrame({"t": np.arange(120), "v": np.sin(np.arange(120) / 5)})
+    long.to_csv(tmp_path / "long.csv", index=False)
+    argv = ["fit", str(tmp_path / "long.csv"), "--model", "dense", "--window", "10"]
+    assert main([*argv, "--stride", "10", "--epochs", "1", "-o", str(tmp_path / "g"), "-q"]) == 0
+    assert load(tmp_path / "g").stride == 10

@@ -409,3 +409,66 @@ def test_dp_fit_of_values_near_the_largest_float_stays_finite(bounds):
     assert np.isfinite(out).all()
     if public is not None:
         assert out.between(*public).all()
+
+
+TINY_DP = {
+    "embedding_dim": 4,
+    "compress_dims": (8,),
+    "decompress_dims": (8,),
+    "epochs": 1,
+    "batch_size": 100,
+    "random_state": 0,
+}
+
+
+def test_a_small_epsilon_trains_with_latents_from_the_prior():
+    # The latent release alone costs about 0.5: it left DP-SGD nothing below about 0.64,
+    # and fit refused to train.
+    frame = _table(1000)
+    with pytest.warns(PrivacyWarning, match="too small to release the latent distribution"):
+        model = TVAESynthesizer(epsilon=0.3, **TINY_DP).fit(frame)
+    assert model.epsilon_ <= 0.3 and model.privacy_["latent_release"] is None
+    assert model.sample(10).shape == (10, frame.shape[1])
+    assert TVAESynthesizer(epsilon=3.0, **TINY_DP).fit(frame).privacy_["latent_release"]
+
+
+def test_a_categorical_column_with_no_released_category_is_named():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=300),
+            "b": rng.choice(list("xyz"), 300),
+            "c": rng.integers(0, 100, 300),
+        }
+    )
+    with pytest.warns(PrivacyWarning, match="Column 'b': no category was frequent enough"):
+        TVAESynthesizer(epsilon=3.0, **TINY_DP).fit(frame)
+
+
+def test_dense_takes_public_bounds_and_warns_about_overlapping_windows():
+    windows = np.random.default_rng(0).normal(size=(60, 12, 2))
+    model = DenseVAESynthesizer(epsilon=3.0, **TINY_DP)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyWarning)  # channel 1 has no public bounds
+        model.fit(windows, metadata={"bounds": {0: [-4, 4]}})
+    assert model.data_min_[0] == -4 and model.data_max_[0] == 4
+    assert np.abs(model.sample(50)[..., 0]).max() <= 4
+    with pytest.raises(InvalidParameterError, match="not channels of X"):
+        DenseVAESynthesizer(**TINY_DP).fit(windows, metadata={"bounds": {"v": [0, 1]}})
+    long = pd.DataFrame({"t": np.arange(300), "v": np.sin(np.arange(300) / 5)})
+    overlapping = DenseVAESynthesizer(epsilon=3.0, window=10, sequence_index="t", **TINY_DP)
+    with pytest.warns(PrivacyWarning, match="up to 10 windows"):
+        overlapping.fit(long, metadata={"bounds": {"v": [-1, 1]}})
+
+
+def test_dvae_lengths_released_as_noise_ask_for_a_length():
+    # 60 sequences at epsilon 3: the private length quantiles were NaN, cast to
+    # -9.2e18, and sample() returned empty (3, 0, 2) arrays without a word.
+    windows = np.random.default_rng(0).normal(size=(60, 8, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyWarning)
+        model = DVAESynthesizer(epsilon=3.0, **{**TINY_DP, "batch_size": 500}).fit(windows)
+    assert model.panel_transformer_.lengths.size == 0  # none usable at this seed
+    with pytest.raises(InvalidParameterError, match="pass sequence_length"):
+        model.sample(3)
+    assert model.sample(3, sequence_length=4).shape == (3, 4, 2)

@@ -44,9 +44,14 @@ from tssynth._validation import (
     resolve_device,
 )
 from tssynth.data.private import DataBudget, private_gaussian_moments
-from tssynth.exceptions import GeneratorFileError, InvalidDataError, InvalidParameterError
+from tssynth.exceptions import (
+    GeneratorFileError,
+    InvalidDataError,
+    InvalidParameterError,
+    PrivacyWarning,
+)
 from tssynth.nn.modules import PRIVATE_SIGMA_MIN, Decoder
-from tssynth.nn.private import PrivacyConfig, require_opacus
+from tssynth.nn.private import PrivacyConfig, releases_epsilon, require_opacus
 from tssynth.serialization import check_save_path, read_generator, write_generator
 from tssynth.training import TrainingConfig, train
 
@@ -273,6 +278,11 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         seeds = _seeds(self.random_state)
         budget = self._data_budget(prepared.n_records, seeds["data"])
         latent_budget = self._latent_budget(prepared.n_records, budget)
+        release_latents = self._latent_distribution and (
+            budget is None or self._latent_release_affordable(prepared.n_records)
+        )
+        if not release_latents:
+            latent_budget = None
         attributes, arrays = self._fit_data(prepared, seeds["data"], budget)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seeds["init"])
@@ -294,12 +304,14 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                     - budget.delta_spent
                     - latent_share[1],
                     max_grad_norm=self.max_grad_norm,
-                    releases=(LATENT_NOISE_MULTIPLIER,) * 2 if self._latent_distribution else (),
+                    releases=(LATENT_NOISE_MULTIPLIER,) * 2 if release_latents else (),
                 ),
             )
         lengths = self._sequence_lengths(arrays)
         result = train(module, arrays, config, device, seeds["train"], lengths)
-        self._after_training(module, arrays, device, latent_budget, seeds["latent"])
+        self._after_training(
+            module, arrays, device, latent_budget, seeds["latent"], release_latents
+        )
         privacy = {"epsilon": None, "delta": None, "noise_multiplier": None}
         if budget is not None:
             privacy = {
@@ -351,6 +363,29 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         )
         budget.reserve(_LATENT_RADIUS_UNITS)
         return budget
+
+    def _latent_release_affordable(self, n_records: int) -> bool:
+        """Whether the latent release leaves DP-SGD at least a quarter of its own share.
+
+        Its two Gaussian releases cost about 0.5 to 0.8 of epsilon whatever the
+        budget; below that, samples draw latents from the prior N(0, I) instead,
+        with a warning, so that a small epsilon still trains.
+        """
+        share = 1.0 - DATA_BUDGET_SHARE - LATENT_BUDGET_SHARE
+        training = self.epsilon * share
+        cost = releases_epsilon(
+            (LATENT_NOISE_MULTIPLIER,) * 2, self._total_delta(n_records) * share
+        )
+        if cost <= 0.75 * training:
+            return True
+        warnings.warn(
+            f"epsilon={self.epsilon:.3g} is too small to release the latent distribution as "
+            f"well (it alone would spend {cost:.2g}); samples draw their latents from the "
+            "prior N(0, I), and the whole budget goes to training.",
+            PrivacyWarning,
+            stacklevel=3,
+        )
+        return False
 
     @property
     def epsilon_(self) -> float | None:
@@ -608,16 +643,18 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         device: torch.device,
         budget: DataBudget | None,
         seed: int,
+        release_latents: bool = True,
     ) -> None:
         """Fit what sampling needs beyond the trained network.
 
-        The latent sampling distribution (``_latent_distribution``): without DP a
-        Gaussian mixture of :meth:`_latent_components` components fitted to the
-        posterior means (one component: the aggregated posterior's moments); under
-        DP one Gaussian, released privately with ``budget``. Then, only without DP,
-        :meth:`_fit_sampling_model`.
+        The latent sampling distribution (``_latent_distribution`` and
+        ``release_latents``): without DP a Gaussian mixture of
+        :meth:`_latent_components` components fitted to the posterior means (one
+        component: the aggregated posterior's moments); under DP one Gaussian,
+        released privately with ``budget`` (without ``release_latents`` the prior
+        N(0, I) stays). Then, only without DP, :meth:`_fit_sampling_model`.
         """
-        if self._latent_distribution:
+        if self._latent_distribution and release_latents:
             self._fit_latent_distribution(
                 module, torch.as_tensor(arrays[0]).to(device), budget, seed
             )

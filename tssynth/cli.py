@@ -371,6 +371,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         "sequence_index": args.sequence_index,
         "context_columns": _split_columns(args.context_columns),
         "window": args.window,
+        "stride": args.stride,
     }
     options = {k: v for k, v in options.items() if v is not None}
     init_extra, fit_options = _route_options(cls, options)
@@ -566,6 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated static columns of a panel, one value per entity (dvae)",
     )
     fit.add_argument("--window", type=int, help="window length for one long series")
+    fit.add_argument(
+        "--stride",
+        type=int,
+        help="steps between window starts (default 1; under --epsilon use the window length)",
+    )
     fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     fit.add_argument(
         "--epsilon",

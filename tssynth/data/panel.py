@@ -555,6 +555,9 @@ class PanelTransformer:
         )
         if lengths.size == 0:  # no length frequent enough: its private quantiles
             lengths = np.maximum(np.round(spread), 2)
+        # Noise-made quantiles (too few sequences for the budget) can be inf or NaN;
+        # without any usable length, sample() asks for sequence_length=.
+        lengths = lengths[np.isfinite(lengths) & (lengths < 2**31)]
         self.lengths = lengths.astype(np.int64)
         # The origin (the earliest time) is not released: starts are absolute.
         self.starts, self.step, self.origin = None, 1.0, 0

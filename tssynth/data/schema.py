@@ -387,6 +387,36 @@ def _public_schema(
     return declared_categories, declared_bounds
 
 
+def declared_bounds(
+    metadata: Mapping[str, Any] | None, names: list[Hashable], what: str
+) -> dict[Hashable, list[float]]:
+    """``metadata={"bounds": {name: [low, high]}}`` of a model whose only public schema is bounds.
+
+    Raises
+    ------
+    InvalidParameterError
+        Other metadata keys, bounds that are not finite ``low < high`` pairs, or
+        names that are not among ``names`` (the channels of ``what``).
+    """
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping) or set(metadata) - {"bounds"}:
+        keys = sorted(map(str, metadata)) if isinstance(metadata, Mapping) else metadata
+        raise InvalidParameterError(
+            f"metadata must be {{'bounds': {{channel: [low, high]}}}} here, got {keys!r}."
+        )
+    if not isinstance(metadata["bounds"], Mapping):
+        raise InvalidParameterError("metadata['bounds'] must map channels to [low, high].")
+    _, bounds = _public_schema({"bounds": metadata["bounds"]})
+    unknown = [name for name in bounds if name not in names]
+    if unknown:
+        raise InvalidParameterError(
+            f"metadata['bounds'] names {unknown}, which are not channels of {what}; its "
+            f"channels are {list(names)[:12]}."
+        )
+    return bounds
+
+
 def _forced_kinds(
     discrete_columns: list[Hashable] | None, metadata: Mapping[str, Any] | None
 ) -> dict[Hashable, str]:

@@ -64,7 +64,7 @@ from tssynth.data.spans import (
     segment_sample,
     softmax_block,
 )
-from tssynth.exceptions import DataWarning, InvalidDataError
+from tssynth.exceptions import DataWarning, InvalidDataError, PrivacyWarning
 
 _SCALAR_LIMIT = 0.99
 _STANDARDISED_LIMIT = 1e6  # far past every mode; keeps the encoding finite
@@ -335,6 +335,15 @@ class DataTransformer:
             missing = pd.isna(released)
             categories = _sortable_unique(pd.Series(released[~missing], dtype=object))
             has_missing = bool(missing.any())
+            if not categories and series.notna().any():
+                warnings.warn(
+                    f"Column {spec.name!r}: no category was frequent enough to be released "
+                    "under differential privacy, so its samples are all missing. Declare its "
+                    "categories as public schema (fit(..., metadata={'categories': {column: "
+                    "[...]}})), or give more records or a larger epsilon.",
+                    PrivacyWarning,
+                    stacklevel=2,
+                )
         else:
             categories = _sortable_unique(series)
             has_missing = bool(series.isna().any())

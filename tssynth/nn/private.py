@@ -152,6 +152,16 @@ class PrivateTraining:
         return self.wrapped.to_standard_module()
 
 
+def releases_epsilon(noise_multipliers: tuple[float, ...], delta: float) -> float:
+    """Epsilon (RDP accountant, at ``delta``) of full-batch Gaussian releases alone."""
+    require_opacus()
+    from opacus.accountants import RDPAccountant
+
+    accountant = RDPAccountant()
+    accountant.history = [(float(sigma), 1.0, 1) for sigma in noise_multipliers]
+    return float(accountant.get_epsilon(delta=delta, alphas=RDP_ORDERS))
+
+
 def _calibrate_noise(
     config: PrivacyConfig, sample_rate: float, steps: int, releases: list[tuple[float, float, int]]
 ) -> float:

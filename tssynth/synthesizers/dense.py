@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -11,8 +13,9 @@ import torch
 from tssynth._validation import check_bool, check_int
 from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data.private import DataBudget, midpoint_and_half_range, private_range
+from tssynth.data.schema import declared_bounds
 from tssynth.data.sequences import fitted_columns, from_windows, to_windows
-from tssynth.exceptions import InvalidDataError, InvalidParameterError
+from tssynth.exceptions import InvalidDataError, InvalidParameterError, PrivacyWarning
 from tssynth.nn.dense import DenseVAE
 
 _CHUNK = 8_192  # windows decoded at once: bounded memory
@@ -229,25 +232,41 @@ class DenseVAESynthesizer(BaseSynthesizer):
             )
         return to_windows(X, what=what)
 
-    def _prepare_input(self, X: Any) -> PreparedInput:
+    def _prepare_input(self, X: Any, metadata: Mapping[str, Any] | None = None) -> PreparedInput:
         windows, input_format = self._windows(X)
         _, T, d = windows.shape
         channels = input_format.get("columns") if input_format["kind"] != "wide" else None
         names = channels if channels is not None else list(range(d))
+        bounds = declared_bounds(metadata, names, "X")
+        if self.epsilon is not None and self.window is not None and self.stride < self.window:
+            warnings.warn(
+                f"Under differential privacy, windows cut every {self.stride} step(s) overlap: "
+                f"one observation is in up to {-(-self.window // self.stride)} windows, and "
+                "the guarantee is per window. Pass stride=window (--stride on the command "
+                "line) to protect each observation with the full epsilon.",
+                PrivacyWarning,
+                stacklevel=4,
+            )
         signature = [["<steps>", "window", int(T)]] + [
             [repr(name), "channel", "float"] for name in names
         ]
-        return PreparedInput(windows, signature, {"input_format": input_format}, len(windows))
+        declared = [bounds.get(name) for name in names]
+        extras = {"input_format": input_format, "bounds": declared}
+        return PreparedInput(windows, signature, extras, len(windows))
 
     def _fit_data(
         self, prepared: PreparedInput, seed: int, budget: DataBudget | None
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
         windows = prepared.data
         _, T, d = windows.shape
+        declared = prepared.extras["bounds"]
         if budget is None:
             low, high = windows.min(axis=(0, 1)), windows.max(axis=(0, 1))
         else:
-            low, high = self._private_bounds(windows, budget)
+            low, high = self._private_bounds(windows, budget, declared)
+        for channel, pair in enumerate(declared):
+            if pair is not None:
+                low[channel], high[channel] = pair
         attributes = {
             "input_format_": prepared.extras["input_format"],
             "window_length_": int(T),
@@ -258,13 +277,19 @@ class DenseVAESynthesizer(BaseSynthesizer):
         return attributes, [np.clip(self._scale(windows, attributes), -1.0, 1.0)]
 
     @staticmethod
-    def _private_bounds(windows: np.ndarray, budget: DataBudget) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel private bounds; each window's T values weigh 1 / T in all."""
+    def _private_bounds(
+        windows: np.ndarray, budget: DataBudget, declared: list[list[float] | None]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel private bounds (declared ones cost nothing); each window weighs 1 in all."""
         n, T, d = windows.shape
-        budget.reserve(3 * d)
+        budget.reserve(3 * sum(pair is None for pair in declared))
         weights = np.full(n * T, 1.0 / T)
         bounds = [
-            private_range(windows[:, :, c].reshape(-1), weights, budget, f"bounds of channel {c}")
+            (0.0, 0.0)
+            if declared[c] is not None
+            else private_range(
+                windows[:, :, c].reshape(-1), weights, budget, f"bounds of channel {c}"
+            )
             for c in range(d)
         ]
         low, high = (np.array(b, dtype=np.float64) for b in zip(*bounds, strict=True))
@@ -323,7 +348,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
 
     # ------------------------------------------------------------ public API
 
-    def fit(self, X: Any, y: Any = None) -> DenseVAESynthesizer:
+    def fit(
+        self, X: Any, y: Any = None, metadata: Mapping[str, Any] | None = None
+    ) -> DenseVAESynthesizer:
         """Learn the distribution of windows.
 
         Parameters
@@ -333,6 +360,12 @@ class DenseVAESynthesizer(BaseSynthesizer):
             ``sequence_key`` and ``sequence_index`` say how to read long input.
         y : None
             Ignored.
+        metadata : dict, optional
+            Public schema: ``{"bounds": {channel: [low, high]}}``, channels named
+            as the input's columns (integers 0..d-1 for arrays and wide frames).
+            Data is clipped to declared bounds in training and samples stay
+            inside them; under differential privacy they cost no budget (give
+            them wherever the range is known in advance).
 
         Returns
         -------
@@ -344,7 +377,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
             Ragged windows, missing values inside windows, non-numeric columns,
             a window longer than the series, duplicate (entity, time) rows.
         """
-        return super().fit(X, y)
+        return super().fit(X, y, metadata=metadata)
 
     def _decode(self, z: torch.Tensor, noise: torch.Tensor | None = None) -> np.ndarray:
         with torch.no_grad():

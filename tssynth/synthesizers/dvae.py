@@ -467,8 +467,8 @@ class DVAESynthesizer(BaseSynthesizer):
         if sequence_length is None:
             if len(transformer.lengths) == 0:
                 raise InvalidParameterError(
-                    "No sequence length was frequent enough to be released under differential "
-                    "privacy; pass sequence_length=... to sample."
+                    "No usable sequence length was released under differential privacy (too "
+                    "few sequences for the budget); pass sequence_length=... to sample."
                 )
             lengths = self._sample_rng.choice(transformer.lengths, size=n)
         else:
