@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.test_dvae import SMALL
-from tssynth.data.panel import _index_spec, read_panel
+from tssynth.data.panel import PanelTransformer, _index_spec, read_panel
 from tssynth.data.time_index import IndexClock, fit_clock, read_times, restore_times
 from tssynth.exceptions import InvalidDataError, InvalidParameterError, PrivacyWarning
 from tssynth.synthesizers.dvae import DVAESynthesizer
@@ -212,8 +214,18 @@ def test_several_key_columns_and_duplicate_names_are_named_errors(key, message):
         read_panel(frame, key, "t")
 
 
-def test_index_clock_of_older_files_is_the_plain_one():
-    assert IndexClock(**{}) == IndexClock()
+def test_generator_state_written_before_clocks_forecasts_the_same_times():
+    frame = _panel(pd.date_range("2024-01-01", periods=10, freq="h"), 6)
+    model = _fit(frame)
+    expected = model.forecast(frame[frame.unit < 2], steps=3)["t"]
+    state = model.panel_transformer_.to_state()
+    # What files written before held: absolute starts, no origin and no clock.
+    state["starts"] = state["starts"] + state.pop("origin")
+    del state["input_format"]["index_clock"]
+    model.panel_transformer_ = PanelTransformer.from_state(state)
+    pd.testing.assert_series_equal(model.forecast(frame[frame.unit < 2], steps=3)["t"], expected)
+    pd.testing.assert_series_equal(model.reconstruct(frame)["t"], frame["t"])
+    assert model.sample(2)["t"].isin(frame["t"]).all()
 
 
 def test_under_differential_privacy_the_clock_is_not_learnt_from_the_data():
@@ -228,6 +240,27 @@ def test_under_differential_privacy_the_clock_is_not_learnt_from_the_data():
     # steps here), and sampling said so instead of dying in a MemoryError.
     with pytest.raises(InvalidParameterError, match="released under differential privacy"):
         model.sample(3)
+    sample = model.sample(3, sequence_length=4)
+    assert sample.groupby("unit")["t"].is_monotonic_increasing.all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_under_differential_privacy_noisy_starts_and_steps_still_give_increasing_times(seed):
+    # Released from too few sequences, the step came out negative (-4.7e15) or the
+    # starts beyond what int64 holds; sampled times ran backwards or failed.
+    frame = _panel(pd.date_range("2020-01-01", periods=8, freq="MS"), 60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyWarning)
+        model = DVAESynthesizer(
+            sequence_key="unit",
+            sequence_index="t",
+            epochs=1,
+            epsilon=4.0,
+            random_state=seed,
+            **SMALL,
+        ).fit(frame)
+    transformer = model.panel_transformer_
+    assert transformer.step > 0 and np.all(np.abs(transformer.starts) < 9.2e18)
     sample = model.sample(3, sequence_length=4)
     assert sample.groupby("unit")["t"].is_monotonic_increasing.all()
 
@@ -277,3 +310,29 @@ def test_uint64_times_above_int64_and_repeated_local_times_round_trip_exactly():
     naive = pd.date_range("2021-10-20 01:30", periods=30, freq="D")
     frame = _panel(naive.tz_localize("America/New_York", ambiguous=np.ones(30, bool)), 4)
     pd.testing.assert_series_equal(_fit(frame).reconstruct(frame)["t"], frame["t"])
+
+
+def test_daily_local_midnights_with_a_missing_day_stay_on_the_local_clock():
+    days = pd.date_range("2024-03-20", periods=21, freq="D", tz="Europe/Paris").delete(5)
+    spec, clock = _clock(pd.Series(days))
+    assert spec.wall_clock and clock.resolution == 86_400 * 10**6  # whole local days
+
+
+def test_a_prefix_off_the_daily_grid_keeps_its_time_of_day():
+    frame = _panel(pd.date_range("2024-01-01", periods=10, freq="D"), 6)
+    prefix = frame[frame.unit == 0].assign(t=lambda f: f["t"] + pd.Timedelta("6h"))
+    forecast = _fit(frame).forecast(prefix, steps=2)
+    assert forecast["t"].tolist() == [
+        pd.Timestamp("2024-01-11 06:00"),
+        pd.Timestamp("2024-01-12 06:00"),
+    ]
+
+
+def test_a_dictionary_encoded_key_gives_text_keys():
+    pa = pytest.importorskip("pyarrow")
+    frame = _panel(np.arange(6), 4)
+    frame["unit"] = (
+        frame["unit"].astype(str).astype(pd.ArrowDtype(pa.dictionary(pa.int8(), pa.string())))
+    )
+    sample = _fit(frame).sample(3)
+    assert sorted(sample["unit"].astype(str).unique()) == ["0", "1", "2"]

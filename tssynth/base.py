@@ -277,12 +277,10 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 return self
         seeds = _seeds(self.random_state)
         budget = self._data_budget(prepared.n_records, seeds["data"])
-        latent_budget = self._latent_budget(prepared.n_records, budget)
         release_latents = self._latent_distribution and (
             budget is None or self._latent_release_affordable(prepared.n_records)
         )
-        if not release_latents:
-            latent_budget = None
+        latent_budget = self._latent_budget(prepared.n_records, budget) if release_latents else None
         attributes, arrays = self._fit_data(prepared, seeds["data"], budget)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seeds["init"])

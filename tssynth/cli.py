@@ -219,16 +219,9 @@ def _as_output_frame(sample: Any, offset: int, ragged: bool = False) -> pd.DataF
     if array.ndim == 2:
         return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
     if array.ndim == 3:
-        n, t, d = array.shape
-        frame = pd.DataFrame(array.reshape(n * t, d), columns=[f"x{i}" for i in range(d)])
-        frame.insert(0, "step", np.tile(np.arange(t), n))
-        frame.insert(0, "sequence", np.repeat(np.arange(offset, offset + n), t))
-        if ragged:
-            from tssynth.data.sequences import padded_lengths
+        from tssynth.data.sequences import long_frame
 
-            kept = np.arange(t)[None, :] < padded_lengths(array)[:, None]
-            frame = frame[kept.reshape(-1)].reset_index(drop=True)
-        return frame
+        return long_frame(array, offset, drop_padding=ragged)
     raise CLIError(f"the generator returned an array of shape {array.shape}; cannot write it.")
 
 

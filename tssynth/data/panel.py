@@ -23,6 +23,7 @@ was fitted. Nothing here loops over rows, steps or entities.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -37,6 +38,7 @@ from tssynth.data.private import (
     release_frequent,
 )
 from tssynth.data.schema import (
+    CATEGORICAL,
     DATETIME,
     NUMERIC,
     TIMEDELTA,
@@ -44,12 +46,13 @@ from tssynth.data.schema import (
     _value_type,
     check_declarations,
     check_frame,
+    dtype_name,
     infer_schema,
 )
 from tssynth.data.sequences import _float_array, index_long_frame, pad_sequences, padded_lengths
 from tssynth.data.time_index import IndexClock, fit_clock, read_times, restore_times
 from tssynth.data.transformer import DataTransformer, private_units
-from tssynth.exceptions import InvalidDataError
+from tssynth.exceptions import InvalidDataError, PrivacyWarning
 
 SAMPLE = "sample"
 
@@ -128,7 +131,19 @@ def _gap_column(panel: LongPanel) -> str | None:
 
 
 def free_name(name: str, taken: Iterable[Hashable]) -> str:
-    """``name``, or ``name`` with underscores added until no column of ``taken`` has it."""
+    """A column name that is not taken.
+
+    Parameters
+    ----------
+    name : str
+        The preferred name.
+    taken : iterable of column labels
+
+    Returns
+    -------
+    str
+        ``name``, or ``name`` wrapped in underscores until no label of ``taken`` has it.
+    """
     taken = set(taken)
     while name in taken:
         name = f"_{name}_"
@@ -291,7 +306,7 @@ def _read_frame(
         "context_columns": list(context_columns),
         "index_spec": None if index_spec is None else index_spec.to_dict(),
         "index_clock": None if clock is None else clock.to_dict(),
-        "key_dtype": str(X[sequence_key].dtype),
+        "key_dtype": dtype_name(X[sequence_key].dtype, CATEGORICAL),
     }
     return LongPanel(
         ordered[feature_names],
@@ -384,6 +399,16 @@ def _split(names: Any, features: list[Hashable]) -> tuple[Any, Any]:
 
 
 _LENGTH_LEVELS = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
+_LARGEST_TIME = 9.2e18  # a little inside int64, which holds datetimes and integer times
+
+
+def _warn_unusable(what: str, instead: str) -> None:
+    warnings.warn(
+        f"sequence_index: the released {what} cannot be used (with too few sequences for "
+        f"this epsilon they are noise); {instead}. Give more sequences or a larger epsilon.",
+        PrivacyWarning,
+        stacklevel=5,
+    )
 
 
 def _released_draws(released: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -445,9 +470,12 @@ class PanelTransformer:
     lengths : ndarray of int
         Training sequence lengths (drawn from when sampling).
     starts : ndarray of float or None
-        Training first ``sequence_index`` values (as numbers).
+        Training first ``sequence_index`` values, as numbers counted from ``origin``.
     step : float
         The median ``sequence_index`` increment.
+    origin : int
+        What ``starts`` count from: the earliest training time (0 under
+        differential privacy, where starts are released as absolute values).
     context_rows : ndarray of shape (n_entities, context_dim) or None
         The encoded training contexts (drawn from when sampling).
     input_format : dict
@@ -564,10 +592,20 @@ class PanelTransformer:
         if panel.time is not None:
             firsts = np.concatenate([[0], np.cumsum(panel.lengths)[:-1]])
             absolute = panel.time[firsts] + panel.time_origin
-            self.starts = _frequent_or_median(absolute, budget, "start times")
+            starts = _frequent_or_median(absolute, budget, "start times")
             # One value per record: each sequence's first step (lengths are >= 2).
             first_steps = panel.time[firsts + 1] - panel.time[firsts]
-            self.step = float(np.median(_frequent_or_median(first_steps, budget, "time steps")))
+            step = float(np.median(_frequent_or_median(first_steps, budget, "time steps")))
+            # With too few sequences for the budget the releases can be noise: starts no
+            # 64-bit time holds, a step that is not positive. Fall back, and say so.
+            starts = starts[np.isfinite(starts) & (np.abs(starts) < _LARGEST_TIME)]
+            if starts.size == 0:
+                _warn_unusable("start times", "samples start at 0 (1970-01-01 for datetimes)")
+            if not (np.isfinite(step) and 0 < step < _LARGEST_TIME):
+                _warn_unusable("time step", "samples step by one unit of the index")
+                step = 1.0
+            self.starts = starts if starts.size else np.zeros(1)
+            self.step = step
 
     @property
     def context_dim(self) -> int:
@@ -712,7 +750,7 @@ class PanelTransformer:
                     times,
                     self.origin if origin is None else origin,
                     ColumnSpec.from_dict(fmt["index_spec"]),
-                    IndexClock(**(fmt.get("index_clock") or {})),
+                    IndexClock.from_dict(fmt.get("index_clock")),
                 )
             elif name in fmt["context_columns"]:
                 columns[name] = context[name].iloc[codes].reset_index(drop=True)

@@ -104,7 +104,7 @@ def check_frame(df: pd.DataFrame, *, what: str = "X") -> None:
         )
 
 
-def _dtype_name(dtype: Any, kind: str) -> str:
+def dtype_name(dtype: Any, kind: str) -> str:
     """``str(dtype)``, or the nearest dtype that pandas can read back from its name.
 
     pyarrow types with parameters (``dictionary<...>``, ``decimal128(10, 2)``)
@@ -239,7 +239,7 @@ def infer_schema(
             ColumnSpec(
                 name=name,
                 kind=kind,
-                dtype=_dtype_name(dtype, kind),
+                dtype=dtype_name(dtype, kind),
                 value_type=value_type,
                 unit=_time_unit(dtype) if value_type in (DATETIME, TIMEDELTA) else None,
                 tz=_time_zone(dtype),

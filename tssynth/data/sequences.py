@@ -177,6 +177,32 @@ def padded_lengths(array: np.ndarray) -> np.ndarray:
     return np.where(observed.any(1), T - np.argmax(observed[:, ::-1], axis=1), 0).astype(np.int64)
 
 
+def long_frame(sequences: np.ndarray, offset: int = 0, drop_padding: bool = True) -> pd.DataFrame:
+    """``(n, T, d)`` sequences as a long DataFrame, one row per step.
+
+    Parameters
+    ----------
+    sequences : ndarray of shape (n, T, d)
+    offset : int, default=0
+        Number of the first sequence.
+    drop_padding : bool, default=True
+        Leave out the trailing all-NaN steps of every sequence (see :func:`padded_lengths`).
+
+    Returns
+    -------
+    DataFrame with columns ``sequence``, ``step``, ``x0``, ..., ``x{d-1}``.
+    """
+    n, t, d = sequences.shape
+    kept = np.ones((n, t), dtype=bool)
+    if drop_padding:
+        kept = np.arange(t)[None, :] < padded_lengths(sequences)[:, None]
+    sequence, step = np.nonzero(kept)
+    frame = pd.DataFrame(sequences[sequence, step], columns=[f"x{i}" for i in range(d)])
+    frame.insert(0, "step", step)
+    frame.insert(0, "sequence", sequence + offset)
+    return frame
+
+
 def window_starts(lengths: np.ndarray, window: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """Entity and first step of every window of ``window`` steps, every ``stride`` steps.
 

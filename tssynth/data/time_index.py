@@ -68,6 +68,11 @@ class IndexClock:
         """Plain-data form, for generator files."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, state: dict[str, Any] | None) -> IndexClock:
+        """Inverse of :meth:`to_dict`; None (files written before clocks) is the plain clock."""
+        return cls(**(state or {}))
+
 
 def fit_clock(
     series: pd.Series, codes: np.ndarray, spec: ColumnSpec
@@ -99,10 +104,10 @@ def fit_clock(
         if clock is not None:
             return local, clock
     ints, _ = time_ints(series, spec)
-    if spec.tz is not None and not _regular(ints, codes):
+    if spec.tz is not None and not _on_grid(ints, codes):
         local = replace(spec, wall_clock=True)
         local_ints, _ = time_ints(series, local)
-        if _regular(local_ints, codes):
+        if _on_grid(local_ints, codes):  # daily local midnights, a day missing or not
             spec, ints = local, local_ints
     return spec, IndexClock(resolution=int(time_step(ints, spec)))
 
@@ -159,8 +164,26 @@ def restore_times(
 ) -> pd.Series:
     """Inverse of :func:`read_times`: a column of the fitted dtype.
 
-    Integer times that a small integer dtype cannot hold come back as int64
-    (``Int64`` for a nullable one) instead of saturating.
+    Parameters
+    ----------
+    offsets : ndarray of float
+        Times counted from ``origin`` (in the unit, or in months with ``clock.months``).
+    origin : int
+    spec, clock :
+        From :func:`fit_clock`.
+
+    Returns
+    -------
+    Series
+        Datetimes and timedeltas rounded to ``clock.resolution`` on the grid of the
+        origin; integer times that a small integer dtype cannot hold come back as
+        int64 (``Int64`` for a nullable one) instead of saturating.
+
+    Raises
+    ------
+    InvalidParameterError
+        Times beyond what the column's 64-bit values hold (``datetime64[ns]``
+        past 2262-04-11, the ends of int64 or uint64).
     """
     dtype = pd.api.types.pandas_dtype(spec.dtype)
     integer = pd.api.types.is_integer_dtype(dtype)
@@ -171,13 +194,12 @@ def restore_times(
     if clock.months:
         _check_range(_month_days(offsets + origin) * _per_day(spec), spec)
         return restore_time_ints(_month_times(offsets.astype(np.int64) + origin, spec, clock), spec)
+    if spec.value_type in (DATETIME, TIMEDELTA) and clock.resolution > 1:
+        # On the grid of the origin: a prefix at 06:00 of a daily model stays at 06:00.
+        offsets = np.round(offsets / clock.resolution) * clock.resolution
     _check_range(offsets + float(origin), spec)
     if spec.value_type in (DATETIME, TIMEDELTA):
-        ints = offsets.astype(np.int64) + origin
-        step = clock.resolution
-        if step > 1:
-            ints = (ints + step // 2) // step * step
-        return restore_time_ints(ints, spec)
+        return restore_time_ints(offsets.astype(np.int64) + origin, spec)
     arithmetic = _arithmetic(dtype)
     ints = offsets.astype(arithmetic) + arithmetic.type(origin)
     info = np.iinfo(np.dtype(getattr(dtype, "numpy_dtype", dtype)))
@@ -221,10 +243,10 @@ def _per_day(spec: ColumnSpec) -> float:
     return float(np.timedelta64(1, "D") / np.timedelta64(1, spec.unit))
 
 
-def _regular(ints: np.ndarray, codes: np.ndarray) -> bool:
-    """Whether every step within an entity is the same."""
+def _on_grid(ints: np.ndarray, codes: np.ndarray) -> bool:
+    """Whether every step within an entity is a whole multiple of the smallest one."""
     steps = np.diff(ints)[codes[1:] == codes[:-1]]
-    return steps.size == 0 or bool(np.all(steps == steps[0]))
+    return steps.size == 0 or bool(np.all(steps % steps.min() == 0))
 
 
 def _naive(series: pd.Series, spec: ColumnSpec) -> np.ndarray:

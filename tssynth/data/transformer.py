@@ -94,7 +94,18 @@ def _physical_memory() -> int | None:
 
 
 def fits_in_memory(n_bytes: float) -> bool:
-    """Whether an array of ``n_bytes`` leaves room on this machine (True where unknown)."""
+    """Whether one array of ``n_bytes`` fits in this machine's memory.
+
+    Parameters
+    ----------
+    n_bytes : float
+
+    Returns
+    -------
+    bool
+        True when it takes at most half of the physical memory, or when the OS
+        does not tell how much there is.
+    """
     memory = _physical_memory()
     return memory is None or n_bytes <= _MEMORY_SHARE * memory
 

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from tssynth._validation import check_int
 from tssynth.data.schema import CONTINUOUS, check_frame, infer_schema
-from tssynth.data.sequences import padded_lengths
+from tssynth.data.sequences import long_frame, padded_lengths
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.metrics.fidelity import FidelityReport, column_as_float, fidelity_report
 from tssynth.metrics.privacy import (
@@ -230,18 +230,7 @@ def _is_windows(data: Any) -> bool:
 
 def _window_frame(windows: np.ndarray) -> pd.DataFrame:
     """Per-feature values of every step, one column per feature (NaN padding left out)."""
-    return _long_panel(windows).drop(columns=["sequence", "step"])
-
-
-def _long_panel(windows: np.ndarray) -> pd.DataFrame:
-    """Windows (or NaN-padded sequences) as a long panel: sequence, step, x0, x1, ..."""
-    _, t, d = windows.shape
-    kept = np.arange(t)[None, :] < padded_lengths(windows)[:, None]
-    sequence, step = np.nonzero(kept)
-    frame = pd.DataFrame(windows[sequence, step], columns=[f"x{i}" for i in range(d)])
-    frame.insert(0, "step", step)
-    frame.insert(0, "sequence", sequence)
-    return frame
+    return long_frame(windows).drop(columns=["sequence", "step"])
 
 
 def _pad_steps(windows: np.ndarray, width: int) -> np.ndarray:
@@ -550,7 +539,7 @@ def evaluate(
         hold_w = None if holdout is None else _windows_array(holdout, "holdout")
         arrays = [w for w in (real_w, synth_w, hold_w) if w is not None]
         # NaN-padded sequences of several lengths (what DVAESynthesizer gives for arrays).
-        ragged = any(np.isnan(w).any() for w in arrays)
+        ragged = any((padded_lengths(w) < w.shape[1]).any() for w in arrays)
         shapes = {w.shape[2:] if ragged else w.shape[1:] for w in arrays}
         if len(shapes) > 1:
             raise InvalidDataError(
@@ -567,7 +556,7 @@ def evaluate(
         hold_p = None if hold_w is None else _flat_windows(hold_w)
         if ragged and "temporal" in chosen:
             _panel_temporal_inputs(
-                result, _long_panel(real_w), _long_panel(synth_w), "sequence", "step", window, None
+                result, long_frame(real_w), long_frame(synth_w), "sequence", "step", window, None
             )
         else:
             result.real_windows, result.synthetic_windows = real_w, synth_w

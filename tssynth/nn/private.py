@@ -153,7 +153,19 @@ class PrivateTraining:
 
 
 def releases_epsilon(noise_multipliers: tuple[float, ...], delta: float) -> float:
-    """Epsilon (RDP accountant, at ``delta``) of full-batch Gaussian releases alone."""
+    """Epsilon of full-batch Gaussian releases alone.
+
+    Parameters
+    ----------
+    noise_multipliers : tuple of float
+        One per release (noise standard deviation over the L2 sensitivity).
+    delta : float
+
+    Returns
+    -------
+    float
+        Their epsilon by opacus's RDP accountant at ``delta``.
+    """
     require_opacus()
     from opacus.accountants import RDPAccountant
 

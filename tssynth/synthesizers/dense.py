@@ -264,6 +264,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
             low, high = windows.min(axis=(0, 1)), windows.max(axis=(0, 1))
         else:
             low, high = self._private_bounds(windows, budget, declared)
+        low, high = low.astype(np.float64), high.astype(np.float64)
         for channel, pair in enumerate(declared):
             if pair is not None:
                 low[channel], high[channel] = pair

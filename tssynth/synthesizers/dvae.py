@@ -271,7 +271,7 @@ class DVAESynthesizer(BaseSynthesizer):
             min_length=min_length,
             what=what,
             index_spec=None if spec is None else ColumnSpec.from_dict(spec),
-            index_clock=IndexClock(**(clock or {})),
+            index_clock=IndexClock.from_dict(clock),
         )
 
     def _prepare_input(
