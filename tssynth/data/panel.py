@@ -48,9 +48,16 @@ from tssynth.data.schema import (
     check_frame,
     dtype_name,
     infer_schema,
+    numpy_dtype,
 )
 from tssynth.data.sequences import _float_array, index_long_frame, pad_sequences, padded_lengths
-from tssynth.data.time_index import IndexClock, fit_clock, read_times, restore_times
+from tssynth.data.time_index import (
+    LARGEST_TIME,
+    IndexClock,
+    fit_clock,
+    read_times,
+    restore_times,
+)
 from tssynth.data.transformer import DataTransformer, private_units
 from tssynth.exceptions import InvalidDataError, PrivacyWarning
 
@@ -123,7 +130,7 @@ def _gap_column(panel: LongPanel) -> str | None:
     # stored as float32); integer, datetime and month times are exact.
     dtype = pd.api.types.pandas_dtype(panel.input_format["index_spec"]["dtype"])
     is_float = pd.api.types.is_float_dtype(dtype)
-    eps = np.finfo(getattr(dtype, "numpy_dtype", dtype)).eps if is_float else 0.0
+    eps = np.finfo(numpy_dtype(dtype)).eps if is_float else 0.0
     tolerance = 8 * eps * float(np.abs(panel.time).max(initial=0.0))
     if gaps.size == 0 or np.allclose(gaps, np.median(gaps), rtol=1e-9, atol=tolerance):
         return None
@@ -399,7 +406,6 @@ def _split(names: Any, features: list[Hashable]) -> tuple[Any, Any]:
 
 
 _LENGTH_LEVELS = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
-_LARGEST_TIME = 9.2e18  # a little inside int64, which holds datetimes and integer times
 
 
 def _warn_unusable(what: str, instead: str) -> None:
@@ -598,10 +604,10 @@ class PanelTransformer:
             step = float(np.median(_frequent_or_median(first_steps, budget, "time steps")))
             # With too few sequences for the budget the releases can be noise: starts no
             # 64-bit time holds, a step that is not positive. Fall back, and say so.
-            starts = starts[np.isfinite(starts) & (np.abs(starts) < _LARGEST_TIME)]
+            starts = starts[np.isfinite(starts) & (np.abs(starts) < LARGEST_TIME)]
             if starts.size == 0:
                 _warn_unusable("start times", "samples start at 0 (1970-01-01 for datetimes)")
-            if not (np.isfinite(step) and 0 < step < _LARGEST_TIME):
+            if not (np.isfinite(step) and 0 < step < LARGEST_TIME):
                 _warn_unusable("time step", "samples step by one unit of the index")
                 step = 1.0
             self.starts = starts if starts.size else np.zeros(1)

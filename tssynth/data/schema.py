@@ -574,6 +574,11 @@ def restore_categorical(values: np.ndarray, spec: ColumnSpec) -> pd.Series:
     return pd.Series(pd.array(values, dtype=dtype))
 
 
+def numpy_dtype(dtype: Any) -> np.dtype:
+    """The numpy dtype behind a numpy, nullable (``Int64``) or pyarrow (``int64[pyarrow]``) one."""
+    return np.dtype(getattr(dtype, "numpy_dtype", dtype))
+
+
 def _clip_to_integer_range(values: np.ndarray, dtype: Any) -> np.ndarray:
     """Clip floats to what ``dtype`` (numpy, nullable or pyarrow integer) can hold.
 
@@ -581,7 +586,7 @@ def _clip_to_integer_range(values: np.ndarray, dtype: Any) -> np.ndarray:
     is 2**63), which a cast would wrap around to the other end; the upper bound is
     therefore the largest float that still fits.
     """
-    info = np.iinfo(np.dtype(getattr(dtype, "numpy_dtype", dtype)))
+    info = np.iinfo(numpy_dtype(dtype))
     high = float(info.max)
     if int(high) > info.max:
         high = float(np.nextafter(high, -np.inf))

@@ -29,6 +29,7 @@ from tssynth.data.schema import (
     DATETIME,
     TIMEDELTA,
     ColumnSpec,
+    numpy_dtype,
     restore_continuous,
     restore_time_ints,
     time_ints,
@@ -38,6 +39,9 @@ from tssynth.data.schema import (
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 
 _DAY = np.timedelta64(1, "D")
+# A little inside int64 (which holds datetimes and integer times): float64 rounds
+# 2**63 - 1 up to 2**63.
+LARGEST_TIME = 9.2e18
 
 
 @dataclass(frozen=True)
@@ -202,7 +206,7 @@ def restore_times(
         return restore_time_ints(offsets.astype(np.int64) + origin, spec)
     arithmetic = _arithmetic(dtype)
     ints = offsets.astype(arithmetic) + arithmetic.type(origin)
-    info = np.iinfo(np.dtype(getattr(dtype, "numpy_dtype", dtype)))
+    info = np.iinfo(numpy_dtype(dtype))
     if ints.size and (ints.min() < info.min or ints.max() > info.max):
         dtype = "Int64" if isinstance(dtype, pd.api.extensions.ExtensionDtype) else np.int64
     return pd.Series(ints).astype(dtype)
@@ -210,7 +214,7 @@ def restore_times(
 
 def _arithmetic(dtype: Any) -> np.dtype:
     """The 64-bit integer dtype that holds every value of an integer dtype."""
-    unsigned = np.dtype(getattr(dtype, "numpy_dtype", dtype)).kind == "u"
+    unsigned = numpy_dtype(dtype).kind == "u"
     return np.dtype(np.uint64 if unsigned else np.int64)
 
 
@@ -221,8 +225,7 @@ def _check_range(values: np.ndarray, spec: ColumnSpec) -> None:
     unsigned = spec.value_type not in (DATETIME, TIMEDELTA) and _arithmetic(
         pd.api.types.pandas_dtype(spec.dtype)
     ) == np.dtype(np.uint64)
-    # A little inside the limits: float64 rounds 2**63 - 1 up to 2**63.
-    low, high = (0.0, 1.8e19) if unsigned else (-9.2e18, 9.2e18)
+    low, high = (0.0, 2 * LARGEST_TIME) if unsigned else (-LARGEST_TIME, LARGEST_TIME)
     if values.min() >= low and values.max() <= high:
         return
     kind = "datetimes" if spec.value_type == DATETIME else "values"

@@ -19,6 +19,7 @@ from tssynth.data.schema import (
     IDENTIFIERS,
     check_declarations,
     check_frame,
+    numpy_dtype,
 )
 from tssynth.data.transformer import private_units
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
@@ -425,7 +426,7 @@ def _fresh_identifiers(numbers: np.ndarray, column: dict[str, Any]) -> pd.Series
     dtype = pd.api.types.pandas_dtype(column["dtype"])
     if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
         if pd.api.types.is_integer_dtype(dtype):
-            limit = np.iinfo(np.dtype(getattr(dtype, "numpy_dtype", dtype)))
+            limit = np.iinfo(numpy_dtype(dtype))
             if len(numbers) and numbers[-1] > limit.max:
                 return pd.Series(numbers, dtype=np.int64)  # more rows than the dtype can number
         return pd.Series(numbers).astype(dtype)
