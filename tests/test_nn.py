@@ -492,3 +492,23 @@ def test_draw_is_reproducible_for_any_decoder_depth(decompress_dims):
     assert (first.means.abs() <= 1).all() and (first.choices[:, 1] == 0).all()
     widths = torch.tensor([stop - start for start, stop in _softmax_spans(SAMPLED_SPANS)])
     assert ((first.choices >= 0) & (first.choices < widths)).all()
+
+
+def test_a_span_of_thousands_of_categories_is_drawn_exactly_chunk_by_chunk(monkeypatch):
+    # With 3,000 near-even categories float32 cannot settle any draw: every row is redone
+    # in float64. Those rows were kept, logits and all, until the end (100,000 rows of a
+    # 5,000-category model took 20 GB); they are now redone once a chunk's worth is pending.
+    spans = [(0, 1, "gaussian"), (1, 3_001, "softmax")]
+    module = TVAE(spans, 3, (8,), (8,), 1.0)
+    exact_rows = []
+    draw_exact = module.sampler.draw_exact
+
+    def counted(logits, uniforms):
+        exact_rows.append(len(logits))
+        return draw_exact(logits, uniforms)
+
+    monkeypatch.setattr(module.sampler, "draw_exact", counted)
+    draws = module.draw(1_000, torch.Generator().manual_seed(0), chunk=100)
+    assert sum(exact_rows) > 900 and max(exact_rows) < 200  # nearly all; two chunks at most
+    assert ((draws.choices >= 0) & (draws.choices < 3_000)).all()
+    assert len(torch.unique(draws.choices)) > 600  # spread over the categories

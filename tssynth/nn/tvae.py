@@ -308,7 +308,7 @@ class TVAE(nn.Module):
         choices = torch.empty((sampler.n_spans, n), dtype=torch.int32, device=device).T
         plan = self._sampling_plan()
         work = Workspace(device, dtype)
-        redo = []
+        redo, pending = [], 0
         for start in range(0, n, chunk):
             rows = min(chunk, n - start)
             hidden = self._sampling_hidden(rows, generator, plan, work)
@@ -322,9 +322,14 @@ class TVAE(nn.Module):
             unsure = sampler.draw(logits, uniforms, choices[start : start + rows], work)
             if len(unsure):
                 redo.append((unsure + start, logits[unsure], uniforms[unsure]))
-        if redo:  # the few draws float32 could not settle, all at once
-            where, logits, uniforms = (torch.cat(parts) for parts in zip(*redo, strict=True))
-            choices[where] = sampler.draw_exact(logits, uniforms).to(choices.dtype)
+                pending += len(unsure)
+            # The draws float32 could not settle (a few per chunk; every row when spans
+            # have thousands of categories), redone in float64 once a chunk's worth is
+            # pending, so that their logits never hold more than about two chunks.
+            if redo and (pending >= chunk or start + rows == n):
+                where, logits, uniforms = (torch.cat(parts) for parts in zip(*redo, strict=True))
+                choices[where] = sampler.draw_exact(logits, uniforms).to(choices.dtype)
+                redo, pending = [], 0
         sigmas = self.decoder.sigma.detach().index_select(0, gaussian)
         return Draws(means.tanh_(), sigmas, choices)
 

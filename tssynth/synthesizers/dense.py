@@ -20,6 +20,7 @@ from tssynth.nn.dense import DenseVAE
 
 _CHUNK = 8_192  # windows decoded at once: bounded memory
 _CHUNK_VALUES = 4_000_000  # values decoded at once, at most (wide windows)
+_SCALE_ROWS = 65_536  # windows scaled at once in float64
 _ELBO_DRAWS = 16  # posterior draws averaged by score_samples
 
 
@@ -275,7 +276,8 @@ class DenseVAESynthesizer(BaseSynthesizer):
             "data_min_": low,
             "data_max_": high,
         }
-        return attributes, [np.clip(self._scale(windows, attributes), -1.0, 1.0)]
+        scaled = self._scale(windows, attributes)
+        return attributes, [np.clip(scaled, -1.0, 1.0, out=scaled)]
 
     @staticmethod
     def _private_bounds(
@@ -308,9 +310,18 @@ class DenseVAESynthesizer(BaseSynthesizer):
 
     @classmethod
     def _scale(cls, windows: np.ndarray, attributes: dict[str, Any]) -> np.ndarray:
+        """Windows scaled per channel (the fitted range to [-1, 1]) as float32 rows ``(n, T * d)``.
+
+        Scaled in float64 (values far from zero keep their digits) a block of rows at
+        a time, so that only the float32 result is as large as the data.
+        """
         centre, half = cls._centre_and_half_span(attributes["data_min_"], attributes["data_max_"])
-        scaled = (windows - centre) / half
-        return scaled.reshape(len(windows), -1).astype(np.float32)
+        n = len(windows)
+        scaled = np.empty((n, int(np.prod(windows.shape[1:]))), dtype=np.float32)
+        for start in range(0, n, _SCALE_ROWS):
+            block = (windows[start : start + _SCALE_ROWS] - centre) / half
+            scaled[start : start + _SCALE_ROWS] = block.reshape(len(block), -1)
+        return scaled
 
     def _unscale(self, scaled: np.ndarray) -> np.ndarray:
         low, high = self.data_min_, self.data_max_
