@@ -434,15 +434,11 @@ def test_a_small_epsilon_trains_with_latents_from_the_prior():
 
 def test_a_categorical_column_with_no_released_category_is_named():
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame(
-        {
-            "a": rng.normal(size=300),
-            "b": rng.choice(list("xyz"), 300),
-            "c": rng.integers(0, 100, 300),
-        }
-    )
+    # 30 rows per category, far below what clears the noise at this budget (about 130).
+    frame = pd.DataFrame({"a": rng.normal(size=300), "b": rng.choice(list("abcdefghij"), 300)})
     with pytest.warns(PrivacyWarning, match="Column 'b': no category was frequent enough"):
-        TVAESynthesizer(epsilon=3.0, **TINY_DP).fit(frame)
+        model = TVAESynthesizer(epsilon=3.0, **TINY_DP).fit(frame)
+    assert model.sample(20)["b"].isna().all()
 
 
 def test_dense_takes_public_bounds_and_warns_about_overlapping_windows():
@@ -461,14 +457,39 @@ def test_dense_takes_public_bounds_and_warns_about_overlapping_windows():
         overlapping.fit(long, metadata={"bounds": {"v": [-1, 1]}})
 
 
-def test_dvae_lengths_released_as_noise_ask_for_a_length():
-    # 60 sequences at epsilon 3: the private length quantiles were NaN, cast to
-    # -9.2e18, and sample() returned empty (3, 0, 2) arrays without a word.
+def test_dvae_lengths_released_as_noise_ask_for_a_length(monkeypatch):
+    # With too few sequences for the budget the private length quantiles can be NaN: they
+    # were cast to -9.2e18, and sample() returned empty (3, 0, 2) arrays without a word.
+    import tssynth.data.panel as panel_module
+
+    def noise(values, weights, levels, budget, what):
+        for _ in range(1 + len(levels)):
+            budget.charge(what)
+        return np.full(len(levels), np.nan), (-1.0, 1.0)
+
+    monkeypatch.setattr(panel_module, "private_spread", noise)
+    monkeypatch.setattr(
+        panel_module, "release_frequent", lambda *args, **kwargs: (np.zeros(0), np.zeros(0))
+    )
     windows = np.random.default_rng(0).normal(size=(60, 8, 2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PrivacyWarning)
         model = DVAESynthesizer(epsilon=3.0, **{**TINY_DP, "batch_size": 500}).fit(windows)
-    assert model.panel_transformer_.lengths.size == 0  # none usable at this seed
+    assert model.panel_transformer_.lengths.size == 0
     with pytest.raises(InvalidParameterError, match="pass sequence_length"):
         model.sample(3)
     assert model.sample(3, sequence_length=4).shape == (3, 4, 2)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e-2, 1.0, 1e6])
+def test_private_bounds_follow_the_data_at_every_scale(scale):
+    # Under 0.5 every value fell in one fixed bin [0, 0.52): a column in [0, 0.01] got
+    # bounds around [0.04, 0.25] and every sample lay outside the data.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"rate": rng.uniform(0, scale, 3000), "g": rng.normal(50, 10, 3000)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyWarning)
+        model = TVAESynthesizer(epsilon=3.0, **{**TINY_DP, "batch_size": 500}).fit(frame)
+    rate = model.sample(2000)["rate"]
+    assert rate.min() >= 0 and rate.max() <= 1.1 * scale
+    assert rate.quantile(0.9) > 0.2 * scale  # not squeezed into a corner either

@@ -363,18 +363,20 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         return budget
 
     def _latent_release_affordable(self, n_records: int) -> bool:
-        """Whether the latent release leaves DP-SGD at least a quarter of its own share.
+        """Whether the latent release leaves DP-SGD anything (5 % of its share) to train with.
 
         Its two Gaussian releases cost about 0.5 to 0.8 of epsilon whatever the
-        budget; below that, samples draw latents from the prior N(0, I) instead,
-        with a warning, so that a small epsilon still trains.
+        budget. Where they leave training nothing, which made fit refuse to train,
+        samples draw latents from the prior N(0, I) instead, with a warning; where
+        training could run with them, they are kept (the released Gaussian is worth
+        far more fidelity than the few training steps it costs).
         """
         share = 1.0 - DATA_BUDGET_SHARE - LATENT_BUDGET_SHARE
         training = self.epsilon * share
         cost = releases_epsilon(
             (LATENT_NOISE_MULTIPLIER,) * 2, self._total_delta(n_records) * share
         )
-        if cost <= 0.75 * training:
+        if cost <= 0.95 * training:
             return True
         warnings.warn(
             f"epsilon={self.epsilon:.3g} is too small to release the latent distribution as "

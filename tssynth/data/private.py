@@ -37,6 +37,25 @@ from tssynth.exceptions import PrivacyWarning
 
 _ASINH_LIMIT = 50.0  # asinh(±2.6e21): covers float amounts and int64 nanosecond timestamps
 _COARSE_BIN = 0.5  # width of the fixed histogram bins in asinh space (a factor 1.65)
+_SMALLEST = 1e-6  # below |x| = 0.5 the bins go on by the same factor down to this
+
+
+def _coarse_edges() -> np.ndarray:
+    """Fixed bin edges in asinh space: 0.5 wide, and by a factor 1.65 in x below 0.5.
+
+    asinh is linear near zero, so uniform bins there would put every value under 0.5
+    (rates, probabilities) in one bin, whose empty part the quantiles would then
+    favour; the extra bins keep the same relative width down to ``_SMALLEST``.
+    """
+    outer = np.arange(_COARSE_BIN, _ASINH_LIMIT + _COARSE_BIN / 2, _COARSE_BIN)
+    factor = np.exp(_COARSE_BIN)
+    small = np.sinh(_COARSE_BIN) / factor ** np.arange(1, 64)
+    inner = np.arcsinh(small[small >= _SMALLEST])
+    positive = np.concatenate([inner[::-1], outer])
+    return np.concatenate([-positive[::-1], positive])
+
+
+_EDGES = _coarse_edges()
 
 
 @dataclass
@@ -154,7 +173,7 @@ def _coarse_domain(
     fullest noisy bin does, with a :class:`~tssynth.exceptions.PrivacyWarning`.
     """
     epsilon, _ = budget.charge(what)
-    edges = np.arange(-_ASINH_LIMIT, _ASINH_LIMIT + _COARSE_BIN / 2, _COARSE_BIN)
+    edges = _EDGES
     bins = np.clip(np.searchsorted(edges, points, side="right") - 1, 0, len(edges) - 2)
     counts = np.bincount(bins, weights=weights, minlength=len(edges) - 1)
     noisy = counts + budget.rng.laplace(0.0, 1.0 / epsilon, size=counts.shape)
