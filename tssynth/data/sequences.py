@@ -229,7 +229,13 @@ def cut_windows(padded: np.ndarray, entities: np.ndarray, starts: np.ndarray, wi
     Returns
     -------
     ndarray of shape (n_windows, window, d)
+        A read-only strided view of ``padded`` for a single series (windows overlap,
+        so copying them would take ``window`` times the series' memory), else a copy.
     """
+    if len(padded) == 1 and len(starts) > 1:  # one long series: a strided view, no copy
+        stride = int(starts[1] - starts[0])
+        views = np.lib.stride_tricks.sliding_window_view(padded[0], window, axis=0)
+        return views[: starts[-1] + 1 : stride].transpose(0, 2, 1)
     steps = starts[:, None] + np.arange(window)[None, :]
     return padded[entities[:, None], steps]
 
