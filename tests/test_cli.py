@@ -79,6 +79,12 @@ def test_fit_dvae_with_context_columns_keeps_them_static(files, capsys):
     sampled = load(generator).sample(40)
     assert (sampled.groupby("patient")["sex"].nunique() == 1).all()
     assert set(sampled["sex"]) <= {"F", "M"}
+    # Text keys ("0", "1", ...) stay numbers-as-text across chunks: "70", not "c70_0".
+    out = files / "visits_sample.csv"
+    assert (
+        main(["sample", str(generator), "-n", "20", "--chunk-size", "7", "-o", str(out), "-q"]) == 0
+    )
+    assert sorted(pd.read_csv(out)["patient"].unique()) == list(range(20))
     # A table model takes no context: a named error before any training.
     table = ["fit", str(files / "visits.csv"), "--context-columns", "sex", "-q"]
     assert main([*table, "-o", str(files / "no.tssynth")]) == 1
@@ -96,7 +102,7 @@ def test_fit_with_epsilon_trains_privately_and_reports_the_budget(files, capsys)
     assert synthesizer.learning_rate == 3e-3 and synthesizer.embedding_dim == 16
 
 
-@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+@pytest.mark.parametrize("suffix", ["csv", "csv.gz", "parquet"])
 def test_sample_streams_chunks_into_one_file(files, suffix):
     out = files / f"synthetic.{suffix}"
     assert (
@@ -115,8 +121,10 @@ def test_sample_streams_chunks_into_one_file(files, suffix):
         )
         == 0
     )
-    frame = pd.read_csv(out) if suffix == "csv" else pd.read_parquet(out)
+    frame = pd.read_parquet(out) if suffix == "parquet" else pd.read_csv(out)
     assert frame.shape == (2500, 15)
+    if suffix == "csv.gz":  # compressed by its final name (chunks go to a .partial file)
+        assert out.read_bytes()[:2] == b"\x1f\x8b"
     assert frame.iloc[:1000].duplicated().sum() < 50
     # Chunks continue one random stream: the second chunk is not a repeat of the first.
     assert (

@@ -337,3 +337,8 @@ def test_a_dictionary_encoded_key_gives_text_keys():
     )
     sample = _fit(frame).sample(3)
     assert sorted(sample["unit"].astype(str).unique()) == ["0", "1", "2"]
+
+
+def test_a_sample_too_large_for_memory_is_named_before_lengths_are_drawn():
+    with pytest.raises(InvalidParameterError, match="does not fit in this machine's memory"):
+        _fit(_panel(np.arange(6), 4)).sample(10**12)  # the lengths alone were 7 TiB

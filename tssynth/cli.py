@@ -36,6 +36,7 @@ MODELS = {"tvae": "TVAESynthesizer", "dense": "DenseVAESynthesizer", "dvae": "DV
 DEFAULT_CHUNK = 100_000
 _PARQUET = (".parquet", ".pq")
 _CSV = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".tsv.gz")
+_COMPRESSION = {"gz": "gzip", "bz2": "bz2", "xz": "xz", "zip": "zip"}
 _DELIMITERS = ",;\t|"  # separators a .csv file may use
 _SNIFF_BYTES = 1 << 16  # text read to tell the separator
 _GROUPED_NUMBER = r"[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"  # 1.234,5 or 2,5 or 7
@@ -250,6 +251,13 @@ class TableWriter:
             )
         if self.suffix in _PARQUET:
             self._pa = _require_pyarrow()
+        # From the final name: chunks go to a temporary file whose name tells pandas nothing.
+        self._compression = _COMPRESSION.get(self.suffix.rsplit(".", 1)[-1])
+        if self._compression == "zip":
+            raise CLIError(
+                f"output {str(path)!r}: a zip archive cannot be written chunk by chunk; use "
+                ".csv.gz (or .csv.bz2, .csv.xz)."
+            )
         self._writer: Any = None
         self._schema: Any = None
         self.rows = 0
@@ -274,6 +282,7 @@ class TableWriter:
                 header=self.rows == 0,
                 index=False,
                 sep=sep,
+                compression=self._compression,  # appended chunks: one gzip member each
             )
         self.rows += len(frame)
 
@@ -420,10 +429,18 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _offset_keys(keys: pd.Series, offset: int) -> pd.Series:
-    """Keep sequence keys unique across chunks: integers shifted, others prefixed."""
+    """Keep sequence keys unique across chunks: integers (also as text) shifted, others prefixed."""
     if pd.api.types.is_integer_dtype(keys):
         return keys + offset
-    return f"c{offset}_" + keys.astype(str)
+    text = keys.astype(str)
+    if text.str.fullmatch(r"\d+").all():  # fresh keys of a model fitted on text keys
+        categorical = isinstance(keys.dtype, pd.CategoricalDtype)
+        return (
+            (text.astype(np.int64) + offset)
+            .astype(str)
+            .astype("category" if categorical else keys.dtype)
+        )
+    return f"c{offset}_" + text
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -464,6 +464,10 @@ class DVAESynthesizer(BaseSynthesizer):
         """
         n = self._check_n("n_sequences", n_sequences)
         transformer = self.panel_transformer_
+        if sequence_length is not None:
+            sequence_length = check_int("sequence_length", sequence_length)
+        longest = sequence_length or int(transformer.lengths.max(initial=0))
+        self._check_sample_size(n, longest, sequence_length is None)  # before drawing n lengths
         if sequence_length is None:
             if len(transformer.lengths) == 0:
                 raise InvalidParameterError(
@@ -472,7 +476,7 @@ class DVAESynthesizer(BaseSynthesizer):
                 )
             lengths = self._sample_rng.choice(transformer.lengths, size=n)
         else:
-            lengths = np.full(n, check_int("sequence_length", sequence_length))
+            lengths = np.full(n, sequence_length)
         context_rows = self._context_rows(n, context)
         starts = None
         if transformer.starts is not None:
@@ -481,7 +485,6 @@ class DVAESynthesizer(BaseSynthesizer):
         # Arrays keep one width from call to call (the longest training sequence).
         width = steps if sequence_length is not None else int(transformer.lengths.max(initial=0))
         width = max(steps, width)
-        self._check_sample_size(n, width, sequence_length is None)
         values = np.zeros((n, width, transformer.steps.output_dim), dtype=np.float32)
         generator = self._generator()
         for rows, length in length_chunks(torch.from_numpy(lengths), _CHUNK):
