@@ -307,9 +307,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             )
         lengths = self._sequence_lengths(arrays)
         result = train(module, arrays, config, device, seeds["train"], lengths)
-        self._after_training(
-            module, arrays, device, latent_budget, seeds["latent"], release_latents
-        )
+        self._after_training(module, arrays, device, latent_budget, seeds["latent"])
         privacy = {"epsilon": None, "delta": None, "noise_multiplier": None}
         if budget is not None:
             privacy = {
@@ -643,18 +641,17 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         device: torch.device,
         budget: DataBudget | None,
         seed: int,
-        release_latents: bool = True,
     ) -> None:
         """Fit what sampling needs beyond the trained network.
 
-        The latent sampling distribution (``_latent_distribution`` and
-        ``release_latents``): without DP a Gaussian mixture of
-        :meth:`_latent_components` components fitted to the posterior means (one
-        component: the aggregated posterior's moments); under DP one Gaussian,
-        released privately with ``budget`` (without ``release_latents`` the prior
-        N(0, I) stays). Then, only without DP, :meth:`_fit_sampling_model`.
+        The latent sampling distribution (``_latent_distribution``): without DP a
+        Gaussian mixture of :meth:`_latent_components` components fitted to the
+        posterior means (one component: the aggregated posterior's moments); under
+        DP one Gaussian, released privately with ``budget`` (without a budget, when
+        the release is not affordable, the prior N(0, I) stays). Then, only without
+        DP, :meth:`_fit_sampling_model`.
         """
-        if self._latent_distribution and release_latents:
+        if self._latent_distribution and (self.epsilon is None or budget is not None):
             self._fit_latent_distribution(
                 module, torch.as_tensor(arrays[0]).to(device), budget, seed
             )

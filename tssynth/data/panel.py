@@ -47,6 +47,7 @@ from tssynth.data.schema import (
     check_declarations,
     check_frame,
     dtype_name,
+    free_name,
     infer_schema,
     numpy_dtype,
 )
@@ -135,26 +136,6 @@ def _gap_column(panel: LongPanel) -> str | None:
     if gaps.size == 0 or np.allclose(gaps, np.median(gaps), rtol=1e-9, atol=tolerance):
         return None
     return free_name("__gap__", panel.features.columns)
-
-
-def free_name(name: str, taken: Iterable[Hashable]) -> str:
-    """A column name that is not taken.
-
-    Parameters
-    ----------
-    name : str
-        The preferred name.
-    taken : iterable of column labels
-
-    Returns
-    -------
-    str
-        ``name``, or ``name`` wrapped in underscores until no label of ``taken`` has it.
-    """
-    taken = set(taken)
-    while name in taken:
-        name = f"_{name}_"
-    return name
 
 
 def _is_text_dtype(dtype: Any) -> bool:
@@ -700,7 +681,7 @@ class PanelTransformer:
             Entity labels (default 0..n-1, in the fitted key dtype); an Index keeps its dtype.
         samples : ndarray of int, shape (n,), optional
             Sample number per sequence: adds a ``sample`` column after the key
-            (named apart from the fitted columns, see :func:`free_name`).
+            (named apart from the fitted columns, see :func:`~tssynth.data.schema.free_name`).
         context : DataFrame, optional
             Context given by the user, one row per sequence: its values come back
             exactly as given (see :meth:`given_context`) and ``context_rows`` is

@@ -435,6 +435,26 @@ def _forced_kinds(
 # --------------------------------------------------------------------------- conversion
 
 
+def check_time_kind(series: pd.Series, spec: ColumnSpec) -> None:
+    """Raise unless datetimes, timedeltas (tz-aware or not) and numbers are as fitted.
+
+    Raises
+    ------
+    InvalidDataError
+        Datetimes where numbers were fitted (or the reverse), tz-naive where
+        tz-aware datetimes were fitted (or the reverse), and so on.
+    """
+    value_type = _value_type(series.dtype)
+    time_types = (DATETIME, TIMEDELTA)
+    if (value_type in time_types or spec.value_type in time_types) and (
+        value_type != spec.value_type or (_time_zone(series.dtype) is None) != (spec.tz is None)
+    ):
+        raise InvalidDataError(
+            f"Column {spec.name!r} was fitted with dtype {spec.dtype} but now has dtype "
+            f"{series.dtype}; convert it first, e.g. with .astype({spec.dtype!r})."
+        )
+
+
 def to_float(series: pd.Series, spec: ColumnSpec) -> np.ndarray:
     """Values of a continuous column as float64, NaN where missing.
 
@@ -449,16 +469,8 @@ def to_float(series: pd.Series, spec: ColumnSpec) -> np.ndarray:
         the reverse), or values that are not numbers; when datetimes or
         timedeltas are out of range of the fitted unit, or finer than it.
     """
-    value_type = _value_type(series.dtype)
-    time_types = (DATETIME, TIMEDELTA)
-    if (value_type in time_types or spec.value_type in time_types) and (
-        value_type != spec.value_type or (_time_zone(series.dtype) is None) != (spec.tz is None)
-    ):
-        raise InvalidDataError(
-            f"Column {spec.name!r} was fitted with dtype {spec.dtype} but now has dtype "
-            f"{series.dtype}; convert it first, e.g. with .astype({spec.dtype!r})."
-        )
-    if spec.value_type in time_types:
+    check_time_kind(series, spec)
+    if spec.value_type in (DATETIME, TIMEDELTA):
         ints, missing = time_ints(series, spec)
         values = ints.astype(np.float64)
         values[missing] = np.nan
@@ -572,6 +584,26 @@ def restore_categorical(values: np.ndarray, spec: ColumnSpec) -> pd.Series:
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
         return pd.Series(values.astype(dtype))
     return pd.Series(pd.array(values, dtype=dtype))
+
+
+def free_name(name: str, taken: Iterable[Hashable]) -> str:
+    """A column name (or label) that is not taken.
+
+    Parameters
+    ----------
+    name : str
+        The preferred name.
+    taken : iterable of column labels
+
+    Returns
+    -------
+    str
+        ``name``, or ``name`` wrapped in underscores until no label of ``taken`` has it.
+    """
+    taken = set(taken)
+    while name in taken:
+        name = f"_{name}_"
+    return name
 
 
 def numpy_dtype(dtype: Any) -> np.dtype:

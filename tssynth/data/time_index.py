@@ -29,6 +29,7 @@ from tssynth.data.schema import (
     DATETIME,
     TIMEDELTA,
     ColumnSpec,
+    check_time_kind,
     numpy_dtype,
     restore_continuous,
     restore_time_ints,
@@ -100,19 +101,18 @@ def fit_clock(
     """
     if spec.value_type not in (DATETIME, TIMEDELTA):
         return spec, IndexClock()
+    local = replace(spec, wall_clock=spec.tz is not None)
+    ints, _ = time_ints(series, spec)
+    local_ints = time_ints(series, local)[0] if spec.tz is not None else ints
     if spec.value_type == DATETIME:
         # Distinct times on one day of the month are whole months apart, even where
         # their steps happen to be equal in days (2021-07-01, 08-01, 09-01: 31 days).
-        local = replace(spec, wall_clock=spec.tz is not None)
-        clock = _month_clock(_naive(series, local))
+        clock = _month_clock(local_ints.view(f"datetime64[{spec.unit}]"))
         if clock is not None:
             return local, clock
-    ints, _ = time_ints(series, spec)
-    if spec.tz is not None and not _on_grid(ints, codes):
-        local = replace(spec, wall_clock=True)
-        local_ints, _ = time_ints(series, local)
-        if _on_grid(local_ints, codes):  # daily local midnights, a day missing or not
-            spec, ints = local, local_ints
+    # Daily local midnights (a day missing or not) step on the local clock only.
+    if spec.tz is not None and not _on_grid(ints, codes) and _on_grid(local_ints, codes):
+        spec, ints = local, local_ints
     return spec, IndexClock(resolution=int(time_step(ints, spec)))
 
 
@@ -140,13 +140,17 @@ def read_times(series: pd.Series, spec: ColumnSpec, clock: IndexClock) -> tuple[
         Fractional values for an integer index, or (monthly clock) times that
         are not on the fitted day of the month and time of day.
     """
-    values = to_float(series, spec)  # checks the kind, unit and zone
     dtype = pd.api.types.pandas_dtype(spec.dtype)
-    if clock.months:
-        ints = _months(_naive(series, spec), spec, clock)
-    elif spec.value_type in (DATETIME, TIMEDELTA):
+    if spec.value_type in (DATETIME, TIMEDELTA):
+        check_time_kind(series, spec)
+        # Exact counts of the unit (floats would lose digits beyond 2**53: nanoseconds).
         ints, _ = time_ints(series, spec)
-    elif pd.api.types.is_integer_dtype(dtype):
+        if clock.months:
+            ints = _months(ints.view(f"datetime64[{spec.unit}]"), spec, clock)
+    else:
+        values = to_float(series, spec)  # numbers, or a named error
+        if not pd.api.types.is_integer_dtype(dtype):
+            return values, 0
         if not np.all(values == np.round(values)):
             raise InvalidDataError(
                 f"The sequence_index column {spec.name!r} has fractional values, but the "
@@ -155,8 +159,6 @@ def read_times(series: pd.Series, spec: ColumnSpec, clock: IndexClock) -> tuple[
         arithmetic = _arithmetic(dtype)
         exact = pd.api.types.is_integer_dtype(series.dtype)
         ints = series.to_numpy(dtype=arithmetic) if exact else values.astype(arithmetic)
-    else:
-        return values, 0
     if not ints.size:
         return ints.astype(np.float64), 0
     lowest = ints.min()
@@ -250,12 +252,6 @@ def _on_grid(ints: np.ndarray, codes: np.ndarray) -> bool:
     """Whether every step within an entity is a whole multiple of the smallest one."""
     steps = np.diff(ints)[codes[1:] == codes[:-1]]
     return steps.size == 0 or bool(np.all(steps % steps.min() == 0))
-
-
-def _naive(series: pd.Series, spec: ColumnSpec) -> np.ndarray:
-    """Datetimes as tz-naive numpy values of the unit (local wall clock when tz-aware)."""
-    ints, _ = time_ints(series, spec)
-    return ints.view(f"datetime64[{spec.unit}]")
 
 
 def _month_clock(times: np.ndarray) -> IndexClock | None:

@@ -228,11 +228,6 @@ def _is_windows(data: Any) -> bool:
     return isinstance(data, np.ndarray) and data.ndim == 3
 
 
-def _window_frame(windows: np.ndarray) -> pd.DataFrame:
-    """Per-feature values of every step, one column per feature (NaN padding left out)."""
-    return long_frame(windows).drop(columns=["sequence", "step"])
-
-
 def _pad_steps(windows: np.ndarray, width: int) -> np.ndarray:
     """NaN-padded sequences widened to ``width`` steps."""
     n, t, d = windows.shape
@@ -551,13 +546,13 @@ def evaluate(
             real_w, synth_w, hold_w = (
                 None if w is None else _pad_steps(w, width) for w in (real_w, synth_w, hold_w)
             )
-        real_t, synth_t = _window_frame(real_w), _window_frame(synth_w)
+        # One row per step (NaN padding left out); per-feature values for fidelity.
+        real_long, synth_long = long_frame(real_w), long_frame(synth_w)
+        real_t, synth_t = (f.drop(columns=["sequence", "step"]) for f in (real_long, synth_long))
         real_p, synth_p = _flat_windows(real_w), _flat_windows(synth_w)
         hold_p = None if hold_w is None else _flat_windows(hold_w)
         if ragged and "temporal" in chosen:
-            _panel_temporal_inputs(
-                result, long_frame(real_w), long_frame(synth_w), "sequence", "step", window, None
-            )
+            _panel_temporal_inputs(result, real_long, synth_long, "sequence", "step", window, None)
         else:
             result.real_windows, result.synthetic_windows = real_w, synth_w
         if target is not None:

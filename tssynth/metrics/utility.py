@@ -30,7 +30,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from tssynth.data.schema import CATEGORICAL, ColumnSpec, check_frame, infer_schema
+from tssynth.data.schema import CATEGORICAL, ColumnSpec, check_frame, free_name, infer_schema
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.metrics.fidelity import column_as_float
 
@@ -175,9 +175,7 @@ def _merge_rare_classes(
     if len(classes) <= limit:
         return targets, None
     kept = classes[np.argsort(-counts, kind="stable")[: limit - 1]]
-    other, taken = "(other)", set(classes)
-    while other in taken:
-        other = f"({other})"
+    other = free_name("(other)", classes)
     merged = {}
     for what, y in targets.items():
         text = y.astype(str)
