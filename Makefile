@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m tssynth.demo
+	$(BIN)/python -m tssynth.demo --force
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

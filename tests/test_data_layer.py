@@ -358,3 +358,34 @@ def test_decoding_draws_equals_decoding_their_one_hot_model_array(mixed_frame):
     assert not np.array_equal(first["continuous"], drawn["continuous"])
     with pytest.raises(InvalidDataError, match="draws of shapes"):
         transformer.decode_draws(means[:, :1], choices)
+
+
+def test_coarse_grids_are_found_and_samples_stay_on_them():
+    from tssynth import TVAESynthesizer
+    from tssynth.data.transformer import coarsest_multiple, grid_factors
+
+    assert coarsest_multiple(np.array([1200.0, 300.0, 4500.0]), 1.0) == 300.0
+    assert coarsest_multiple(np.array([0.3, 0.45, 1.5]), 0.01) == pytest.approx(0.15)
+    assert coarsest_multiple(np.array([9.99, 19.99]), 0.01) == 0.01
+    assert coarsest_multiple(np.array([1.5, 2.5]), 0.0) == 0.0
+    per_unit, unit = grid_factors(np.array([0.15, 0.01, 500.0, 0.0]))
+    np.testing.assert_array_equal(per_unit, [100, 100, 1, 1])
+    np.testing.assert_array_equal(unit, [15, 1, 500, 1])
+
+    rng = np.random.default_rng(0)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "income": np.round(rng.lognormal(10, 0.5, n), -2),
+            "minutes": rng.integers(0, 8, n) * 15,
+            "rate": rng.integers(1, 30, n) * 0.15,
+            "slot": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 5000, n) * 15, unit="min"),
+        }
+    )
+    sample = TVAESynthesizer(epochs=2, random_state=0, batch_size=100).fit(frame).sample(2000)
+    for column, step in (("income", 100), ("minutes", 15), ("rate", 0.15)):
+        counts = sample[column].to_numpy(float) / step
+        np.testing.assert_allclose(counts, np.round(counts), atol=1e-9, err_msg=column)
+    assert (sample["slot"].dt.minute % 15 == 0).all() and (sample["slot"].dt.second == 0).all()
+    assert sample["rate"].isin(np.round(np.arange(1, 30) * 0.15, 2)).all()

@@ -228,3 +228,12 @@ def test_scores_of_disjoint_tables_are_zero_not_below():
     synth = pd.DataFrame({"c": ["q"] * 100, "d": ["w"] * 100})
     report = fidelity_report(real, synth)
     assert report.column_shapes == 0.0 and report.column_pair_trends == 0.0
+
+
+def test_finer_synthetic_times_are_compared_on_the_real_unit():
+    rng = np.random.default_rng(0)
+    seconds = pd.to_timedelta(rng.integers(0, 86_400 * 365, 300), unit="s")
+    real = pd.DataFrame({"ts": (pd.Timestamp("2023-01-01") + seconds).astype("datetime64[s]")})
+    jitter = pd.to_timedelta(rng.integers(0, 10**8, 300), unit="ns")  # under 0.1 s
+    synthetic = pd.DataFrame({"ts": real["ts"].astype("datetime64[ns]") + jitter})
+    assert fidelity_report(real, synthetic).column_shapes == pytest.approx(1.0)

@@ -264,6 +264,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         self
         """
         self._validate_params()
+        params = self.get_params(deep=False)
         device = resolve_device(self.device)
         prepared = self._prepare_input(X, **fit_params)
         path = self.generator_filepath
@@ -283,7 +284,8 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         latent_budget = self._latent_budget(prepared.n_records, budget) if release_latents else None
         attributes, arrays = self._fit_data(prepared, seeds["data"], budget)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seeds["init"])
+            # CPU only: torch.manual_seed would also reseed (and not restore) CUDA.
+            torch.random.default_generator.manual_seed(seeds["init"])
             module = self._new_module(attributes)
         config = self._training_config()
         # The latent radii run after training and always spend their whole share.
@@ -324,6 +326,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             }
         attributes = {**attributes, "privacy_": privacy}
         self._set_fitted(
+            params,
             attributes,
             module,
             prepared.signature,
@@ -399,6 +402,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
 
     def _set_fitted(
         self,
+        params: dict[str, Any],
         attributes: dict[str, Any],
         module: torch.nn.Module,
         signature: list[Any],
@@ -413,6 +417,13 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         self.loss_history_ = history
         self.device_ = device
         self._sample_rng = rng
+        # What the fitted state was built with: set_params after fit changes nothing
+        # until the next fit, and generator files record these.
+        self._fitted_params = dict(params)
+
+    def _fitted(self, name: str) -> Any:
+        """The value parameter ``name`` had when the model was fitted."""
+        return self._fitted_params[name]
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "module_"):
@@ -443,17 +454,17 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
     def _latent_input(self, X: Any) -> torch.Tensor:
         """``X`` of :meth:`inverse_transform` as latents on the fitted device, shape-checked."""
         self._check_fitted()
+        width = self._fitted("embedding_dim")
         try:
             z = np.asarray(X, dtype=np.float32)
         except (TypeError, ValueError) as exc:
             raise InvalidDataError(
-                f"inverse_transform expects numeric latents of shape (n, {self.embedding_dim}), "
+                f"inverse_transform expects numeric latents of shape (n, {width}), "
                 f"e.g. the output of transform; converting them failed: {exc}"
             ) from exc
-        if z.ndim != 2 or z.shape[1] != self.embedding_dim:
+        if z.ndim != 2 or z.shape[1] != width:
             raise InvalidDataError(
-                f"inverse_transform expects latents of shape (n, {self.embedding_dim}), "
-                f"got {z.shape}."
+                f"inverse_transform expects latents of shape (n, {width}), got {z.shape}."
             )
         rows = np.flatnonzero(~np.isfinite(z).all(axis=1))
         if rows.size:
@@ -461,7 +472,22 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 f"inverse_transform got latents that are NaN or infinite in {rows.size} rows "
                 f"(first: row {rows[0]}); pass finite values."
             )
-        return torch.from_numpy(z).to(self.device_)
+        # A read-only view (pandas 3 frames give one) would make torch warn.
+        return torch.from_numpy(np.require(z, requirements="W")).to(self.device_)
+
+    def _scoring_generator(self) -> torch.Generator:
+        """A torch generator seeded from the fitted ``random_state`` (0 when None), for
+        noise that must be the same in every call, such as ``score_samples``."""
+        seed = self._fitted("random_state")
+        generator = torch.Generator(device=self.device_)
+        generator.manual_seed(0 if seed is None else int(seed) % 2**64)
+        return generator
+
+    def _latent_names(self) -> np.ndarray:
+        """Names of the latent dimensions (``latent0`` ...), fitted width once fitted."""
+        fitted = getattr(self, "_fitted_params", None)
+        width = self.embedding_dim if fitted is None else fitted["embedding_dim"]
+        return np.asarray([f"latent{i}" for i in range(width)], dtype=object)
 
     def _latents(self, n: int) -> torch.Tensor:
         """``n`` draws of the fitted module's latent distribution, from the sampling stream."""
@@ -487,7 +513,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
     def _payload(self) -> dict[str, Any]:
         attributes = {name: getattr(self, name) for name in self._data_attribute_names}
         return {
-            "params": self.get_params(deep=False),
+            "params": self._fitted_params,
             "signature": self.signature_,
             "data": self._data_state(attributes),
             "module": {k: v.detach().cpu().numpy() for k, v in self.module_.state_dict().items()},
@@ -555,7 +581,9 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         rng = np.random.default_rng()
         rng.bit_generator.state = payload["rng_state"]
         history = pd.DataFrame(payload["loss_history"])
-        self._set_fitted(attributes, module, payload["signature"], history, rng, device)
+        self._set_fitted(
+            payload["params"], attributes, module, payload["signature"], history, rng, device
+        )
 
     def _load_generator_into_self(self, path: str | Path, signature: list[Any]) -> None:
         class_name, payload = read_generator(path)

@@ -739,9 +739,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     positional = [arg for arg in argv if not arg.startswith("-")]
     if positional and positional[0] == "demo":
         # Everything after 'demo' belongs to the demo's own parser (--help included).
-        return cmd_demo(argparse.Namespace(demo_args=argv[argv.index("demo") + 1 :]))
-    parser = build_parser()
-    args = parser.parse_args(argv)
+        at = argv.index("demo")
+        args = argparse.Namespace(
+            demo_args=argv[at + 1 :], debug="--debug" in argv[:at], handler=cmd_demo
+        )
+    else:
+        args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:

@@ -1,26 +1,51 @@
 """The main job on bundled data: fit a TVAE on Adult, sample it, summarise fidelity, write a CSV.
 
-Run with ``python -m tssynth.demo`` (or ``make demo``).
+Run with ``tssynth demo`` or ``python -m tssynth.demo`` (``make demo`` does). Bad options
+and an existing output file (without ``--force``) are refused before training.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-from pathlib import Path
 
 from tssynth import TVAESynthesizer
 from tssynth.datasets import load_adult
 from tssynth.metrics import fidelity_report
+from tssynth.serialization import check_save_path, write_atomic
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the demo with command-line options ``argv`` (default ``sys.argv[1:]``).
+
+    Raises
+    ------
+    FileExistsError
+        When the output file exists and ``--force`` is not given.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
-    parser.add_argument("--rows", type=int, default=None, help="synthetic rows (default: as real)")
+    parser.add_argument("--epochs", type=_positive, default=30, help="training epochs (default 30)")
+    parser.add_argument(
+        "--rows", type=_positive, default=None, help="synthetic rows (default: as many as real)"
+    )
     parser.add_argument("--output", default="adult_synthetic.csv", help="where to write the CSV")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    output = check_save_path(args.output, "the synthetic CSV")
+    if output.exists() and not args.force:
+        raise FileExistsError(f"{str(output)!r} exists; pass --force to overwrite it.")
 
     real = load_adult()
     print(f"Adult: {real.shape[0]:,} rows, {real.shape[1]} columns (bundled with tssynth)")
@@ -46,10 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     for _, row in worst.iterrows():
         print(f"  {row['column']:<16} {row['metric']:<15} {row['score']:.3f}")
 
-    output = Path(args.output)
-    synthetic.to_csv(output, index=False)
+    write_atomic(output, synthetic.to_csv(index=False).encode("utf-8"), "the synthetic CSV")
     print(f"\nSynthetic data written to {output.resolve()}")
 
 
 if __name__ == "__main__":
-    main()
+    from tssynth.cli import main as cli_main
+
+    sys.exit(cli_main(["demo", *sys.argv[1:]]))

@@ -121,6 +121,38 @@ def static_feature_columns(panel: LongPanel) -> list[Hashable]:
     return [name for name in features.columns if per_entity[name] == 1 and overall[name] > 1]
 
 
+_NEAREST_BLOCK = 2**22  # distances computed at once by nearest_rows
+
+
+def nearest_rows(queries: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """For every query, the index of a nearest row (Euclidean), a random one among ties.
+
+    Parameters
+    ----------
+    queries : ndarray of shape (m, c)
+    rows : ndarray of shape (N, c), N >= 1
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of int64, shape (m,)
+    """
+    queries = np.asarray(queries, dtype=np.float64)
+    distinct, group = np.unique(np.asarray(rows, dtype=np.float64), axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    members = np.argsort(group, kind="stable")  # row indices grouped by distinct row
+    sizes = np.bincount(group, minlength=len(distinct))
+    firsts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    nearest = np.empty(len(queries), dtype=np.int64)
+    block = max(1, _NEAREST_BLOCK // max(1, len(distinct) * max(1, distinct.shape[1])))
+    for start in range(0, len(queries), block):
+        part = queries[start : start + block]
+        distances = ((part[:, None, :] - distinct[None, :, :]) ** 2).sum(axis=2)
+        nearest[start : start + block] = distances.argmin(axis=1)
+    pick = np.floor(rng.random(len(queries)) * sizes[nearest]).astype(np.int64)
+    return members[firsts[nearest] + pick]
+
+
 def _gap_column(panel: LongPanel) -> str | None:
     """A free column name for the time gaps when they are irregular, else None."""
     if panel.time is None:

@@ -529,9 +529,14 @@ def _in_unit(series: pd.Series, spec: ColumnSpec) -> pd.Series:
     return converted
 
 
+def nanoseconds_per_unit(spec: ColumnSpec) -> int:
+    """Nanoseconds in one count of a datetime or timedelta column's unit."""
+    return _UNIT_NANOSECONDS.get(spec.unit or "ns", 1)
+
+
 def time_step(values: np.ndarray, spec: ColumnSpec) -> float:
     """Coarsest calendar step (day, hour, minute, second, ...) dividing every datetime value."""
-    unit_ns = _UNIT_NANOSECONDS.get(spec.unit or "ns", 1)
+    unit_ns = nanoseconds_per_unit(spec)
     observed = values[~np.isnan(values)].astype(np.int64)
     for step_ns in (*_NANOSECONDS.values(), 10**6, 10**3, 1):
         if step_ns % unit_ns == 0:

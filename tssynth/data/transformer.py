@@ -50,6 +50,7 @@ from tssynth.data.schema import (
     TIMEDELTA,
     ColumnSpec,
     integer_extremes,
+    nanoseconds_per_unit,
     restore_categorical,
     restore_continuous,
     time_step,
@@ -160,6 +161,40 @@ def decimal_step(observed: np.ndarray) -> float:
         if np.all(np.abs(on_grid - observed) <= 4 * np.spacing(np.abs(observed))):
             return 1.0 / power
     return 0.0
+
+
+def coarsest_multiple(values: np.ndarray, step: float) -> float:
+    """The coarsest multiple of ``step`` dividing every value (0.0 stays 0.0).
+
+    Incomes rounded to 100 give 100 (not 1), amounts in steps of 0.25 give 0.25,
+    minutes in 15s give 15: the greatest common divisor of the values counted in
+    units of ``step``.
+    """
+    if step <= 0:
+        return step
+    counts = np.abs(np.round(np.asarray(values, dtype=np.float64) / step))
+    if counts.size == 0 or not np.all(counts < 2**53):
+        return step
+    divisor = int(np.gcd.reduce(counts.astype(np.int64)))
+    return step * divisor if divisor > 1 else step
+
+
+def grid_factors(step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``per_unit`` and ``unit`` of every grid step: ``step == unit / per_unit`` with
+    ``per_unit`` a power of ten (up to ``10**6``) and ``unit`` a whole number, so that
+    rounding to the grid is ``round(x * per_unit / unit) * unit / per_unit`` (0.15 is
+    15 / 100: dividing by 0.15 would not land exactly on 0.3). Steps of 0 get 1, 1."""
+    step = np.asarray(step, dtype=np.float64)
+    per_unit, unit = np.ones_like(step), np.ones_like(step)
+    pending = step > 0
+    for decimals in range(_MAX_DECIMALS + 1):
+        scaled = step * 10.0**decimals
+        whole = pending & (np.abs(scaled - np.round(scaled)) <= 1e-9 * scaled)
+        per_unit[whole], unit[whole] = 10.0**decimals, np.round(scaled[whole])
+        pending &= ~whole
+    # A step finer than 1e-6 that is no decimal: its reciprocal, as before.
+    per_unit[pending] = np.round(1.0 / step[pending])
+    return per_unit, unit
 
 
 def _bounds_inside_integers(
@@ -393,8 +428,12 @@ class DataTransformer:
         modes = pool.submit(self._fit_modes, observed, loc, scale, int(rng.integers(2**63)))
         if spec.value_type in (DATETIME, TIMEDELTA):
             step = time_step(values, spec)
+            # Times on whole seconds are exact in float64, so their common multiple is
+            # too (15-minute slots); finer times may carry float rounding.
+            if step * nanoseconds_per_unit(spec) >= 10**9:
+                step = coarsest_multiple(unique, step)
         else:
-            step = decimal_step(observed)
+            step = coarsest_multiple(unique, decimal_step(observed))
         low, high = spec.public_bounds or (observed.min(), observed.max())
         extremes = None if spec.public_bounds else integer_extremes(series, spec)
         if extremes is not None:
@@ -538,10 +577,8 @@ class DataTransformer:
         # For _decode_continuous: per-column parameters as (n_continuous, 1) columns.
         step = self._cont_arrays["step"]
         columns = {key: value[:, None] for key, value in self._cont_arrays.items()}
-        columns["per_unit"] = np.where(
-            (step > 0) & (step < 1), np.round(1.0 / np.where(step > 0, step, 1.0)), 1.0
-        )[:, None]
-        columns["unit"] = np.where(step >= 1, step, 1.0)[:, None]
+        per_unit, unit = grid_factors(step)
+        columns["per_unit"], columns["unit"] = per_unit[:, None], unit[:, None]
         self._cont_columns = columns
         self._step_rows = np.flatnonzero(step > 0)
         self._has_exact = not np.isnan(self._exact).all()

@@ -135,6 +135,13 @@ def column_as_float(series: pd.Series, spec: ColumnSpec, what: str) -> np.ndarra
             series = series.astype(pd.api.types.pandas_dtype(spec.dtype))
         elif spec.value_type == TIMEDELTA and not ptypes.is_timedelta64_dtype(series.dtype):
             series = pd.to_timedelta(series).astype(pd.api.types.pandas_dtype(spec.dtype))
+        unit = getattr(series.dtype, "unit", None)
+        if unit is None and getattr(series.dtype, "kind", "") in ("m", "M"):
+            unit = np.datetime_data(series.dtype)[0]
+        if spec.value_type in (DATETIME, TIMEDELTA) and unit is not None and unit != spec.unit:
+            # Finer times (another tool's nanoseconds against real seconds) are compared
+            # on the real column's unit.
+            series = series.dt.round(spec.unit).astype(pd.api.types.pandas_dtype(spec.dtype))
         return to_float(series, spec)
     except (TypeError, ValueError) as exc:
         raise InvalidDataError(

@@ -84,7 +84,8 @@ def _setup(random_state: int | None, steps: int, batch_size: int, device: str):
     check_int("batch_size", batch_size)
     seed = check_random_state(random_state)
     rng = np.random.default_rng(seed)
-    torch.manual_seed(int(rng.integers(2**62)))
+    # CPU only (weights start on the CPU): torch.manual_seed would also reseed CUDA.
+    torch.random.default_generator.manual_seed(int(rng.integers(2**62)))
     return rng, resolve_device(device)
 
 

@@ -584,6 +584,24 @@ class DVAE(nn.Module):
         return h[rows, last][None], x[rows, last], z[rows, last]
 
     @torch.no_grad()
+    def decode_latents(self, z: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        """Most likely steps for given latent trajectories ``(B, T, z)``: ``(B, T, data_dim)``.
+
+        Runs forward like generation, with ``z_t`` given instead of drawn: each step's
+        forward state reads the previous decoded step.
+        """
+        hidden, x_t, _ = self.initial_state(len(z), z.device)
+        out = []
+        for z_t in z.unbind(1):
+            h_t, hidden = self.forward_rnn(self._inputs(x_t[:, None], context), hidden)
+            output, _ = self.decoder(torch.cat([h_t[:, 0], z_t], dim=1))
+            x_t = self.most_likely(output)
+            out.append(x_t)
+        if not out:
+            return z.new_zeros(len(z), 0, self.data_dim)
+        return torch.stack(out, 1)
+
+    @torch.no_grad()
     def generate(
         self,
         steps: int,

@@ -24,6 +24,9 @@ _SCALE_ROWS = 65_536  # windows scaled at once in float64
 _ELBO_DRAWS = 16  # posterior draws averaged by score_samples
 
 
+_WINDOW_ATTRIBUTES = ("input_format_", "window_length_", "n_channels_", "data_min_", "data_max_")
+
+
 class DenseVAESynthesizer(BaseSynthesizer):
     """Window VAE: learns many fixed-length series and samples new realistic windows.
 
@@ -131,6 +134,10 @@ class DenseVAESynthesizer(BaseSynthesizer):
         Privacy budget actually spent (None when trained without ``epsilon``).
     input_format_ : dict
         How ``fit`` received the data, to give samples back in kind.
+    n_features_in_ : int
+        Columns of a DataFrame fitted on, else the windows' last axis.
+    feature_names_in_ : ndarray of str or None
+        The DataFrame's column names when all are strings.
     module_ : DenseVAE
     loss_history_ : DataFrame
 
@@ -144,13 +151,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
     (10, 24, 5)
     """
 
-    _data_attribute_names = (
-        "input_format_",
-        "window_length_",
-        "n_channels_",
-        "data_min_",
-        "data_max_",
-    )
+    _data_attribute_names = (*_WINDOW_ATTRIBUTES, "n_features_in_", "feature_names_in_")
     _latent_distribution = True
     _allows_missing = False
 
@@ -221,16 +222,14 @@ class DenseVAESynthesizer(BaseSynthesizer):
                 f"{self.sequence_key!r}."
             )
 
-    def _windows(self, X: Any, what: str = "X") -> tuple[np.ndarray, dict[str, Any]]:
+    def _windows(
+        self, X: Any, what: str = "X", fitted: bool = False
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Windows of ``X``, cut as the parameters say (``fitted``: as they were at fit)."""
         if isinstance(X, pd.DataFrame | pd.Series):
-            return to_windows(
-                X,
-                window=self.window,
-                stride=self.stride,
-                sequence_key=self.sequence_key,
-                sequence_index=self.sequence_index,
-                what=what,
-            )
+            names = ("window", "stride", "sequence_key", "sequence_index")
+            cut = {n: self._fitted(n) if fitted else getattr(self, n) for n in names}
+            return to_windows(X, what=what, **cut)
         return to_windows(X, what=what)
 
     def _prepare_input(self, X: Any, metadata: Mapping[str, Any] | None = None) -> PreparedInput:
@@ -252,7 +251,11 @@ class DenseVAESynthesizer(BaseSynthesizer):
             [repr(name), "channel", "float"] for name in names
         ]
         declared = [bounds.get(name) for name in names]
-        extras = {"input_format": input_format, "bounds": declared}
+        if isinstance(X, pd.DataFrame | pd.Series):
+            columns = list(X.columns) if isinstance(X, pd.DataFrame) else [X.name]
+        else:
+            columns = None
+        extras = {"input_format": input_format, "bounds": declared, "columns": columns}
         return PreparedInput(windows, signature, extras, len(windows))
 
     def _fit_data(
@@ -275,6 +278,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
             "n_channels_": int(d),
             "data_min_": low,
             "data_max_": high,
+            **_input_features(prepared.extras["columns"], windows.shape[-1]),
         }
         scaled = self._scale(windows, attributes)
         return attributes, [np.clip(scaled, -1.0, 1.0, out=scaled)]
@@ -340,7 +344,12 @@ class DenseVAESynthesizer(BaseSynthesizer):
         )
 
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
-        return {name: attributes[name] for name in self._data_attribute_names}
+        names = attributes["feature_names_in_"]
+        return {
+            **{name: attributes[name] for name in _WINDOW_ATTRIBUTES},
+            "n_features_in_": attributes["n_features_in_"],
+            "columns": None if names is None else list(names),
+        }
 
     def _fit_sampling_model(
         self,
@@ -356,7 +365,14 @@ class DenseVAESynthesizer(BaseSynthesizer):
             module.fit_calibration(x, generator)
 
     def _data_attributes(self, state: dict[str, Any]) -> dict[str, Any]:
-        return {name: state[name] for name in self._data_attribute_names}
+        attributes = {name: state[name] for name in _WINDOW_ATTRIBUTES}
+        if "columns" in state:
+            attributes.update(_input_features(state["columns"], state["n_features_in_"]))
+        else:  # files before these attributes: the last axis of the windows
+            kind = state["input_format_"]["kind"]
+            width = state["window_length_"] if kind == "wide" else state["n_channels_"]
+            attributes.update(_input_features(None, width))
+        return attributes
 
     # ------------------------------------------------------------ public API
 
@@ -424,7 +440,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
 
     def _model_array(self, X: Any) -> torch.Tensor:
         self._check_fitted()
-        windows, _ = self._windows(fitted_columns(X, self.input_format_))
+        windows, _ = self._windows(fitted_columns(X, self.input_format_), fitted=True)
         _, T, d = windows.shape
         if (T, d) != (self.window_length_, self.n_channels_):
             raise InvalidDataError(
@@ -482,8 +498,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
         ndarray of shape (n_windows,), float64
         """
         array = self._model_array(X)
-        generator = torch.Generator(device=self.device_)
-        generator.manual_seed(0 if self.random_state is None else int(self.random_state))
+        generator = self._scoring_generator()
         noise = torch.randn(
             (_ELBO_DRAWS, self.module_.embedding_dim), generator=generator, device=self.device_
         )
@@ -495,4 +510,16 @@ class DenseVAESynthesizer(BaseSynthesizer):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the latent dimensions returned by :meth:`transform`."""
-        return np.asarray([f"latent{i}" for i in range(self.embedding_dim)], dtype=object)
+        return self._latent_names()
+
+
+def _input_features(columns: list[Any] | None, width: int) -> dict[str, Any]:
+    """``n_features_in_`` (the frame's columns, else the windows' last axis) and
+    ``feature_names_in_`` (the column names when all are strings, else None)."""
+    if columns is None:
+        return {"n_features_in_": int(width), "feature_names_in_": None}
+    named = all(isinstance(name, str) for name in columns)
+    return {
+        "n_features_in_": len(columns),
+        "feature_names_in_": np.asarray(columns, dtype=object) if named else None,
+    }

@@ -13,7 +13,13 @@ import torch
 
 from tssynth._validation import check_bool, check_float, check_int
 from tssynth.base import INDEX_ENTRY, BaseSynthesizer, PreparedInput
-from tssynth.data.panel import LongPanel, PanelTransformer, read_panel, static_feature_columns
+from tssynth.data.panel import (
+    LongPanel,
+    PanelTransformer,
+    nearest_rows,
+    read_panel,
+    static_feature_columns,
+)
 from tssynth.data.private import DataBudget
 from tssynth.data.schema import ColumnSpec
 from tssynth.data.time_index import IndexClock
@@ -34,7 +40,8 @@ def default_width(n_features: int) -> int:
     return min(_MAX_DEFAULT_WIDTH, 64 * steps)
 
 
-class DVAESynthesizer(BaseSynthesizer):
+# transform returns (n, T, embedding_dim) trajectories, which set_output cannot wrap.
+class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
     """Dynamical VAE: learns panels of sequences and samples, forecasts and scores them.
 
     Each entity is a sequence of steps with continuous and categorical features
@@ -468,19 +475,17 @@ class DVAESynthesizer(BaseSynthesizer):
             sequence_length = check_int("sequence_length", sequence_length)
         longest = sequence_length or int(transformer.lengths.max(initial=0))
         self._check_sample_size(n, longest, sequence_length is None)  # before drawing n lengths
-        if sequence_length is None:
-            if len(transformer.lengths) == 0:
-                raise InvalidParameterError(
-                    "No usable sequence length was released under differential privacy (too "
-                    "few sequences for the budget); pass sequence_length=... to sample."
-                )
-            lengths = self._sample_rng.choice(transformer.lengths, size=n)
-        else:
-            lengths = np.full(n, sequence_length)
+        if sequence_length is None and len(transformer.lengths) == 0:
+            raise InvalidParameterError(
+                "No usable sequence length was released under differential privacy (too "
+                "few sequences for the budget); pass sequence_length=... to sample."
+            )
         context_rows = self._context_rows(n, context)
-        starts = None
-        if transformer.starts is not None:
-            starts = self._sample_rng.choice(transformer.starts, size=n)
+        lengths, starts, drawn_context = self._entity_draws(n, context_rows)
+        if context_rows is None:
+            context_rows = drawn_context
+        if sequence_length is not None:
+            lengths = np.full(n, sequence_length)
         steps = int(lengths.max(initial=0))
         # Arrays keep one width from call to call (the longest training sequence).
         width = steps if sequence_length is not None else int(transformer.lengths.max(initial=0))
@@ -502,7 +507,7 @@ class DVAESynthesizer(BaseSynthesizer):
         if fits_in_memory(4.0 * n * width * self.panel_transformer_.steps.output_dim):
             return
         why = ""
-        if drawn_lengths and self.epsilon is not None:
+        if drawn_lengths and self.privacy_["epsilon"] is not None:
             why = (
                 " The lengths were released under differential privacy, and with few "
                 "sequences for the budget they can be noise (see the PrivacyWarning of fit)."
@@ -513,7 +518,35 @@ class DVAESynthesizer(BaseSynthesizer):
             "fewer sequences per call (the tssynth sample command streams them in chunks)."
         )
 
+    def _entity_draws(
+        self, n: int, context_rows: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Lengths, starts and encoded contexts of ``n`` new sequences, drawn together.
+
+        Without DP each new sequence takes all three from one training sequence, so
+        that a context keeps its lengths and start times; with given contexts, from a
+        training sequence whose context is nearest (a random one among ties). Under
+        DP the releases are separate, so they are drawn independently (contexts:
+        None, the caller's ``context=`` is required).
+        """
+        transformer, rng = self.panel_transformer_, self._sample_rng
+        if self.privacy_["epsilon"] is not None:
+            lengths = rng.choice(transformer.lengths, size=n) if len(transformer.lengths) else None
+            starts = None if transformer.starts is None else rng.choice(transformer.starts, size=n)
+            return lengths, starts, None
+        if context_rows is None or transformer.context_rows is None:
+            entities = rng.integers(len(transformer.lengths), size=n)
+        else:
+            entities = nearest_rows(context_rows, transformer.context_rows, rng)
+        lengths = transformer.lengths[entities]
+        starts = None if transformer.starts is None else transformer.starts[entities]
+        drawn = None
+        if transformer.context_rows is not None:
+            drawn = np.asarray(transformer.context_rows[entities], dtype=np.float32)
+        return lengths, starts, drawn
+
     def _context_rows(self, n: int, context: Any) -> np.ndarray | None:
+        """The encoded ``context`` given by the user (None when not given), checked."""
         transformer = self.panel_transformer_
         if transformer.context is None:
             if context is not None:
@@ -528,8 +561,7 @@ class DVAESynthesizer(BaseSynthesizer):
                     "training contexts; pass context= (a DataFrame with one row per sequence and "
                     f"the columns {transformer.context.column_names})."
                 )
-            chosen = self._sample_rng.integers(len(transformer.context_rows), size=n)
-            return np.asarray(transformer.context_rows[chosen], dtype=np.float32)
+            return None
         if not isinstance(context, pd.DataFrame) or len(context) != n:
             raise InvalidDataError(
                 f"context must be a DataFrame with one row per sequence ({n} rows) and the "
@@ -639,6 +671,71 @@ class DVAESynthesizer(BaseSynthesizer):
         z[mask == 0] = np.nan
         return z
 
+    def inverse_transform(self, X: Any, context: Any = None) -> pd.DataFrame | np.ndarray:
+        """Decode latent trajectories (the output of :meth:`transform`) into sequences.
+
+        Each step is the decoder's most likely value given its latent and the steps
+        decoded before it (unlike :meth:`reconstruct`, which reads the real previous
+        steps), so ``inverse_transform(transform(X))`` approximates ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, T, embedding_dim)
+            Latent trajectories; NaN after each sequence's end (steps after the first
+            all-NaN step are padding).
+        context : DataFrame, optional
+            One row per sequence with the context columns; required when the model
+            was fitted with ``context_columns``.
+
+        Returns
+        -------
+        New sequences in the fitted format (fresh keys 0..n-1; times start at the
+        mean training start and follow the learned step, or the decoded gaps).
+        """
+        self._check_fitted()
+        z, lengths = self._latent_trajectories(X)
+        transformer = self.panel_transformer_
+        if transformer.context is not None and context is None:
+            raise InvalidParameterError(
+                "This synthesizer was fitted with context_columns; pass context= (a DataFrame "
+                f"with one row per sequence and the columns {transformer.context.column_names})."
+            )
+        context_rows = self._context_rows(len(z), context)
+        width = z.shape[1]
+        values = np.zeros((len(z), width, transformer.steps.output_dim), dtype=np.float32)
+        for rows, length in length_chunks(torch.from_numpy(lengths), _CHUNK):
+            rows = rows.numpy()
+            ctx = None
+            if context_rows is not None:
+                ctx = torch.from_numpy(context_rows[rows]).to(self.device_)
+            latents = torch.from_numpy(z[rows, :length]).to(self.device_)
+            values[rows, :length] = self.module_.decode_latents(latents, ctx).cpu().numpy()
+        return transformer.decode(values, lengths, context_rows, context=context)
+
+    def _latent_trajectories(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``X`` of :meth:`inverse_transform` as float32 ``(n, T, z)`` (padding zeroed) and
+        the lengths, checked."""
+        width = self._fitted("embedding_dim")
+        expected = f"latent trajectories of shape (n, T, {width}), e.g. the output of transform"
+        try:
+            z = np.array(X, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InvalidDataError(f"inverse_transform expects {expected}: {exc}") from exc
+        if z.ndim != 3 or z.shape[2] != width:
+            raise InvalidDataError(f"inverse_transform expects {expected}; got shape {z.shape}.")
+        finite = np.isfinite(z).all(axis=2)
+        lengths = finite.sum(axis=1)
+        prefix = np.arange(z.shape[1])[None, :] < lengths[:, None]
+        bad = np.flatnonzero((finite != prefix).any(axis=1) | (lengths == 0))
+        if bad.size:
+            raise InvalidDataError(
+                f"inverse_transform got {bad.size} trajectories (first: row {bad[0]}) that are "
+                "empty or have NaN or infinite values before their last step; only whole steps "
+                "after a sequence's end may be NaN."
+            )
+        z[~prefix] = 0.0
+        return z, lengths
+
     def _posterior_means(
         self, panel: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor | None]:
@@ -679,8 +776,7 @@ class DVAESynthesizer(BaseSynthesizer):
         """
         panel = self._panel(X, "X")
         x, mask, context = self._tensors(panel)
-        generator = torch.Generator(device=self.device_)
-        generator.manual_seed(0 if self.random_state is None else int(self.random_state))
+        generator = self._scoring_generator()
         # Drawn step by step, so that step t's noise is the same whatever the
         # longest sequence given (one randn of (draws, T, z) would change with T).
         shape = (_ELBO_DRAWS, self.module_.embedding_dim)
@@ -700,4 +796,4 @@ class DVAESynthesizer(BaseSynthesizer):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the latent dimensions returned by :meth:`transform`."""
-        return np.asarray([f"latent{i}" for i in range(self.embedding_dim)], dtype=object)
+        return self._latent_names()

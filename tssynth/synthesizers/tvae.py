@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -31,6 +32,7 @@ from tssynth.nn.tvae import TVAE
 _SAMPLE_CHUNK = 2_048
 _SAMPLE_CHUNK_VALUES = 2**19
 _ENCODE_CHUNK_VALUES = 2**23
+_ISSUING = threading.Lock()  # guards the count of identifiers issued
 
 
 class TVAESynthesizer(BaseSynthesizer):
@@ -315,10 +317,12 @@ class TVAESynthesizer(BaseSynthesizer):
         state = self.identifiers_
         if not state["columns"]:
             return from_frame(frame, self.input_format_)
-        start = state["issued"] if advance else 0
-        numbers = np.arange(start, start + len(frame))
+        start = 0
         if advance:
-            state["issued"] += len(frame)
+            with _ISSUING:  # samples drawn from several threads get disjoint numbers
+                start = state["issued"]
+                state["issued"] += len(frame)
+        numbers = np.arange(start, start + len(frame))
         for column in state["columns"]:  # in position order, so each lands in its place
             frame.insert(column["position"], column["name"], _fresh_identifiers(numbers, column))
         return from_frame(frame, self.input_format_)
@@ -383,7 +387,7 @@ class TVAESynthesizer(BaseSynthesizer):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the latent dimensions returned by :meth:`transform`."""
-        return np.asarray([f"latent{i}" for i in range(self.embedding_dim)], dtype=object)
+        return self._latent_names()
 
 
 def _check_identifiers(
