@@ -3,7 +3,9 @@
 Every error that tssynth raises on purpose derives from :class:`TssynthError`, so a
 caller can catch them all at once. The subclasses also derive from the matching
 built-in exception (``ValueError``, ``RuntimeError``), so code written against
-scikit-learn conventions keeps working.
+scikit-learn conventions keeps working. The one exception: using a model before
+``fit`` raises scikit-learn's ``sklearn.exceptions.NotFittedError`` (a ``ValueError``
+and ``AttributeError``), as every scikit-learn estimator does.
 """
 
 from __future__ import annotations
