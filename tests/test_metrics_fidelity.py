@@ -188,7 +188,7 @@ def test_correlation_matrix_equals_the_per_pair_values(monkeypatch):
             assert matrix[i, j] == pytest.approx(expected, abs=1e-12), (i, j)
             assert matrix[j, i] == matrix[i, j]
 
-    # In a report only pairs with a missing value are computed one by one.
+    # In a report no pair is computed one by one, missing values or not.
     calls = []
 
     def counted(x, y):
@@ -207,8 +207,11 @@ def test_correlation_matrix_equals_the_per_pair_values(monkeypatch):
             expected = correlation(frame[row.column_1].to_numpy(), frame[row.column_2].to_numpy())
             assert value == pytest.approx(expected, abs=1e-12)
     real.loc[:5, "v0"] = np.nan
-    fidelity_report(real, synthetic)
-    assert len(calls) == 11  # v0's pairs in the real table
+    report = fidelity_report(real, synthetic)
+    assert not calls
+    for row in report.per_pair.itertuples(index=False):
+        expected = correlation(real[row.column_1].to_numpy(), real[row.column_2].to_numpy())
+        assert row.real == pytest.approx(expected, abs=1e-12)
 
 
 def test_a_constant_column_has_no_correlation_even_when_its_std_rounds_above_zero():
@@ -237,3 +240,29 @@ def test_finer_synthetic_times_are_compared_on_the_real_unit():
     jitter = pd.to_timedelta(rng.integers(0, 10**8, 300), unit="ns")  # under 0.1 s
     synthetic = pd.DataFrame({"ts": real["ts"].astype("datetime64[ns]") + jitter})
     assert fidelity_report(real, synthetic).column_shapes == pytest.approx(1.0)
+
+
+def test_correlations_with_missing_values_match_the_pairwise_definition():
+    from tssynth.metrics.fidelity import _correlation, _correlations
+
+    rng = np.random.default_rng(0)
+    n, k = 400, 10
+    values = rng.normal(size=(n, 1)) + rng.normal(size=(n, k)) * rng.uniform(0.1, 3, k)
+    values[:, 3] += 1e6  # far from zero
+    values[rng.random((n, k)) < 0.1] = np.nan
+    values[:, 4] = np.where(rng.random(n) < 0.1, np.nan, 0.1)  # constant where observed
+    values[:200, 5] = np.nan
+    values[200:, 6] = 2.5  # constant on the rows where column 5 is observed
+    values[:, 7] = np.nan
+    values[0, 7] = 1.0  # a single value
+    columns = [values[:, i].copy() for i in range(k)]
+    expected = np.array(
+        [
+            [np.nan if i == j else _correlation(columns[i], columns[j]) for j in range(k)]
+            for i in range(k)
+        ]
+    )
+    got = _correlations(columns)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    assert np.isnan(got[5, 6]) and not np.isnan(got[5, 0])

@@ -614,7 +614,12 @@ def build_parser() -> argparse.ArgumentParser:
         "streamed in chunks so any number of rows fits in memory.",
     )
     sample.add_argument("generator", metavar="GENERATOR", help="generator file from tssynth fit")
-    sample.add_argument("-n", type=int, required=True, help="number of rows (sequences for a DVAE model, windows for a dense one)"
+    sample.add_argument(
+        "-n",
+        type=int,
+        required=True,
+        help="number of rows (sequences for a DVAE model, windows for a dense one)",
+    )
     sample.add_argument(
         "-o",
         "--output",

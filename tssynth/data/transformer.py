@@ -71,7 +71,10 @@ _SCALAR_LIMIT = 0.99
 _STANDARDISED_LIMIT = 1e6  # far past every mode; keeps the encoding finite
 _MIN_MODE_STD = 1e-3
 _SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
-_ROW_CHUNK = 16_384  # rows encoded at once: bounds the (rows, columns, modes) temporaries
+# Rows encoded at once: at most 16,384, and fewer for wide tables, so that the float64
+# (rows, continuous columns, modes) temporaries stay near 2**21 entries (16 MiB) each.
+_ROW_CHUNK = 16_384
+_CHUNK_ENTRIES = 2**21
 _MAX_DECIMALS = 6  # finest decimal grid that samples are rounded to
 _SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step")
 _MODE_STATE = ("weights", "means", "stds", "exact")  # the parts of each column's modes
@@ -709,8 +712,9 @@ class DataTransformer:
         with np.errstate(over="ignore"):
             standardised = (values - a["loc"]) / a["scale"]
         standardised = np.clip(standardised, -_STANDARDISED_LIMIT, _STANDARDISED_LIMIT)
-        for start in range(0, len(df), _ROW_CHUNK):
-            block = slice(start, start + _ROW_CHUNK)
+        chunk = min(_ROW_CHUNK, max(1, _CHUNK_ENTRIES // self._means.size))
+        for start in range(0, len(df), chunk):
+            block = slice(start, start + chunk)
             scalar, mode = self._encode_values(standardised[block], rng)
             out[block, self._scalar_pos] = scalar
             mode_col = np.take_along_axis(self._mode_cols[None, :, :], mode[:, :, None], axis=2)[

@@ -384,11 +384,42 @@ def _correlations(columns: list[np.ndarray]) -> np.ndarray:
         result[np.ix_(fast, fast)] = np.clip(product, -1, 1)
     # Constant complete columns: their pairs with complete columns stay NaN.
     slow = np.flatnonzero(~complete)
-    done: set[int] = set()
-    for i in slow:
-        done.add(i)
-        for j in range(k):
-            if j not in done:
-                result[i, j] = result[j, i] = _correlation(columns[i], columns[j])
+    if len(slow):
+        pairs = _pairwise_complete(np.vstack(columns), slow)
+        result[slow, :] = pairs
+        result[:, slow] = pairs.T
     np.fill_diagonal(result, np.nan)
     return result
+
+
+_CONSTANT = 1e-10  # a pair's variance below this share of n * range**2 counts as constant
+
+
+def _pairwise_complete(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Pearson correlation of columns ``rows`` of ``values`` (k, n) with every column, each
+    pair on the entries where both are observed: ``(len(rows), k)``, NaN below 2 entries
+    or where one side is constant on them.
+
+    Sums over the shared entries come from matrix products of the observed masks and
+    the values (each column centred on its own observed mean, zero where missing),
+    so a wide table costs a few BLAS calls, not one Python call per pair.
+    """
+    observed = ~np.isnan(values)
+    mask = observed.astype(np.float64)
+    counts = observed.sum(axis=1, keepdims=True)
+    means = np.where(observed, values, 0.0).sum(axis=1, keepdims=True) / np.maximum(counts, 1)
+    centred = np.where(observed, values - means, 0.0)
+    spread = np.abs(centred).max(axis=1)
+    a, m = centred[rows], mask[rows]
+    count = m @ mask.T  # entries both observe
+    sum_a, sum_b = a @ mask.T, m @ centred.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cov = a @ centred.T - sum_a * sum_b / count
+        var_a = (a**2) @ mask.T - sum_a**2 / count
+        var_b = m @ (centred**2).T - sum_b**2 / count
+        constant = (var_a <= _CONSTANT * count * spread[rows, None] ** 2) | (
+            var_b <= _CONSTANT * count * spread[None, :] ** 2
+        )
+        result = cov / np.sqrt(var_a * var_b)
+    result[(count < 2) | constant] = np.nan
+    return np.clip(result, -1.0, 1.0)
