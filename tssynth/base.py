@@ -483,8 +483,9 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         generator.manual_seed(0 if seed is None else int(seed) % 2**64)
         return generator
 
-    def _latent_names(self) -> np.ndarray:
-        """Names of the latent dimensions (``latent0`` ...), fitted width once fitted."""
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the latent dimensions returned by :meth:`transform` (``latent0`` ...),
+        as many as the fitted ``embedding_dim`` once fitted."""
         fitted = getattr(self, "_fitted_params", None)
         width = self.embedding_dim if fitted is None else fitted["embedding_dim"]
         return np.asarray([f"latent{i}" for i in range(width)], dtype=object)

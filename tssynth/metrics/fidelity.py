@@ -361,7 +361,7 @@ def _correlations(columns: list[np.ndarray]) -> np.ndarray:
     as :func:`numpy.corrcoef` computes one pair (the same centring and scaling;
     only the summation order of the products may differ, by rounding). Pairs with
     a constant column are NaN, as in ``_correlation``. Pairs with a missing value
-    (their complete rows depend on the pair) go through ``_correlation`` itself.
+    (their complete rows depend on the pair) come from :func:`_pairwise_complete`.
     """
     k = len(columns)
     result = np.full((k, k), np.nan)

@@ -508,10 +508,6 @@ class DenseVAESynthesizer(BaseSynthesizer):
         ]
         return torch.cat(scores).double().cpu().numpy()
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the latent dimensions returned by :meth:`transform`."""
-        return self._latent_names()
-
 
 def _input_features(columns: list[Any] | None, width: int) -> dict[str, Any]:
     """``n_features_in_`` (the frame's columns, else the windows' last axis) and

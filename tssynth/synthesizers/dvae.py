@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -492,15 +492,23 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         width = max(steps, width)
         values = np.zeros((n, width, transformer.steps.output_dim), dtype=np.float32)
         generator = self._generator()
+        for rows, length, ctx in self._chunks(lengths, context_rows):
+            state = self.module_.initial_state(len(rows), self.device_)
+            drawn = self.module_.generate(length, state, ctx, generator)
+            values[rows, :length] = self.module_.calibrate(drawn).cpu().numpy()
+        return transformer.decode(values, lengths, context_rows, starts, context=context)
+
+    def _chunks(
+        self, lengths: np.ndarray, context_rows: np.ndarray | None
+    ) -> Iterator[tuple[np.ndarray, int, torch.Tensor | None]]:
+        """Sequences in chunks of similar lengths: their rows, the chunk's longest length
+        and their encoded contexts on the fitted device (None without context)."""
         for rows, length in length_chunks(torch.from_numpy(lengths), _CHUNK):
             rows = rows.numpy()
             ctx = None
             if context_rows is not None:
                 ctx = torch.from_numpy(context_rows[rows]).to(self.device_)
-            state = self.module_.initial_state(len(rows), self.device_)
-            drawn = self.module_.generate(length, state, ctx, generator)
-            values[rows, :length] = self.module_.calibrate(drawn).cpu().numpy()
-        return transformer.decode(values, lengths, context_rows, starts, context=context)
+            yield rows, length, ctx
 
     def _check_sample_size(self, n: int, width: int, drawn_lengths: bool) -> None:
         """A named error, not a MemoryError, for samples this machine cannot hold."""
@@ -703,11 +711,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         context_rows = self._context_rows(len(z), context)
         width = z.shape[1]
         values = np.zeros((len(z), width, transformer.steps.output_dim), dtype=np.float32)
-        for rows, length in length_chunks(torch.from_numpy(lengths), _CHUNK):
-            rows = rows.numpy()
-            ctx = None
-            if context_rows is not None:
-                ctx = torch.from_numpy(context_rows[rows]).to(self.device_)
+        for rows, length, ctx in self._chunks(lengths, context_rows):
             latents = torch.from_numpy(z[rows, :length]).to(self.device_)
             values[rows, :length] = self.module_.decode_latents(latents, ctx).cpu().numpy()
         return transformer.decode(values, lengths, context_rows, context=context)
@@ -793,7 +797,3 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
             elbo = self.module_.elbo(x[rows, :length], mask[rows, :length], ctx, noise)
             scores[rows.cpu().numpy()] = elbo.cpu().numpy()
         return scores
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the latent dimensions returned by :meth:`transform`."""
-        return self._latent_names()

@@ -385,10 +385,6 @@ class TVAESynthesizer(BaseSynthesizer):
             batches.append(self.transformer_.decode(data.cpu().numpy()))
         return self._assemble(batches, advance=False)
 
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the latent dimensions returned by :meth:`transform`."""
-        return self._latent_names()
-
 
 def _check_identifiers(
     names: list[Hashable],
