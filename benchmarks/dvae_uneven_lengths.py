@@ -6,7 +6,7 @@ its longest sequence, and runs its sampling-model fits, ``sample``, ``forecast``
 ``transform`` and ``score_samples`` in chunks of similar lengths. This benchmark
 fits the same panels both ways in one process: as the library does, and with
 every batch and chunk padded to the panel's longest sequence (the library before
-this change, rebuilt here by patching those three helpers).
+this change, rebuilt here by patching the helpers that choose the padding).
 
 Three panels of 300 sequences (two numeric features, one categorical):
 
@@ -14,9 +14,15 @@ Three panels of 300 sequences (two numeric features, one categorical):
 - ``one long``: 299 sequences of 20 steps and one of 2,000;
 - ``lognormal``: lengths from a lognormal (median 20, 2 to 1,000 steps).
 
+With ``--memory`` it fits (one epoch) a heavy-tailed panel instead: 10,000
+sequences with Pareto lengths of 3 to 5,000 steps (one of 5,000), four numeric
+features and a categorical one, and reports the peak memory of the process
+against the size the zero-padded ``(n, longest, width)`` array would take.
+
 Run::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dvae_uneven_lengths.py [--epochs 2]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/dvae_uneven_lengths.py --memory
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import time
 from collections.abc import Iterator
 
@@ -35,7 +42,9 @@ import torch
 
 import tssynth.nn.dvae as dvae_module
 import tssynth.synthesizers.dvae as dvae_synthesizer
+import tssynth.training as training
 from tssynth import DVAESynthesizer
+from tssynth.nn.ragged import Ragged
 
 
 def make_panel(lengths: np.ndarray, seed: int = 0) -> pd.DataFrame:
@@ -71,14 +80,21 @@ def padded_to_the_longest() -> Iterator[None]:
         rows = torch.arange(len(lengths), device=lengths.device)
         return [(part, longest) for part in rows.split(size)]
 
+    def index(self: Ragged, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        step = torch.arange(self.longest(), device=self.steps.device)
+        observed = step[None, :] < self.lengths[rows, None]
+        return torch.where(observed, self.offsets[rows, None] + step[None, :], 0), observed
+
     saved = (
         dvae_module.length_chunks,
         dvae_synthesizer.length_chunks,
-        dvae_module.trim,
+        Ragged._index,
+        training._pieces,
         DVAESynthesizer._sequence_lengths,
     )
     dvae_module.length_chunks = dvae_synthesizer.length_chunks = chunks
-    dvae_module.trim = lambda x, mask: (x, mask)
+    Ragged._index = index
+    training._pieces = lambda index, lengths, budget: [index]
     DVAESynthesizer._sequence_lengths = lambda self, arrays: None
     try:
         yield
@@ -86,7 +102,8 @@ def padded_to_the_longest() -> Iterator[None]:
         (
             dvae_module.length_chunks,
             dvae_synthesizer.length_chunks,
-            dvae_module.trim,
+            Ragged._index,
+            training._pieces,
             DVAESynthesizer._sequence_lengths,
         ) = saved
 
@@ -106,12 +123,54 @@ def measure(frame: pd.DataFrame, epochs: int) -> dict[str, float]:
     return {"fit": fit, "sample": sample, "score": score}
 
 
+def heavy_tailed_panel(n: int = 10_000, longest: int = 5_000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    lengths = np.minimum((rng.pareto(1.2, n) * 8 + 3).astype(int), longest)
+    lengths[0] = longest
+    key = np.repeat(np.arange(n), lengths)
+    size = len(key)
+    return pd.DataFrame(
+        {
+            "id": key,
+            "t": np.concatenate([np.arange(k) for k in lengths]),
+            "level": rng.normal(size=size).cumsum() % 50,
+            "gamma": rng.gamma(2.0, size=size),
+            "noise": rng.normal(size=size),
+            "waiting": rng.exponential(size=size),
+            "state": rng.choice(["x", "y", "z"], size),
+        }
+    )
+
+
+def peak_memory() -> None:
+    frame = heavy_tailed_panel()
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
+    model = DVAESynthesizer(sequence_key="id", sequence_index="t", epochs=1, random_state=0)
+    model.fit(frame)
+    fit = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lengths = model.panel_transformer_.lengths
+    width = model.panel_transformer_.steps.output_dim
+    padded = len(lengths) * lengths.max() * width * 4 / 2**20
+    print(
+        f"{len(lengths):,} sequences, {len(frame):,} steps, longest {lengths.max():,}, "
+        f"{width} model columns: the zero-padded float32 array alone is {padded:,.0f} MiB"
+    )
+    above = peak - baseline
+    print(f"fit, 1 epoch: {fit:.1f} s; peak RSS {peak:,.0f} MiB ({above:,.0f} above the data)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--memory", action="store_true", help="peak memory on a heavy-tailed panel")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.memory:
+        peak_memory()
+        return
     measure(make_panel(np.full(20, 5)), 1)  # torch's lazy initialisation, charged to neither
     print(f"DVAE, {args.epochs} epochs, {args.threads} thread(s); seconds (padded / grouped)")
     print("| panel | steps | longest | fit | sample 300 | score_samples |")

@@ -536,3 +536,31 @@ def test_a_static_feature_column_is_pointed_to_context_columns():
         DVAESynthesizer(
             sequence_key="unit", sequence_index="day", context_columns=["device"], epochs=1, **SMALL
         ).fit(panel)
+
+
+def test_a_long_sequence_does_not_pad_its_batch(monkeypatch: pytest.MonkeyPatch):
+    """Training runs a batch in pieces of bounded padding; every step is still seen."""
+    import tssynth.training as training
+
+    lengths = [60] + [3] * 40
+    frame = pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(len(lengths)), lengths),
+            "step": np.concatenate([np.arange(n) for n in lengths]),
+            "value": np.random.default_rng(0).normal(size=sum(lengths)),
+        }
+    )
+    monkeypatch.setattr(training, "_piece_budget", lambda lengths, batch_size: 64)
+    shapes = []
+    loss = DVAE.loss
+
+    def recording(self, batch, *args):
+        shapes.append((batch[0].shape[:2], int(batch[1].sum())))
+        return loss(self, batch, *args)
+
+    monkeypatch.setattr(DVAE, "loss", recording)
+    params = {**SMALL, "batch_size": 64}
+    DVAESynthesizer(sequence_key="unit", sequence_index="step", epochs=1, **params).fit(frame)
+    assert all(n == 1 or n * t <= 64 for (n, t), _ in shapes)
+    assert sum(observed for _, observed in shapes) == sum(lengths)
+    assert ((1, 60), 60) in [(tuple(shape), seen) for shape, seen in shapes]

@@ -9,9 +9,10 @@ from torch.distributions import Normal, kl_divergence
 
 from tssynth.nn import SpanLayout, gaussian_kl, span_nll, standard_normal_kl
 from tssynth.nn.modules import Decoder
+from tssynth.nn.ragged import Ragged
 from tssynth.nn.span_sampler import SpanSampler, Workspace
-from tssynth.nn.tvae import TVAE
-from tssynth.training import _by_length, _grouping_pays
+from tssynth.nn.tvae import TVAE, LossTerms
+from tssynth.training import _accumulate, _by_length, _grouping_pays, _pieces
 
 SPANS = [(0, 1, "gaussian"), (1, 4, "softmax"), (4, 5, "gaussian"), (5, 7, "softmax")]
 
@@ -512,3 +513,69 @@ def test_a_span_of_thousands_of_categories_is_drawn_exactly_chunk_by_chunk(monke
     assert sum(exact_rows) > 900 and max(exact_rows) < 200  # nearly all; two chunks at most
     assert ((draws.choices >= 0) & (draws.choices < 3_000)).all()
     assert len(torch.unique(draws.choices)) > 600  # spread over the categories
+
+
+def test_ragged_sequences_index_like_their_padded_tensor():
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.tensor([3, 1, 6, 2, 4])
+    padded = torch.randn(5, 6, 2, generator=generator)
+    padded[torch.arange(6)[None, :] >= lengths[:, None]] = 0.0
+    steps = padded[torch.arange(6)[None, :] < lengths[:, None]]
+    ragged = Ragged(steps, lengths)
+    assert len(ragged) == 5 and ragged.shape == (5, 6, 2) and ragged.longest() == 6
+    rows = torch.tensor([3, 0, 3, 1])
+    # A selection is as long as its longest sequence, zeros after every end.
+    assert torch.equal(ragged.index_select(0, rows), padded[rows, :3])
+    assert torch.equal(ragged.index_select(0, torch.tensor([2])), padded[[2]])
+    # Subsets (repeats allowed) keep each sequence whole.
+    subset = ragged[rows]
+    assert subset.lengths.tolist() == [2, 3, 2, 1]
+    assert torch.equal(subset.index_select(0, torch.arange(4)), padded[rows, :3])
+    # scatter writes a padded chunk back into the back-to-back layout.
+    out = torch.full_like(steps, float("nan"))
+    for chunk in (torch.tensor([4, 1]), torch.tensor([0, 2, 3])):
+        ragged.scatter(chunk, padded[chunk][:, : int(lengths[chunk].max())], out)
+    assert torch.equal(out, steps)
+    mask = Ragged.mask(lengths)
+    assert torch.equal(mask.index_select(0, rows), (torch.arange(3) < lengths[rows, None]).float())
+    assert ragged.index_select(0, torch.tensor([], dtype=torch.long)).shape == (0, 0, 2)
+    with pytest.raises(ValueError, match="sum to 16, but there are 15 steps"):
+        Ragged(steps[:-1], lengths)
+
+
+class _MeanOverRecords(torch.nn.Module):
+    """A loss that is a mean over records (sequences), as every tssynth loss is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.linspace(-1.0, 1.0, 2))
+
+    def loss(self, batch, kl_weight, generator):
+        x, mask = batch
+        total = (((x @ self.w) ** 2) * mask).sum(1).mean()
+        return LossTerms(total, total, total * 0)
+
+
+def test_long_batches_run_in_pieces_of_bounded_padding_with_the_same_gradient():
+    lengths = np.array([3, 40, 2, 5, 2, 4, 30])
+    generator = torch.Generator().manual_seed(0)
+    steps = torch.randn(int(lengths.sum()), 2, generator=generator)
+    tensors = [Ragged(steps, torch.from_numpy(lengths)), Ragged.mask(torch.from_numpy(lengths))]
+    index = torch.arange(7)
+    pieces = [piece.numpy() for piece in _pieces(index, lengths, 48)]
+    # Longest first; each piece pads at most 48 steps unless it is one sequence.
+    assert [sorted(lengths[p].tolist(), reverse=True) for p in pieces] == [
+        [40],
+        [30],
+        [5, 4, 3, 2, 2],
+    ]
+    assert sorted(np.concatenate(pieces).tolist()) == list(range(7))
+    assert all(len(p) == 1 or len(p) * lengths[p].max() <= 48 for p in pieces)
+    assert _pieces(index, lengths, 7 * 40) == [index]  # fits: the batch as it is
+    module = _MeanOverRecords()
+    whole = _accumulate(module, tensors, [index], 1.0, generator)
+    expected = module.w.grad.clone()
+    module.w.grad = None
+    parts = _accumulate(module, tensors, [torch.from_numpy(p) for p in pieces], 1.0, generator)
+    torch.testing.assert_close(module.w.grad, expected)
+    torch.testing.assert_close(parts.total, whole.total.detach())

@@ -91,16 +91,14 @@ def test_a_list_of_sequences_of_different_lengths_reads_as_the_padded_array():
         read_panel([np.zeros((3, 2)), np.zeros((4, 3))])
 
 
-def test_encode_masks_padding_and_decode_restores_the_panel():
+def test_encode_lays_steps_back_to_back_and_decode_restores_the_panel():
     frame = make_panel()
     panel = read_panel(frame, "unit", "day", ["device"])
     transformer = PanelTransformer(random_state=0).fit(panel)
-    values, mask, context = transformer.encode(panel)
-    n, T, D = values.shape
-    assert (n, T) == mask.shape and D == transformer.steps.output_dim
-    assert mask.sum(1).tolist() == panel.lengths.tolist()
-    assert (values[mask == 0] == 0).all()
-    assert context.shape == (n, transformer.context_dim)
+    values, context = transformer.encode(panel)
+    assert values.shape == (panel.lengths.sum(), transformer.steps.output_dim)
+    assert values.dtype == np.float32 and np.isfinite(values).all()
+    assert context.shape == (len(panel.lengths), transformer.context_dim)
     assert transformer.step == pytest.approx(86_400e6)  # one day in the index's unit (us)
 
     firsts = np.concatenate([[0], np.cumsum(panel.lengths)[:-1]])
@@ -122,7 +120,7 @@ def test_state_round_trip_decodes_identically():
     panel = read_panel(make_panel(), "unit", "day", ["device"])
     transformer = PanelTransformer(random_state=0).fit(panel)
     copy = PanelTransformer.from_state(transformer.to_state())
-    values, _, context = transformer.encode(panel)
+    values, context = transformer.encode(panel)
     a = transformer.decode(values, panel.lengths, context)
     b = copy.decode(values, panel.lengths, context)
     pd.testing.assert_frame_equal(a, b)

@@ -25,12 +25,14 @@ from tqdm.auto import tqdm
 
 from tssynth.exceptions import TrainingError
 from tssynth.nn.private import PrivacyConfig, make_private
+from tssynth.nn.ragged import Ragged
 
 _SPIKE_FACTOR = 5.0  # gradient norms above this many times the recent mean are cut to it
 _SPIKE_WARMUP = 20  # steps that only feed the running mean
 _SPIKE_RATE = 0.02  # weight of the newest norm in the running mean (about 50 steps)
 _BUCKET_BATCHES = 50  # batches whose sequences are sorted by length together
 _GROUPING_GAIN = 2.0  # group by length when shuffled batches would run this many times the steps
+_PIECE_STEPS = 16_384  # padded steps run at once, at least (see _pieces)
 
 
 class TrainableModule(Protocol):
@@ -144,6 +146,36 @@ def _batches(n: int, batch_size: int, order: torch.Tensor) -> list[torch.Tensor]
     return [order[start : start + batch_size] for start in range(0, n, batch_size)]
 
 
+def _piece_budget(lengths: np.ndarray | None, batch_size: int) -> int | None:
+    """Padded steps one piece of a batch may run: twice a batch of mean length, at least
+    ``_PIECE_STEPS`` (None for rows)."""
+    if lengths is None or len(lengths) == 0:
+        return None
+    return max(_PIECE_STEPS, int(2 * batch_size * lengths.mean()))
+
+
+def _pieces(index: torch.Tensor, lengths: np.ndarray | None, budget: int | None) -> list:
+    """``index`` cut so that no piece pads more than ``budget`` steps (its size times its
+    longest sequence), longest sequences first; the whole batch when it fits.
+
+    A batch's memory grows with its size times its longest sequence: one sequence of
+    10,000 steps among 63 short ones would pad all 64 to 10,000. Gradients are
+    accumulated over the pieces, each padded to its own longest sequence.
+    """
+    if budget is None:
+        return [index]
+    own = lengths[index.cpu().numpy()]
+    if len(own) * int(own.max(initial=0)) <= budget:
+        return [index]
+    order = np.argsort(-own, kind="stable")
+    pieces, start = [], 0
+    while start < len(order):
+        size = max(1, budget // int(own[order[start]]))  # own[order[start]]: the piece's longest
+        pieces.append(index[torch.as_tensor(order[start : start + size], device=index.device)])
+        start += size
+    return pieces
+
+
 def _grouping_pays(lengths: np.ndarray, batch_size: int) -> bool:
     """Whether shuffled batches would run ``_GROUPING_GAIN`` times the observed steps or more.
 
@@ -178,15 +210,46 @@ def _by_length(
     return grouped[np.argsort(rank[np.arange(n) // batch_size], kind="stable")]
 
 
+def _accumulate(
+    module: Any,
+    tensors: Sequence[Any],
+    pieces: list[torch.Tensor],
+    kl_weight: float,
+    generator: torch.Generator,
+) -> Any:
+    """Gradients of one batch's loss, accumulated over its pieces; the batch's loss terms.
+
+    The loss is a mean over records, so a piece weighs its share of the records.
+    """
+    if len(pieces) == 1:
+        terms = module.loss([t.index_select(0, pieces[0]) for t in tensors], kl_weight, generator)
+        terms.total.backward()
+        return terms
+    records = sum(len(piece) for piece in pieces)
+    sums = None
+    for piece in pieces:
+        terms = module.loss([t.index_select(0, piece) for t in tensors], kl_weight, generator)
+        share = len(piece) / records
+        (terms.total * share).backward()
+        part = [term.detach() * share for term in terms]
+        sums = part if sums is None else [a + b for a, b in zip(sums, part, strict=True)]
+    return type(terms)(*sums)
+
+
 def _evaluate(
-    module: Any, tensors: Sequence[torch.Tensor], batch_size: int, generator: torch.Generator
+    module: Any,
+    tensors: Sequence[Any],
+    batch_size: int,
+    generator: torch.Generator,
+    lengths: np.ndarray | None,
+    budget: int | None,
 ) -> float:
     total, n = 0.0, len(tensors[0])
     with torch.no_grad():
         for index in _batches(n, batch_size, torch.arange(n, device=tensors[0].device)):
-            total += float(
-                module.loss([t.index_select(0, index) for t in tensors], 1.0, generator).total
-            ) * len(index)
+            for piece in _pieces(index, lengths, budget):
+                batch = [t.index_select(0, piece) for t in tensors]
+                total += float(module.loss(batch, 1.0, generator).total) * len(piece)
     return total / max(n, 1)
 
 
@@ -205,8 +268,9 @@ def train(
     module : torch.nn.Module
         Must provide ``loss(batch, kl_weight, generator)`` returning terms with
         ``total``, ``reconstruction`` and ``kl`` (batch means), and ``after_step()``.
-    arrays : sequence of ndarray
-        Training data, one entry per tensor the module's loss takes.
+    arrays : sequence of ndarray or Ragged
+        Training data, one entry per tensor the module's loss takes; sequences of
+        different lengths as :class:`~tssynth.nn.ragged.Ragged` (padded per batch).
     config : TrainingConfig
     device : torch.device
     seed : int
@@ -228,19 +292,23 @@ def train(
     rng = np.random.default_rng(seed)
     generator = torch.Generator(device=device)
     generator.manual_seed(int(rng.integers(2**62)))
-    tensors = [torch.as_tensor(a).to(device) for a in arrays]
+    tensors = [
+        a.to(device) if isinstance(a, Ragged) else torch.as_tensor(a).to(device) for a in arrays
+    ]
     n = len(tensors[0])
     validation: list[torch.Tensor] = []
     n_val = 0 if config.privacy else round(n * config.validation_fraction)
+    lengths = None if lengths is None else np.asarray(lengths)
+    budget = None if config.privacy else _piece_budget(lengths, config.batch_size)
+    validation_lengths = None
     if n_val > 0 and n - n_val > 0:
-        split = torch.as_tensor(rng.permutation(n), device=device)
-        validation = [t[split[:n_val]] for t in tensors]
-        tensors = [t[split[n_val:]] for t in tensors]
+        split = rng.permutation(n)
+        validation = [t[torch.as_tensor(split[:n_val], device=device)] for t in tensors]
+        tensors = [t[torch.as_tensor(split[n_val:], device=device)] for t in tensors]
         if lengths is not None:
-            lengths = np.asarray(lengths)[split[n_val:].cpu().numpy()]
+            validation_lengths, lengths = lengths[split[:n_val]], lengths[split[n_val:]]
         n -= n_val
-    if lengths is not None and not _grouping_pays(lengths, config.batch_size):
-        lengths = None
+    grouped = lengths is not None and _grouping_pays(lengths, config.batch_size)
     module.to(device)
     module.train()
     optimizer = torch.optim.Adam(
@@ -273,7 +341,7 @@ def train(
         sums = torch.zeros(3, device=device)
         if private is None:
             order = rng.permutation(n)
-            if lengths is not None:
+            if grouped:
                 order = _by_length(order, lengths, config.batch_size, rng)
             batches = _batches(n, config.batch_size, torch.as_tensor(order, device=device))
         else:
@@ -283,14 +351,15 @@ def train(
             if len(index) == 0:  # an empty Poisson batch: nothing to learn from
                 private.record_step()
                 continue
-            batch = [t.index_select(0, index) for t in tensors]
             optimizer.zero_grad(set_to_none=True)
             if private is None:
-                terms = module.loss(batch, kl_weight, generator)
-                terms.total.backward()
+                terms = _accumulate(
+                    module, tensors, _pieces(index, lengths, budget), kl_weight, generator
+                )
                 if guard is not None:
                     guard()
             else:
+                batch = [t.index_select(0, index) for t in tensors]
                 per_record = module.per_record_loss(batch, kl_weight, generator)
                 with warnings.catch_warnings():
                     # opacus's hook on LearnedScale, whose input is detached by design.
@@ -312,7 +381,9 @@ def train(
         record = {"epoch": epoch + 1, "loss": loss, "reconstruction": reconstruction, "kl": kl}
         if validation:
             module.eval()
-            record["val_loss"] = _evaluate(module, validation, config.batch_size, generator)
+            record["val_loss"] = _evaluate(
+                module, validation, config.batch_size, generator, validation_lengths, budget
+            )
             module.train()
             if record["val_loss"] < best_loss:
                 best_loss, stale = record["val_loss"], 0

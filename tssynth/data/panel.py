@@ -51,7 +51,13 @@ from tssynth.data.schema import (
     infer_schema,
     numpy_dtype,
 )
-from tssynth.data.sequences import _float_array, index_long_frame, pad_sequences, padded_lengths
+from tssynth.data.sequences import (
+    _float_array,
+    index_long_frame,
+    pad_sequences,
+    padded_lengths,
+    step_positions,
+)
 from tssynth.data.time_index import (
     LARGEST_TIME,
     IndexClock,
@@ -210,7 +216,7 @@ def _pad_ragged(X: Any, what: str) -> Any:
             "the same channels."
         )
     lengths = np.array([len(item) for item in items])
-    codes, positions = np.nonzero(np.arange(lengths.max()) < lengths[:, None])
+    codes, positions = step_positions(lengths)
     rows = np.concatenate([item if item.ndim == 2 else item[:, None] for item in items])
     padded = pad_sequences(rows, codes, positions, lengths)
     return padded if channels.pop() else padded[..., 0]
@@ -238,8 +244,7 @@ def _read_array(X: Any, what: str) -> LongPanel:
             "an (n, T, d) array with at least one step and one channel."
         )
     lengths = padded_lengths(array)
-    valid = np.arange(T)[None, :] < lengths[:, None]
-    codes, positions = np.nonzero(valid)
+    codes, positions = step_positions(lengths)
     features = pd.DataFrame(array[codes, positions], columns=list(range(d)))
     fmt = {
         "kind": "array",
@@ -654,7 +659,7 @@ class PanelTransformer:
 
     def encode(
         self, panel: LongPanel, rng: np.random.Generator | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Model arrays of a panel.
 
         Parameters
@@ -666,16 +671,13 @@ class PanelTransformer:
 
         Returns
         -------
-        values : ndarray of shape (n, T, D), float32, zeros in the padding
-        mask : ndarray of shape (n, T), float32, 1 on observed steps
+        steps : ndarray of shape (total steps, D), float32
+            Every sequence's steps back to back, ``panel.lengths`` of each (no padding).
         context : ndarray of shape (n, context_dim), float32, or None
         """
         rows = self.steps.transform(self._step_rows(panel), rng)
-        values = pad_sequences(rows, panel.codes, panel.positions, panel.lengths, 0.0)
-        T = values.shape[1]
-        mask = (np.arange(T)[None, :] < panel.lengths[:, None]).astype(np.float32)
         context = None if panel.context is None else self.context.transform(panel.context)
-        return values.astype(np.float32, copy=False), mask, context
+        return np.asarray(rows, dtype=np.float32), context
 
     def last_times(self, panel: LongPanel) -> np.ndarray | None:
         """The last ``sequence_index`` of every entity, as a number from ``panel.time_origin``."""
@@ -695,15 +697,16 @@ class PanelTransformer:
         continuation: bool = False,
         index_values: pd.Series | None = None,
         origin: int | None = None,
+        width: int | None = None,
     ) -> Any:
         """Model arrays back to a panel in the fitted format.
 
         Parameters
         ----------
-        values : ndarray of shape (n, T, D)
-            Drawn (or most likely) model arrays.
+        values : ndarray of shape (sum(lengths), D)
+            Drawn (or most likely) model arrays of every step, sequence after sequence.
         lengths : ndarray of int, shape (n,)
-            Steps kept per sequence.
+            Steps per sequence.
         context_rows : ndarray of shape (n, context_dim), optional
             Encoded contexts drawn by the model, decoded into the context columns.
         starts : ndarray of shape (n,), optional
@@ -726,19 +729,21 @@ class PanelTransformer:
             given (and returned as they are), not derived from ``starts``.
         origin : int, optional
             What ``starts`` count from (default: the training origin).
+        width : int, optional
+            Steps ``T`` of an array result (default: the longest length).
 
         Returns
         -------
         Long DataFrame for frame input; ``(n, T, d)`` (or ``(n, T)``) ndarray with
         NaN after each length for array input.
         """
-        n, T, _ = values.shape
         lengths = np.asarray(lengths, dtype=np.int64)
-        valid = np.arange(T)[None, :] < lengths[:, None]
-        codes, positions = np.nonzero(valid)
-        features = self.steps.inverse_transform(values[codes, positions])
+        n = len(lengths)
+        codes, positions = step_positions(lengths)
+        features = self.steps.inverse_transform(values)
         fmt = self.input_format
         if fmt["kind"] == "array":
+            T = int(lengths.max(initial=0)) if width is None else width
             out = np.full((n, T, fmt["n_channels"]), np.nan)
             out[codes, positions] = features.to_numpy(dtype=np.float64, na_value=np.nan)
             out = out.astype(fmt["dtype"], copy=False)

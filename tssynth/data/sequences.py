@@ -166,6 +166,18 @@ def pad_sequences(
     return out
 
 
+def step_positions(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entity and time step of every step of sequences of ``lengths``, laid back to back.
+
+    Returns
+    -------
+    codes, positions : ndarray of int, shape (sum(lengths),)
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    codes = np.repeat(np.arange(len(lengths)), lengths)
+    return codes, np.arange(len(codes)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+
 def padded_lengths(array: np.ndarray) -> np.ndarray:
     """Length of every sequence of a NaN-padded ``(n, T, d)`` array.
 

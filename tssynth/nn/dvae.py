@@ -36,6 +36,7 @@ from torch import nn
 from tssynth.nn.layout import SpanLayout
 from tssynth.nn.loss import gaussian_kl, span_nll
 from tssynth.nn.modules import Decoder, mlp
+from tssynth.nn.ragged import Ragged
 from tssynth.nn.residual import MarginalCalibration, ResidualNoise
 from tssynth.nn.tvae import LossTerms
 
@@ -460,8 +461,8 @@ class DVAE(nn.Module):
     @torch.no_grad()
     def fit_residual_noise(
         self,
-        x: torch.Tensor,
-        mask: torch.Tensor,
+        x: Ragged,
+        mask: Ragged,
         context: torch.Tensor | None,
         generator: torch.Generator,
         batch_size: int = 256,
@@ -474,26 +475,31 @@ class DVAE(nn.Module):
 
         Parameters
         ----------
-        x, mask : Tensor of shape (n, T, data_dim) and (n, T)
+        x, mask : Ragged
+            The training steps (``data_dim`` wide) and their mask.
         context : Tensor of shape (n, context_dim) or None
         generator : torch.Generator
             Orders the sequences (wide steps read only the first few thousand).
         batch_size : int
         """
-        order = torch.randperm(len(x), generator=generator, device=x.device)
+        order = torch.randperm(len(x), generator=generator, device=x.steps.device)
+        # Chunks of similar lengths (padding at most doubles a chunk), in random order.
+        chunks = [rows for rows, _ in length_chunks(mask.lengths[order], batch_size)]
+        shuffled = torch.randperm(len(chunks), generator=generator, device=order.device)
 
         def batches():
-            for rows in order.split(batch_size):
+            for chunk in shuffled.tolist():
+                rows = order[chunks[chunk]]
                 ctx = None if context is None else context[rows]
-                yield self.step_residuals(*trim(x[rows], mask[rows]), ctx)
+                yield self.step_residuals(x.index_select(0, rows), mask.index_select(0, rows), ctx)
 
         self.residual.fit(batches())
 
     @torch.no_grad()
     def fit_calibration(
         self,
-        x: torch.Tensor,
-        mask: torch.Tensor,
+        x: Ragged,
+        mask: Ragged,
         context: torch.Tensor | None,
         generator: torch.Generator,
         batch_size: int = 1024,
@@ -505,34 +511,35 @@ class DVAE(nn.Module):
 
         Parameters
         ----------
-        x, mask : Tensor of shape (n, T, data_dim) and (n, T)
+        x, mask : Ragged
+            The training steps (``data_dim`` wide) and their mask.
         context : Tensor of shape (n, context_dim) or None
         generator : torch.Generator
             Source of the draws.
         batch_size : int
         """
         self.calibration.reset()
-        n, steps = mask.shape
+        n, device = len(x), x.steps.device
         g = self.layout.gaussian_dims
-        if n == 0 or steps == 0 or len(g) == 0:
+        if n == 0 or len(x.steps) == 0 or len(g) == 0:
             return
-        per_sequence = max(1.0, float(mask.sum()) / n)
+        per_sequence = max(1.0, len(x.steps) / n)
         draws = int(
             min(
                 max(n, _CALIBRATION_MIN_STEPS / per_sequence),
                 max(1, _CALIBRATION_STEPS / per_sequence),
             )
         )
-        order = torch.randperm(n, generator=generator, device=x.device)
-        rows = order[torch.arange(draws, device=x.device) % n]
+        order = torch.randperm(n, generator=generator, device=device)
+        rows = order[torch.arange(draws, device=device) % n]
         sampled = []
-        for chunk, length in length_chunks(mask.sum(1)[rows], batch_size):
+        for chunk, length in length_chunks(mask.lengths[rows], batch_size):
             part = rows[chunk]
             ctx = None if context is None else context[part]
-            state = self.initial_state(len(part), x.device)
+            state = self.initial_state(len(part), device)
             drawn = self.generate(length, state, ctx, generator)
-            sampled.append(drawn[mask[part, :length] > 0])
-        sampled, observed = torch.cat(sampled), x[mask > 0]
+            sampled.append(drawn[mask.index_select(0, part) > 0])
+        sampled, observed = torch.cat(sampled), x.steps
         self.calibration.fit(
             sampled[:, g],
             observed[:, g],

@@ -22,10 +22,12 @@ from tssynth.data.panel import (
 )
 from tssynth.data.private import DataBudget
 from tssynth.data.schema import ColumnSpec
+from tssynth.data.sequences import pad_sequences, step_positions
 from tssynth.data.time_index import IndexClock
 from tssynth.data.transformer import fits_in_memory
 from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
 from tssynth.nn.dvae import DVAE, length_chunks
+from tssynth.nn.ragged import Ragged
 from tssynth.training import TrainingConfig
 
 _CHUNK = 1_024  # sequences run through the model at once: bounded memory
@@ -325,8 +327,11 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
                 "entirely missing, so there is nothing for a sequence model to learn; add a "
                 "varying feature or drop the panel."
             )
-        values, mask, context = transformer.encode(panel, np.random.default_rng(seed))
-        arrays = [values, mask] + ([] if context is None else [context])
+        steps, context = transformer.encode(panel, np.random.default_rng(seed))
+        lengths = torch.from_numpy(panel.lengths)
+        # Stored without padding: one long sequence does not pad every other one.
+        arrays = [Ragged(torch.from_numpy(steps), lengths), Ragged.mask(lengths)]
+        arrays += [] if context is None else [context]
         attributes = {
             "panel_transformer_": transformer,
             "n_features_in_": int(panel.features.shape[1]),
@@ -364,7 +369,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         device: torch.device,
         generator: torch.Generator,
     ) -> None:
-        x, mask = (torch.as_tensor(a).to(device) for a in arrays[:2])
+        x, mask = arrays[0].to(device), arrays[1].to(device)
         context = torch.as_tensor(arrays[2]).to(device) if len(arrays) > 2 else None
         if self.residual_noise:
             module.fit_residual_noise(x, mask, context, generator)
@@ -372,7 +377,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
             module.fit_calibration(x, mask, context, generator)
 
     def _sequence_lengths(self, arrays: list[np.ndarray]) -> np.ndarray:
-        return arrays[1].sum(axis=1).astype(np.int64)
+        return arrays[1].lengths.numpy()
 
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -423,11 +428,14 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
 
     # ------------------------------------------------------------ helpers
 
-    def _tensors(self, panel: LongPanel) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        values, mask, context = self.panel_transformer_.encode(panel)
+    def _tensors(self, panel: LongPanel) -> tuple[Ragged, Ragged, torch.Tensor | None]:
+        """The panel's steps and step mask (unpadded) and its context, on the fitted device."""
+        steps, context = self.panel_transformer_.encode(panel)
         device = self.device_
+        lengths = torch.from_numpy(panel.lengths)
         ctx = None if context is None else torch.from_numpy(context).to(device)
-        return torch.from_numpy(values).to(device), torch.from_numpy(mask).to(device), ctx
+        x = Ragged(torch.from_numpy(steps), lengths).to(device)
+        return x, Ragged.mask(lengths, device), ctx
 
     def _panel(self, X: Any, what: str, min_length: int = 1) -> LongPanel:
         self._check_fitted()
@@ -489,14 +497,22 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         steps = int(lengths.max(initial=0))
         # Arrays keep one width from call to call (the longest training sequence).
         width = steps if sequence_length is not None else int(transformer.lengths.max(initial=0))
-        width = max(steps, width)
-        values = np.zeros((n, width, transformer.steps.output_dim), dtype=np.float32)
+        layout, values = self._flat_output(lengths, transformer.steps.output_dim)
         generator = self._generator()
         for rows, length, ctx in self._chunks(lengths, context_rows):
             state = self.module_.initial_state(len(rows), self.device_)
             drawn = self.module_.generate(length, state, ctx, generator)
-            values[rows, :length] = self.module_.calibrate(drawn).cpu().numpy()
-        return transformer.decode(values, lengths, context_rows, starts, context=context)
+            layout.scatter(torch.from_numpy(rows), self.module_.calibrate(drawn), values)
+        return transformer.decode(
+            values.numpy(), lengths, context_rows, starts, context=context, width=max(steps, width)
+        )
+
+    @staticmethod
+    def _flat_output(lengths: np.ndarray, width: int) -> tuple[Ragged, torch.Tensor]:
+        """The layout of sequences of ``lengths`` and an empty CPU tensor for their
+        ``width``-wide steps, back to back."""
+        layout = Ragged.mask(torch.from_numpy(np.asarray(lengths, dtype=np.int64)))
+        return layout, torch.empty(len(layout.steps), width)
 
     def _chunks(
         self, lengths: np.ndarray, context_rows: np.ndarray | None
@@ -511,8 +527,16 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
             yield rows, length, ctx
 
     def _check_sample_size(self, n: int, width: int, drawn_lengths: bool) -> None:
-        """A named error, not a MemoryError, for samples this machine cannot hold."""
-        if fits_in_memory(4.0 * n * width * self.panel_transformer_.steps.output_dim):
+        """A named error, not a MemoryError, for samples this machine cannot hold.
+
+        ``width``: the longest sequence. Drawn lengths are counted at the training
+        mean, except for array results, which are padded to the longest.
+        """
+        transformer = self.panel_transformer_
+        per_sequence = float(width)
+        if drawn_lengths and transformer.input_format["kind"] != "array" and width:
+            per_sequence = min(per_sequence, float(transformer.lengths.mean()))
+        if fits_in_memory(4.0 * n * per_sequence * transformer.steps.output_dim):
             return
         why = ""
         if drawn_lengths and self.privacy_["epsilon"] is not None:
@@ -604,19 +628,20 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         self._check_sample_size(len(panel.lengths) * n_samples, steps, False)
         x, mask, context = self._tensors(panel)
         m = len(x)
-        x, mask = x.repeat_interleave(n_samples, 0), mask.repeat_interleave(n_samples, 0)
+        paths = torch.arange(m, device=self.device_).repeat_interleave(n_samples)
+        x, mask = x[paths], mask[paths]
         if context is not None:
-            context = context.repeat_interleave(n_samples, 0)
+            context = context[paths]
         generator = self._generator()
-        values = np.zeros((len(x), steps, x.shape[2]), dtype=np.float32)
-        for rows, length in length_chunks(mask.sum(1), _CHUNK):
+        lengths = np.full(len(x), steps)
+        layout, values = self._flat_output(lengths, x.steps.shape[1])
+        for rows, _ in length_chunks(mask.lengths, _CHUNK):
             ctx = None if context is None else context[rows]
-            prefix = (x[rows, :length], mask[rows, :length])
+            prefix = (x.index_select(0, rows), mask.index_select(0, rows))
             state = self.module_.prefix_state(*prefix, ctx, generator)
             drawn = self.module_.generate(steps, state, ctx, generator)
-            values[rows.cpu().numpy()] = drawn.cpu().numpy()
+            layout.scatter(rows, drawn, values)
         transformer = self.panel_transformer_
-        lengths = np.full(len(values), steps)
         given = None
         if panel.context is not None:  # the prefix's own context, as given
             given = panel.context.iloc[np.repeat(np.arange(m), n_samples)]
@@ -626,7 +651,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         keys = panel.keys.repeat(n_samples)
         samples = np.tile(np.arange(n_samples), m)
         result = transformer.decode(
-            values,
+            values.numpy(),
             lengths,
             None,
             starts,
@@ -653,7 +678,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         columns hold the given values.
         """
         panel = self._panel(X, "X")
-        _, recon, _, _ = self._posterior_means(panel)
+        _, recon = self._posterior_means(panel)
         return self.panel_transformer_.decode(
             recon,
             panel.lengths,
@@ -675,9 +700,9 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         ndarray of shape (n_sequences, T, embedding_dim), float32; NaN after each
         sequence's end. Entities in sorted key order.
         """
-        z, _, mask, _ = self._posterior_means(self._panel(X, "X"))
-        z[mask == 0] = np.nan
-        return z
+        panel = self._panel(X, "X")
+        z, _ = self._posterior_means(panel)
+        return pad_sequences(z, *step_positions(panel.lengths), panel.lengths)
 
     def inverse_transform(self, X: Any, context: Any = None) -> pd.DataFrame | np.ndarray:
         """Decode latent trajectories (the output of :meth:`transform`) into sequences.
@@ -709,12 +734,14 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
                 f"with one row per sequence and the columns {transformer.context.column_names})."
             )
         context_rows = self._context_rows(len(z), context)
-        width = z.shape[1]
-        values = np.zeros((len(z), width, transformer.steps.output_dim), dtype=np.float32)
+        layout, values = self._flat_output(lengths, transformer.steps.output_dim)
         for rows, length, ctx in self._chunks(lengths, context_rows):
             latents = torch.from_numpy(z[rows, :length]).to(self.device_)
-            values[rows, :length] = self.module_.decode_latents(latents, ctx).cpu().numpy()
-        return transformer.decode(values, lengths, context_rows, context=context)
+            decoded = self.module_.decode_latents(latents, ctx)
+            layout.scatter(torch.from_numpy(rows), decoded, values)
+        return transformer.decode(
+            values.numpy(), lengths, context_rows, context=context, width=z.shape[1]
+        )
 
     def _latent_trajectories(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         """``X`` of :meth:`inverse_transform` as float32 ``(n, T, z)`` (padding zeroed) and
@@ -740,26 +767,20 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         z[~prefix] = 0.0
         return z, lengths
 
-    def _posterior_means(
-        self, panel: Any
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor | None]:
-        """Posterior-mean latents and reconstructions of a panel, in chunks of sequences.
-
-        Returns
-        -------
-        z, reconstruction, mask (as arrays) and the context tensor (or None).
-        """
+    def _posterior_means(self, panel: LongPanel) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior-mean latents and most likely reconstructions of every step of a
+        panel, sequence after sequence (``(total steps, z)`` and ``(total steps, D)``),
+        run in chunks of sequences."""
         x, mask, context = self._tensors(panel)
-        (n, steps, dim), width = x.shape, self.module_.embedding_dim
-        latents = np.zeros((n, steps, width), dtype=np.float32)
-        reconstructions = np.zeros((n, steps, dim), dtype=np.float32)
-        for rows, length in length_chunks(mask.sum(1), _CHUNK):
+        latents = torch.empty(len(x.steps), self.module_.embedding_dim)
+        reconstructions = torch.empty(len(x.steps), x.steps.shape[1])
+        for rows, _ in length_chunks(mask.lengths, _CHUNK):
             ctx = None if context is None else context[rows]
-            z, recon = self.module_.posterior_means(x[rows, :length], mask[rows, :length], ctx)
-            rows = rows.cpu().numpy()
-            latents[rows, :length] = z.cpu().numpy()
-            reconstructions[rows, :length] = recon.cpu().numpy()
-        return latents, reconstructions, mask.cpu().numpy(), context
+            chunk = (x.index_select(0, rows), mask.index_select(0, rows))
+            z, recon = self.module_.posterior_means(*chunk, ctx)
+            x.scatter(rows, z, latents)
+            x.scatter(rows, recon, reconstructions)
+        return latents.numpy(), reconstructions.numpy()
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Evidence lower bound of every sequence (lower = more anomalous).
@@ -787,13 +808,13 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         noise = torch.stack(
             [
                 torch.randn(shape, generator=generator, device=self.device_)
-                for _ in range(x.shape[1])
+                for _ in range(x.longest())
             ],
             dim=1,
         )
         scores = np.zeros(len(x))
-        for rows, length in length_chunks(mask.sum(1), _CHUNK):
+        for rows, _ in length_chunks(mask.lengths, _CHUNK):
             ctx = None if context is None else context[rows]
-            elbo = self.module_.elbo(x[rows, :length], mask[rows, :length], ctx, noise)
-            scores[rows.cpu().numpy()] = elbo.cpu().numpy()
+            chunk = (x.index_select(0, rows), mask.index_select(0, rows))
+            scores[rows.cpu().numpy()] = self.module_.elbo(*chunk, ctx, noise).cpu().numpy()
         return scores
