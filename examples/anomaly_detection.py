@@ -13,6 +13,8 @@ evidence lower bound of each window, and low scores should mark the anomalies.
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pandas as pd
 import torch
@@ -72,4 +74,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help only
     main()

@@ -10,7 +10,7 @@ A chain of masses and springs is observed by 14 noisy sensors
    paths, and compare the mean path with repeating the last observed value;
 3. plot one unit's forecast with a ±3 sd band to ``mass_spring_forecast.png``.
 
-Run (about 5 minutes on one busy CPU core at the default 20 epochs)::
+Run (about 40 s on one CPU core at the default 20 epochs)::
 
     OMP_NUM_THREADS=1 python examples/mass_spring.py
     OMP_NUM_THREADS=1 python examples/mass_spring.py --epochs 5 --out /tmp/ms.png   # quick look

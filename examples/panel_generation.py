@@ -3,7 +3,7 @@
 Data: the UCI Appliances energy readings (CC BY 4.0; hourly means bundled as
 ``tssynth/datasets/energy_hourly.csv.gz``). Every calendar day is one entity;
 its sequence is the household's active period, from the first to the last hour
-with the lights on, so lengths vary from day to day (2 to 24 hours). Per hour:
+with the lights on, so lengths vary from day to day (4 to 24 hours). Per hour:
 appliance energy (Wh, heavy-tailed), outdoor temperature and humidity, indoor
 temperature, and a categorical ``lights`` state (off / low / high); per day a
 static context, the weekday.

@@ -44,8 +44,10 @@ def _panel(n_entities: int = 4, length: int = 6) -> pd.DataFrame:
         np.array([2**63 - 1, 2**63 - 1000, 2**63 - 5000] * 10, dtype=np.int64),
         np.array([2**63 + 5, 2**64 - 1, 2**63 + 1000] * 10, dtype=np.uint64),
         np.array([2**62, 2**62 + 1, 2**62 + 12345, 2**62 - 999] * 10, dtype=np.int64),
+        # 190 integers that float64 holds as two values, both outside the range
+        np.arange(2**60 + 10, 2**60 + 200, dtype=np.int64),
     ],
-    ids=["int64-max", "uint64-top", "int64-2**62"],
+    ids=["int64-max", "uint64-top", "int64-2**62", "int64-collapsing"],
 )
 def test_integers_beyond_float_precision_stay_inside_the_training_range(values):
     frame = pd.DataFrame({"big": values})
@@ -53,6 +55,23 @@ def test_integers_beyond_float_precision_stay_inside_the_training_range(values):
     assert out.dtype == values.dtype
     # No wrap-around to the other end of the dtype, and no float rounding past min/max.
     assert out.min() >= values.min() and out.max() <= values.max()
+
+
+def test_constants_beyond_float_precision_come_back_exactly():
+    frame = pd.DataFrame(
+        {
+            "x": np.arange(50.0),
+            "tenant": np.int64(1234567890123456789),
+            "top": np.uint64(2**64 - 1),
+            "nullable": pd.array([2**62 + 5] * 49 + [None], dtype="Int64"),
+            "loaded": pd.Timestamp("2024-01-01 00:00:00.123456789"),
+        }
+    )
+    out = TVAESynthesizer(**TINY).fit(frame).sample(100)
+    assert (out["tenant"] == 1234567890123456789).all()  # not ...768
+    assert (out["top"] == 2**64 - 1).all() and out["top"].dtype == np.uint64
+    assert (out["nullable"].dropna() == 2**62 + 5).all() and out["nullable"].dtype == "Int64"
+    assert (out["loaded"] == pd.Timestamp("2024-01-01 00:00:00.123456789")).all()
 
 
 @pytest.mark.parametrize("scale", [1e-300, 1e300, 1.7e308])
@@ -126,6 +145,17 @@ def test_decimal_grids_are_kept():
     assert (out["score"].round(1) == out["score"]).all()
     assert out["price"].nunique() > 1000  # rounded, not collapsed
     assert frame["price"].min() <= out["price"].min() <= out["price"].max() <= frame["price"].max()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "Float32"])
+def test_decimal_grids_of_single_precision_columns_are_kept(dtype):
+    prices = np.round(np.random.default_rng(0).random(500) * 100, 2)
+    frame = pd.DataFrame({"price": pd.array(prices, dtype=dtype)})
+    out = TVAESynthesizer(**TINY).fit(frame).sample(500)["price"]
+    assert out.dtype == frame["price"].dtype
+    # 53.92 in float32 is 53.919998..., not 53.9237175
+    as_float32 = out.to_numpy(dtype=np.float32)
+    assert (as_float32 == np.round(as_float32.astype(np.float64), 2).astype(np.float32)).all()
 
 
 def test_transform_rejects_datetimes_of_another_kind_by_column_name():

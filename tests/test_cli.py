@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tssynth import load
-from tssynth.cli import main, read_data
+from tssynth.cli import CLIError, main, read_data
 from tssynth.datasets import load_adult
 
 
@@ -192,6 +192,9 @@ def test_evaluate_prints_scores_and_writes_report_and_json(files, capsys):
         (["sample", "{gen}", "-n", "-3", "-o", "{tmp}/x.csv"], "-n must be"),
         (["evaluate", "{real}", "{real}", "--target", "salary"], "target 'salary'"),
         (["evaluate", "{real}", "{tmp}/no.csv"], "does not exist"),
+        (["evaluate", "{real}", "{real}", "--threads", "0"], "--threads must be"),
+        (["fit", "{real}", "--epochs", "0", "-o", "{tmp}/g.tssynth"], "--epochs must be"),
+        (["fit", "{tmp}", "-o", "{tmp}/g.tssynth"], "is a folder"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_1(files, capsys, argv, message):
@@ -247,6 +250,23 @@ def test_evaluate_reads_windows_from_npy(files, capsys):
     assert code == 0 and "temporal  overall" in capsys.readouterr().out
 
 
+def test_window_samples_stream_into_npy_and_tables_refuse_it(files, capsys, tmp_path):
+    np.save(tmp_path / "windows.npy", np.random.default_rng(0).uniform(size=(30, 5, 2)))
+    generator = tmp_path / "dense.tssynth"
+    fit = ["fit", str(tmp_path / "windows.npy"), "--model", "dense", "--epochs", "1"]
+    assert main([*fit, "-o", str(generator), "-q"]) == 0
+    out = tmp_path / "synthetic.npy"
+    sample = ["sample", str(generator), "-n", "7", "--chunk-size", "3", "-o", str(out), "-q"]
+    assert main(sample) == 0
+    drawn = np.load(out)
+    assert drawn.shape == (7, 5, 2) and ((drawn >= 0) & (drawn <= 1)).all()  # training range
+    assert len(np.unique(drawn[:, 0, 0])) == 7  # seven draws, none repeated across chunks
+    tables = ["sample", str(files / "adult.tssynth"), "-n", "3", "-o", str(tmp_path / "a.npy")]
+    assert main([*tables, "-q"]) == 1
+    assert "gives tables, not arrays" in capsys.readouterr().err
+    assert not (tmp_path / "a.npy").exists() and not list(tmp_path.glob("*.partial"))
+
+
 def test_csv_separator_decimal_mark_and_encoding_are_detected(tmp_path):
     # A European spreadsheet export: ';' between fields, decimal commas, dots between
     # thousands, one column with dot decimals, Windows-1252 text, gzip.
@@ -270,6 +290,34 @@ def test_csv_separator_decimal_mark_and_encoding_are_detected(tmp_path):
     # Commas stay the default, also with ';' inside quoted text.
     (tmp_path / "plain.csv").write_text('a,b\n1.5,"x;y"\n2.5,z\n')
     assert read_data(tmp_path / "plain.csv")["b"].tolist() == ["x;y", "z"]
+    # One column whose text holds ';' unquoted (as pandas writes it) reads whole.
+    lines = ["Main St 1; Springfield", "Elm St 2; Shelbyville", "Oak Rd 3; Ogdenville"]
+    (tmp_path / "one.csv").write_text("address\n" + "\n".join(lines) + "\n")
+    frame = read_data(tmp_path / "one.csv")
+    assert frame.columns.tolist() == ["address"] and frame["address"].tolist() == lines
+    # A line with more fields than the header is an error, not a row label.
+    (tmp_path / "ragged.csv").write_text("a,b\n1,2,3\n4,5,6\n")
+    with pytest.raises(CLIError, match="more fields than the header"):
+        read_data(tmp_path / "ragged.csv")
+
+
+def test_no_command_overwrites_its_input_or_an_existing_report(files, capsys):
+    real, generator = files / "real.csv", files / "adult.tssynth"
+    before = real.read_bytes()
+    code = main(["fit", str(real), "--epochs", "1", "-o", str(real), "--force", "-q"])
+    assert code == 1 and "is the input file" in capsys.readouterr().err
+    code = main(["sample", str(generator), "-n", "2", "-o", str(generator), "--force", "-q"])
+    assert code == 1 and "is the input file" in capsys.readouterr().err
+    evaluate = ["evaluate", str(real), str(real), "--metrics", "fidelity", "-q"]
+    assert main([*evaluate, "--report", str(real), "--force"]) == 1
+    assert "is the input file" in capsys.readouterr().err
+    assert real.read_bytes() == before
+    scores = files / "existing.json"
+    scores.write_text("{}")
+    assert main([*evaluate, "--json", str(scores)]) == 1
+    assert "--force" in capsys.readouterr().err and scores.read_text() == "{}"
+    assert main([*evaluate, "--json", str(scores), "--force"]) == 0
+    assert "fidelity" in json.loads(scores.read_text())
 
 
 def test_help_everywhere_and_python_dash_m():

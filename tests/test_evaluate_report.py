@@ -170,6 +170,31 @@ def test_panels_are_cut_into_windows():
     assert result.kind == "panel" and result.real_windows.shape == (60, 10, 2)
     np.testing.assert_allclose(result.real_windows[0, :, 0], np.sin(np.arange(10) / 3))
     assert any("continuous columns only" in note for note in result.notes)
+    # A column without any value is left out (it would leave no complete window); with
+    # one feature left the predictive score is not computed, and a note says why.
+    sparse = panel().assign(empty=np.nan).drop(columns="w")
+    result = evaluate(
+        sparse,
+        sparse,
+        sequence_key="id",
+        sequence_index="t",
+        window=10,
+        discriminative_steps=30,
+        metrics=["temporal"],
+    )
+    assert result.real_windows.shape == (60, 10, 1) and result.temporal is not None
+    assert any("leave out ['empty']" in note for note in result.notes)
+    assert np.isnan(result.temporal.predictive)
+    assert any("predictive score needs at least 2" in note for note in result.notes)
+
+
+def test_windows_beside_a_table_are_named_as_a_mix_up():
+    windows = _sines(20, 0)
+    table = pd.DataFrame({"sequence": [0, 0], "step": [0, 1], "x0": [0.1, 0.2]})
+    with pytest.raises(
+        InvalidDataError, match=r"real is an array of windows.*synthetic is a table"
+    ):
+        evaluate(windows, table)
 
 
 def test_a_failing_section_keeps_the_others(adult_parts, tmp_path, monkeypatch):

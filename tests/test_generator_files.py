@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import sys
+
 import joblib
 import numpy as np
 import pandas as pd
@@ -109,6 +113,19 @@ def test_failed_save_keeps_the_old_file(fitted, tmp_path, monkeypatch):
         fitted.save(path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.tssynth"]  # no temp file left
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+def test_saved_files_get_the_umask_mode_or_keep_the_replaced_one(fitted, tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = fitted.save(tmp_path / "model.tssynth")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's private 0600
+        path.chmod(0o640)
+        fitted.save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    finally:
+        os.umask(umask)
 
 
 def test_save_into_a_missing_folder_is_named(fitted, tmp_path):

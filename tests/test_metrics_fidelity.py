@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -266,3 +268,18 @@ def test_correlations_with_missing_values_match_the_pairwise_definition():
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     np.testing.assert_allclose(got, expected, atol=1e-12)
     assert np.isnan(got[5, 6]) and not np.isnan(got[5, 0])
+
+
+@pytest.mark.parametrize("scale", [1e-160, 1e160, 1e300])
+def test_scores_do_not_change_with_the_scale_of_the_columns(scale):
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=300)
+    real = pd.DataFrame({"y": y, "z": y + rng.normal(size=300) * 0.3, "w": rng.normal(size=300)})
+    synthetic = real.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    synthetic.iloc[::7, 2] = np.nan  # one pair from the pairwise-complete path
+    expected = fidelity_report(real, synthetic)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow in the products
+        scaled = fidelity_report(real * scale, synthetic * scale)
+    assert scaled.column_pair_trends == pytest.approx(expected.column_pair_trends, abs=1e-9)
+    assert scaled.overall == pytest.approx(expected.overall, abs=1e-9)

@@ -12,6 +12,8 @@ from tssynth import InvalidDataError, InvalidParameterError
 from tssynth.metrics import (
     RowEncoder,
     exact_copies,
+    fidelity_report,
+    membership_inference,
     nearest_neighbours,
     nndr,
     privacy_report,
@@ -255,3 +257,21 @@ def test_features_without_values_are_left_out_with_a_note():
     report = utility_report(real, synthetic, real.iloc[:200], target="label")
     assert report.overall > 0.5
     assert any("synthetic rows left out: ['customer', 'empty']" in note for note in report.notes)
+
+
+def test_every_metric_names_missing_columns_and_infinite_values():
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"x": rng.normal(size=100), "c": ["a", "b"] * 50, "y": [0, 1] * 50})
+    lacking = real.drop(columns="x")
+    infinite = real.assign(x=np.where(real["x"] > 1, np.inf, real["x"]))
+    for report in (privacy_report, membership_inference):
+        with pytest.raises(
+            InvalidDataError, match=r"synthetic data lacks the train columns \['x'\]"
+        ):
+            report(real, lacking, real)
+        with pytest.raises(InvalidDataError, match=r"synthetic data has infinite values.*'x'"):
+            report(real, infinite, real)
+    with pytest.raises(InvalidDataError, match=r"synthetic data has infinite values.*'x'"):
+        fidelity_report(real, infinite)
+    with pytest.raises(InvalidDataError, match=r"test data has infinite values.*'x'"):
+        utility_report(real, real, infinite, target="y")

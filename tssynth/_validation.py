@@ -104,3 +104,9 @@ def resolve_device(value: Any) -> torch.device:
 def check_n_samples(name: str, value: Any) -> int:
     """A non-negative integer count of samples."""
     return check_int(name, value, minimum=0)
+
+
+def shown(value: Any) -> str:
+    """``repr`` of a value for a message: numpy scalars as the plain values they hold
+    (``1000000``, not ``np.int64(1000000)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)

@@ -21,6 +21,7 @@ import csv
 import inspect
 import json
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,11 @@ def _csv_dialect(path: Path) -> dict[str, str]:
         sep = csv.Sniffer().sniff("\n".join(lines), delimiters=_DELIMITERS).delimiter
     except csv.Error:
         return {"sep": ","}
+    # The header must split into as many fields as the lines: a one-column file whose
+    # text holds ';' is not a ';'-separated table.
+    fields = {len(row) for row in csv.reader(lines, delimiter=sep)}
+    if sep != "," and (len(fields) != 1 or fields == {1}):
+        return {"sep": ","}
     return {"sep": ";", "decimal": ","} if sep == ";" else {"sep": sep}
 
 
@@ -164,15 +170,25 @@ def _text_numbers(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _read_csv(path: Path, suffix: str) -> pd.DataFrame:
+def _read_csv(path: Path, suffix: str, what: str = "data") -> pd.DataFrame:
     options = {"sep": "\t"} if suffix.startswith(".tsv") else _csv_dialect(path)
     for encoding in _ENCODINGS:
         try:
-            frame = pd.read_csv(path, encoding=encoding, **options)
+            with warnings.catch_warnings():
+                # index_col=False: a line with more fields than the header is an error,
+                # not a row label (pandas warns, then drops the extra fields).
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(path, encoding=encoding, index_col=False, **options)
             break
         except UnicodeDecodeError:
             if encoding == _ENCODINGS[-1]:
                 raise
+        except pd.errors.ParserWarning:
+            raise CLIError(
+                f"could not read {what} file {str(path)!r}: some lines have more fields than "
+                "the header. Quote text that holds the separator, or add the missing column "
+                "names to the header."
+            ) from None
     if options.get("decimal") == ",":
         frame = _text_numbers(frame)
     return _parse_datetimes(frame)
@@ -181,6 +197,8 @@ def _read_csv(path: Path, suffix: str) -> pd.DataFrame:
 def read_data(path: str | Path, what: str = "data") -> pd.DataFrame | np.ndarray:
     """Read a table (CSV, TSV, Parquet) or an array (``.npy``) named on the command line."""
     path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"{what} file {str(path)!r} is a folder; name a data file in it.")
     if not path.is_file():
         raise CLIError(f"{what} file {str(path)!r} does not exist.")
     suffix = _suffix(path)
@@ -190,7 +208,7 @@ def read_data(path: str | Path, what: str = "data") -> pd.DataFrame | np.ndarray
         if suffix in _PARQUET:
             frame = _read_parquet(path)
         elif suffix in _CSV:
-            frame = _read_csv(path, suffix)
+            frame = _read_csv(path, suffix, what)
         else:
             raise CLIError(
                 f"{what} file {str(path)!r}: unknown extension {suffix!r}; use .csv, .tsv, "
@@ -247,7 +265,8 @@ class TableWriter:
         self.suffix = _suffix(path)
         if self.suffix not in (*_PARQUET, *_CSV):
             raise CLIError(
-                f"output {str(path)!r}: unknown extension {self.suffix!r}; use .csv or .parquet."
+                f"output {str(path)!r}: unknown extension {self.suffix!r}; use .csv, .parquet "
+                "or, for array samples, .npy."
             )
         if self.suffix in _PARQUET:
             self._pa = _require_pyarrow()
@@ -290,6 +309,40 @@ class TableWriter:
         """Finish the file."""
         if self._writer is not None:
             self._writer.close()
+
+
+class ArrayWriter:
+    """Write array samples (windows, NaN-padded sequences) chunk by chunk into one .npy file.
+
+    The file is laid out for all ``n`` samples when the first chunk tells their shape.
+    """
+
+    def __init__(self, path: Path, n: int) -> None:
+        self.path, self.n = path, n
+        self._array: Any = None
+        self.rows = 0
+
+    def write(self, sample: Any) -> None:
+        """Append one chunk: an ndarray of ``(size, ...)``."""
+        if isinstance(sample, pd.DataFrame):
+            raise CLIError(
+                "this generator gives tables, not arrays (it was fitted on a DataFrame); "
+                "write its samples to .csv or .parquet."
+            )
+        sample = np.asarray(sample)
+        if self._array is None:
+            shape = (self.n, *sample.shape[1:])
+            self._array = np.lib.format.open_memmap(
+                self.path, mode="w+", dtype=sample.dtype, shape=shape
+            )
+        self._array[self.rows : self.rows + len(sample)] = sample
+        self.rows += len(sample)
+
+    def close(self) -> None:
+        """Finish the file."""
+        if self._array is not None:
+            self._array.flush()
+            self._array = None
 
 
 def _chunks(total: int, size: int) -> Iterator[int]:
@@ -340,9 +393,21 @@ def _route_options(cls: type, options: dict[str, Any]) -> tuple[dict, dict]:
     )
 
 
-def _output_path(name: str, force: bool, what: str) -> Path:
-    """The output file, checked before any work: writable, and not overwritten unasked."""
+def _output_path(name: str, force: bool, what: str, inputs: tuple[Any, ...] = ()) -> Path:
+    """The output file, checked before any work: writable, not overwritten unasked, and
+    never one of the command's ``inputs`` (not even with ``--force``)."""
     output = check_save_path(name, what)
+    for given in inputs:
+        if (
+            given is not None
+            and output.exists()
+            and Path(given).exists()
+            and output.samefile(given)
+        ):
+            raise CLIError(
+                f"the output for {what} ({str(output)!r}) is the input file {str(given)!r}; "
+                "choose another output file."
+            )
     if output.exists() and not force:
         raise CLIError(f"{str(output)!r} exists; pass --force to overwrite it.")
     return output
@@ -351,7 +416,7 @@ def _output_path(name: str, force: bool, what: str) -> Path:
 def cmd_fit(args: argparse.Namespace) -> int:
     """``tssynth fit``: learn a generator from a data file and save it."""
     cls = _resolve_model(args.model)
-    output = _output_path(args.output, args.force, "the generator")
+    output = _output_path(args.output, args.force, "the generator", (args.data,))
     data = read_data(args.data)
     init = {
         "epochs": args.epochs,
@@ -400,8 +465,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise CLIError(f"-n must be a non-negative number of rows, got {args.n}.")
     if args.chunk_size < 1:
         raise CLIError(f"--chunk-size must be a positive integer, got {args.chunk_size}.")
-    output = _output_path(args.output, args.force, "the samples")
-    writer = TableWriter(output)
+    output = _output_path(args.output, args.force, "the samples", (args.generator,))
+    arrays = _suffix(output) == ".npy"
+    writer = ArrayWriter(output, args.n) if arrays else TableWriter(output)
     synthesizer = tssynth.load(args.generator)
     key = _sequence_key(synthesizer)
     ragged = isinstance(synthesizer, tssynth.DVAESynthesizer)
@@ -411,6 +477,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     try:
         with tqdm(total=args.n, unit="row", disable=args.quiet, desc="sample") as bar:
             for size in _chunks(args.n, args.chunk_size) if args.n else [0]:
+                if arrays:
+                    writer.write(synthesizer.sample(size))
+                    done += size
+                    bar.update(size)
+                    continue
                 frame = _as_output_frame(synthesizer.sample(size), done, ragged)
                 if key is not None and key in frame.columns and done:
                     frame[key] = _offset_keys(frame[key], done)
@@ -424,7 +495,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         temporary.unlink(missing_ok=True)
         raise
     if not args.quiet:
-        print(f"wrote {writer.rows:,} rows to {output}", file=sys.stderr)
+        what = "samples" if arrays else "rows"
+        print(f"wrote {writer.rows:,} {what} to {output}", file=sys.stderr)
     return 0
 
 
@@ -448,9 +520,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import tssynth
     from tssynth.metrics import evaluate
 
+    inputs = (args.real, args.synthetic, args.holdout, args.generator)
     for name, what in ((args.json, "the scores"), (args.report, "the report")):
         if name:  # checked before the (long) evaluation
-            check_save_path(name, what)
+            _output_path(name, args.force, what, inputs)
     real = read_data(args.real, "real")
     synthetic = read_data(args.synthetic, "synthetic")
     holdout = None if args.holdout is None else read_data(args.holdout, "holdout")
@@ -552,7 +625,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="learn a generator from a data file",
         description="Fit a synthesizer on a CSV/Parquet file and save the generator.",
     )
-    fit.add_argument("data", metavar="DATA", help="training data (.csv, .tsv, .parquet)")
+    fit.add_argument(
+        "data",
+        metavar="DATA",
+        help="training data (.csv, .tsv, .parquet; .npy arrays for dense/dvae)",
+    )
     fit.add_argument(
         "--model",
         choices=sorted(MODELS),
@@ -576,7 +653,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLS",
         help="comma-separated static columns of a panel, one value per entity (dvae)",
     )
-    fit.add_argument("--window", type=int, help="window length for one long series")
+    fit.add_argument(
+        "--window",
+        type=int,
+        help="window length (dense): cut each series, or each --sequence-key entity, into windows",
+    )
     fit.add_argument(
         "--stride",
         type=int,
@@ -625,7 +706,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         required=True,
         metavar="OUT",
-        help="output file (.csv, .csv.gz, .tsv, .parquet)",
+        help="output file (.csv, .csv.gz, .tsv, .parquet; .npy for a model fitted on arrays)",
     )
     sample.add_argument(
         "--chunk-size",
@@ -699,6 +780,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--report", metavar="HTML", help="write a self-contained HTML report")
     evaluate.add_argument("--json", metavar="PATH", help="write every score as JSON")
+    evaluate.add_argument(
+        "--force", action="store_true", help="overwrite existing --report / --json files"
+    )
     evaluate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(handler=cmd_evaluate)
@@ -727,9 +811,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# Python parameters whose errors the command line reports under its own flags.
+_FLAGS = {
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "random_state": "--seed",
+    "epsilon": "--epsilon",
+    "delta": "--delta",
+    "loss_factor": "--loss-factor",
+    "learning_rate": "--learning-rate",
+    "embedding_dim": "--embedding-dim",
+    "window": "--window",
+    "stride": "--stride",
+    "privacy_max_rows": "--privacy-rows",
+    "discriminative_steps": "--discriminative-steps",
+    "predictive_steps": "--predictive-steps",
+    "n_threads": "--threads",
+}
+
+
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split())
+    text = " ".join((str(exc).strip() or type(exc).__name__).split())
+    first, _, rest = text.partition(" ")
+    if isinstance(exc, InvalidParameterError) and first in _FLAGS and rest.startswith("must"):
+        return f"{_FLAGS[first]} {rest}"  # "n_threads must be ..." -> "--threads must be ..."
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:

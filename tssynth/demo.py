@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--output", default="adult_synthetic.csv", help="where to write the CSV")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
     output = check_save_path(args.output, "the synthetic CSV")
     if output.exists() and not args.force:

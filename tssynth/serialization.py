@@ -25,6 +25,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import struct
 import tempfile
 from pathlib import Path
@@ -94,6 +95,16 @@ def write_generator(path: str | os.PathLike[str], class_name: str, payload: dict
     return write_atomic(path, MAGIC + _LENGTH.pack(len(header)) + header + body)
 
 
+def _file_mode(path: Path) -> int:
+    """Permission bits of ``path`` when it exists, else of a new file under the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0o022)  # reading the umask means setting it; restored at once
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes, what: str = "the generator") -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
@@ -105,6 +116,9 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, what: str = "the gen
         prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
     )
     try:
+        # mkstemp makes the file private (0600): give it the mode the replaced file
+        # had, or the one a new file gets under the umask.
+        os.chmod(temporary, _file_mode(path))
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tssynth._validation import shown
 from tssynth.data.frame import reject_sparse
 from tssynth.data.private import (
     DataBudget,
@@ -40,6 +41,7 @@ from tssynth.data.private import (
 from tssynth.data.schema import (
     CATEGORICAL,
     DATETIME,
+    LARGEST_TIME,
     NUMERIC,
     TIMEDELTA,
     ColumnSpec,
@@ -59,7 +61,6 @@ from tssynth.data.sequences import (
     step_positions,
 )
 from tssynth.data.time_index import (
-    LARGEST_TIME,
     IndexClock,
     fit_clock,
     read_times,
@@ -403,9 +404,10 @@ def read_panel(
         raise InvalidDataError(f"{what} holds no sequences.")
     short = np.flatnonzero(panel.lengths < min_length)
     if short.size:
+        first = shown(panel.keys[short[0]])
         raise InvalidDataError(
             f"{what} has {short.size} sequences shorter than {min_length} steps (first: entity "
-            f"{panel.keys[short[0]]!r} with {panel.lengths[short[0]]}); a sequence model needs "
+            f"{first} with {panel.lengths[short[0]]}); a sequence model needs "
             f"at least {min_length} steps per sequence: drop or merge them."
         )
     return panel

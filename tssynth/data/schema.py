@@ -32,6 +32,9 @@ _UNIT_NANOSECONDS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 # pyarrow dates have no unit attribute; they are read as datetimes of this unit and
 # restored to the date dtype on output.
 _ARROW_DATE_UNITS = {"date32[day]": "s", "date64[ms]": "ms"}
+# A little inside int64 (which holds datetimes and integer times): float64 rounds
+# 2**63 - 1 up to 2**63.
+LARGEST_TIME = 9.2e18
 
 
 @dataclass
@@ -546,19 +549,32 @@ def time_step(values: np.ndarray, spec: ColumnSpec) -> float:
     return 1.0
 
 
-def restore_continuous(values: np.ndarray, spec: ColumnSpec) -> pd.Series:
-    """Build a column of the original dtype from float values (NaN = missing)."""
+def restore_continuous(
+    values: np.ndarray, spec: ColumnSpec, extremes: tuple[int, int] | None = None
+) -> pd.Series:
+    """Build a column of the original dtype from float values (NaN = missing).
+
+    ``extremes``: the exact smallest and largest integer (datetimes and timedeltas:
+    counts of their unit) the values are clipped into, in integer arithmetic; for
+    integers beyond 2**53, which float64 cannot all tell apart.
+    """
     dtype = pd.api.types.pandas_dtype(spec.dtype)
     if spec.value_type in (DATETIME, TIMEDELTA):
         missing = np.isnan(values)
-        ints = np.where(missing, 0, np.round(values)).astype(np.int64)
+        # Clipped into int64: a value past it (noise under DP) is not a cast's garbage.
+        ints = np.where(missing, 0, np.round(values).clip(-LARGEST_TIME, LARGEST_TIME))
+        ints = ints.astype(np.int64)
+        if extremes is not None:
+            ints = np.clip(ints, *extremes)
         ints[missing] = np.iinfo(np.int64).min  # NaT
         return restore_time_ints(ints, spec)
     if ptypes.is_integer_dtype(dtype):
         values = _clip_to_integer_range(np.round(values), dtype)
         if isinstance(dtype, np.dtype):
-            return pd.Series(values.astype(dtype))
-    return pd.Series(values).astype(dtype)
+            ints = values.astype(dtype)
+            return pd.Series(ints if extremes is None else np.clip(ints, *extremes))
+    column = pd.Series(values).astype(dtype)
+    return column if extremes is None else column.clip(*extremes)
 
 
 def restore_time_ints(ints: np.ndarray, spec: ColumnSpec) -> pd.Series:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tssynth._validation import shown
 from tssynth.data.frame import reject_sparse
 from tssynth.data.schema import check_frame
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
@@ -119,10 +120,13 @@ def index_long_frame(
         duplicate = (sorted_time[1:] == sorted_time[:-1]) & (sorted_codes[1:] == sorted_codes[:-1])
         if duplicate.any():
             row = order[1:][duplicate][0]
-            where = "" if sequence_key is None else f"entity {frame[sequence_key].iloc[row]!r}, "
+            where = (
+                "" if sequence_key is None else f"entity {shown(frame[sequence_key].iloc[row])}, "
+            )
+            when = shown(frame[sequence_index].iloc[row])
             raise InvalidDataError(
                 f"X has {int(duplicate.sum())} duplicate time steps in sequence_index "
-                f"{sequence_index!r} (first: {where}time {frame[sequence_index].iloc[row]!r}); "
+                f"{sequence_index!r} (first: {where}time {when}); "
                 "each (entity, time) pair must occur once."
             )
     else:
@@ -292,9 +296,10 @@ def _check_finite(windows: np.ndarray, what: str, fmt: dict[str, Any]) -> None:
             channel = f"column {fmt['columns'][c]!r}"
         else:
             channel = f"channel {c}"
+        windows_hit = int(bad.any(axis=(1, 2)).sum())  # windows overlap: count windows
         raise InvalidDataError(
-            f"{what} has {int(bad.sum())} missing or infinite values inside windows "
-            f"(first: window {i}, step {t}, {channel}); fill or drop them first."
+            f"{what} has missing or infinite values in {windows_hit} of its {len(windows)} "
+            f"windows (first: window {i}, step {t}, {channel}); fill or drop them first."
         )
 
 

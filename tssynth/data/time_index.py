@@ -27,6 +27,7 @@ import pandas as pd
 
 from tssynth.data.schema import (
     DATETIME,
+    LARGEST_TIME,
     TIMEDELTA,
     ColumnSpec,
     check_time_kind,
@@ -40,9 +41,6 @@ from tssynth.data.schema import (
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 
 _DAY = np.timedelta64(1, "D")
-# A little inside int64 (which holds datetimes and integer times): float64 rounds
-# 2**63 - 1 up to 2**63.
-LARGEST_TIME = 9.2e18
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ _SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
 _ROW_CHUNK = 16_384
 _CHUNK_ENTRIES = 2**21
 _MAX_DECIMALS = 6  # finest decimal grid that samples are rounded to
+_EXACT_FLOAT_INTEGER = 2**53  # float64 holds every integer up to here
 _SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step")
 _MODE_STATE = ("weights", "means", "stds", "exact")  # the parts of each column's modes
 _MIXTURE_WORKERS = min(4, os.cpu_count() or 1)  # mixtures of different columns fit in parallel
@@ -151,19 +152,29 @@ def _location_scale(observed: np.ndarray) -> tuple[float, float]:
     return float(relative.mean()) * magnitude, float(relative.std()) * magnitude
 
 
-def decimal_step(observed: np.ndarray) -> float:
+def decimal_step(observed: np.ndarray, precision: Any = np.float64) -> float:
     """Coarsest grid ``10**-k`` (k = 0 .. 6) holding every value, 0.0 when none does.
 
     Whole numbers give 1.0; prices with two decimals 0.01. Samples are rounded to
-    the grid, so they look like the data.
+    the grid, so they look like the data. ``precision``: the float type the values
+    were stored in (a float32 price of 53.92 is 53.919998...).
     """
+    tolerance = 4 * np.spacing(np.abs(observed).astype(precision)).astype(np.float64)
     for decimals in range(_MAX_DECIMALS + 1):
         power = 10.0**decimals
         on_grid = np.round(observed * power) / power
         # Equal up to float error (0.30000000000000004 is 0.3), never just "near zero".
-        if np.all(np.abs(on_grid - observed) <= 4 * np.spacing(np.abs(observed))):
+        if np.all(np.abs(on_grid - observed) <= tolerance):
             return 1.0 / power
     return 0.0
+
+
+def float_precision(dtype: Any) -> Any:
+    """The numpy float type a column's values were stored in (float64 unless narrower)."""
+    numpy_dtype = getattr(dtype, "numpy_dtype", dtype)
+    if isinstance(numpy_dtype, np.dtype) and numpy_dtype.kind == "f" and numpy_dtype.itemsize < 8:
+        return numpy_dtype.type
+    return np.float64
 
 
 def coarsest_multiple(values: np.ndarray, step: float) -> float:
@@ -282,6 +293,9 @@ class DataTransformer:
         # "modes" holds (weights, means, stds, exact) per column, or a Future of it.
         self._continuous: dict[str, list[Any]] = {k: [] for k in (*_SCALAR_STATE, "modes")}
         self._constants: dict[int, float] = {}
+        # Exact smallest and largest values of integer columns beyond float64's exact
+        # integers (2**53), which restored values are clipped into.
+        self._integer_extremes: dict[int, tuple[int, int]] = {}
         self._missing_index: list[int] = []
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
@@ -422,6 +436,9 @@ class DataTransformer:
             observed = np.clip(observed, *spec.public_bounds)
         if 0 < observed.size < values.size:
             self._missing_index.append(position)
+        extremes = None if spec.public_bounds else integer_extremes(series, spec)
+        if extremes is not None and max(map(abs, extremes)) > _EXACT_FLOAT_INTEGER:
+            self._integer_extremes[position] = extremes
         unique = np.unique(observed)
         if unique.size <= 1:
             self._constants[position] = float(unique[0]) if unique.size else np.nan
@@ -436,9 +453,8 @@ class DataTransformer:
             if step * nanoseconds_per_unit(spec) >= 10**9:
                 step = coarsest_multiple(unique, step)
         else:
-            step = coarsest_multiple(unique, decimal_step(observed))
+            step = coarsest_multiple(unique, decimal_step(observed, float_precision(series.dtype)))
         low, high = spec.public_bounds or (observed.min(), observed.max())
-        extremes = None if spec.public_bounds else integer_extremes(series, spec)
         if extremes is not None:
             low, high = _bounds_inside_integers(low, high, *extremes)
         self._add_continuous(position, loc, scale, low, high, step, modes)
@@ -914,8 +930,11 @@ class DataTransformer:
                 column = np.full(n, fill, dtype=object if spec.kind == CATEGORICAL else float)
             if position in missing:
                 column = np.where(missing[position], np.nan, column)
-            restore = restore_categorical if spec.kind == CATEGORICAL else restore_continuous
-            restored[spec.name] = restore(column, spec).array
+            if spec.kind == CATEGORICAL:
+                restored[spec.name] = restore_categorical(column, spec).array
+            else:
+                extremes = self._integer_extremes.get(position)
+                restored[spec.name] = restore_continuous(column, spec, extremes).array
         # Arrays, not Series: no index alignment, and no copies of fresh columns. Object
         # columns stay Series of their own dtype: pandas 3 would infer ``str`` for strings.
         restored = {
@@ -1000,6 +1019,7 @@ class DataTransformer:
             "columns": [c.to_dict() for c in self.columns],
             "continuous": self._continuous_state(),
             "constants": dict(self._constants),
+            "integer_extremes": {k: list(v) for k, v in self._integer_extremes.items()},
             "missing_index": list(self._missing_index),
             "categorical_index": list(self._categorical_index),
             "categories": [list(c) for c in self._categories],
@@ -1024,6 +1044,8 @@ class DataTransformer:
             for modes in zip(*(continuous[k] for k in _MODE_STATE), strict=True)
         ]
         self._constants = dict(state["constants"])
+        extremes = state.get("integer_extremes", {})  # absent from older files
+        self._integer_extremes = {int(k): (int(lo), int(hi)) for k, (lo, hi) in extremes.items()}
         self._missing_index = list(state["missing_index"])
         self._categorical_index = list(state["categorical_index"])
         self._categories = [list(c) for c in state["categories"]]

@@ -37,6 +37,7 @@ from tssynth.data.schema import CONTINUOUS, check_frame, infer_schema
 from tssynth.data.sequences import long_frame, padded_lengths
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.metrics.fidelity import FidelityReport, column_as_float, fidelity_report
+from tssynth.metrics.inputs import check_tables
 from tssynth.metrics.privacy import (
     PrivacyReport,
     check_budget,
@@ -196,14 +197,6 @@ def _as_table(data: Any, what: str) -> pd.DataFrame:
                 f"{array.shape}."
             )
         frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
-    numbers = frame.select_dtypes("number")
-    values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
-    infinite = numbers.columns[np.isinf(values).any(axis=0)].tolist()
-    if infinite:
-        raise InvalidDataError(
-            f"The {what} data has infinite values in columns {infinite}; replace them (with "
-            "NaN for missing, or a finite value) before evaluating."
-        )
     return frame
 
 
@@ -226,6 +219,20 @@ def _windows_array(data: Any, what: str) -> np.ndarray:
 
 def _is_windows(data: Any) -> bool:
     return isinstance(data, np.ndarray) and data.ndim == 3
+
+
+def _check_both_windows(given: dict[str, Any]) -> None:
+    """A table beside windows is a mix-up (a long CSV of windows read back): say so."""
+    for what, data in given.items():
+        if isinstance(data, pd.DataFrame):
+            windows = [name for name, other in given.items() if _is_windows(other)]
+            raise InvalidDataError(
+                f"{' and '.join(windows)} {'is an array' if len(windows) == 1 else 'are arrays'}"
+                f" of windows (n, T, d), but {what} is a table with columns "
+                f"{list(data.columns)[:6]}; pass windows for all (on the command line "
+                "`tssynth sample ... -o synthetic.npy` writes them), or all as long tables "
+                "with sequence_key and sequence_index."
+            )
 
 
 def _pad_steps(windows: np.ndarray, width: int) -> np.ndarray:
@@ -290,12 +297,6 @@ def _panel_window_length(frame: pd.DataFrame, sequence_key: Hashable, window: in
 
 
 # --------------------------------------------------------------------------- sections
-
-
-def _check_columns(real: pd.DataFrame, other: pd.DataFrame, what: str) -> None:
-    absent = [c for c in real.columns if c not in other.columns]
-    if absent:
-        raise InvalidDataError(f"The {what} data lacks the real columns {absent}.")
 
 
 def _utility(
@@ -530,6 +531,7 @@ def evaluate(
 
     if _is_windows(real) or _is_windows(synthetic):
         result.kind = WINDOWS
+        _check_both_windows({"real": real, "synthetic": synthetic, "holdout": holdout})
         real_w, synth_w = _windows_array(real, "real"), _windows_array(synthetic, "synthetic")
         hold_w = None if holdout is None else _windows_array(holdout, "holdout")
         arrays = [w for w in (real_w, synth_w, hold_w) if w is not None]
@@ -562,9 +564,7 @@ def evaluate(
     else:
         real_t, synth_t = _as_table(real, "real"), _as_table(synthetic, "synthetic")
         hold_t = None if holdout is None else _as_table(holdout, "holdout")
-        _check_columns(real_t, synth_t, "synthetic")
-        if hold_t is not None:
-            _check_columns(real_t, hold_t, "holdout")
+        check_tables({"real": real_t, "synthetic": synth_t, "holdout": hold_t})
         if sequence_key is not None:
             result.kind = PANEL
             for name, label in (("sequence_key", sequence_key), ("sequence_index", sequence_index)):
@@ -645,6 +645,11 @@ def evaluate(
                         random_state,
                         device,
                     )
+                if result.real_windows.shape[2] < 2:
+                    notes.append(
+                        "The temporal predictive score needs at least 2 continuous features (it "
+                        "predicts the last from the others); not computed."
+                    )
         except (InvalidDataError, InvalidParameterError):
             raise  # the input is wrong: every section would need it fixed
         except Exception as exc:  # e.g. MemoryError on a huge table: keep the other sections
@@ -673,6 +678,10 @@ def _panel_temporal_inputs(
     skip = {sequence_key, sequence_index}
     specs = infer_schema(real, discrete_columns)
     columns = [s.name for s in specs if s.kind == CONTINUOUS and s.name not in skip]
+    empty = [name for name in columns if real[name].isna().all()]
+    if empty:
+        columns = [name for name in columns if name not in empty]
+        result.notes.append(f"Temporal scores leave out {empty}: no value in the real panel.")
     if not columns:
         result.notes.append("Temporal scores need continuous columns besides the key and index.")
         return
@@ -681,8 +690,8 @@ def _panel_temporal_inputs(
     synth_w = panel_windows(synthetic, sequence_key, sequence_index, length, columns, real)
     if len(real_w) < 2 or len(synth_w) < 2:
         result.notes.append(
-            f"Temporal scores need at least 2 complete windows of {length} steps in each panel; "
-            "not computed."
+            f"Temporal scores need at least 2 complete windows of {length} steps (no value of "
+            f"{columns} missing) in each panel; not computed."
         )
         return
     skipped = [s.name for s in specs if s.kind != CONTINUOUS and s.name not in skip]

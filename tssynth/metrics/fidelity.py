@@ -55,11 +55,11 @@ from tssynth.data.schema import (
     DATETIME,
     TIMEDELTA,
     ColumnSpec,
-    check_frame,
     infer_schema,
     to_float,
 )
 from tssynth.exceptions import InvalidDataError
+from tssynth.metrics.inputs import check_tables
 
 _BINS = 10
 
@@ -233,15 +233,7 @@ def fidelity_report(
     """
     check_float("correlation_threshold", correlation_threshold, 0.0)
     check_float("association_threshold", association_threshold, 0.0)
-    for what, frame in (("real", real), ("synthetic", synthetic)):
-        if not isinstance(frame, pd.DataFrame):
-            raise InvalidDataError(
-                f"{what} must be a pandas DataFrame, got {type(frame).__name__}."
-            )
-        check_frame(frame, what=what)
-    missing = [c for c in real.columns if c not in synthetic.columns]
-    if missing:
-        raise InvalidDataError(f"The synthetic table lacks the real columns {missing}.")
+    check_tables({"real": real, "synthetic": synthetic})
     schema = infer_schema(real, discrete_columns)
     columns, numeric, codes = [], {}, {}
     for spec in schema:
@@ -345,13 +337,23 @@ def _cramers_v(first: np.ndarray, second: np.ndarray) -> float:
     return float(np.sqrt(chi2 / total / (min(len(rows), len(cols)) - 1)))
 
 
+def _unit_scaled(column: np.ndarray) -> np.ndarray:
+    """``column`` scaled by the power of two that brings its largest magnitude into
+    [0.5, 1): exact (no rounding), a correlation does not change, and its sums of
+    products neither overflow (1e160) nor underflow (1e-160)."""
+    largest = np.nanmax(np.abs(column), initial=0.0)
+    if not 0.0 < largest < np.inf:
+        return column
+    return np.ldexp(column, -int(np.frexp(largest)[1]))
+
+
 def _correlation(x: np.ndarray, y: np.ndarray) -> float:
     """Pearson correlation on the rows where both are observed (NaN below 2 rows or if constant)."""
     keep = ~(np.isnan(x) | np.isnan(y))
     # min == max, not np.std == 0: the std of a constant 0.1 rounds above zero.
     if keep.sum() < 2 or np.ptp(x[keep]) == 0 or np.ptp(y[keep]) == 0:
         return float("nan")
-    return float(np.corrcoef(x[keep], y[keep])[0, 1])
+    return float(np.corrcoef(_unit_scaled(x[keep]), _unit_scaled(y[keep]))[0, 1])
 
 
 def _correlations(columns: list[np.ndarray]) -> np.ndarray:
@@ -362,11 +364,13 @@ def _correlations(columns: list[np.ndarray]) -> np.ndarray:
     only the summation order of the products may differ, by rounding). Pairs with
     a constant column are NaN, as in ``_correlation``. Pairs with a missing value
     (their complete rows depend on the pair) come from :func:`_pairwise_complete`.
+    Every column is first divided by its largest magnitude (see :func:`_unit_scaled`).
     """
     k = len(columns)
     result = np.full((k, k), np.nan)
     if k < 2 or len(columns[0]) < 2:
         return result  # fewer than 2 rows: every pair is NaN
+    columns = [_unit_scaled(column) for column in columns]
     complete = np.array([not np.isnan(column).any() for column in columns])
     varying = np.zeros(k, dtype=bool)
     for i in np.flatnonzero(complete):

@@ -50,9 +50,10 @@ import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from tssynth._validation import check_float, check_int
-from tssynth.data.schema import CATEGORICAL, check_frame, infer_schema
+from tssynth.data.schema import CATEGORICAL, infer_schema
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.metrics.fidelity import column_as_float
+from tssynth.metrics.inputs import check_tables
 
 _CHUNK_ELEMENTS = 2**25  # distances held at once: 128 MiB of float32
 _CANDIDATES = 4  # float32 candidates refined in float64 per query row
@@ -583,10 +584,7 @@ def membership_inference(
         ROC AUC (0.5 = no leakage), advantage, TPR at 1 % and 10 % FPR.
     """
     frames = {"train": train, "synthetic": synthetic, "holdout": holdout}
-    for what, frame in frames.items():
-        if not isinstance(frame, pd.DataFrame):
-            raise InvalidDataError(f"{what} must be a DataFrame, got {type(frame).__name__}.")
-        check_frame(frame, what=what)
+    check_tables(frames, "train")
     if max_rows is not None:
         max_rows = check_int("max_rows", max_rows)
     encoder = RowEncoder.fit(train, (synthetic, holdout), discrete_columns)
@@ -714,10 +712,7 @@ def privacy_report(
     frames = {"train": train, "synthetic": synthetic}
     if holdout is not None:
         frames["holdout"] = holdout
-    for what, frame in frames.items():
-        if not isinstance(frame, pd.DataFrame):
-            raise InvalidDataError(f"{what} must be a DataFrame, got {type(frame).__name__}.")
-        check_frame(frame, what=what)
+    check_tables(frames, "train")
     if max_rows is not None:
         max_rows = check_int("max_rows", max_rows)
     rng = np.random.default_rng(random_state)

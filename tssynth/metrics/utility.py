@@ -30,9 +30,10 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from tssynth.data.schema import CATEGORICAL, ColumnSpec, check_frame, free_name, infer_schema
+from tssynth.data.schema import CATEGORICAL, ColumnSpec, free_name, infer_schema
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.metrics.fidelity import column_as_float
+from tssynth.metrics.inputs import check_tables
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -292,18 +293,14 @@ def utility_report(
     -------
     UtilityReport
     """
-    for what, frame in (("real", real), ("synthetic", synthetic), ("test", test)):
-        if not isinstance(frame, pd.DataFrame):
-            raise InvalidDataError(f"{what} must be a DataFrame, got {type(frame).__name__}.")
-        check_frame(frame, what=what)
+    frames = {"real": real, "synthetic": synthetic, "test": test}
+    check_tables(frames)
+    for what, frame in frames.items():
         if target not in frame.columns:
             raise InvalidParameterError(
                 f"target {target!r} is not a column of the {what} data; its columns are "
                 f"{list(frame.columns)}."
             )
-        absent = [c for c in real.columns if c not in frame.columns]
-        if absent:
-            raise InvalidDataError(f"The {what} data lacks the real columns {absent}.")
     if task not in ("auto", CLASSIFICATION, REGRESSION):
         raise InvalidParameterError(
             f"task must be 'auto', 'classification' or 'regression', got {task!r}."

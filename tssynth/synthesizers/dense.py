@@ -113,12 +113,15 @@ class DenseVAESynthesizer(BaseSynthesizer):
     epsilon : float or None, default=None
         Differential privacy budget (``pip install 'tssynth[privacy]'``): DP-SGD
         with at most this epsilon spent in all, 20 % of it on private per-channel
-        bounds (the ``level`` and ``1 - level`` quantiles, widened). The private
-        unit is one window: overlapping windows cut from one long series share
-        observations, so protect a whole series with ``stride=window`` or cut the
-        windows yourself. See ``docs/privacy.md``.
+        bounds (the ``level`` and ``1 - level`` quantiles, widened), 5 % on the
+        clipping radii of the latent release, the rest on the gradient steps and
+        the latent release (RDP accountant). The private unit is one window:
+        overlapping windows cut from one long series share observations, so
+        protect a whole series with ``stride=window`` or cut the windows
+        yourself. See ``docs/privacy.md``.
     delta : float or None, default=None
-        DP delta; ``1 / n_windows`` when None.
+        DP delta; ``1 / n_windows`` when None. Must be in (0, 1); only with
+        ``epsilon``.
     max_grad_norm : float, default=1.0
         Per-sample gradient clipping norm of DP-SGD.
 

@@ -125,7 +125,9 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
     device : str or torch.device, default="auto"
     verbose : bool, default=False
     generator_filepath : str or Path, optional
-
+        Where ``fit`` saves the trained generator; when the file exists, ``fit``
+        loads it instead of training (after checking the columns and parameters
+        match).
     epsilon : float or None, default=None
         Differential privacy budget (``pip install 'tssynth[privacy]'``); the
         private unit is one whole sequence. DP-SGD runs with opacus's ``DPGRU``
@@ -135,7 +137,8 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         and time step). Training contexts are not kept: ``sample`` then needs
         ``context=``. See ``docs/privacy.md``.
     delta : float or None, default=None
-        DP delta; ``1 / n_sequences`` when None.
+        DP delta; ``1 / n_sequences`` when None. Must be in (0, 1); only with
+        ``epsilon``.
     max_grad_norm : float, default=1.0
         Per-sample gradient clipping norm of DP-SGD.
 

@@ -82,9 +82,10 @@ class TVAESynthesizer(BaseSynthesizer):
         set, training is DP-SGD with noise calibrated so that ``fit`` spends at
         most this epsilon in all: 20 % goes to the data layer's private statistics
         (unless a public schema covers every column, see ``fit``'s ``metadata``),
-        the rest to the gradient steps (RDP accountant). See ``docs/privacy.md``.
+        5 % to the clipping radii of the latent release, the rest to the gradient
+        steps and the latent release (RDP accountant). See ``docs/privacy.md``.
     delta : float or None, default=None
-        DP delta; ``1 / n_rows`` when None.
+        DP delta; ``1 / n_rows`` when None. Must be in (0, 1); only with ``epsilon``.
     max_grad_norm : float, default=1.0
         Per-sample gradient clipping norm of DP-SGD.
 
