@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import tssynth
 from tssynth import DenseVAESynthesizer, DVAESynthesizer, InvalidDataError, TVAESynthesizer
 from tssynth.exceptions import InvalidParameterError
 
@@ -436,3 +437,18 @@ def test_dvae_array_samples_keep_one_width_from_call_to_call():
     shapes = {model.sample(4).shape for _ in range(6)}
     assert shapes == {(4, int(lengths.max()), 2)}
     assert model.sample(3, sequence_length=5).shape == (3, 5, 2)
+
+
+def test_column_level_names_come_back(tmp_path):
+    values = np.random.default_rng(0).normal(size=(60, 2))
+    levels = pd.MultiIndex.from_tuples(
+        [("vitals", "pulse"), ("vitals", "bp")], names=["group", "var"]
+    )
+    frame = pd.DataFrame(values, columns=levels)
+    synthesizer = TVAESynthesizer(**TINY).fit(frame)
+    assert synthesizer.sample(3).columns.equals(levels)
+    assert list(synthesizer.sample(3).columns.names) == ["group", "var"]
+    named = pd.DataFrame(values, columns=pd.Index(["pulse", "bp"], name="feature"))
+    synthesizer = TVAESynthesizer(**TINY).fit(named)
+    path = synthesizer.save(tmp_path / "named.tssynth")
+    assert tssynth.load(path).sample(2).columns.name == "feature"

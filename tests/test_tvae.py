@@ -302,6 +302,10 @@ def test_identifier_columns_are_numbered_afresh_and_never_copied(tmp_path):
     pd.testing.assert_frame_equal(reloaded.sample(40), first)
     later = tssynth.load(model.save(tmp_path / "later.tssynth")).sample(5)
     assert later["account"].tolist() == list(range(65, 70))
+    # Numbers past a small dtype's range widen to its 64-bit kind, nullable if it was.
+    small = pd.DataFrame({"id": pd.array(np.arange(60) % 50, dtype="Int8"), "x": np.arange(60.0)})
+    wide = TVAESynthesizer(epochs=1, **SMALL).fit(small, metadata={"identifiers": ["id"]})
+    assert wide.sample(200)["id"].dtype == "Int64"
     assert model.transform(df).shape == (n, SMALL["embedding_dim"])
     decoded = model.inverse_transform(model.transform(df.iloc[:3]))
     assert decoded["customer"].tolist() == ["0", "1", "2"]

@@ -290,6 +290,8 @@ class DataTransformer:
         """
         rng = np.random.default_rng(self.random_state)
         self.columns = list(columns)
+        # Names of the column index's levels (MultiIndex names, or columns.name).
+        self.level_names = list(df.columns.names)
         # "modes" holds (weights, means, stds, exact) per column, or a Future of it.
         self._continuous: dict[str, list[Any]] = {k: [] for k in (*_SCALAR_STATE, "modes")}
         self._constants: dict[int, float] = {}
@@ -941,7 +943,13 @@ class DataTransformer:
             name: pd.Series(array, dtype=object, copy=False) if _is_object(array) else array
             for name, array in restored.items()
         }
-        return pd.DataFrame(restored, index=pd.RangeIndex(n), copy=False)
+        frame = pd.DataFrame(restored, index=pd.RangeIndex(n), copy=False)
+        if (
+            any(name is not None for name in self.level_names)
+            and len(self.level_names) == frame.columns.nlevels
+        ):
+            frame.columns.names = self.level_names
+        return frame
 
     def _restore_codes(self, position: int, codes: np.ndarray, spec: ColumnSpec) -> Any:
         """The categories of ``codes`` (the code one past the last = missing), as an array."""
@@ -1019,6 +1027,7 @@ class DataTransformer:
             "columns": [c.to_dict() for c in self.columns],
             "continuous": self._continuous_state(),
             "constants": dict(self._constants),
+            "level_names": list(self.level_names),
             "integer_extremes": {k: list(v) for k, v in self._integer_extremes.items()},
             "missing_index": list(self._missing_index),
             "categorical_index": list(self._categorical_index),
@@ -1044,6 +1053,7 @@ class DataTransformer:
             for modes in zip(*(continuous[k] for k in _MODE_STATE), strict=True)
         ]
         self._constants = dict(state["constants"])
+        self.level_names = list(state.get("level_names", [None]))  # absent from older files
         extremes = state.get("integer_extremes", {})  # absent from older files
         self._integer_extremes = {int(k): (int(lo), int(hi)) for k, (lo, hi) in extremes.items()}
         self._missing_index = list(state["missing_index"])

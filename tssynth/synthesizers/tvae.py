@@ -429,7 +429,11 @@ def _fresh_identifiers(numbers: np.ndarray, column: dict[str, Any]) -> pd.Series
         if pd.api.types.is_integer_dtype(dtype):
             limit = np.iinfo(numpy_dtype(dtype))
             if len(numbers) and numbers[-1] > limit.max:
-                return pd.Series(numbers, dtype=np.int64)  # more rows than the dtype can number
+                # More rows than the dtype can number: its 64-bit kind, nullable if it was.
+                unsigned = numpy_dtype(dtype).kind == "u"
+                if isinstance(dtype, np.dtype):
+                    return pd.Series(numbers, dtype=np.uint64 if unsigned else np.int64)
+                return pd.Series(numbers, dtype="UInt64" if unsigned else "Int64")
         return pd.Series(numbers).astype(dtype)
     text = numbers.astype(str).astype(object)
     if pd.api.types.is_string_dtype(dtype) and dtype != np.dtype(object):
