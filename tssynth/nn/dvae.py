@@ -483,15 +483,15 @@ class DVAE(nn.Module):
         batch_size : int
         """
         order = torch.randperm(len(x), generator=generator, device=x.steps.device)
-        # Chunks of similar lengths (padding at most doubles a chunk), in random order.
-        chunks = [rows for rows, _ in length_chunks(mask.lengths[order], batch_size)]
-        shuffled = torch.randperm(len(chunks), generator=generator, device=order.device)
 
         def batches():
-            for chunk in shuffled.tolist():
-                rows = order[chunks[chunk]]
-                ctx = None if context is None else context[rows]
-                yield self.step_residuals(x.index_select(0, rows), mask.index_select(0, rows), ctx)
+            for batch in order.split(batch_size):
+                # Each random batch in pieces of similar lengths: padding at most doubles.
+                for piece, _ in length_chunks(mask.lengths[batch], batch_size):
+                    rows = batch[piece]
+                    ctx = None if context is None else context[rows]
+                    chunk = (x.index_select(0, rows), mask.index_select(0, rows))
+                    yield self.step_residuals(*chunk, ctx)
 
         self.residual.fit(batches())
 
