@@ -579,3 +579,47 @@ def test_long_batches_run_in_pieces_of_bounded_padding_with_the_same_gradient():
     parts = _accumulate(module, tensors, [torch.from_numpy(p) for p in pieces], 1.0, generator)
     torch.testing.assert_close(module.w.grad, expected)
     torch.testing.assert_close(parts.total, whole.total.detach())
+
+
+def test_private_batches_in_pieces_clip_and_step_as_one_batch():
+    opacus = pytest.importorskip("opacus")
+    from types import SimpleNamespace
+
+    from opacus.optimizers import DPOptimizer
+
+    from tssynth.training import _accumulate_private
+
+    lengths = np.array([3, 40, 2, 5, 2, 4, 30])
+    steps = torch.randn(int(lengths.sum()), 2, generator=torch.Generator().manual_seed(0))
+    tensors = [Ragged(steps, torch.from_numpy(lengths)), Ragged.mask(torch.from_numpy(lengths))]
+    index = torch.arange(7)
+
+    class PerRecord(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = opacus.GradSampleModule(torch.nn.Linear(2, 1, bias=False))
+
+        def per_record_loss(self, batch, kl_weight, generator):
+            x, mask = batch
+            per_record = ((self.linear(x)[..., 0] ** 2) * mask).sum(1)
+            return LossTerms(per_record, per_record, per_record * 0)
+
+    def step(pieces):
+        torch.manual_seed(0)  # the same initial weights
+        module = PerRecord()
+        optimizer = DPOptimizer(
+            torch.optim.SGD(module.parameters(), lr=1.0),
+            noise_multiplier=0.0,
+            max_grad_norm=0.5,  # below most per-record norms: clipping is active
+            expected_batch_size=7,
+        )
+        private = SimpleNamespace(backward=lambda loss: loss.mean().backward())
+        optimizer.zero_grad(set_to_none=True)
+        terms = _accumulate_private(private, optimizer, module, tensors, pieces, 1.0, None)
+        optimizer.step()
+        return module.linear._module.weight.detach().clone(), terms.total
+
+    whole, whole_loss = step([index])
+    parts, parts_loss = step([torch.from_numpy(p.numpy()) for p in _pieces(index, lengths, 48)])
+    torch.testing.assert_close(parts, whole)
+    torch.testing.assert_close(parts_loss, whole_loss)

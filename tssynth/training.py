@@ -236,6 +236,41 @@ def _accumulate(
     return type(terms)(*sums)
 
 
+def _accumulate_private(
+    private: Any,
+    optimizer: Any,
+    module: Any,
+    tensors: Sequence[Any],
+    pieces: list[torch.Tensor],
+    kl_weight: float,
+    generator: torch.Generator,
+) -> Any:
+    """Clipped per-record gradients of one Poisson batch, summed over its pieces; the
+    batch's mean loss terms.
+
+    Every piece but the last is one of opacus's skipped steps, which only clips and
+    adds up its per-record gradients; the caller's ``optimizer.step()`` then adds the
+    noise once for the whole batch, so the privacy accounting is unchanged.
+    """
+    records = sum(len(piece) for piece in pieces)
+    sums = None
+    for number, piece in enumerate(pieces):
+        if number:
+            optimizer.zero_grad(set_to_none=True)  # after a skipped step: the sums stay
+        batch = [t.index_select(0, piece) for t in tensors]
+        per_record = module.per_record_loss(batch, kl_weight, generator)
+        with warnings.catch_warnings():
+            # opacus's hook on LearnedScale, whose input is detached by design.
+            warnings.filterwarnings("ignore", message="Full backward hook is firing")
+            private.backward(per_record.total)
+        if number < len(pieces) - 1:
+            optimizer.signal_skip_step(do_skip=True)
+            optimizer.step()
+        part = [term.detach().sum() / records for term in per_record]
+        sums = part if sums is None else [a + b for a, b in zip(sums, part, strict=True)]
+    return type(per_record)(*sums)
+
+
 def _evaluate(
     module: Any,
     tensors: Sequence[Any],
@@ -299,7 +334,7 @@ def train(
     validation: list[torch.Tensor] = []
     n_val = 0 if config.privacy else round(n * config.validation_fraction)
     lengths = None if lengths is None else np.asarray(lengths)
-    budget = None if config.privacy else _piece_budget(lengths, config.batch_size)
+    budget = _piece_budget(lengths, config.batch_size)
     validation_lengths = None
     if n_val > 0 and n - n_val > 0:
         split = rng.permutation(n)
@@ -359,13 +394,10 @@ def train(
                 if guard is not None:
                     guard()
             else:
-                batch = [t.index_select(0, index) for t in tensors]
-                per_record = module.per_record_loss(batch, kl_weight, generator)
-                with warnings.catch_warnings():
-                    # opacus's hook on LearnedScale, whose input is detached by design.
-                    warnings.filterwarnings("ignore", message="Full backward hook is firing")
-                    private.backward(per_record.total)
-                terms = type(per_record)(*(t.mean() for t in per_record))
+                pieces = _pieces(index, lengths, budget)
+                terms = _accumulate_private(
+                    private, optimizer, module, tensors, pieces, kl_weight, generator
+                )
             optimizer.step()
             module.after_step()
             if private is not None:
