@@ -60,6 +60,10 @@ def test_fit_with_identifiers_numbers_them_afresh(files):
     assert not (files / "bad.tssynth").exists()
 
 
+def sample_args(generator, out, n: int) -> list[str]:
+    return ["sample", str(generator), "-n", str(n), "--chunk-size", "7", "-o", str(out), "-q"]
+
+
 def test_fit_dvae_with_context_columns_keeps_them_static(files, capsys):
     rng = np.random.default_rng(0)
     lengths = rng.integers(4, 9, 30)
@@ -85,6 +89,16 @@ def test_fit_dvae_with_context_columns_keeps_them_static(files, capsys):
         main(["sample", str(generator), "-n", "20", "--chunk-size", "7", "-o", str(out), "-q"]) == 0
     )
     assert sorted(pd.read_csv(out)["patient"].unique()) == list(range(20))
+    # --context gives each sequence its context, row by row across chunks.
+    given = pd.DataFrame({"sex": ["F"] * 3 + ["M"] * 17})
+    given.to_csv(files / "contexts.csv", index=False)
+    with_context = [*sample_args(generator, out, 20), "--context", str(files / "contexts.csv")]
+    assert main([*with_context, "--force"]) == 0
+    drawn = pd.read_csv(out).groupby("patient")["sex"].first()
+    assert drawn.tolist() == given["sex"].tolist()
+    few = [*sample_args(generator, out, 5), "--context", str(files / "contexts.csv"), "--force"]
+    assert main(few) == 1
+    assert "has 20 rows; it needs one per sequence, -n 5" in capsys.readouterr().err
     # A table model takes no context: a named error before any training.
     table = ["fit", str(files / "visits.csv"), "--context-columns", "sex", "-q"]
     assert main([*table, "-o", str(files / "no.tssynth")]) == 1

@@ -465,24 +465,29 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise CLIError(f"-n must be a non-negative number of rows, got {args.n}.")
     if args.chunk_size < 1:
         raise CLIError(f"--chunk-size must be a positive integer, got {args.chunk_size}.")
-    output = _output_path(args.output, args.force, "the samples", (args.generator,))
+    output = _output_path(args.output, args.force, "the samples", (args.generator, args.context))
     arrays = _suffix(output) == ".npy"
     writer = ArrayWriter(output, args.n) if arrays else TableWriter(output)
     synthesizer = tssynth.load(args.generator)
     key = _sequence_key(synthesizer)
     ragged = isinstance(synthesizer, tssynth.DVAESynthesizer)
+    context = None if args.context is None else _read_context(args.context, synthesizer, args.n)
     done = 0
     temporary = output.with_name(output.name + ".partial")
     writer.path = temporary
     try:
         with tqdm(total=args.n, unit="row", disable=args.quiet, desc="sample") as bar:
             for size in _chunks(args.n, args.chunk_size) if args.n else [0]:
+                given = {}
+                if context is not None:  # the chunk's own rows of the context file
+                    given["context"] = context.iloc[done : done + size].reset_index(drop=True)
+                sample = synthesizer.sample(size, **given)
                 if arrays:
-                    writer.write(synthesizer.sample(size))
+                    writer.write(sample)
                     done += size
                     bar.update(size)
                     continue
-                frame = _as_output_frame(synthesizer.sample(size), done, ragged)
+                frame = _as_output_frame(sample, done, ragged)
                 if key is not None and key in frame.columns and done:
                     frame[key] = _offset_keys(frame[key], done)
                 writer.write(frame)
@@ -498,6 +503,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
         what = "samples" if arrays else "rows"
         print(f"wrote {writer.rows:,} {what} to {output}", file=sys.stderr)
     return 0
+
+
+def _read_context(path: str, synthesizer: Any, n: int) -> pd.DataFrame:
+    """The ``--context`` table of ``tssynth sample``: one row per sequence, checked."""
+    import tssynth
+
+    if not isinstance(synthesizer, tssynth.DVAESynthesizer):
+        raise CLIError(
+            f"--context is for dvae generators fitted with --context-columns; this one is a "
+            f"{type(synthesizer).__name__}."
+        )
+    context = read_data(path, "context")
+    if not isinstance(context, pd.DataFrame):
+        raise CLIError(f"context file {path!r} must be a table (.csv or .parquet), not an array.")
+    if len(context) != n:
+        raise CLIError(
+            f"context file {path!r} has {len(context):,} rows; it needs one per sequence, -n {n:,}."
+        )
+    return context
 
 
 def _offset_keys(keys: pd.Series, offset: int) -> pd.Series:
@@ -713,6 +737,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_CHUNK,
         help=f"rows generated and written at once (default {DEFAULT_CHUNK:,})",
+    )
+    sample.add_argument(
+        "--context",
+        metavar="TABLE",
+        help="dvae: the context columns of each sequence, one row per sequence (-n rows)",
     )
     sample.add_argument("--force", action="store_true", help="overwrite an existing output file")
     sample.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -594,7 +594,8 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
                 raise InvalidParameterError(
                     "This synthesizer was trained with differential privacy, which keeps no "
                     "training contexts; pass context= (a DataFrame with one row per sequence and "
-                    f"the columns {transformer.context.column_names})."
+                    f"the columns {transformer.context.column_names}; on the command line "
+                    "tssynth sample --context TABLE)."
                 )
             return None
         if not isinstance(context, pd.DataFrame) or len(context) != n:
