@@ -88,11 +88,13 @@ def padded_to_the_longest() -> Iterator[None]:
     saved = (
         dvae_module.length_chunks,
         dvae_synthesizer.length_chunks,
+        dvae_module.trim,
         Ragged._index,
         training._pieces,
         DVAESynthesizer._sequence_lengths,
     )
     dvae_module.length_chunks = dvae_synthesizer.length_chunks = chunks
+    dvae_module.trim = lambda x, mask: (x, mask)
     Ragged._index = index
     training._pieces = lambda index, lengths, budget: [index]
     DVAESynthesizer._sequence_lengths = lambda self, arrays: None
@@ -102,6 +104,7 @@ def padded_to_the_longest() -> Iterator[None]:
         (
             dvae_module.length_chunks,
             dvae_synthesizer.length_chunks,
+            dvae_module.trim,
             Ragged._index,
             training._pieces,
             DVAESynthesizer._sequence_lengths,

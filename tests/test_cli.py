@@ -277,7 +277,7 @@ def test_window_samples_stream_into_npy_and_tables_refuse_it(files, capsys, tmp_
     assert len(np.unique(drawn[:, 0, 0])) == 7  # seven draws, none repeated across chunks
     tables = ["sample", str(files / "adult.tssynth"), "-n", "3", "-o", str(tmp_path / "a.npy")]
     assert main([*tables, "-q"]) == 1
-    assert "gives tables, not arrays" in capsys.readouterr().err
+    assert "its samples are tables" in capsys.readouterr().err
     assert not (tmp_path / "a.npy").exists() and not list(tmp_path.glob("*.partial"))
 
 
@@ -309,6 +309,11 @@ def test_csv_separator_decimal_mark_and_encoding_are_detected(tmp_path):
     (tmp_path / "one.csv").write_text("address\n" + "\n".join(lines) + "\n")
     frame = read_data(tmp_path / "one.csv")
     assert frame.columns.tolist() == ["address"] and frame["address"].tolist() == lines
+    # Blank lines do not hide the separator.
+    (tmp_path / "blank.csv").write_text("a;b\n1,5;2\n3,5;4\n\n")
+    assert read_data(tmp_path / "blank.csv")["a"].tolist() == [1.5, 3.5]
+    (tmp_path / "tabs.csv").write_text("a\tb\n1\t2\n\n3\t4\n")
+    assert read_data(tmp_path / "tabs.csv").columns.tolist() == ["a", "b"]
     # A line with more fields than the header is an error, not a row label.
     (tmp_path / "ragged.csv").write_text("a,b\n1,2,3\n4,5,6\n")
     with pytest.raises(CLIError, match="more fields than the header"):

@@ -564,3 +564,34 @@ def test_a_long_sequence_does_not_pad_its_batch(monkeypatch: pytest.MonkeyPatch)
     assert all(n == 1 or n * t <= 64 for (n, t), _ in shapes)
     assert sum(observed for _, observed in shapes) == sum(lengths)
     assert ((1, 60), 60) in [(tuple(shape), seen) for shape, seen in shapes]
+
+
+def test_private_training_runs_long_batches_in_pieces(monkeypatch: pytest.MonkeyPatch):
+    pytest.importorskip("opacus")
+    import tssynth.training as training
+
+    lengths = [40] * 6 + [3] * 60  # a Poisson batch of about 32 draws some long ones
+    frame = pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(len(lengths)), lengths),
+            "step": np.concatenate([np.arange(n) for n in lengths]),
+            "value": np.random.default_rng(0).normal(size=sum(lengths)),
+        }
+    )
+    monkeypatch.setattr(training, "_piece_budget", lambda lengths, batch_size: 48)
+    shapes = []
+    per_record_loss = DVAE.per_record_loss
+
+    def recording(self, batch, *args):
+        shapes.append(tuple(batch[0].shape[:2]))
+        return per_record_loss(self, batch, *args)
+
+    monkeypatch.setattr(DVAE, "per_record_loss", recording)
+    params = {**SMALL, "batch_size": 32}
+    model = DVAESynthesizer(
+        sequence_key="unit", sequence_index="step", epochs=2, epsilon=5.0, random_state=0, **params
+    ).fit(frame)
+    assert all(n == 1 or n * t <= 48 for n, t in shapes)
+    assert (1, 40) in shapes  # a long sequence ran alone
+    assert 0 < model.epsilon_ <= 5.0
+    assert model.sample(3, sequence_length=4)["unit"].nunique() == 3

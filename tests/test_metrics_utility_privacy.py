@@ -275,3 +275,13 @@ def test_every_metric_names_missing_columns_and_infinite_values():
         fidelity_report(real, infinite)
     with pytest.raises(InvalidDataError, match=r"test data has infinite values.*'x'"):
         utility_report(real, real, infinite, target="y")
+    # A required table left out is named, not a TypeError from deep inside.
+    with pytest.raises(InvalidDataError, match="synthetic must be a DataFrame, got NoneType"):
+        fidelity_report(real, None)
+    with pytest.raises(InvalidDataError, match="holdout must be a DataFrame, got NoneType"):
+        membership_inference(real, real, None)
+    with pytest.raises(InvalidDataError, match="train must be a DataFrame, got NoneType"):
+        privacy_report(None, real)
+    # A target missing from one table is a parameter error that names the table.
+    with pytest.raises(InvalidParameterError, match="target 'y' is not a column of the synthetic"):
+        utility_report(real, real.drop(columns="y"), real, target="y")

@@ -142,7 +142,7 @@ def _csv_dialect(path: Path) -> dict[str, str]:
         return {"sep": ","}
     # The header must split into as many fields as the lines: a one-column file whose
     # text holds ';' is not a ';'-separated table.
-    fields = {len(row) for row in csv.reader(lines, delimiter=sep)}
+    fields = {len(row) for row in csv.reader(lines, delimiter=sep) if row}  # blank lines: none
     if sep != "," and (len(fields) != 1 or fields == {1}):
         return {"sep": ","}
     return {"sep": ";", "decimal": ","} if sep == ";" else {"sep": sep}
@@ -324,11 +324,6 @@ class ArrayWriter:
 
     def write(self, sample: Any) -> None:
         """Append one chunk: an ndarray of ``(size, ...)``."""
-        if isinstance(sample, pd.DataFrame):
-            raise CLIError(
-                "this generator gives tables, not arrays (it was fitted on a DataFrame); "
-                "write its samples to .csv or .parquet."
-            )
         sample = np.asarray(sample)
         if self._array is None:
             shape = (self.n, *sample.shape[1:])
@@ -469,6 +464,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     arrays = _suffix(output) == ".npy"
     writer = ArrayWriter(output, args.n) if arrays else TableWriter(output)
     synthesizer = tssynth.load(args.generator)
+    if arrays and not _gives_arrays(synthesizer):
+        raise CLIError(
+            f"{type(synthesizer).__name__} here was fitted on a table, so its samples are "
+            "tables: write them to .csv or .parquet (.npy is for models fitted on arrays)."
+        )
     key = _sequence_key(synthesizer)
     ragged = isinstance(synthesizer, tssynth.DVAESynthesizer)
     context = None if args.context is None else _read_context(args.context, synthesizer, args.n)
@@ -505,14 +505,26 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gives_arrays(synthesizer: Any) -> bool:
+    """Whether ``sample`` returns ndarrays: a dense or dvae model fitted on an array."""
+    transformer = getattr(synthesizer, "panel_transformer_", None)
+    input_format = getattr(synthesizer, "input_format_", None)
+    if transformer is not None:
+        input_format = transformer.input_format
+    return input_format is not None and input_format.get("kind") == "array"
+
+
 def _read_context(path: str, synthesizer: Any, n: int) -> pd.DataFrame:
     """The ``--context`` table of ``tssynth sample``: one row per sequence, checked."""
     import tssynth
 
-    if not isinstance(synthesizer, tssynth.DVAESynthesizer):
+    if (
+        not isinstance(synthesizer, tssynth.DVAESynthesizer)
+        or synthesizer.panel_transformer_.context is None
+    ):
         raise CLIError(
-            f"--context is for dvae generators fitted with --context-columns; this one is a "
-            f"{type(synthesizer).__name__}."
+            "--context is for dvae generators fitted with --context-columns; this one has "
+            "no context columns."
         )
     context = read_data(path, "context")
     if not isinstance(context, pd.DataFrame):

@@ -25,9 +25,9 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import stat
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ import joblib
 from tssynth._version import __version__
 from tssynth.exceptions import GeneratorFileError
 
+_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 MAGIC = b"TSSYNTH\x00"
 FORMAT_VERSION = 1
 _LENGTH = struct.Struct("<I")
@@ -95,14 +96,16 @@ def write_generator(path: str | os.PathLike[str], class_name: str, payload: dict
     return write_atomic(path, MAGIC + _LENGTH.pack(len(header)) + header + body)
 
 
-def _file_mode(path: Path) -> int:
-    """Permission bits of ``path`` when it exists, else of a new file under the umask."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        umask = os.umask(0o022)  # reading the umask means setting it; restored at once
-        os.umask(umask)
-        return 0o666 & ~umask
+def _new_temporary(path: Path) -> tuple[int, str]:
+    """A fresh temporary file beside ``path``, open for writing, with the mode a new file
+    gets under the umask (``tempfile.mkstemp`` would make it private, 0600)."""
+    for _ in range(100):
+        name = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o666), str(name)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file beside {str(path)!r}")
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes, what: str = "the generator") -> Path:
@@ -112,13 +115,10 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, what: str = "the gen
     leaves the old file as it was.
     """
     path = check_save_path(path, what)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
+    descriptor, temporary = _new_temporary(path)
     try:
-        # mkstemp makes the file private (0600): give it the mode the replaced file
-        # had, or the one a new file gets under the umask.
-        os.chmod(temporary, _file_mode(path))
+        if path.exists():  # the replaced file's permissions carry over
+            os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -38,6 +38,9 @@ _PIECE_STEPS = 16_384  # padded steps run at once, at least (see _pieces)
 class TrainableModule(Protocol):
     """What the loop needs from a model: a batch loss and a post-step hook.
 
+    The loss is a mean over the batch's records (rows, or sequences), so that a
+    batch run in pieces (see :func:`_pieces`) weighs each piece by its share.
+
     A module may also define ``start_epoch(epoch, epochs)``, called before each
     epoch (0-based), e.g. to fade out teacher forcing. Differentially private
     training needs ``per_record_loss``: the same terms, one per record.
@@ -290,7 +293,7 @@ def _evaluate(
 
 def train(
     module: torch.nn.Module,
-    arrays: Sequence[np.ndarray],
+    arrays: Sequence[np.ndarray | Ragged],
     config: TrainingConfig,
     device: torch.device,
     seed: int,
@@ -313,7 +316,8 @@ def train(
     lengths : ndarray of shape (n,), optional
         Sequence lengths: when shuffled batches would run at least twice the
         observed steps, batches group sequences of similar lengths (see
-        :func:`_by_length`). None for rows.
+        :func:`_by_length`), and a batch that would pad too many steps runs in
+        pieces (see :func:`_pieces`). None for rows.
 
     Returns
     -------

@@ -159,7 +159,12 @@ def decimal_step(observed: np.ndarray, precision: Any = np.float64) -> float:
     the grid, so they look like the data. ``precision``: the float type the values
     were stored in (a float32 price of 53.92 is 53.919998...).
     """
-    tolerance = 4 * np.spacing(np.abs(observed).astype(precision)).astype(np.float64)
+    # A stored value lies within half a unit of its precision of the decimal, and float64
+    # arithmetic adds a few units of its own.
+    magnitude = np.abs(observed)
+    tolerance = 4 * np.spacing(magnitude)
+    if precision is not np.float64:
+        tolerance += 0.5 * np.spacing(magnitude.astype(precision)).astype(np.float64)
     for decimals in range(_MAX_DECIMALS + 1):
         power = 10.0**decimals
         on_grid = np.round(observed * power) / power

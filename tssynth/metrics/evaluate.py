@@ -564,7 +564,8 @@ def evaluate(
     else:
         real_t, synth_t = _as_table(real, "real"), _as_table(synthetic, "synthetic")
         hold_t = None if holdout is None else _as_table(holdout, "holdout")
-        check_tables({"real": real_t, "synthetic": synth_t, "holdout": hold_t})
+        given = {"real": real_t, "synthetic": synth_t}
+        check_tables(given if hold_t is None else {**given, "holdout": hold_t})
         if sequence_key is not None:
             result.kind = PANEL
             for name, label in (("sequence_key", sequence_key), ("sequence_index", sequence_index)):
@@ -647,8 +648,8 @@ def evaluate(
                     )
                 if result.real_windows.shape[2] < 2:
                     notes.append(
-                        "The temporal predictive score needs at least 2 continuous features (it "
-                        "predicts the last from the others); not computed."
+                        "The temporal predictive score needs at least 2 features (channels) "
+                        "(it predicts the last from the others); not computed."
                     )
         except (InvalidDataError, InvalidParameterError):
             raise  # the input is wrong: every section would need it fixed

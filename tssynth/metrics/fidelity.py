@@ -339,8 +339,9 @@ def _cramers_v(first: np.ndarray, second: np.ndarray) -> float:
 
 def _unit_scaled(column: np.ndarray) -> np.ndarray:
     """``column`` scaled by the power of two that brings its largest magnitude into
-    [0.5, 1): exact (no rounding), a correlation does not change, and its sums of
-    products neither overflow (1e160) nor underflow (1e-160)."""
+    [0.5, 1): no rounding (except values some 300 orders of magnitude below the
+    largest, which become subnormal or zero), a correlation does not change, and its
+    sums of products neither overflow (1e160) nor underflow (1e-160)."""
     largest = np.nanmax(np.abs(column), initial=0.0)
     if not 0.0 < largest < np.inf:
         return column

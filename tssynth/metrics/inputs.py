@@ -30,7 +30,8 @@ def check_tables(frames: Mapping[str, Any], reference: str = "real") -> None:
     Parameters
     ----------
     frames : mapping of str to DataFrame
-        The tables by role (``"real"``, ``"synthetic"``, ...), None for one not given.
+        The tables by role (``"real"``, ``"synthetic"``, ...); leave out an optional
+        table that was not given.
     reference : str
         The role whose columns every other table must have.
 
@@ -41,14 +42,13 @@ def check_tables(frames: Mapping[str, Any], reference: str = "real") -> None:
         (no rows, duplicate names ...), has infinite numbers, or lacks a column of
         the reference table.
     """
-    given = {what: frame for what, frame in frames.items() if frame is not None}
-    for what, frame in given.items():
+    for what, frame in frames.items():
         if not isinstance(frame, pd.DataFrame):
             raise InvalidDataError(f"{what} must be a DataFrame, got {type(frame).__name__}.")
         check_frame(frame, what=what)
         check_finite(frame, what)
-    columns = given[reference].columns
-    for what, frame in given.items():
+    columns = frames[reference].columns
+    for what, frame in frames.items():
         absent = [c for c in columns if c not in frame.columns]
         if absent:
             raise InvalidDataError(f"The {what} data lacks the {reference} columns {absent}.")

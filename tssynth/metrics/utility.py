@@ -294,13 +294,13 @@ def utility_report(
     UtilityReport
     """
     frames = {"real": real, "synthetic": synthetic, "test": test}
-    check_tables(frames)
     for what, frame in frames.items():
-        if target not in frame.columns:
+        if isinstance(frame, pd.DataFrame) and target not in frame.columns:
             raise InvalidParameterError(
                 f"target {target!r} is not a column of the {what} data; its columns are "
                 f"{list(frame.columns)}."
             )
+    check_tables(frames)
     if task not in ("auto", CLASSIFICATION, REGRESSION):
         raise InvalidParameterError(
             f"task must be 'auto', 'classification' or 'regression', got {task!r}."

@@ -100,7 +100,11 @@ def length_chunks(lengths: torch.Tensor, size: int) -> list[tuple[torch.Tensor, 
 
 
 def trim(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x`` (B, T, ...) and ``mask`` without the trailing steps that are padding in every row."""
+    """``x`` (B, T, ...) and ``mask`` without the trailing steps that are padding in every row.
+
+    Batches read from :class:`~tssynth.nn.ragged.Ragged` are already this long; a batch
+    padded further gets the same random draws (they follow the shape).
+    """
     steps = int(mask.sum(1).max()) if len(mask) else 0
     return x[:, :steps], mask[:, :steps]
 
@@ -386,6 +390,8 @@ class DVAE(nn.Module):
         With :attr:`mean_length` set, the sums divide by the steps a batch of this
         many sequences holds on average rather than by its own: batches grouped by
         length then weigh each step alike, and an epoch's mean is still per step.
+        The loss is then a mean over the batch's sequences, which is what lets the
+        training loop run a long batch in pieces (each weighing its share of them).
         """
         nll, kl, mask = self._step_terms(batch, generator)
         steps = (

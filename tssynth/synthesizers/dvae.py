@@ -22,7 +22,7 @@ from tssynth.data.panel import (
 )
 from tssynth.data.private import DataBudget
 from tssynth.data.schema import ColumnSpec
-from tssynth.data.sequences import pad_sequences, step_positions
+from tssynth.data.sequences import pad_sequences
 from tssynth.data.time_index import IndexClock
 from tssynth.data.transformer import fits_in_memory
 from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
@@ -368,7 +368,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
     def _fit_sampling_model(
         self,
         module: torch.nn.Module,
-        arrays: list[np.ndarray],
+        arrays: list[Any],
         device: torch.device,
         generator: torch.Generator,
     ) -> None:
@@ -379,7 +379,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         if self.marginal_calibration:
             module.fit_calibration(x, mask, context, generator)
 
-    def _sequence_lengths(self, arrays: list[np.ndarray]) -> np.ndarray:
+    def _sequence_lengths(self, arrays: list[Any]) -> np.ndarray:
         return arrays[1].lengths.numpy()
 
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
@@ -706,7 +706,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         """
         panel = self._panel(X, "X")
         z, _ = self._posterior_means(panel)
-        return pad_sequences(z, *step_positions(panel.lengths), panel.lengths)
+        return pad_sequences(z, panel.codes, panel.positions, panel.lengths)
 
     def inverse_transform(self, X: Any, context: Any = None) -> pd.DataFrame | np.ndarray:
         """Decode latent trajectories (the output of :meth:`transform`) into sequences.

@@ -433,6 +433,11 @@ def _fresh_identifiers(numbers: np.ndarray, column: dict[str, Any]) -> pd.Series
                 unsigned = numpy_dtype(dtype).kind == "u"
                 if isinstance(dtype, np.dtype):
                     return pd.Series(numbers, dtype=np.uint64 if unsigned else np.int64)
+                if isinstance(dtype, pd.ArrowDtype):
+                    import pyarrow as pa
+
+                    wide = pd.ArrowDtype(pa.uint64() if unsigned else pa.int64())
+                    return pd.Series(numbers, dtype=wide)
                 return pd.Series(numbers, dtype="UInt64" if unsigned else "Int64")
         return pd.Series(numbers).astype(dtype)
     text = numbers.astype(str).astype(object)
