@@ -538,18 +538,23 @@ def test_a_static_feature_column_is_pointed_to_context_columns():
         ).fit(panel)
 
 
-def test_a_long_sequence_does_not_pad_its_batch(monkeypatch: pytest.MonkeyPatch):
-    """Training runs a batch in pieces of bounded padding; every step is still seen."""
-    import tssynth.training as training
-
-    lengths = [60] + [3] * 40
-    frame = pd.DataFrame(
+def _panel_of_lengths(lengths: list[int]) -> pd.DataFrame:
+    """One numeric feature over sequences of the given lengths."""
+    return pd.DataFrame(
         {
             "unit": np.repeat(np.arange(len(lengths)), lengths),
             "step": np.concatenate([np.arange(n) for n in lengths]),
             "value": np.random.default_rng(0).normal(size=sum(lengths)),
         }
     )
+
+
+def test_a_long_sequence_does_not_pad_its_batch(monkeypatch: pytest.MonkeyPatch):
+    """Training runs a batch in pieces of bounded padding; every step is still seen."""
+    import tssynth.training as training
+
+    lengths = [60] + [3] * 40
+    frame = _panel_of_lengths(lengths)
     monkeypatch.setattr(training, "_piece_budget", lambda lengths, batch_size: 64)
     shapes = []
     loss = DVAE.loss
@@ -571,13 +576,7 @@ def test_private_training_runs_long_batches_in_pieces(monkeypatch: pytest.Monkey
     import tssynth.training as training
 
     lengths = [40] * 6 + [3] * 60  # a Poisson batch of about 32 draws some long ones
-    frame = pd.DataFrame(
-        {
-            "unit": np.repeat(np.arange(len(lengths)), lengths),
-            "step": np.concatenate([np.arange(n) for n in lengths]),
-            "value": np.random.default_rng(0).normal(size=sum(lengths)),
-        }
-    )
+    frame = _panel_of_lengths(lengths)
     monkeypatch.setattr(training, "_piece_budget", lambda lengths, batch_size: 48)
     shapes = []
     per_record_loss = DVAE.per_record_loss
