@@ -562,7 +562,8 @@ def test_long_batches_run_in_pieces_of_bounded_padding_with_the_same_gradient():
     steps = torch.randn(int(lengths.sum()), 2, generator=generator)
     tensors = [Ragged(steps, torch.from_numpy(lengths)), Ragged.mask(torch.from_numpy(lengths))]
     index = torch.arange(7)
-    pieces = [piece.numpy() for piece in _pieces(index, lengths, 48)]
+    cpu = torch.device("cpu")
+    pieces = [piece.numpy() for piece in _pieces(index.numpy(), lengths, 48, cpu)]
     # Longest first; each piece pads at most 48 steps unless it is one sequence.
     assert [sorted(lengths[p].tolist(), reverse=True) for p in pieces] == [
         [40],
@@ -571,7 +572,8 @@ def test_long_batches_run_in_pieces_of_bounded_padding_with_the_same_gradient():
     ]
     assert sorted(np.concatenate(pieces).tolist()) == list(range(7))
     assert all(len(p) == 1 or len(p) * lengths[p].max() <= 48 for p in pieces)
-    assert _pieces(index, lengths, 7 * 40) == [index]  # fits: the batch as it is
+    whole = _pieces(index.numpy(), lengths, 7 * 40, cpu)  # fits: the batch as it is
+    assert len(whole) == 1 and torch.equal(whole[0], index)
     module = _MeanOverRecords()
     whole = _accumulate(module, tensors, [index], 1.0, generator)
     expected = module.w.grad.clone()
@@ -620,6 +622,6 @@ def test_private_batches_in_pieces_clip_and_step_as_one_batch():
         return module.linear._module.weight.detach().clone(), terms.total
 
     whole, whole_loss = step([index])
-    parts, parts_loss = step([torch.from_numpy(p.numpy()) for p in _pieces(index, lengths, 48)])
+    parts, parts_loss = step(_pieces(index.numpy(), lengths, 48, torch.device("cpu")))
     torch.testing.assert_close(parts, whole)
     torch.testing.assert_close(parts_loss, whole_loss)

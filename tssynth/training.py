@@ -145,7 +145,7 @@ class _SpikeGuard:
         self.steps += 1
 
 
-def _batches(n: int, batch_size: int, order: torch.Tensor) -> list[torch.Tensor]:
+def _batches(n: int, batch_size: int, order: np.ndarray) -> list[np.ndarray]:
     return [order[start : start + batch_size] for start in range(0, n, batch_size)]
 
 
@@ -157,24 +157,26 @@ def _piece_budget(lengths: np.ndarray | None, batch_size: int) -> int | None:
     return max(_PIECE_STEPS, int(2 * batch_size * lengths.mean()))
 
 
-def _pieces(index: torch.Tensor, lengths: np.ndarray | None, budget: int | None) -> list:
-    """``index`` cut so that no piece pads more than ``budget`` steps (its size times its
-    longest sequence), longest sequences first; the whole batch when it fits.
+def _pieces(
+    rows: np.ndarray, lengths: np.ndarray | None, budget: int | None, device: torch.device
+) -> list[torch.Tensor]:
+    """Batch ``rows`` cut so that no piece pads more than ``budget`` steps (its size times
+    its longest sequence), longest sequences first; the whole batch when it fits. Each
+    piece as an index tensor on ``device``.
 
     A batch's memory grows with its size times its longest sequence: one sequence of
     10,000 steps among 63 short ones would pad all 64 to 10,000. Gradients are
-    accumulated over the pieces, each padded to its own longest sequence.
+    accumulated over the pieces, each padded to its own longest sequence. The rows
+    are host arrays, so choosing the pieces never waits for the device.
     """
-    if budget is None:
-        return [index]
-    own = lengths[index.cpu().numpy()]
-    if len(own) * int(own.max(initial=0)) <= budget:
-        return [index]
+    if budget is None or len(rows) * int(lengths[rows].max(initial=0)) <= budget:
+        return [torch.as_tensor(rows, device=device)]
+    own = lengths[rows]
     order = np.argsort(-own, kind="stable")
     pieces, start = [], 0
     while start < len(order):
         size = max(1, budget // int(own[order[start]]))  # own[order[start]]: the piece's longest
-        pieces.append(index[torch.as_tensor(order[start : start + size], device=index.device)])
+        pieces.append(torch.as_tensor(rows[order[start : start + size]], device=device))
         start += size
     return pieces
 
@@ -284,8 +286,8 @@ def _evaluate(
 ) -> float:
     total, n = 0.0, len(tensors[0])
     with torch.no_grad():
-        for index in _batches(n, batch_size, torch.arange(n, device=tensors[0].device)):
-            for piece in _pieces(index, lengths, budget):
+        for rows in _batches(n, batch_size, np.arange(n)):
+            for piece in _pieces(rows, lengths, budget, tensors[0].device):
                 batch = [t.index_select(0, piece) for t in tensors]
                 total += float(module.loss(batch, 1.0, generator).total) * len(piece)
     return total / max(n, 1)
@@ -382,23 +384,24 @@ def train(
             order = rng.permutation(n)
             if grouped:
                 order = _by_length(order, lengths, config.batch_size, rng)
-            batches = _batches(n, config.batch_size, torch.as_tensor(order, device=device))
+            batches = _batches(n, config.batch_size, order)
         else:
-            batches = (private.batch(generator, device) for _ in range(private.steps_per_epoch))
+            batches = (
+                private.batch(generator, device).cpu().numpy()
+                for _ in range(private.steps_per_epoch)
+            )
         seen = 0
-        for index in batches:
-            if len(index) == 0:  # an empty Poisson batch: nothing to learn from
+        for rows in batches:
+            if len(rows) == 0:  # an empty Poisson batch: nothing to learn from
                 private.record_step()
                 continue
             optimizer.zero_grad(set_to_none=True)
+            pieces = _pieces(rows, lengths, budget, device)
             if private is None:
-                terms = _accumulate(
-                    module, tensors, _pieces(index, lengths, budget), kl_weight, generator
-                )
+                terms = _accumulate(module, tensors, pieces, kl_weight, generator)
                 if guard is not None:
                     guard()
             else:
-                pieces = _pieces(index, lengths, budget)
                 terms = _accumulate_private(
                     private, optimizer, module, tensors, pieces, kl_weight, generator
                 )
@@ -406,8 +409,8 @@ def train(
             module.after_step()
             if private is not None:
                 private.record_step()
-            sums += torch.stack([terms.total, terms.reconstruction, terms.kl]).detach() * len(index)
-            seen += len(index)
+            sums += torch.stack([terms.total, terms.reconstruction, terms.kl]).detach() * len(rows)
+            seen += len(rows)
         loss, reconstruction, kl = (sums / max(seen, 1)).tolist()
         if not np.isfinite(loss):
             raise TrainingError(
