@@ -104,11 +104,18 @@ def test_results_of_a_sequence_do_not_depend_on_the_longest_one_beside_it(fitted
     assert np.isnan(z_mixed[len(alone) :]).all()
 
 
-def test_draws_are_one_hot_and_bounded():
+def test_draws_are_one_hot_and_bounded_where_the_recurrence_reads_them():
     module = DVAE(SPANS, 0, 3, 8, (8,), (8,))
+    module.decoder.sigma.data.fill_(0.5)  # wide noise: many draws past [-1, 1]
     out = module.draw(torch.randn(50, 7) * 5, module.decoder.sigma, torch.Generator())
     assert out[:, 1:4].sum(1).eq(1).all() and out[:, 5:7].sum(1).eq(1).all()
-    assert out[:, [0, 4]].abs().le(1).all()
+    assert out[:, [0, 4]].abs().gt(1).any()  # as drawn, for the calibration
+    state = module.initial_state(20, torch.device("cpu"))
+    clipped = module.generate(6, state, None, torch.Generator().manual_seed(0))
+    raw = module.generate(6, state, None, torch.Generator().manual_seed(0), clip=False)
+    assert clipped[..., [0, 4]].abs().le(1).all()
+    # The same draws: clipping changes only what goes past the range.
+    torch.testing.assert_close(raw.clamp(-1, 1), clipped)
 
 
 def test_scheduled_sampling_rises_over_the_first_half():

@@ -72,13 +72,21 @@ class DenseVAE(TVAE):
 
         Without ``noise``: the decoder means (tanh applied). With standard normal
         ``noise`` of shape ``(n, noise_dim)``: a draw of the sampling model, the
-        means plus residual noise, clipped to [-1, 1] and calibrated per channel.
+        means plus residual noise, calibrated per channel, then clipped to [-1, 1].
         """
-        output, _ = self.decode(z)
-        if noise is not None:
-            output = (output + self.residual_noise(noise)).clamp(-1.0, 1.0)
-        windows = output.reshape(len(z), self.window, self.n_channels)
-        return windows if noise is None else self.calibrate(windows)
+        if noise is None:
+            return self.decode(z)[0].reshape(len(z), self.window, self.n_channels)
+        return self.calibrate(self._noisy_windows(z, noise)).clamp(-1.0, 1.0)
+
+    def _noisy_windows(self, z: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Decoder means plus residual noise, ``(n, T, d)``, not yet clipped.
+
+        The calibration reads these: clipping first would pile draws up at -1 and 1,
+        and the calibration sends such a pile (a tie across many of its quantiles) to
+        one value in the middle of the training quantiles it spans.
+        """
+        output = self.decode(z)[0] + self.residual_noise(noise)
+        return output.reshape(len(z), self.window, self.n_channels)
 
     @property
     def noise_dim(self) -> int:
@@ -151,7 +159,7 @@ class DenseVAE(TVAE):
         z = self.draw_latents(draws, generator)
         sampled = torch.cat(
             [
-                self.decode_windows(part, torch.randn(len(part), self.noise_dim, **kwargs))
+                self._noisy_windows(part, torch.randn(len(part), self.noise_dim, **kwargs))
                 for part in z.split(4096)
             ]
         )

@@ -265,6 +265,8 @@ class DVAE(nn.Module):
 
         The Gaussian columns get the fitted residual noise (correlated across
         columns) or, before it is fitted, independent noise of the learned sigma.
+        They are not clipped to [-1, 1] here: the calibration reads them as drawn
+        (see :meth:`generate`).
         """
         shape = output.shape
         flat = output.reshape(-1, shape[-1])
@@ -276,7 +278,7 @@ class DVAE(nn.Module):
         else:
             noise = torch.randn((len(flat), len(g)), generator=generator, device=flat.device)
             noise = sigma.reshape(-1, shape[-1])[:, g] * noise
-        result[:, g] = (torch.tanh(flat[:, g]) + noise).clamp(-1.0, 1.0)
+        result[:, g] = torch.tanh(flat[:, g]) + noise
         if self.layout.n_segments:
             uniform = torch.rand(
                 (len(flat), len(self.layout.softmax_dims)), generator=generator, device=flat.device
@@ -347,7 +349,7 @@ class DVAE(nn.Module):
         noise = torch.randn(mu_p.shape, generator=generator, device=x.device)
         z_prior = mu_p + torch.exp(0.5 * logvar_p) * noise
         output, sigma = self.decoder(torch.cat([h, z_prior], dim=2))
-        return self.draw(output, sigma, generator)
+        return self.draw(output, sigma, generator).clamp(-1.0, 1.0)
 
     def _step_terms(
         self, batch: Sequence[torch.Tensor], generator: torch.Generator | None
@@ -543,7 +545,7 @@ class DVAE(nn.Module):
             part = rows[chunk]
             ctx = None if context is None else context[part]
             state = self.initial_state(len(part), device)
-            drawn = self.generate(length, state, ctx, generator)
+            drawn = self.generate(length, state, ctx, generator, clip=False)
             sampled.append(drawn[mask.index_select(0, part) > 0])
         sampled, observed = torch.cat(sampled), x.steps
         self.calibration.fit(
@@ -621,8 +623,15 @@ class DVAE(nn.Module):
         state: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
         context: torch.Tensor | None,
         generator: torch.Generator | None,
+        clip: bool = True,
     ) -> torch.Tensor:
-        """Free-running draws of ``steps`` further steps from ``state``: (B, steps, data_dim)."""
+        """Free-running draws of ``steps`` further steps from ``state``: (B, steps, data_dim).
+
+        The recurrence reads every draw clipped to [-1, 1], as the training data are;
+        with ``clip=False`` the draws come back as drawn, for the calibration, which
+        maps them into the training range (clipping first would pile draws up at the
+        ends, and the calibration sends such a tie to one value).
+        """
         hidden, x_t, z_t = state
         out = []
         for _ in range(steps):
@@ -632,8 +641,9 @@ class DVAE(nn.Module):
             noise = torch.randn(mu.shape, generator=generator, device=mu.device)
             z_t = mu + torch.exp(0.5 * logvar) * noise
             output, sigma = self.decoder(torch.cat([h_t, z_t], dim=1))
-            x_t = self.draw(output, sigma, generator)
-            out.append(x_t)
+            drawn = self.draw(output, sigma, generator)
+            x_t = drawn.clamp(-1.0, 1.0)
+            out.append(x_t if clip else drawn)
         if not out:
             return hidden.new_zeros(hidden.shape[1], 0, self.data_dim)
         return torch.stack(out, 1)

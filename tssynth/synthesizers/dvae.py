@@ -504,7 +504,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         generator = self._generator()
         for rows, length, ctx in self._chunks(lengths, context_rows):
             state = self.module_.initial_state(len(rows), self.device_)
-            drawn = self.module_.generate(length, state, ctx, generator)
+            drawn = self.module_.generate(length, state, ctx, generator, clip=False)
             layout.scatter(torch.from_numpy(rows), self.module_.calibrate(drawn), values)
         return transformer.decode(
             values.numpy(), lengths, context_rows, starts, context=context, width=max(steps, width)
