@@ -336,7 +336,17 @@ def test_no_command_overwrites_its_input_or_an_existing_report(files, capsys):
     assert main([*evaluate, "--json", str(scores)]) == 1
     assert "--force" in capsys.readouterr().err and scores.read_text() == "{}"
     assert main([*evaluate, "--json", str(scores), "--force"]) == 0
-    assert "fidelity" in json.loads(scores.read_text())
+    # Strict JSON: scores that are not defined (no missing values, no holdout) are null.
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    assert "fidelity" in json.loads(scores.read_text(), parse_constant=refuse)
+    plain = files / "plain.csv"
+    pd.DataFrame({"x": np.arange(30.0), "y": np.arange(30.0) % 7}).to_csv(plain, index=False)
+    strict = files / "strict.json"
+    assert main(["evaluate", str(plain), str(plain), "--json", str(strict), "-q"]) == 0
+    written = json.loads(strict.read_text(), parse_constant=refuse)
+    assert written["fidelity"]["missing_values"] is None  # no missing values: not defined
 
 
 def test_help_everywhere_and_python_dash_m():

@@ -619,7 +619,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}")
     if args.json:
-        text = json.dumps(summary, indent=2, default=_json_default)
+        text = json.dumps(_json_safe(summary), indent=2, allow_nan=False)
         write_atomic(args.json, text.encode("utf-8"), "the scores")
         print(f"scores written to {args.json}")
     if args.report:
@@ -634,9 +634,19 @@ def _short(value: Any) -> str:
     return str(value)
 
 
-def _json_default(value: Any) -> Any:
+def _json_safe(value: Any) -> Any:
+    """``value`` as strict JSON data: NaN and infinities (scores not defined, such as
+    missing-value similarity on tables without missing values) become null."""
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
     return str(value)
 
 
