@@ -336,6 +336,7 @@ def test_no_command_overwrites_its_input_or_an_existing_report(files, capsys):
     assert main([*evaluate, "--json", str(scores)]) == 1
     assert "--force" in capsys.readouterr().err and scores.read_text() == "{}"
     assert main([*evaluate, "--json", str(scores), "--force"]) == 0
+
     # Strict JSON: scores that are not defined (no missing values, no holdout) are null.
     def refuse(constant: str) -> None:
         raise ValueError(f"not JSON: {constant}")
