@@ -301,3 +301,25 @@ def test_nan_padded_sequences_of_several_lengths_are_evaluated_like_a_panel():
     # Padding is not data: no missing values are counted.
     assert np.isnan(result.fidelity.missing_values)
     assert len(result.real) == int((~np.isnan(real).all(axis=2)).sum())
+
+
+def test_identifier_columns_do_not_hide_copied_rows():
+    def table(n: int, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        return pd.DataFrame(
+            {
+                "age": rng.integers(18, 90, n),
+                "c": rng.choice(list("abc"), n),
+                "x": rng.normal(size=n),
+            }
+        )
+
+    real, holdout = table(600, 1), table(200, 2)
+    synthetic = pd.concat([table(570, 3), real.sample(30, random_state=0)], ignore_index=True)
+    # Fresh IDs, as samples number identifiers: every copied row has a new one.
+    real.insert(0, "customer", [f"C{i}" for i in range(len(real))])
+    holdout.insert(0, "customer", [f"H{i}" for i in range(len(holdout))])
+    synthetic.insert(0, "customer", [str(i) for i in range(len(synthetic))])
+    result = evaluate(real, synthetic, holdout=holdout, metrics=["privacy"])
+    assert result.privacy.to_dict()["exact_copy_rate"] == pytest.approx(0.05)
+    assert any("leave out the identifier columns ['customer']" in note for note in result.notes)

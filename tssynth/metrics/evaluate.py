@@ -221,6 +221,32 @@ def _is_windows(data: Any) -> bool:
     return isinstance(data, np.ndarray) and data.ndim == 3
 
 
+def _identifier_columns(real: pd.DataFrame, synthesizer: Any) -> list[Hashable]:
+    """Columns that identify a row: the synthesizer's declared identifiers, and columns of
+    text, integers or categories holding a distinct value on every real row (20 or more).
+
+    Copies of rows are looked for on the other columns: samples number identifiers
+    afresh, so a copied row with a fresh ID would not count as a copy.
+    """
+    declared = getattr(synthesizer, "identifiers_", None) or {}
+    names = [c["name"] for c in declared.get("columns", []) if c["name"] in real.columns]
+    if len(real) >= 20:
+        for name in real.columns:
+            column = real[name]
+            kind = column.dtype
+            labels = (
+                pd.api.types.is_integer_dtype(kind)
+                or pd.api.types.is_string_dtype(kind)
+                or isinstance(kind, pd.CategoricalDtype)
+            )
+            if name in names or not labels or pd.api.types.is_bool_dtype(kind):
+                continue
+            if column.notna().all() and column.nunique() == len(column):
+                names.append(name)
+    keep = [name for name in real.columns if name not in names]
+    return names if keep else []  # a table of identifiers only: nothing else to compare
+
+
 def _check_both_windows(given: dict[str, Any]) -> None:
     """A table beside windows is a mix-up (a long CSV of windows read back): say so."""
     for what, data in given.items():
@@ -587,6 +613,15 @@ def evaluate(
             )
             chosen.discard("temporal")
         real_p, synth_p, hold_p = real_t, synth_t, hold_t
+        identifiers = _identifier_columns(real_t, synthesizer)
+        if identifiers:
+            notes.append(
+                f"Privacy scores leave out the identifier columns {identifiers} (declared to "
+                "the synthesizer, or one distinct value per row): fresh IDs would hide copied "
+                "rows."
+            )
+            real_p, synth_p = real_p.drop(columns=identifiers), synth_p.drop(columns=identifiers)
+            hold_p = None if hold_p is None else hold_p.drop(columns=identifiers)
     result.real, result.synthetic = real_t, synth_t
     if target is not None and "utility" in chosen and target not in real_t.columns:
         raise InvalidParameterError(
