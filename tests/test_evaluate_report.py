@@ -323,3 +323,22 @@ def test_identifier_columns_do_not_hide_copied_rows():
     result = evaluate(real, synthetic, holdout=holdout, metrics=["privacy"])
     assert result.privacy.to_dict()["exact_copy_rate"] == pytest.approx(0.05)
     assert any("leave out the identifier columns ['customer']" in note for note in result.notes)
+
+
+def test_numbers_are_not_read_as_datetimes():
+    real = pd.DataFrame({"d": pd.date_range("2024", periods=60), "x": np.arange(60.0)})
+    with pytest.raises(InvalidDataError, match="'d' holds datetimes in the real data but plain"):
+        evaluate(real, real.assign(d=np.arange(60)), metrics=["fidelity"])
+    # A panel's index as step numbers (DenseVAE windows) only orders the steps.
+    rng = np.random.default_rng(0)
+    panel = pd.DataFrame(
+        {
+            "k": np.repeat(np.arange(20), 8),
+            "t": np.tile(pd.date_range("2024", periods=8), 20),
+            "v": rng.normal(size=160),
+        }
+    )
+    steps = panel.assign(t=np.tile(np.arange(8), 20))
+    result = evaluate(panel, steps, sequence_key="k", sequence_index="t", metrics=["fidelity"])
+    assert result.fidelity.overall == pytest.approx(1.0)
+    assert any("holds step numbers where the real one holds times" in n for n in result.notes)

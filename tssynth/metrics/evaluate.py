@@ -221,6 +221,17 @@ def _is_windows(data: Any) -> bool:
     return isinstance(data, np.ndarray) and data.ndim == 3
 
 
+def _steps_beside_times(real: pd.Series, synthetic: pd.Series) -> bool:
+    """Whether a synthetic time column holds plain numbers where the real one holds
+    datetimes or timedeltas."""
+    times = pd.api.types.is_datetime64_any_dtype(real) or pd.api.types.is_timedelta64_dtype(real)
+    return (
+        times
+        and pd.api.types.is_numeric_dtype(synthetic)
+        and not (pd.api.types.is_bool_dtype(synthetic))
+    )
+
+
 def _identifier_columns(real: pd.DataFrame, synthesizer: Any) -> list[Hashable]:
     """Columns that identify a row: the synthesizer's declared identifiers, and columns of
     text, integers or categories holding a distinct value on every real row (20 or more).
@@ -601,6 +612,15 @@ def evaluate(
                         f"{list(real_t.columns)}."
                     )
             drop = [sequence_key]
+            if sequence_index is not None and _steps_beside_times(
+                real_t[sequence_index], synth_t[sequence_index]
+            ):
+                drop.append(sequence_index)
+                notes.append(
+                    f"The synthetic {sequence_index!r} holds step numbers where the real one "
+                    "holds times (DenseVAE windows): it orders the steps only and is left out "
+                    "of the fidelity and privacy scores."
+                )
             real_t, synth_t = real_t.drop(columns=drop), synth_t.drop(columns=drop)
             hold_t = None if hold_t is None else hold_t.drop(columns=drop)
             if "temporal" in chosen:

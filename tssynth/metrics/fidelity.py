@@ -127,6 +127,13 @@ def column_as_float(series: pd.Series, spec: ColumnSpec, what: str) -> np.ndarra
     -------
     ndarray of float64
     """
+    if spec.value_type in (DATETIME, TIMEDELTA) and ptypes.is_numeric_dtype(series.dtype):
+        kind = "datetimes" if spec.value_type == DATETIME else "time spans"
+        raise InvalidDataError(
+            f"Column {spec.name!r} holds {kind} in the real data but plain numbers "
+            f"({series.dtype}) in the {what} data; convert it to the same kind (numbers would "
+            "be read as counts from 1970)."
+        )
     try:
         if spec.value_type == DATETIME and not ptypes.is_datetime64_any_dtype(series.dtype):
             series = pd.to_datetime(series, utc=spec.tz is not None)
