@@ -335,3 +335,15 @@ def test_skewed_channels_keep_their_quantiles_without_a_pile_up():
     assert counts.max() / sample.size < 0.01
     levels = [0.1, 0.5, 0.9]
     np.testing.assert_allclose(np.quantile(sample, levels), np.quantile(windows, levels), rtol=0.1)
+
+
+def test_long_results_move_their_id_columns_aside_from_value_columns():
+    rng = np.random.default_rng(0)
+    small = {"epochs": 1, "embedding_dim": 4, "compress_dims": (8,), "decompress_dims": (8,)}
+    frame = pd.DataFrame({"window": rng.normal(size=40), "step": rng.normal(size=40)})
+    sample = DenseVAESynthesizer(window=4, **small).fit(frame).sample(3)
+    assert list(sample.columns) == ["_window_", "_step_", "window", "step"]
+    assert sample["_window_"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    indexed = pd.DataFrame({"window": np.arange(40), "x": rng.normal(size=40)})
+    model = DenseVAESynthesizer(window=4, sequence_index="window", **small).fit(indexed)
+    assert list(model.sample(2).columns) == ["_window_", "window", "x"]

@@ -247,14 +247,17 @@ def _as_output_frame(sample: Any, offset: int, ragged: bool = False) -> pd.DataF
 def _sequence_key(synthesizer: Any) -> Any:
     """The column that numbers the sampled sequences or windows (None for tables)."""
     from tssynth import DenseVAESynthesizer
-    from tssynth.data.sequences import WINDOW_ID
+    from tssynth.data.sequences import WINDOW_ID, window_columns
 
     for name in ("sequence_key_", "sequence_key"):
         key = getattr(synthesizer, name, None)
         if key is not None:
             return key
+    if not isinstance(synthesizer, DenseVAESynthesizer):
+        return None
     # Windows cut from one long series are numbered in a fresh "window" column.
-    return WINDOW_ID if isinstance(synthesizer, DenseVAESynthesizer) else None
+    input_format = synthesizer.input_format_
+    return window_columns(input_format)[0] if input_format["kind"] == "long" else WINDOW_ID
 
 
 class TableWriter:

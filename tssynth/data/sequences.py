@@ -24,6 +24,7 @@ entity or time step).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ import pandas as pd
 
 from tssynth._validation import shown
 from tssynth.data.frame import reject_sparse
-from tssynth.data.schema import check_frame
+from tssynth.data.schema import check_frame, free_name
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 
 WINDOW_ID = "window"
@@ -498,6 +499,20 @@ def fitted_columns(X: Any, input_format: dict[str, Any], what: str = "X") -> Any
     return X[names]
 
 
+def window_columns(input_format: dict[str, Any]) -> tuple[Hashable, Hashable]:
+    """The window id and step columns of long results: the fitted ``sequence_key`` and
+    ``sequence_index``, else ``window`` and ``step``, moved aside (``_window_``) from
+    value columns, or an index, of those names."""
+    values = list(input_format.get("columns") or [])
+    step = input_format.get("sequence_index")
+    if step is None:
+        step = free_name(STEP, values)
+    key = input_format.get("sequence_key")
+    if key is None:
+        key = free_name(WINDOW_ID, [*values, step])
+    return key, step
+
+
 def from_windows(windows: np.ndarray, input_format: dict[str, Any]) -> Any:
     """Give ``(n, T, d)`` windows back in the format described by ``input_format``.
 
@@ -515,8 +530,7 @@ def from_windows(windows: np.ndarray, input_format: dict[str, Any]) -> Any:
     if kind == "wide":
         frame = pd.DataFrame(windows[:, :, 0], columns=input_format["columns"])
         return frame.astype(dict(zip(frame.columns, _float_dtypes(input_format), strict=True)))
-    key = WINDOW_ID if input_format["sequence_key"] is None else input_format["sequence_key"]
-    step = STEP if input_format["sequence_index"] is None else input_format["sequence_index"]
+    key, step = window_columns(input_format)
     ids = np.repeat(np.arange(n), T)
     steps = np.tile(np.arange(T), n)
     flat = windows.reshape(n * T, d)
