@@ -221,6 +221,11 @@ def _is_windows(data: Any) -> bool:
     return isinstance(data, np.ndarray) and data.ndim == 3
 
 
+def _without(columns: list[Hashable], *frames: pd.DataFrame | None) -> list[pd.DataFrame | None]:
+    """``frames`` without ``columns`` (a frame not given stays None)."""
+    return [None if frame is None else frame.drop(columns=columns) for frame in frames]
+
+
 def _steps_beside_times(real: pd.Series, synthetic: pd.Series) -> bool:
     """Whether a synthetic time column holds plain numbers where the real one holds
     datetimes or timedeltas."""
@@ -621,8 +626,7 @@ def evaluate(
                     "holds times (DenseVAE windows): it orders the steps only and is left out "
                     "of the fidelity and privacy scores."
                 )
-            real_t, synth_t = real_t.drop(columns=drop), synth_t.drop(columns=drop)
-            hold_t = None if hold_t is None else hold_t.drop(columns=drop)
+            real_t, synth_t, hold_t = _without(drop, real_t, synth_t, hold_t)
             if "temporal" in chosen:
                 _panel_temporal_inputs(
                     result, real, synthetic, sequence_key, sequence_index, window, discrete_columns
@@ -640,8 +644,7 @@ def evaluate(
                 "the synthesizer, or one distinct value per row): fresh IDs would hide copied "
                 "rows."
             )
-            real_p, synth_p = real_p.drop(columns=identifiers), synth_p.drop(columns=identifiers)
-            hold_p = None if hold_p is None else hold_p.drop(columns=identifiers)
+            real_p, synth_p, hold_p = _without(identifiers, real_p, synth_p, hold_p)
     result.real, result.synthetic = real_t, synth_t
     if target is not None and "utility" in chosen and target not in real_t.columns:
         raise InvalidParameterError(
