@@ -14,7 +14,7 @@ from tssynth.data.sequences import (
     to_windows,
     window_starts,
 )
-from tssynth.exceptions import InvalidDataError, InvalidParameterError
+from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
 
 
 def _panel() -> pd.DataFrame:
@@ -91,7 +91,9 @@ def test_index_long_frame_and_padding():
     assert np.isnan(padded[1, 3:, 0]).all()
     entities, starts = window_starts(index.lengths, 4, 1)
     np.testing.assert_array_equal(entities, [0, 0])
-    np.testing.assert_array_equal(cut_windows(padded, entities, starts, 4)[1, :, 0], [1, 2, 3, 4])
+    steps = frame[["x"]].to_numpy()[index.order]
+    windows = cut_windows(steps, index.lengths, entities, starts, 4)
+    np.testing.assert_array_equal(windows[1, :, 0], [1, 2, 3, 4])
 
 
 @pytest.mark.parametrize(
@@ -131,9 +133,26 @@ def test_bad_window_parameters_are_named(kwargs, match):
 @pytest.mark.parametrize("stride", [1, 3])
 def test_windows_of_one_long_series_are_a_view_equal_to_gathering_them(stride):
     # Overlapping windows of a 1,000,000-step series took 3.3 GB as copies; a view takes none.
-    padded = np.random.default_rng(0).normal(size=(1, 50, 3))
+    series = np.random.default_rng(0).normal(size=(50, 3))
     entities, starts = window_starts(np.array([50]), 8, stride)
-    windows = cut_windows(padded, entities, starts, 8)
-    gathered = padded[entities[:, None], starts[:, None] + np.arange(8)[None, :]]
+    windows = cut_windows(series, np.array([50]), entities, starts, 8)
+    gathered = series[starts[:, None] + np.arange(8)[None, :]]
     np.testing.assert_array_equal(windows, gathered)
-    assert np.shares_memory(windows, padded)
+    assert np.shares_memory(windows, series)
+
+
+def test_entities_shorter_than_a_window_are_named_and_long_ones_cost_their_own_steps():
+    lengths = np.array([2, 30, 3, 6])
+    frame = pd.DataFrame(
+        {
+            "k": np.repeat(["a", "b", "c", "d"], lengths),
+            "t": np.concatenate([np.arange(n) for n in lengths]),
+            "v": np.arange(lengths.sum(), dtype=float),
+        }
+    )
+    with pytest.warns(DataWarning, match=r"2 of the 4 sequences .* shorter than window=4 .*'a'"):
+        windows, _ = to_windows(frame, window=4, stride=2, sequence_key="k", sequence_index="t")
+    # b gives 14 windows, d gives 2; each window holds its entity's own consecutive steps.
+    assert windows.shape == (16, 4, 1)
+    np.testing.assert_array_equal(windows[0, :, 0], [2, 3, 4, 5])
+    np.testing.assert_array_equal(windows[-1, :, 0], [37, 38, 39, 40])

@@ -18,12 +18,13 @@ The building blocks are separate so that variable-length models can reuse them:
 :func:`index_long_frame` sorts and validates a long frame into entity codes,
 positions and lengths; :func:`pad_sequences` scatters the rows into a padded
 ``(n_entities, T_max, d)`` array; :func:`window_starts` / :func:`cut_windows` cut
-padded sequences into fixed windows. Everything is vectorised (no loop per row,
-entity or time step).
+sequences laid back to back (no padding) into fixed windows. Everything is
+vectorised (no loop per row, entity or time step).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ import pandas as pd
 from tssynth._validation import shown
 from tssynth.data.frame import reject_sparse
 from tssynth.data.schema import check_frame, free_name
-from tssynth.exceptions import InvalidDataError, InvalidParameterError
+from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
 
 WINDOW_ID = "window"
 STEP = "step"
@@ -240,21 +241,37 @@ def window_starts(lengths: np.ndarray, window: int, stride: int) -> tuple[np.nda
     return entities, starts
 
 
-def cut_windows(padded: np.ndarray, entities: np.ndarray, starts: np.ndarray, window: int):
-    """Gather windows ``padded[e, s : s + window]`` for every (entity, start) pair.
+def cut_windows(
+    steps: np.ndarray,
+    lengths: np.ndarray,
+    entities: np.ndarray,
+    starts: np.ndarray,
+    window: int,
+) -> np.ndarray:
+    """Gather the ``window`` steps from ``starts`` of every entity in ``entities``.
+
+    Parameters
+    ----------
+    steps : ndarray of shape (sum(lengths), d)
+        Every entity's steps back to back (no padding: one long series among short
+        ones costs only its own steps).
+    lengths : ndarray of int, shape (n_entities,)
+    entities, starts : ndarray of int, shape (n_windows,)
+    window : int
 
     Returns
     -------
     ndarray of shape (n_windows, window, d)
-        A read-only strided view of ``padded`` for a single series (windows overlap,
+        A read-only strided view of ``steps`` for a single series (windows overlap,
         so copying them would take ``window`` times the series' memory), else a copy.
     """
-    if len(padded) == 1 and len(starts) > 1:  # one long series: a strided view, no copy
+    if len(lengths) == 1 and len(starts) > 1:  # one long series: a strided view, no copy
         stride = int(starts[1] - starts[0])
-        views = np.lib.stride_tricks.sliding_window_view(padded[0], window, axis=0)
+        views = np.lib.stride_tricks.sliding_window_view(steps, window, axis=0)
         return views[: starts[-1] + 1 : stride].transpose(0, 2, 1)
-    steps = starts[:, None] + np.arange(window)[None, :]
-    return padded[entities[:, None], steps]
+    offsets = np.cumsum(lengths) - lengths
+    rows = (offsets[entities] + starts)[:, None] + np.arange(window)[None, :]
+    return steps[rows]
 
 
 # ------------------------------------------------------------------ formats
@@ -365,22 +382,32 @@ def _from_long(
     _check_numeric_columns(values_frame, what)
     index = index_long_frame(frame, sequence_key, sequence_index)
     values = _float_array(values_frame.to_numpy(dtype=np.float64, na_value=np.nan), what)
-    padded = pad_sequences(values[index.order], index.codes, index.positions, index.lengths)
+    steps = values[index.order]  # every entity's steps back to back, in time order
     if window is None:
         if len(np.unique(index.lengths)) > 1:
             raise InvalidDataError(
                 f"The sequences of {what} have different lengths (from {index.lengths.min()} to "
                 f"{index.lengths.max()} steps); pass window= to cut them into fixed windows."
             )
-        windows = padded
+        windows = pad_sequences(steps, index.codes, index.positions, index.lengths)
     else:
         longest = int(index.lengths.max(initial=0))
         if window > longest:
             raise InvalidDataError(
                 f"window={window} is longer than the longest series in {what} ({longest} steps)."
             )
+        short = np.flatnonzero(index.lengths < window)
+        if short.size:
+            warnings.warn(
+                f"{short.size} of the {len(index.lengths)} sequences of {what} are shorter than "
+                f"window={window} steps and give no window (first: entity "
+                f"{shown(index.keys[short[0]])}, {index.lengths[short[0]]} steps); pass a "
+                "smaller window to use them.",
+                DataWarning,
+                stacklevel=4,
+            )
         entities, starts = window_starts(index.lengths, window, stride)
-        windows = cut_windows(padded, entities, starts, window)
+        windows = cut_windows(steps, index.lengths, entities, starts, window)
     columns = list(values_frame.columns)
     fmt = {
         "kind": "series" if series else "long",
