@@ -342,3 +342,12 @@ def test_numbers_are_not_read_as_datetimes():
     result = evaluate(panel, steps, sequence_key="k", sequence_index="t", metrics=["fidelity"])
     assert result.fidelity.overall == pytest.approx(1.0)
     assert any("holds step numbers where the real one holds times" in n for n in result.notes)
+
+
+def test_long_column_labels_stay_apart_in_the_plots():
+    from tssynth.metrics.report import _short_label
+
+    names = [f"a_very_long_column_name_about_measurement_{i:03d}_mean" for i in range(3)]
+    labels = [_short_label(name, 16) for name in names]
+    assert len(set(labels)) == 3 and all(len(label) == 16 for label in labels)
+    assert _short_label("age", 16) == "age"

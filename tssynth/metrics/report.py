@@ -75,6 +75,16 @@ def _matplotlib() -> _Figures | None:
     return _Figures(Figure)
 
 
+def _short_label(label: Any, width: int) -> str:
+    """``label`` in at most ``width`` characters, cut in the middle: long names that share
+    a prefix (``measurement_017_mean``) stay apart by their ends."""
+    text = str(label)
+    if len(text) <= width:
+        return text
+    tail = (width - 1) // 2
+    return f"{text[: width - 1 - tail]}…{text[-tail:]}"
+
+
 def _png(fig: Any, plt: Any) -> str:
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -131,7 +141,7 @@ def _column_plot(plt: Any, real: pd.Series, synth: pd.Series, spec: Any) -> str:
         ax.bar(x - 0.2, r_top.to_numpy(), 0.4, color=_REAL, label="real")
         ax.bar(x + 0.2, s_top.to_numpy(), 0.4, color=_SYNTH, label="synthetic")
         ax.set_xticks(x)
-        ax.set_xticklabels([str(label)[:14] for label in labels], rotation=60, ha="right")
+        ax.set_xticklabels([_short_label(label, 14) for label in labels], rotation=60, ha="right")
         ax.set_ylabel("share")
     else:
         r = column_as_float(real, spec, "real")
@@ -203,7 +213,7 @@ def _correlation_plot(
         "continuous columns",
         "those whose correlations differ most between the real and synthetic data",
     )
-    names = [str(numeric[i].name)[:16] for i in keep]
+    names = [_short_label(numeric[i].name, 16) for i in keep]
     size = _matrix_inches(len(names))
     fig, axes = plt.subplots(1, 3, figsize=(3 * size, size))
     titles = ("real", "synthetic", "|real - synthetic|")
@@ -249,9 +259,9 @@ def _pair_score_plot(
     fig, ax = plt.subplots(figsize=(size + 1, size))
     image = ax.imshow(matrix, vmin=0.5, vmax=1, cmap="viridis")
     ax.set_xticks(range(len(names)))
-    ax.set_xticklabels([n[:16] for n in names], rotation=90, fontsize=7)
+    ax.set_xticklabels([_short_label(n, 16) for n in names], rotation=90, fontsize=7)
     ax.set_yticks(range(len(names)))
-    ax.set_yticklabels([n[:16] for n in names], fontsize=7)
+    ax.set_yticklabels([_short_label(n, 16) for n in names], fontsize=7)
     ax.set_title("Pair trend scores (1 = same relationship)")
     fig.colorbar(image, ax=ax, shrink=0.7)
     return _png(fig, plt), note
