@@ -485,15 +485,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
                 if context is not None:  # the chunk's own rows of the context file
                     given["context"] = context.iloc[done : done + size].reset_index(drop=True)
                 sample = synthesizer.sample(size, **given)
-                if arrays:
-                    writer.write(sample)
-                    done += size
-                    bar.update(size)
-                    continue
-                frame = _as_output_frame(sample, done, ragged)
-                if key is not None and key in frame.columns and done:
-                    frame[key] = _offset_keys(frame[key], done)
-                writer.write(frame)
+                if not arrays:
+                    sample = _as_output_frame(sample, done, ragged)
+                    if key is not None and key in sample.columns and done:
+                        sample[key] = _offset_keys(sample[key], done)
+                writer.write(sample)
                 done += size
                 bar.update(size)
         writer.close()

@@ -226,19 +226,14 @@ def _accumulate(
 
     The loss is a mean over records, so a piece weighs its share of the records.
     """
-    if len(pieces) == 1:
-        terms = module.loss([t.index_select(0, pieces[0]) for t in tensors], kl_weight, generator)
-        terms.total.backward()
-        return terms
     records = sum(len(piece) for piece in pieces)
-    sums = None
+    parts = []
     for piece in pieces:
         terms = module.loss([t.index_select(0, piece) for t in tensors], kl_weight, generator)
-        share = len(piece) / records
+        share = len(piece) / records  # 1.0 for a whole batch: exact
         (terms.total * share).backward()
-        part = [term.detach() * share for term in terms]
-        sums = part if sums is None else [a + b for a, b in zip(sums, part, strict=True)]
-    return type(terms)(*sums)
+        parts.append(type(terms)(*(term.detach() * share for term in terms)))
+    return _sum_terms(parts)
 
 
 def _accumulate_private(
@@ -258,7 +253,7 @@ def _accumulate_private(
     noise once for the whole batch, so the privacy accounting is unchanged.
     """
     records = sum(len(piece) for piece in pieces)
-    sums = None
+    parts = []
     for number, piece in enumerate(pieces):
         if number:
             optimizer.zero_grad(set_to_none=True)  # after a skipped step: the sums stay
@@ -271,9 +266,13 @@ def _accumulate_private(
         if number < len(pieces) - 1:
             optimizer.signal_skip_step(do_skip=True)
             optimizer.step()
-        part = [term.detach().sum() / records for term in per_record]
-        sums = part if sums is None else [a + b for a, b in zip(sums, part, strict=True)]
-    return type(per_record)(*sums)
+        parts.append(type(per_record)(*(term.detach().sum() / records for term in per_record)))
+    return _sum_terms(parts)
+
+
+def _sum_terms(parts: list[Any]) -> Any:
+    """Loss terms added up over a batch's pieces, each already weighted by its share."""
+    return type(parts[0])(*(sum(column) for column in zip(*parts, strict=True)))
 
 
 def _evaluate(

@@ -51,6 +51,7 @@ from tssynth.data.schema import (
     ColumnSpec,
     integer_extremes,
     nanoseconds_per_unit,
+    numpy_dtype,
     restore_categorical,
     restore_continuous,
     time_step,
@@ -176,10 +177,8 @@ def decimal_step(observed: np.ndarray, precision: Any = np.float64) -> float:
 
 def float_precision(dtype: Any) -> Any:
     """The numpy float type a column's values were stored in (float64 unless narrower)."""
-    numpy_dtype = getattr(dtype, "numpy_dtype", dtype)
-    if isinstance(numpy_dtype, np.dtype) and numpy_dtype.kind == "f" and numpy_dtype.itemsize < 8:
-        return numpy_dtype.type
-    return np.float64
+    stored = numpy_dtype(dtype)
+    return stored.type if stored.kind == "f" and stored.itemsize < 8 else np.float64
 
 
 def coarsest_multiple(values: np.ndarray, step: float) -> float:

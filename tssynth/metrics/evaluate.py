@@ -230,11 +230,8 @@ def _steps_beside_times(real: pd.Series, synthetic: pd.Series) -> bool:
     """Whether a synthetic time column holds plain numbers where the real one holds
     datetimes or timedeltas."""
     times = pd.api.types.is_datetime64_any_dtype(real) or pd.api.types.is_timedelta64_dtype(real)
-    return (
-        times
-        and pd.api.types.is_numeric_dtype(synthetic)
-        and not (pd.api.types.is_bool_dtype(synthetic))
-    )
+    numbers = pd.api.types.is_numeric_dtype(synthetic) and not pd.api.types.is_bool_dtype(synthetic)
+    return times and numbers
 
 
 def _identifier_columns(real: pd.DataFrame, synthesizer: Any) -> list[Hashable]:
