@@ -389,3 +389,93 @@ def test_coarse_grids_are_found_and_samples_stay_on_them():
         np.testing.assert_allclose(counts, np.round(counts), atol=1e-9, err_msg=column)
     assert (sample["slot"].dt.minute % 15 == 0).all() and (sample["slot"].dt.second == 0).all()
     assert sample["rate"].isin(np.round(np.arange(1, 30) * 0.15, 2)).all()
+
+
+@pytest.mark.parametrize(
+    ("mean", "sd", "low", "high"),
+    [(0.0, 1.0, -0.5, 2.0), (0.0, 1.0, 1.5, 4.0), (3.0, 0.5, -1.0, 0.0), (0.0, 1.0, 30.0, 30.1)],
+)
+def test_truncated_normal_draws_the_conditioned_distribution(mean, sd, low, high):
+    from scipy.stats import kstest, truncnorm
+
+    from tssynth.data.truncated import truncated_normal
+
+    n = 4000
+    full = np.full(n, 1.0)
+    draws = truncated_normal(
+        mean * full, sd * full, low * full, high * full, np.random.default_rng(0)
+    )
+    assert draws.min() >= low and draws.max() <= high
+    reference = truncnorm((low - mean) / sd, (high - mean) / sd, loc=mean, scale=sd)
+    assert kstest(draws, reference.cdf).pvalue > 0.01  # also 30 sd out, past a naive CDF
+
+
+def test_truncated_normal_gives_the_nearest_bound_past_the_cdf_range():
+    from tssynth.data.truncated import truncated_normal
+
+    one = np.ones(3)
+    draws = truncated_normal(
+        0 * one, one, np.array([50.0, -61, -2]), np.array([51.0, -60, 2]), np.random.default_rng(0)
+    )
+    assert draws[0] == 50.0 and draws[1] == -60.0 and -2 <= draws[2] <= 2
+
+
+def test_noise_past_the_range_is_folded_back_without_piling_on_the_bounds():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"uniform": rng.uniform(0, 1, 2000), "amount": rng.lognormal(3, 1.5, 2000)}
+    )
+    transformer = fit_transformer(frame)
+    n = 20_000
+    means = rng.uniform(-1, 1, (n, 2))
+    softmax = [s for s in transformer.spans if s.kind == SOFTMAX]
+    choices = np.stack([rng.integers(0, s.stop - s.start, n) for s in softmax], axis=1)
+    drawn = transformer.decode_draws(means, choices, np.full(2, 0.5), np.random.default_rng(1))
+    out = transformer.assemble([drawn])
+    for column in frame:
+        low, high = frame[column].min(), frame[column].max()
+        assert out[column].between(low, high).all()
+        # clipping put 14 % of these draws on a bound; folding spreads them out
+        assert (out[column] == low).mean() < 0.001 and (out[column] == high).mean() < 0.001
+
+
+def test_skewed_non_negative_columns_are_modelled_on_the_log_scale():
+    from tssynth.data.transformer import log_shift
+
+    rng = np.random.default_rng(0)
+    amounts = rng.lognormal(0, 1.5, 3000)
+    with_zeros = np.where(rng.random(3000) < 0.3, 0.0, amounts + 0.25)
+    assert log_shift(amounts) == 0.0  # log(x)
+    assert log_shift(with_zeros) == with_zeros[with_zeros > 0].min()  # log(x + smallest > 0)
+    for unskewed in (rng.normal(10, 1, 3000), rng.uniform(0, 1, 3000), -amounts, amounts - 1):
+        assert np.isnan(log_shift(unskewed))
+    # the top 0.1 % of a Pareto column survives the round trip and sampling's modes
+    pareto = pd.DataFrame({"x": rng.pareto(1.5, 3000) + 1.0})
+    transformer = fit_transformer(pareto)
+    back = transformer.inverse_transform(transformer.transform(pareto))
+    np.testing.assert_allclose(back["x"], pareto["x"], rtol=1e-4)
+
+
+def test_zeros_of_a_logged_column_come_back_exactly_without_a_point_mass_mode():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": np.where(rng.random(2000) < 0.3, 0.0, rng.lognormal(0, 1, 2000))})
+    transformer = DataTransformer(max_modes=1, random_state=0).fit(frame, infer_schema(frame))
+    assert transformer._log_rows.size == 1
+    array = transformer.transform(frame)
+    back = transformer.inverse_transform(array.astype(np.float32))
+    assert (back["x"][frame["x"] == 0] == 0.0).all()  # not 1e-7: float32 rounding snapped
+
+
+def test_state_from_before_the_log_transform_still_loads():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(5, 1, 500), "y": rng.lognormal(0, 1, 500)})
+    transformer = fit_transformer(frame)
+    state = transformer.to_state()
+    assert state["continuous"]["shift"][1] == 0.0  # y is logged
+    del state["continuous"]["shift"]
+    old = DataTransformer.from_state(state)
+    assert old._log_rows.size == 0
+    array = transformer.transform(frame)
+    np.testing.assert_array_equal(
+        old.inverse_transform(array)["x"], transformer.inverse_transform(array)["x"]
+    )

@@ -20,7 +20,9 @@ def load_example(name: str):
 def test_normal_distribution_example_recovers_mean_and_std():
     result = load_example("normal_distribution").main(seed=0)
     assert result["mean_error"] < 0.02
-    assert result["std_error"] < 0.02
+    assert result["std_error"] < 0.05
+    # no pile-up on the training extremes: 15,000 draws of a continuous value, none twice
+    assert result["top_value_share"] < 1e-3
 
 
 def test_private_release_example_reports_spent_budget_and_verdicts():
