@@ -60,6 +60,16 @@ def test_fit_with_identifiers_numbers_them_afresh(files):
     assert not (files / "bad.tssynth").exists()
 
 
+def test_warnings_are_one_line_without_source_paths(files, capsys):
+    data = pd.read_csv(files / "real.csv").assign(person=lambda d: [f"p{i}" for i in range(len(d))])
+    data.to_csv(files / "people_warned.csv", index=False)
+    args = ["fit", str(files / "people_warned.csv"), "--epochs", "1", "-q"]
+    assert main([*args, "-o", str(files / "warned.tssynth")]) == 0
+    err = capsys.readouterr().err
+    assert "tssynth: warning: Column 'person' has a different value" in err
+    assert ".py:" not in err and "DataWarning" not in err
+
+
 def sample_args(generator, out, n: int) -> list[str]:
     return ["sample", str(generator), "-n", str(n), "--chunk-size", "7", "-o", str(out), "-q"]
 

@@ -41,9 +41,14 @@ def test_adult_evaluation_and_report_hold_every_plot(adult_parts, tmp_path):
     assert 0.35 < data["privacy"]["share_closer_to_train"] < 0.65
 
     frame = result.to_frame()
-    assert list(frame.columns) == ["section", "metric", "value"]
+    assert list(frame.columns) == ["section", "metric", "value", "text"]
     row = frame[(frame.section == "utility") & (frame.metric == "synthetic.roc_auc")]
     assert row["value"].iloc[0] == data["utility"]["synthetic"]["roc_auc"]
+    assert frame["value"].dtype == np.float64
+    task = frame[(frame.section == "utility") & (frame.metric == "task")]
+    assert task["text"].iloc[0] == "classification" and np.isnan(task["value"].iloc[0])
+    frame.to_parquet(tmp_path / "scores.parquet")  # one type per column
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "scores.parquet"), frame)
 
     path = result.save_html(tmp_path / "adult.html")
     text = path.read_text(encoding="utf-8")
@@ -214,7 +219,8 @@ def test_a_failing_section_keeps_the_others(adult_parts, tmp_path, monkeypatch):
     data = result.to_dict()
     assert data["errors"] == {"privacy": message} and data["fidelity"]["overall"] > 0.9
     frame = result.to_frame()
-    assert frame[frame.metric == "error"].values.tolist() == [["privacy", "error", message]]
+    error = frame[frame.metric == "error"]
+    assert error[["section", "text"]].values.tolist() == [["privacy", message]]
     text = result.save_html(tmp_path / "failed.html").read_text(encoding="utf-8")
     assert f"failed: {message}" in text and 'id="plot-correlation"' in text
 

@@ -68,6 +68,14 @@ def test_multiclass_utility_with_a_class_missing_from_synthetic():
     assert 0.0 <= report.synthetic["roc_auc"] <= 1.0 and not np.isnan(report.overall)
 
 
+def test_a_test_set_of_one_class_gives_nan_auc_with_a_note():
+    train, synth = _table(400, 0), _table(400, 1)
+    test = _table(400, 2)
+    report = utility_report(train, synth, test[test["label"] == "yes"], "label", n_threads=1)
+    assert np.isnan(report.real["roc_auc"]) and np.isnan(report.overall)
+    assert any("test rows hold 1 of the real rows' classes" in note for note in report.notes)
+
+
 def test_utility_errors_name_the_problem():
     train = _table(100, 0)
     with pytest.raises(InvalidParameterError, match="target 'nope'"):
@@ -77,6 +85,10 @@ def test_utility_errors_name_the_problem():
     single = train.assign(label="yes")
     with pytest.raises(InvalidDataError, match="single class"):
         utility_report(train, single, train, "label", n_threads=1)
+    # two synthetic classes, one of them unknown to the real rows: the message says so
+    invented = single.assign(label=np.where(np.arange(len(single)) % 2, "yes", "maybe"))
+    with pytest.raises(InvalidDataError, match="single class of 'label' once the 50 rows"):
+        utility_report(train, invented, train, "label", n_threads=1)
 
 
 def test_nearest_neighbours_are_exact():

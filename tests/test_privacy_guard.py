@@ -156,12 +156,13 @@ def test_evaluate_carries_the_attack_and_the_verdict(parts, tmp_path):
     # 600 of 800 members sit on a synthetic row: AUC = 0.75 * 1 + 0.25 * 0.5.
     assert data["membership_inference"]["roc_auc"] == pytest.approx(0.875, abs=0.01)
     assert data["verdict"]["status"] == "warn" and data["verdict"]["epsilon"] == 2.98
-    frame = result.to_frame().set_index("metric")["value"]
+    frame = result.to_frame().set_index("metric")
     assert (
-        frame["verdict.status"] == "warn"
-        and "closer to a training row" in frame["verdict.reasons.0"]
+        frame.loc["verdict.status", "text"] == "warn"
+        and "closer to a training row" in frame.loc["verdict.reasons.0", "text"]
     )
-    assert frame["membership_inference.roc_auc"] == data["membership_inference"]["roc_auc"]
+    auc = frame.loc["membership_inference.roc_auc"]
+    assert auc["value"] == data["membership_inference"]["roc_auc"] and pd.isna(auc["text"])
     text = result.save_html(tmp_path / "privacy.html").read_text(encoding="utf-8")
     assert 'id="privacy-verdict"' in text and "Privacy verdict: WARN" in text
     assert 'id="plot-mia-roc"' in text and "ε = 2.98" in text

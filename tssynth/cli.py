@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tssynth.exceptions import InvalidParameterError, TssynthError
+from tssynth.exceptions import DataWarning, InvalidParameterError, PrivacyWarning, TssynthError
 from tssynth.serialization import check_save_path, write_atomic
 
 PROG = "tssynth"
@@ -888,6 +888,20 @@ def _one_line(exc: BaseException) -> str:
     return text
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one ``tssynth: warning: ...`` line, without the source path."""
+    own = issubclass(category, (DataWarning, PrivacyWarning))
+    label = "" if own else f"{category.__name__}: "
+    print(f"{PROG}: warning: {label}{' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tssynth`` command line; returns the exit status.
 
@@ -907,7 +921,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        with warnings.catch_warnings():
+            if not args.debug:
+                warnings.showwarning = _show_warning
+            return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -138,10 +138,12 @@ class EvaluationResult:
         return out
 
     def to_frame(self) -> pd.DataFrame:
-        """Every number as one row: ``section``, ``metric`` (dotted path), ``value``.
+        """Every result as one row: ``section``, ``metric`` (dotted path), ``value``, ``text``.
 
-        The privacy verdict adds ``verdict.status`` and one ``verdict.reasons.<i>``
-        row per reason, and a failed section one ``error`` row (text values).
+        Numbers are in the float ``value`` column; text results (the task, the privacy
+        verdict's ``verdict.status`` and one ``verdict.reasons.<i>`` row per reason, a
+        failed section's ``error``) in the string ``text`` column, so the frame
+        writes to Parquet as well as CSV.
         """
         rows = []
         for section in SECTIONS:
@@ -155,7 +157,15 @@ class EvaluationResult:
                 for i, reason in enumerate(verdict.reasons)
             )
         rows.extend((section, "error", message) for section, message in self.errors.items())
-        return pd.DataFrame(rows, columns=["section", "metric", "value"])
+        numbers = [isinstance(value, (int, float, np.number, np.bool_)) for _, _, value in rows]
+        values = [float(v) if n else np.nan for (_, _, v), n in zip(rows, numbers, strict=True)]
+        texts = [
+            None if n or v is None else str(v) for (_, _, v), n in zip(rows, numbers, strict=True)
+        ]
+        frame = pd.DataFrame(rows, columns=["section", "metric", "value"])
+        frame["value"] = np.asarray(values, dtype=np.float64)
+        frame["text"] = pd.array(texts, dtype="string")
+        return frame
 
     def save_html(self, path: str | Path, *, title: str = "tssynth evaluation") -> Path:
         """Write one self-contained HTML report (numbers, tables, embedded plots).

@@ -338,9 +338,17 @@ def utility_report(
             matrices["synthetic"] = matrices["synthetic"][~unseen]
             targets["synthetic"] = targets["synthetic"][~unseen]
         for what in ("real", "synthetic"):
-            if np.unique(targets[what].astype(str)).size < 2:
+            classes = np.unique(targets[what].astype(str))
+            if classes.size < 2:
+                left_out = (
+                    f" once the {int(unseen.sum())} rows of classes absent from the real rows "
+                    "are left out"
+                    if what == "synthetic" and unseen.any()
+                    else ""
+                )
                 raise InvalidDataError(
-                    f"The {what} rows hold a single class of {target!r}; a classifier needs two."
+                    f"The {what} rows hold a single class of {target!r}{left_out} "
+                    f"({classes[0] if classes.size else 'none'!r}); a classifier needs two."
                 )
     else:
         labels = []
@@ -360,6 +368,14 @@ def utility_report(
     primary = "roc_auc" if task == CLASSIFICATION else "r2"
 
     real_score, synth_score = scores["real"][primary], scores["synthetic"][primary]
+    if task == CLASSIFICATION:
+        known = set(map(str, labels))
+        ranked = {str(v) for v in targets["test"]} & known
+        if len(ranked) < 2:
+            notes.append(
+                f"ROC AUC is NaN: the test rows hold {len(ranked)} of the real rows' classes "
+                f"of {target!r} and ranking needs two; give test rows of both classes."
+            )
     if np.isnan(real_score) or np.isnan(synth_score) or real_score <= 0:
         overall = float("nan")
     else:
