@@ -449,6 +449,21 @@ def test_skewed_non_negative_columns_are_modelled_on_the_log_scale():
     assert log_shift(with_zeros) == with_zeros[with_zeros > 0].min()  # log(x + smallest > 0)
     for unskewed in (rng.normal(10, 1, 3000), rng.uniform(0, 1, 3000), -amounts, amounts - 1):
         assert np.isnan(log_shift(unskewed))
+    # far from zero the log is nearly linear and would cost float resolution
+    assert np.isnan(log_shift(1e18 + np.round(rng.pareto(1.0, 3000) * 1e4)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow near the float limit
+        assert np.isnan(log_shift(np.linspace(1.0e308, 1.7e308, 200) ** 1.0))
+    # declared bounds may reach below zero: such a column stays on its raw scale
+    frame = pd.DataFrame({"x": amounts})
+    bounded = DataTransformer(random_state=0).fit(
+        frame, infer_schema(frame, metadata={"bounds": {"x": [-10, 1000]}})
+    )
+    assert bounded._log_rows.size == 0
+    inside = pd.DataFrame({"x": [-5.0, -0.5, 0.0, 2.0]})
+    np.testing.assert_allclose(
+        bounded.inverse_transform(bounded.transform(inside))["x"], inside["x"], atol=1e-6
+    )
     # the top 0.1 % of a Pareto column survives the round trip and sampling's modes
     pareto = pd.DataFrame({"x": rng.pareto(1.5, 3000) + 1.0})
     transformer = fit_transformer(pareto)
@@ -472,10 +487,49 @@ def test_state_from_before_the_log_transform_still_loads():
     transformer = fit_transformer(frame)
     state = transformer.to_state()
     assert state["continuous"]["shift"][1] == 0.0  # y is logged
-    del state["continuous"]["shift"]
+    del state["continuous"]["shift"], state["continuous"]["part"], state["split_bounds"]
     old = DataTransformer.from_state(state)
     assert old._log_rows.size == 0
     array = transformer.transform(frame)
     np.testing.assert_array_equal(
         old.inverse_transform(array)["x"], transformer.inverse_transform(array)["x"]
     )
+
+
+def _event_times(n: int, seed: int = 0, tz: str | None = None) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    minutes = np.round(np.clip(rng.normal(13, 2.5, n), 0, 23.9) * 60)
+    times = pd.Series(day + pd.to_timedelta(minutes, unit="min"))
+    return times.dt.tz_localize(tz, nonexistent="shift_forward", ambiguous=False) if tz else times
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Berlin"])
+def test_datetimes_are_modelled_as_day_and_time_of_day_and_round_trip(tz):
+    times = _event_times(500, tz=tz)
+    frame = pd.DataFrame({"when": times.where(np.arange(500) % 10 != 0), "x": np.arange(500.0)})
+    transformer = fit_transformer(frame)
+    assert transformer._cont_part.tolist() == [1, 2, 0]  # day, time of day, x
+    back = transformer.inverse_transform(transformer.transform(frame))
+    pd.testing.assert_series_equal(back["when"], frame["when"])  # exact, NaT kept
+    rng = np.random.default_rng(1)
+    noise = rng.uniform(-1, 1, size=(3000, transformer.output_dim))
+    out = transformer.inverse_transform(
+        noise, sigmas=np.ones(transformer.output_dim), random_state=rng
+    )["when"].dropna()
+    assert out.between(times.min(), times.max()).all()
+    assert (out.dt.second == 0).all()  # the minute grid of the times of day
+
+
+def test_dates_and_single_days_are_not_split():
+    times = _event_times(300)
+    for column in (
+        times.dt.normalize(),
+        pd.Timestamp("2024-03-01") + (times - times.dt.normalize()),
+    ):
+        frame = pd.DataFrame({"when": column})
+        assert fit_transformer(frame)._cont_part.tolist() == [0]
+    frame = pd.DataFrame({"when": times})
+    assert DataTransformer(split_times=False).fit(
+        frame, infer_schema(frame)
+    )._cont_part.tolist() == [0]

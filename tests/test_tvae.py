@@ -347,3 +347,18 @@ def test_heavy_tails_are_sampled_without_a_pile_on_the_minimum():
     assert (out == real.min()).mean() < 0.005  # clipping put 6.7 % there
     ratio = np.quantile(out, [0.01, 0.5, 0.99, 0.999]) / np.quantile(real, [0.01, 0.5, 0.99, 0.999])
     assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio  # the tail's top was cut to 0.4
+
+
+def test_the_hours_of_timestamps_spread_over_a_year_are_learned():
+    rng = np.random.default_rng(0)
+    n = 2000
+    day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    hours = np.clip(rng.normal(13, 2.5, n), 0, 23.9)
+    frame = pd.DataFrame({"when": day + pd.to_timedelta(np.round(hours * 60), unit="min")})
+    model = TVAESynthesizer(epochs=30, batch_size=200, random_state=0, **SMALL)
+    out = model.fit(frame).sample(n)["when"]
+    real = np.bincount(frame["when"].dt.hour, minlength=24) / n
+    fake = np.bincount(out.dt.hour, minlength=24) / n
+    # one mixture over the year's timestamps spread them over all hours: distance 0.56
+    assert 0.5 * np.abs(real - fake).sum() < 0.15
+    assert out.between(frame["when"].min(), frame["when"].max()).all()

@@ -38,7 +38,9 @@ from tssynth.exceptions import GeneratorFileError
 
 _BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 MAGIC = b"TSSYNTH\x00"
-FORMAT_VERSION = 1
+# 2: a transformer's continuous rows may be log-scaled or a datetime's day / time of day
+# (the "shift" and "part" state, read as absent from format 1 files, which still load).
+FORMAT_VERSION = 2
 _LENGTH = struct.Struct("<I")
 
 

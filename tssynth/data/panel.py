@@ -546,15 +546,22 @@ class PanelTransformer:
                 + 6 * (panel.time is not None)
             )
             weights = 1.0 / panel.lengths[panel.codes]
-        # No log scale for skewed columns: the DVAE calibrates its draws to the training
-        # quantiles within each mode, which restores long tails on the raw scale, and
-        # its measured results (docs/dvae.md) were taken without it.
-        settings = {"max_modes": self.max_modes, "random_state": self.random_state}
-        self.steps = DataTransformer(**settings, log_skewed=False)
+        # One model column per feature, on its raw scale: no log scale for skewed
+        # columns (the DVAE calibrates its draws to the training quantiles within each
+        # mode, which restores long tails) and no day / time-of-day split of datetime
+        # features (the sequence index carries the time); its measured results
+        # (docs/dvae.md) were taken so.
+        settings = {
+            "max_modes": self.max_modes,
+            "random_state": self.random_state,
+            "log_skewed": False,
+            "split_times": False,
+        }
+        self.steps = DataTransformer(**settings)
         self.steps.fit(step_rows, step_schema, budget, weights)
         self.context, self.context_rows = None, None
         if panel.context is not None:
-            self.context = DataTransformer(**settings, log_skewed=False)
+            self.context = DataTransformer(**settings)
             self.context.fit(panel.context, context_schema, budget)
             if budget is None:  # sampling draws training contexts; DP keeps none
                 self.context_rows = self.context.transform(panel.context)

@@ -532,6 +532,22 @@ def _in_unit(series: pd.Series, spec: ColumnSpec) -> pd.Series:
     return converted
 
 
+def split_day(series: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, np.ndarray]:
+    """A datetime column's day (its midnight) and time of day, as floats of its unit.
+
+    Split in integer arithmetic, so both parts are exact and add up to the value
+    (tz-aware columns on the clock that :func:`to_float` uses). NaN where missing.
+    """
+    check_time_kind(series, spec)
+    ints, missing = time_ints(series, spec)
+    day = _NANOSECONDS["D"] // nanoseconds_per_unit(spec)
+    midnight = ints // day * day
+    days, times = midnight.astype(np.float64), (ints - midnight).astype(np.float64)
+    days[missing] = np.nan
+    times[missing] = np.nan
+    return days, times
+
+
 def nanoseconds_per_unit(spec: ColumnSpec) -> int:
     """Nanoseconds in one count of a datetime or timedelta column's unit."""
     return _UNIT_NANOSECONDS.get(spec.unit or "ns", 1)

@@ -7,7 +7,9 @@ of a column (zeros of a mostly-zero amount, a typical 40 hours a week) is a poin
 mode of its own, decoded to exactly that value; each value becomes a one-hot
 mode plus the scalar ``(x - mean_k) / (4 std_k)`` clipped to [-0.99, 0.99]. A
 right-skewed column of non-negative values is standardised on ``log(x + c)``
-instead (``log_skewed``), so its long tail is not cut short. Decoding keeps values
+instead (``log_skewed``), so its long tail is not cut short. A datetime column
+spanning several days with varying times of day is two continuous rows, its day
+and its time of day (``split_times``), added back together on decoding. Decoding keeps values
 inside the training min/max: sampling noise that would pass a bound is folded
 back at it rather than clipped onto it (no pile of samples on the extremes).
 Categorical columns become one-hot codes. A continuous column with missing
@@ -58,6 +60,7 @@ from tssynth.data.schema import (
     numpy_dtype,
     restore_categorical,
     restore_continuous,
+    split_day,
     time_step,
     to_float,
 )
@@ -84,8 +87,13 @@ _ROW_CHUNK = 16_384
 _CHUNK_ENTRIES = 2**21
 _MAX_DECIMALS = 6  # finest decimal grid that samples are rounded to
 _EXACT_FLOAT_INTEGER = 2**53  # float64 holds every integer up to here
-_SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step", "shift")
+_SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step", "shift", "part")
+# What a continuous row models: a whole column, or the day or the time of day of a
+# datetime column split in two (so that daily patterns survive a range of years).
+_WHOLE, _DAY, _TIME_OF_DAY = 0, 1, 2
+_ABSENT_STATE = {"shift": np.nan, "part": _WHOLE}  # rows in files written before them
 _SKEWED = 1.0  # skewness past which a column of non-negative values is modelled on log(x + c)
+_LOG_SPAN = 10.0  # ... when its largest value is at least this many times its smallest
 _MODE_STATE = ("weights", "means", "stds", "exact")  # the parts of each column's modes
 _MIXTURE_WORKERS = min(4, os.cpu_count() or 1)  # mixtures of different columns fit in parallel
 _IDENTIFIER_SHARE = 0.9  # a categorical column this unique (of 20+ values) looks like an ID
@@ -184,8 +192,8 @@ def decimal_step(observed: np.ndarray, precision: Any = np.float64) -> float:
 
 def _skewness(values: np.ndarray) -> float:
     """Sample skewness of at least two distinct finite values (0 when it overflows)."""
-    centred = values - values.mean()
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        centred = values - values.mean()
         scale = np.sqrt(np.mean(centred**2))
         skew = float(np.mean((centred / scale) ** 3)) if scale > 0 else 0.0
     return skew if np.isfinite(skew) else 0.0
@@ -199,15 +207,19 @@ def log_shift(observed: np.ndarray) -> float:
     a Pareto column came back at a third of its size). Such a column is modelled on
     ``log(x)`` (``c = 0``) or, when it holds zeros, on ``log(x + c)`` with ``c`` its
     smallest positive value. NaN (no transform) for negative values, a skewness of
-    at most 1, or when the log is more skewed than the raw values.
+    at most 1, values spanning less than a factor of 10 on that scale (far from
+    zero the log is nearly linear, and costs float resolution: 1e18 + x would come
+    back in steps of thousands), or when the log is more skewed than the raw values.
     """
-    low = float(observed.min())
-    if low < 0 or not np.isfinite(low):
+    low, high = float(observed.min()), float(observed.max())
+    if low < 0 or not np.isfinite(high):
         return np.nan
     skew = _skewness(observed)
     if skew <= _SKEWED:
         return np.nan
     shift = 0.0 if low > 0 else float(observed[observed > 0].min())
+    if not high + shift >= _LOG_SPAN * (low + shift):
+        return np.nan
     return shift if abs(_skewness(to_log(observed, shift))) < skew else np.nan
 
 
@@ -290,6 +302,11 @@ class DataTransformer:
         Model right-skewed columns of non-negative values (amounts, durations,
         counts) on ``log(x + c)`` (see :func:`log_shift`), so that their long tails
         survive the mixture; samples still stay inside the training min/max.
+    split_times : bool, default=True
+        Model a datetime column that spans several days and varies within them as
+        two parts, its day and its time of day, so that daily patterns (office
+        hours, night shifts) survive; one mixture over years of timestamps cannot
+        resolve hours.
 
     Attributes
     ----------
@@ -308,12 +325,14 @@ class DataTransformer:
         max_fit_rows: int = 10_000,
         random_state: int | None = None,
         log_skewed: bool = True,
+        split_times: bool = True,
     ) -> None:
         self.max_modes = max_modes
         self.weight_threshold = weight_threshold
         self.max_fit_rows = max_fit_rows
         self.random_state = random_state
         self.log_skewed = log_skewed
+        self.split_times = split_times
 
     # ------------------------------------------------------------------ fitting
 
@@ -351,6 +370,8 @@ class DataTransformer:
         # Exact smallest and largest values of integer columns beyond float64's exact
         # integers (2**53), which restored values are clipped into.
         self._integer_extremes: dict[int, tuple[int, int]] = {}
+        # Whole-column [min, max] of datetime columns modelled as day + time of day.
+        self._split_bounds: dict[int, tuple[float, float]] = {}
         self._missing_index: list[int] = []
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
@@ -494,11 +515,49 @@ class DataTransformer:
         extremes = None if spec.public_bounds else integer_extremes(series, spec)
         if extremes is not None and max(map(abs, extremes)) > _EXACT_FLOAT_INTEGER:
             self._integer_extremes[position] = extremes
+        parts = self._time_parts(series, spec) if self.split_times else None
+        if parts is not None:
+            self._split_bounds[position] = (float(observed.min()), float(observed.max()))
+            for part, part_values in zip((_DAY, _TIME_OF_DAY), parts, strict=True):
+                self._fit_row(position, part_values, spec, series.dtype, rng, pool, part)
+            return
+        self._fit_row(position, values, spec, series.dtype, rng, pool, _WHOLE, extremes)
+
+    def _time_parts(self, series: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, ...] | None:
+        """Day and time of day of a datetime column worth splitting, else None."""
+        if spec.value_type != DATETIME or spec.public_bounds is not None:
+            return None
+        days, times = split_day(series, spec)
+        present = ~np.isnan(days)
+        if np.unique(days[present]).size < 2 or np.unique(times[present]).size < 2:
+            return None
+        return days, times
+
+    def _fit_row(
+        self,
+        position: int,
+        values: np.ndarray,
+        spec: ColumnSpec,
+        dtype: Any,
+        rng: np.random.Generator,
+        pool: ThreadPoolExecutor,
+        part: int,
+        extremes: tuple[int, int] | None = None,
+    ) -> None:
+        """Modes, bounds and grid of one continuous row: a column, or a part of one."""
+        observed = values[~np.isnan(values)]
+        if spec.public_bounds is not None:
+            observed = np.clip(observed, *spec.public_bounds)
         unique = np.unique(observed)
         if unique.size <= 1:
             self._constants[position] = float(unique[0]) if unique.size else np.nan
             return
-        logs = self.log_skewed and spec.value_type not in (DATETIME, TIMEDELTA)
+        # Declared bounds may reach below zero, where no log exists.
+        logs = (
+            self.log_skewed
+            and spec.value_type not in (DATETIME, TIMEDELTA)
+            and spec.public_bounds is None
+        )
         shift = log_shift(observed) if logs else np.nan
         loc, scale = _location_scale(to_log(observed, shift))
         # The seed is drawn here, in column order, so the result never depends on threads.
@@ -511,11 +570,11 @@ class DataTransformer:
             if step * nanoseconds_per_unit(spec) >= 10**9:
                 step = coarsest_multiple(unique, step)
         else:
-            step = coarsest_multiple(unique, decimal_step(observed, float_precision(series.dtype)))
+            step = coarsest_multiple(unique, decimal_step(observed, float_precision(dtype)))
         low, high = spec.public_bounds or (observed.min(), observed.max())
         if extremes is not None:
             low, high = _bounds_inside_integers(low, high, *extremes)
-        self._add_continuous(position, loc, scale, low, high, step, shift, modes)
+        self._add_continuous(position, loc, scale, low, high, step, shift, part, modes)
 
     def _add_continuous(self, *values: Any) -> None:
         for key, value in zip(self._continuous, values, strict=True):
@@ -569,6 +628,7 @@ class DataTransformer:
             high,
             step,
             np.nan,
+            _WHOLE,
             (mode_weights[sort] / mode_weights.sum(), means[sort], stds[sort], exact[sort]),
         )
 
@@ -661,6 +721,7 @@ class DataTransformer:
             for k in ("loc", "scale", "min", "max", "step", "shift")
         }
         self._cont_index = np.asarray(cont["index"], dtype=np.int64)
+        self._cont_part = np.asarray(cont["part"], dtype=np.int64)
         # For _decode_continuous: per-column parameters as (n_continuous, 1) columns.
         step = self._cont_arrays["step"]
         columns = {key: value[:, None] for key, value in self._cont_arrays.items()}
@@ -695,7 +756,9 @@ class DataTransformer:
     def _build_layout(self) -> None:
         spans: list[Span] = []
         scalar_pos, mode_pos, missing_pos, category_pos = {}, {}, {}, {}
-        cont_row = {pos: row for row, pos in enumerate(self._cont_index.tolist())}
+        cont_rows: dict[int, list[int]] = {}
+        for row, pos in enumerate(self._cont_index.tolist()):
+            cont_rows.setdefault(pos, []).append(row)
         cat_row = {pos: row for row, pos in enumerate(self._categorical_index)}
         missing = set(self._missing_index)
         cursor = 0
@@ -707,8 +770,7 @@ class DataTransformer:
             return cursor - width
 
         for position in range(len(self.columns)):
-            if position in cont_row:
-                row = cont_row[position]
+            for row in cont_rows.get(position, ()):
                 scalar_pos[row] = add(1, GAUSSIAN)
                 if self._n_modes[row] > 1:
                     mode_pos[row] = add(int(self._n_modes[row]), SOFTMAX)
@@ -791,17 +853,26 @@ class DataTransformer:
         self._transform_categorical(df, out, rows)
         return out
 
-    def _continuous_matrix(self, df: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
-        if len(positions) == 0:
+    def _continuous_matrix(self, df: pd.DataFrame) -> np.ndarray:
+        """Float values of every continuous row (a column, or its day or time of day)."""
+        if len(self._cont_index) == 0:
             return np.zeros((len(df), 0))
-        return np.column_stack(
-            [to_float(df[self.columns[p].name], self.columns[p]) for p in positions]
-        )
+        columns, parts = [], {}
+        rows = zip(self._cont_index.tolist(), self._cont_part.tolist(), strict=True)
+        for position, part in rows:
+            spec = self.columns[position]
+            if part == _WHOLE:
+                columns.append(to_float(df[spec.name], spec))
+                continue
+            if position not in parts:
+                parts[position] = split_day(df[spec.name], spec)
+            columns.append(parts[position][part - _DAY])
+        return np.column_stack(columns)
 
     def _transform_continuous(
         self, df: pd.DataFrame, out: np.ndarray, rng: np.random.Generator | None
     ) -> None:
-        values = self._continuous_matrix(df, self._cont_index)
+        values = self._continuous_matrix(df)
         if values.shape[1] == 0:
             return
         finite = np.isfinite(values) | np.isnan(values)
@@ -1040,9 +1111,12 @@ class DataTransformer:
             else {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
         )
         n = len(parts["continuous"])
-        values: dict[int, np.ndarray] = dict(
-            zip(self._cont_index.tolist(), parts["continuous"].T, strict=True)
-        )
+        values: dict[int, np.ndarray] = {}
+        for position, column in zip(self._cont_index.tolist(), parts["continuous"].T, strict=True):
+            # a split datetime: its day plus its time of day, inside its whole range
+            values[position] = values[position] + column if position in values else column
+        for position, bounds in self._split_bounds.items():
+            values[position] = np.clip(values[position], *bounds)
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
         codes = dict(zip(self._categorical_index, parts["codes"].T, strict=True))
         restored = {}
@@ -1159,12 +1233,14 @@ class DataTransformer:
                 "max_fit_rows": self.max_fit_rows,
                 "random_state": self.random_state,
                 "log_skewed": self.log_skewed,
+                "split_times": self.split_times,
             },
             "columns": [c.to_dict() for c in self.columns],
             "continuous": self._continuous_state(),
             "constants": dict(self._constants),
             "level_names": list(self.level_names),
             "integer_extremes": {k: list(v) for k, v in self._integer_extremes.items()},
+            "split_bounds": {k: list(v) for k, v in self._split_bounds.items()},
             "missing_index": list(self._missing_index),
             "categorical_index": list(self._categorical_index),
             "categories": [list(c) for c in self._categories],
@@ -1183,9 +1259,11 @@ class DataTransformer:
         self = cls(**state["params"])
         self.columns = [ColumnSpec.from_dict(c) for c in state["columns"]]
         continuous = state["continuous"]
-        # Files from before the log transform have no "shift": no column is logged.
-        unlogged = [np.nan] * len(continuous["index"])
-        self._continuous = {k: list(continuous.get(k, unlogged)) for k in _SCALAR_STATE}
+        rows = len(continuous["index"])
+        self._continuous = {
+            k: list(continuous[k] if k in continuous else [_ABSENT_STATE[k]] * rows)
+            for k in _SCALAR_STATE
+        }
         self._continuous["modes"] = [
             tuple(np.asarray(v) for v in modes)
             for modes in zip(*(continuous[k] for k in _MODE_STATE), strict=True)
@@ -1194,6 +1272,8 @@ class DataTransformer:
         self.level_names = list(state.get("level_names", [None]))  # absent from older files
         extremes = state.get("integer_extremes", {})  # absent from older files
         self._integer_extremes = {int(k): (int(lo), int(hi)) for k, (lo, hi) in extremes.items()}
+        split = state.get("split_bounds", {})  # absent from older files
+        self._split_bounds = {int(k): (float(lo), float(hi)) for k, (lo, hi) in split.items()}
         self._missing_index = list(state["missing_index"])
         self._categorical_index = list(state["categorical_index"])
         self._categories = [list(c) for c in state["categories"]]
