@@ -113,6 +113,12 @@ def test_fit_dvae_with_context_columns_keeps_them_static(files, capsys):
     table = ["fit", str(files / "visits.csv"), "--context-columns", "sex", "-q"]
     assert main([*table, "-o", str(files / "no.tssynth")]) == 1
     assert "--context-columns is not supported by TVAESynthesizer" in capsys.readouterr().err
+    # Identifiers are for tables: windows say so rather than listing metadata keys.
+    numbers = pd.DataFrame({"patient": np.arange(40) // 8, "x": np.arange(40.0)})
+    numbers.to_csv(files / "numbers.csv", index=False)
+    windows = ["fit", str(files / "numbers.csv"), "--model", "dense", "--window", "3", "-q"]
+    assert main([*windows, "--identifiers", "patient", "-o", str(files / "no.tssynth")]) == 1
+    assert "(--identifiers on the command line) is for tables" in capsys.readouterr().err
 
 
 def test_fit_with_epsilon_trains_privately_and_reports_the_budget(files, capsys):

@@ -403,6 +403,12 @@ def declared_bounds(
     """
     if metadata is None:
         return {}
+    if isinstance(metadata, Mapping) and "identifiers" in metadata:
+        raise InvalidParameterError(
+            "metadata['identifiers'] (--identifiers on the command line) is for tables "
+            f"(TVAESynthesizer); the channels of {what} are numbers: drop identifier "
+            "columns, or pass an entity column as sequence_key."
+        )
     if not isinstance(metadata, Mapping) or set(metadata) - {"bounds"}:
         keys = sorted(map(str, metadata)) if isinstance(metadata, Mapping) else metadata
         raise InvalidParameterError(
