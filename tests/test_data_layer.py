@@ -509,7 +509,7 @@ def test_datetimes_are_modelled_as_day_and_time_of_day_and_round_trip(tz):
     times = _event_times(500, tz=tz)
     frame = pd.DataFrame({"when": times.where(np.arange(500) % 10 != 0), "x": np.arange(500.0)})
     transformer = fit_transformer(frame)
-    assert transformer._cont_part.tolist() == [1, 2, 0]  # day, time of day, x
+    assert transformer._cont_part.tolist() == [3, 4, 2, 0]  # week, weekday, time of day, x
     back = transformer.inverse_transform(transformer.transform(frame))
     pd.testing.assert_series_equal(back["when"], frame["when"])  # exact, NaT kept
     rng = np.random.default_rng(1)
@@ -521,15 +521,28 @@ def test_datetimes_are_modelled_as_day_and_time_of_day_and_round_trip(tz):
     assert (out.dt.second == 0).all()  # the minute grid of the times of day
 
 
-def test_dates_and_single_days_are_not_split():
+def test_calendar_parts_follow_what_varies():
+    from tssynth.data.schema import calendar_parts, infer_schema
+
     times = _event_times(300)
-    for column in (
-        times.dt.normalize(),
-        pd.Timestamp("2024-03-01") + (times - times.dt.normalize()),
-    ):
+    parts = {  # (week, weekday) or day, plus time of day; a single varying part: whole
+        "dates": (times.dt.normalize(), [3, 4]),
+        "mondays": (pd.Series(pd.date_range("2024-01-01", periods=300, freq="W-MON")), [0]),
+        "one day": (pd.Timestamp("2024-03-01") + (times - times.dt.normalize()), [0]),
+        "one week": (
+            pd.Timestamp("2024-03-04") + pd.to_timedelta(np.arange(300) % 5 * 1.2, "D"),
+            [1, 2],
+        ),
+    }
+    for name, (column, expected) in parts.items():
         frame = pd.DataFrame({"when": column})
-        assert fit_transformer(frame)._cont_part.tolist() == [0]
+        assert fit_transformer(frame)._cont_part.tolist() == expected, name
     frame = pd.DataFrame({"when": times})
-    assert DataTransformer(split_times=False).fit(
-        frame, infer_schema(frame)
-    )._cont_part.tolist() == [0]
+    unsplit = DataTransformer(split_times=False).fit(frame, infer_schema(frame))
+    assert unsplit._cont_part.tolist() == [0]
+    # the parts add up exactly; weekday runs from -3 days (Monday) to 3 (Sunday)
+    values = calendar_parts(times, infer_schema(frame)[0])
+    day = 86_400 * 10**6  # microseconds
+    ints = times.to_numpy().astype("datetime64[us]").view(np.int64)
+    np.testing.assert_array_equal(values["week"] + values["weekday"] + values["time"], ints)
+    np.testing.assert_array_equal(values["weekday"] / day + 3, times.dt.day_of_week)

@@ -362,3 +362,14 @@ def test_the_hours_of_timestamps_spread_over_a_year_are_learned():
     # one mixture over the year's timestamps spread them over all hours: distance 0.56
     assert 0.5 * np.abs(real - fake).sum() < 0.15
     assert out.between(frame["when"].min(), frame["when"].max()).all()
+
+
+def test_weekday_patterns_of_dates_are_learned():
+    rng = np.random.default_rng(0)
+    business_days = pd.bdate_range("2023-01-01", "2024-12-31")
+    frame = pd.DataFrame({"day": rng.choice(business_days, 1500)})
+    model = TVAESynthesizer(epochs=30, batch_size=200, random_state=0, **SMALL)
+    out = model.fit(frame).sample(1500)["day"]
+    # one mixture over two years of dates put 28 % of the samples on weekends
+    assert (out.dt.day_of_week >= 5).mean() < 0.01
+    assert out.between(frame["day"].min(), frame["day"].max()).all()

@@ -538,20 +538,27 @@ def _in_unit(series: pd.Series, spec: ColumnSpec) -> pd.Series:
     return converted
 
 
-def split_day(series: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, np.ndarray]:
-    """A datetime column's day (its midnight) and time of day, as floats of its unit.
+def calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[str, np.ndarray]:
+    """A datetime column's calendar parts, as floats of its unit (NaN where missing).
 
-    Split in integer arithmetic, so both parts are exact and add up to the value
-    (tz-aware columns on the clock that :func:`to_float` uses). NaN where missing.
+    ``day`` (the value's midnight) and ``time`` (of day) add up to the value, and so
+    do ``week``, ``weekday`` and ``time``: ``week`` is a multiple of seven days and
+    ``weekday = day - week`` runs from -3 days (Monday) to 3 days (Sunday). Split in
+    integer arithmetic, so every part is exact (tz-aware columns on the clock that
+    :func:`to_float` uses).
     """
     check_time_kind(series, spec)
     ints, missing = time_ints(series, spec)
     day = _NANOSECONDS["D"] // nanoseconds_per_unit(spec)
     midnight = ints // day * day
-    days, times = midnight.astype(np.float64), (ints - midnight).astype(np.float64)
-    days[missing] = np.nan
-    times[missing] = np.nan
-    return days, times
+    # 1970-01-01 is a Thursday: Monday .. Sunday sit 3 days either side of a multiple of 7.
+    week = (midnight + 3 * day) // (7 * day) * (7 * day)
+    parts = {"day": midnight, "time": ints - midnight, "week": week, "weekday": midnight - week}
+    floats = {}
+    for name, part in parts.items():
+        floats[name] = part.astype(np.float64)
+        floats[name][missing] = np.nan
+    return floats
 
 
 def nanoseconds_per_unit(spec: ColumnSpec) -> int:

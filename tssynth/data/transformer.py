@@ -7,9 +7,10 @@ of a column (zeros of a mostly-zero amount, a typical 40 hours a week) is a poin
 mode of its own, decoded to exactly that value; each value becomes a one-hot
 mode plus the scalar ``(x - mean_k) / (4 std_k)`` clipped to [-0.99, 0.99]. A
 right-skewed column of non-negative values is standardised on ``log(x + c)``
-instead (``log_skewed``), so its long tail is not cut short. A datetime column
-spanning several days with varying times of day is two continuous rows, its day
-and its time of day (``split_times``), added back together on decoding. Decoding keeps values
+instead (``log_skewed``), so its long tail is not cut short. A datetime column is
+continuous rows of its calendar parts when more than one varies (``split_times``):
+its week and weekday (or its day, within one week) and its time of day, added back
+together on decoding. Decoding keeps values
 inside the training min/max: sampling noise that would pass a bound is folded
 back at it rather than clipped onto it (no pile of samples on the extremes).
 Categorical columns become one-hot codes. A continuous column with missing
@@ -55,12 +56,12 @@ from tssynth.data.schema import (
     NUMERIC,
     TIMEDELTA,
     ColumnSpec,
+    calendar_parts,
     integer_extremes,
     nanoseconds_per_unit,
     numpy_dtype,
     restore_categorical,
     restore_continuous,
-    split_day,
     time_step,
     to_float,
 )
@@ -88,9 +89,11 @@ _CHUNK_ENTRIES = 2**21
 _MAX_DECIMALS = 6  # finest decimal grid that samples are rounded to
 _EXACT_FLOAT_INTEGER = 2**53  # float64 holds every integer up to here
 _SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step", "shift", "part")
-# What a continuous row models: a whole column, or the day or the time of day of a
-# datetime column split in two (so that daily patterns survive a range of years).
-_WHOLE, _DAY, _TIME_OF_DAY = 0, 1, 2
+# What a continuous row models: a whole column, or a calendar part of a datetime
+# column (so that daily and weekly patterns survive a range of years): its day, or its
+# week and weekday, plus its time of day (keys of schema.calendar_parts).
+_WHOLE, _DAY, _TIME_OF_DAY, _WEEK, _WEEKDAY = 0, 1, 2, 3, 4
+_CALENDAR_PART = {_DAY: "day", _TIME_OF_DAY: "time", _WEEK: "week", _WEEKDAY: "weekday"}
 _ABSENT_STATE = {"shift": np.nan, "part": _WHOLE}  # rows in files written before them
 _SKEWED = 1.0  # skewness past which a column of non-negative values is modelled on log(x + c)
 _LOG_SPAN = 10.0  # ... when its largest value is at least this many times its smallest
@@ -303,10 +306,11 @@ class DataTransformer:
         counts) on ``log(x + c)`` (see :func:`log_shift`), so that their long tails
         survive the mixture; samples still stay inside the training min/max.
     split_times : bool, default=True
-        Model a datetime column that spans several days and varies within them as
-        two parts, its day and its time of day, so that daily patterns (office
-        hours, night shifts) survive; one mixture over years of timestamps cannot
-        resolve hours.
+        Model a datetime column by its calendar parts (week and weekday, or day,
+        and time of day: :func:`~tssynth.data.schema.calendar_parts`) when more
+        than one of them varies, so that daily and weekly patterns (office hours,
+        night shifts, business days) survive; one mixture over years of timestamps
+        resolves neither hours nor weekdays.
 
     Attributes
     ----------
@@ -515,23 +519,35 @@ class DataTransformer:
         extremes = None if spec.public_bounds else integer_extremes(series, spec)
         if extremes is not None and max(map(abs, extremes)) > _EXACT_FLOAT_INTEGER:
             self._integer_extremes[position] = extremes
-        parts = self._time_parts(series, spec) if self.split_times else None
-        if parts is not None:
+        parts = self._calendar_parts(series, spec) if self.split_times else {}
+        if parts:
             self._split_bounds[position] = (float(observed.min()), float(observed.max()))
-            for part, part_values in zip((_DAY, _TIME_OF_DAY), parts, strict=True):
+            for part, part_values in parts.items():
                 self._fit_row(position, part_values, spec, series.dtype, rng, pool, part)
             return
         self._fit_row(position, values, spec, series.dtype, rng, pool, _WHOLE, extremes)
 
-    def _time_parts(self, series: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, ...] | None:
-        """Day and time of day of a datetime column worth splitting, else None."""
+    def _calendar_parts(self, series: pd.Series, spec: ColumnSpec) -> dict[int, np.ndarray]:
+        """The calendar parts that model a datetime column, or {} for the whole column.
+
+        Week and weekday when the column spans weeks on different weekdays (else its
+        day), plus the time of day when it varies; a column that varies in only one
+        of these is modelled whole.
+        """
         if spec.value_type != DATETIME or spec.public_bounds is not None:
-            return None
-        days, times = split_day(series, spec)
-        present = ~np.isnan(days)
-        if np.unique(days[present]).size < 2 or np.unique(times[present]).size < 2:
-            return None
-        return days, times
+            return {}
+        values = calendar_parts(series, spec)
+        present = ~np.isnan(values["day"])
+
+        def varies(name: str) -> bool:
+            return np.unique(values[name][present]).size > 1
+
+        chosen = [_WEEK, _WEEKDAY] if varies("week") and varies("weekday") else [_DAY]
+        if varies("time"):
+            chosen.append(_TIME_OF_DAY)
+        if chosen == [_DAY] or not varies("day"):
+            return {}
+        return {part: values[_CALENDAR_PART[part]] for part in chosen}
 
     def _fit_row(
         self,
@@ -865,8 +881,8 @@ class DataTransformer:
                 columns.append(to_float(df[spec.name], spec))
                 continue
             if position not in parts:
-                parts[position] = split_day(df[spec.name], spec)
-            columns.append(parts[position][part - _DAY])
+                parts[position] = calendar_parts(df[spec.name], spec)
+            columns.append(parts[position][_CALENDAR_PART[part]])
         return np.column_stack(columns)
 
     def _transform_continuous(
