@@ -525,13 +525,19 @@ def test_calendar_parts_follow_what_varies():
     from tssynth.data.schema import calendar_parts, infer_schema
 
     times = _event_times(300)
-    parts = {  # (week, weekday) or day, plus time of day; a single varying part: whole
+    # (week, weekday) from two weeks on, else day, plus time of day; whole when a single
+    # part varies or on fewer than 7 days (a few timestamps are point masses)
+    parts = {
         "dates": (times.dt.normalize(), [3, 4]),
         "mondays": (pd.Series(pd.date_range("2024-01-01", periods=300, freq="W-MON")), [0]),
         "one day": (pd.Timestamp("2024-03-01") + (times - times.dt.normalize()), [0]),
-        "one week": (
-            pd.Timestamp("2024-03-04") + pd.to_timedelta(np.arange(300) % 5 * 1.2, "D"),
+        "ten days": (
+            pd.Timestamp("2024-03-04") + pd.to_timedelta(np.arange(300) % 10 * 1.1, "D"),
             [1, 2],
+        ),
+        "five days": (
+            pd.Timestamp("2024-03-04") + pd.to_timedelta(np.arange(300) % 5 * 1.2, "D"),
+            [0],
         ),
     }
     for name, (column, expected) in parts.items():

@@ -373,3 +373,20 @@ def test_weekday_patterns_of_dates_are_learned():
     # one mixture over two years of dates put 28 % of the samples on weekends
     assert (out.dt.day_of_week >= 5).mean() < 0.01
     assert out.between(frame["day"].min(), frame["day"].max()).all()
+
+
+def test_calendar_parts_neither_pile_on_the_range_nor_mix_up_few_timestamps():
+    rng = np.random.default_rng(0)
+    nights = pd.Timestamp("2021-01-01 22:00") + pd.to_timedelta(
+        rng.integers(0, 10, 1000) * 1440 + rng.integers(0, 240, 1000), "min"
+    )
+    batches = pd.to_datetime(["2021-01-04 02:15", "2021-02-01 03:40", "2021-03-01 02:05"])
+    frame = pd.DataFrame({"night": nights, "batch": rng.choice(batches, 1000)})
+    out = (
+        TVAESynthesizer(epochs=30, batch_size=200, random_state=0, **SMALL).fit(frame).sample(1000)
+    )
+    # a first night's 01:00 moves to the next night, not onto the first timestamp
+    for bound in (nights.min(), nights.max()):
+        assert (out["night"] == bound).mean() < 0.01
+    assert out["night"].dt.hour.isin([22, 23, 0, 1]).mean() > 0.9
+    assert out["batch"].isin(batches).all()  # never one batch's day with another's time

@@ -94,6 +94,8 @@ _SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step", "shift", "part")
 # week and weekday, plus its time of day (keys of schema.calendar_parts).
 _WHOLE, _DAY, _TIME_OF_DAY, _WEEK, _WEEKDAY = 0, 1, 2, 3, 4
 _CALENDAR_PART = {_DAY: "day", _TIME_OF_DAY: "time", _WEEK: "week", _WEEKDAY: "weekday"}
+_CALENDAR_DAYS = 7  # distinct days a datetime column needs to be split into parts
+_SECONDS_IN = {_DAY: 86_400, _WEEK: 7 * 86_400}
 _ABSENT_STATE = {"shift": np.nan, "part": _WHOLE}  # rows in files written before them
 _SKEWED = 1.0  # skewness past which a column of non-negative values is modelled on log(x + c)
 _LOG_SPAN = 10.0  # ... when its largest value is at least this many times its smallest
@@ -530,23 +532,31 @@ class DataTransformer:
     def _calendar_parts(self, series: pd.Series, spec: ColumnSpec) -> dict[int, np.ndarray]:
         """The calendar parts that model a datetime column, or {} for the whole column.
 
-        Week and weekday when the column spans weeks on different weekdays (else its
-        day), plus the time of day when it varies; a column that varies in only one
-        of these is modelled whole.
+        Week and weekday when the column spans two weeks or more on different
+        weekdays (else its day), plus the time of day when it varies. A column on fewer than
+        ``_CALENDAR_DAYS`` days is modelled whole: its few timestamps are point
+        masses, and parts drawn apart would pair one day with another day's time.
+        So is a column where only one part varies.
         """
         if spec.value_type != DATETIME or spec.public_bounds is not None:
             return {}
         values = calendar_parts(series, spec)
         present = ~np.isnan(values["day"])
 
-        def varies(name: str) -> bool:
-            return np.unique(values[name][present]).size > 1
+        def distinct(name: str) -> int:
+            return np.unique(values[name][present]).size
 
-        chosen = [_WEEK, _WEEKDAY] if varies("week") and varies("weekday") else [_DAY]
-        if varies("time"):
-            chosen.append(_TIME_OF_DAY)
-        if chosen == [_DAY] or not varies("day"):
+        if distinct("day") < _CALENDAR_DAYS:
             return {}
+        # Weeks once the column spans two of them: samples outside its range are moved
+        # by whole weeks, which needs a range longer than a week.
+        days = values["day"][present]
+        weeks = days.max() - days.min() >= 2 * _SECONDS_IN[_WEEK] * 10**9 / nanoseconds_per_unit(
+            spec
+        )
+        chosen = [_WEEK, _WEEKDAY] if weeks and distinct("weekday") > 1 else []
+        if distinct("time") > 1:
+            chosen = (chosen or [_DAY]) + [_TIME_OF_DAY]
         return {part: values[_CALENDAR_PART[part]] for part in chosen}
 
     def _fit_row(
@@ -1132,7 +1142,7 @@ class DataTransformer:
             # a split datetime: its day plus its time of day, inside its whole range
             values[position] = values[position] + column if position in values else column
         for position, bounds in self._split_bounds.items():
-            values[position] = np.clip(values[position], *bounds)
+            values[position] = self._into_range(position, values[position], *bounds)
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
         codes = dict(zip(self._categorical_index, parts["codes"].T, strict=True))
         restored = {}
@@ -1164,6 +1174,23 @@ class DataTransformer:
         ):
             frame.columns.names = self.level_names
         return frame
+
+    def _into_range(self, position: int, values: np.ndarray, low: float, high: float) -> np.ndarray:
+        """Calendar parts added up, moved into [low, high] by whole days or weeks.
+
+        Parts drawn apart can pair the first day with a time before the first
+        timestamp; clipping would pile such samples on the minimum. Moving them by
+        their period keeps their weekday and time of day.
+        """
+        rows = self._cont_index == position
+        coarsest = _WEEK if (self._cont_part[rows] == _WEEK).any() else _DAY
+        period = float(
+            _SECONDS_IN[coarsest] * 10**9 // nanoseconds_per_unit(self.columns[position])
+        )
+        with np.errstate(invalid="ignore"):  # NaN (missing) stays NaN
+            values = values + np.ceil(np.maximum(low - values, 0.0) / period) * period
+            values = values - np.ceil(np.maximum(values - high, 0.0) / period) * period
+        return np.clip(values, low, high)  # a range shorter than the period
 
     def _restore_codes(self, position: int, codes: np.ndarray, spec: ColumnSpec) -> Any:
         """The categories of ``codes`` (the code one past the last = missing), as an array."""
