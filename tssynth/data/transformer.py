@@ -7,8 +7,9 @@ of a column (zeros of a mostly-zero amount, a typical 40 hours a week) is a poin
 mode of its own, decoded to exactly that value; each value becomes a one-hot
 mode plus the scalar ``(x - mean_k) / (4 std_k)`` clipped to [-0.99, 0.99]. A
 right-skewed column of non-negative values is standardised on ``log(x + c)``
-instead (``log_skewed``), so its long tail is not cut short. A datetime column is
-continuous rows of its calendar parts when more than one varies (``split_times``):
+instead (``log_skewed``), so its long tail is not cut short. A datetime column on
+7 days or more is continuous rows of its calendar parts when more than one varies
+(``split_times``):
 its week and weekday (or its day, within one week) and its time of day, added back
 together on decoding. Decoding keeps values
 inside the training min/max: sampling noise that would pass a bound is folded
