@@ -552,3 +552,30 @@ def test_calendar_parts_follow_what_varies():
     ints = times.to_numpy().astype("datetime64[us]").view(np.int64)
     np.testing.assert_array_equal(values["week"] + values["weekday"] + values["time"], ints)
     np.testing.assert_array_equal(values["weekday"] / day + 3, times.dt.day_of_week)
+
+
+def _stays(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    admitted = pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 730 * 24, n), "h")
+    stay = pd.to_timedelta(np.round(rng.lognormal(1, 0.8, n) * 24), "h")
+    born = pd.Timestamp("1940-01-01") + pd.to_timedelta(rng.integers(0, 60 * 365, n), "D")
+    discharged = pd.Series(admitted + stay).where(rng.random(n) > 0.1)  # 10 % still in
+    return pd.DataFrame({"discharged": discharged, "born": born, "admitted": admitted})
+
+
+def test_a_datetime_never_before_another_is_modelled_as_its_offset():
+    frame = _stays(600)
+    transformer = fit_transformer(frame)
+    # discharged follows admitted; births are all before admissions: no anchor needed
+    assert transformer._anchors == {0: 2}
+    back = transformer.inverse_transform(transformer.transform(frame))
+    pd.testing.assert_frame_equal(back, frame)
+    state = transformer.to_state()
+    assert DataTransformer.from_state(state)._anchors == {0: 2}
+    del state["anchors"]  # files from before anchors: every column on its own
+    assert DataTransformer.from_state(state)._anchors == {}
+    flipped = frame.assign(discharged=frame["admitted"] - pd.Timedelta("1h"))
+    flipped.loc[0, "discharged"] = frame.loc[0, "admitted"] + pd.Timedelta("1h")
+    assert fit_transformer(flipped)._anchors == {}  # the order does not always hold
+    unanchored = DataTransformer(relative_times=False).fit(frame, infer_schema(frame))
+    assert unanchored._anchors == {}

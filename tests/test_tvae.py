@@ -390,3 +390,18 @@ def test_calendar_parts_neither_pile_on_the_range_nor_mix_up_few_timestamps():
         assert (out["night"] == bound).mean() < 0.01
     assert out["night"].dt.hour.isin([22, 23, 0, 1]).mean() > 0.9
     assert out["batch"].isin(batches).all()  # never one batch's day with another's time
+
+
+def test_an_end_never_before_its_start_keeps_order_and_durations():
+    rng = np.random.default_rng(0)
+    n = 1500
+    start = pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 730 * 24, n), "h")
+    hours = np.round(rng.lognormal(1, 0.8, n) * 24)
+    frame = pd.DataFrame({"start": start, "end": start + pd.to_timedelta(hours, "h")})
+    out = TVAESynthesizer(epochs=30, batch_size=200, random_state=0, **SMALL).fit(frame).sample(n)
+    days = (out["end"] - out["start"]).dt.total_seconds() / 86_400
+    # modelled apart over two years, half of the samples ended before they started
+    assert (days >= 0).all()
+    real = hours / 24
+    ratio = np.quantile(days, [0.1, 0.5, 0.9]) / np.quantile(real, [0.1, 0.5, 0.9])
+    assert np.all((ratio > 0.7) & (ratio < 1.4)), ratio

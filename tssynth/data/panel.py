@@ -548,7 +548,7 @@ class PanelTransformer:
             weights = 1.0 / panel.lengths[panel.codes]
         # One model column per feature, on its raw scale: no log scale for skewed
         # columns (the DVAE calibrates its draws to the training quantiles within each
-        # mode, which restores long tails) and no day / time-of-day split of datetime
+        # mode, which restores long tails) and no calendar parts or offsets of datetime
         # features (the sequence index carries the time); its measured results
         # (docs/dvae.md) were taken so.
         settings = {
@@ -556,6 +556,7 @@ class PanelTransformer:
             "random_state": self.random_state,
             "log_skewed": False,
             "split_times": False,
+            "relative_times": False,
         }
         self.steps = DataTransformer(**settings)
         self.steps.fit(step_rows, step_schema, budget, weights)

@@ -561,6 +561,29 @@ def calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[str, np.ndarray]
     return floats
 
 
+def time_offset(
+    later: pd.Series, later_spec: ColumnSpec, earlier: pd.Series, earlier_spec: ColumnSpec
+) -> np.ndarray:
+    """``later - earlier`` of two datetime columns on one clock and unit, as floats of it.
+
+    Exact (integer arithmetic); NaN where either is missing.
+    """
+    check_time_kind(later, later_spec)
+    check_time_kind(earlier, earlier_spec)
+    (late, late_missing), (early, early_missing) = (
+        time_ints(later, later_spec),
+        time_ints(earlier, earlier_spec),
+    )
+    offset = (late - early).astype(np.float64)
+    offset[late_missing | early_missing] = np.nan
+    return offset
+
+
+def same_clock(first: ColumnSpec, second: ColumnSpec) -> bool:
+    """Whether two datetime columns count in one unit on one clock (so they subtract)."""
+    return (first.unit, first.tz, first.wall_clock) == (second.unit, second.tz, second.wall_clock)
+
+
 def nanoseconds_per_unit(spec: ColumnSpec) -> int:
     """Nanoseconds in one count of a datetime or timedelta column's unit."""
     return _UNIT_NANOSECONDS.get(spec.unit or "ns", 1)

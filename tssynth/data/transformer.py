@@ -11,7 +11,8 @@ instead (``log_skewed``), so its long tail is not cut short. A datetime column o
 7 days or more is continuous rows of its calendar parts when more than one varies
 (``split_times``):
 its week and weekday (or its day, within one week) and its time of day, added back
-together on decoding. Decoding keeps values
+together on decoding; one never before another datetime column (an end after its
+start) is its offset from it (``relative_times``). Decoding keeps values
 inside the training min/max: sampling noise that would pass a bound is folded
 back at it rather than clipped onto it (no pile of samples on the extremes).
 Categorical columns become one-hot codes. A continuous column with missing
@@ -63,6 +64,9 @@ from tssynth.data.schema import (
     numpy_dtype,
     restore_categorical,
     restore_continuous,
+    same_clock,
+    time_ints,
+    time_offset,
     time_step,
     to_float,
 )
@@ -94,6 +98,7 @@ _SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step", "shift", "part")
 # column (so that daily and weekly patterns survive a range of years): its day, or its
 # week and weekday, plus its time of day (keys of schema.calendar_parts).
 _WHOLE, _DAY, _TIME_OF_DAY, _WEEK, _WEEKDAY = 0, 1, 2, 3, 4
+_OFFSET = 5  # a datetime never before another one: its offset from it
 _CALENDAR_PART = {_DAY: "day", _TIME_OF_DAY: "time", _WEEK: "week", _WEEKDAY: "weekday"}
 _CALENDAR_DAYS = 7  # distinct days a datetime column needs to be split into parts
 _SECONDS_IN = {_DAY: 86_400, _WEEK: 7 * 86_400}
@@ -314,6 +319,11 @@ class DataTransformer:
         than one of them varies, so that daily and weekly patterns (office hours,
         night shifts, business days) survive; one mixture over years of timestamps
         resolves neither hours nor weekdays.
+    relative_times : bool, default=True
+        Model a datetime column that is never before another one (a discharge after
+        its admission, an end after its start) as its offset from the closest such
+        column, so that samples keep the order and the durations: two timestamps
+        modelled apart over years come out in either order.
 
     Attributes
     ----------
@@ -333,6 +343,7 @@ class DataTransformer:
         random_state: int | None = None,
         log_skewed: bool = True,
         split_times: bool = True,
+        relative_times: bool = True,
     ) -> None:
         self.max_modes = max_modes
         self.weight_threshold = weight_threshold
@@ -340,6 +351,7 @@ class DataTransformer:
         self.random_state = random_state
         self.log_skewed = log_skewed
         self.split_times = split_times
+        self.relative_times = relative_times
 
     # ------------------------------------------------------------------ fitting
 
@@ -377,8 +389,10 @@ class DataTransformer:
         # Exact smallest and largest values of integer columns beyond float64's exact
         # integers (2**53), which restored values are clipped into.
         self._integer_extremes: dict[int, tuple[int, int]] = {}
-        # Whole-column [min, max] of datetime columns modelled as day + time of day.
+        # Whole-column [min, max] of datetime columns modelled in calendar parts or as
+        # an offset from their anchor (see _find_anchors).
         self._split_bounds: dict[int, tuple[float, float]] = {}
+        self._anchors = self._find_anchors(df) if self.relative_times and budget is None else {}
         self._missing_index: list[int] = []
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
@@ -399,7 +413,7 @@ class DataTransformer:
                         position, to_float(df[spec.name], spec), spec, budget, weights
                     )
                 else:
-                    self._fit_continuous(position, df[spec.name], spec, rng, pool)
+                    self._fit_continuous(position, df, spec, rng, pool)
             modes = self._continuous["modes"]
             self._continuous["modes"] = [m.result() if isinstance(m, Future) else m for m in modes]
         self._finalise()
@@ -500,14 +514,52 @@ class DataTransformer:
         self._categories.append(categories)
         self._categorical_missing.append(has_missing)
 
+    def _find_anchors(self, df: pd.DataFrame) -> dict[int, int]:
+        """Datetime columns never before another one, and that one (their anchor).
+
+        Each column's anchor is the column it follows by the smallest median gap,
+        among those with an earlier median, present wherever it is, on the same
+        clock and with overlapping ranges (apart, the order holds by itself). In
+        order of medians, so an anchor always comes before its dependants.
+        """
+        times = {}
+        for position, spec in enumerate(self.columns):
+            if spec.kind != CATEGORICAL and spec.value_type == DATETIME and not spec.public_bounds:
+                ints, missing = time_ints(df[spec.name], spec)
+                if np.unique(ints[~missing]).size > 1:
+                    times[position] = (ints, missing)
+        order = sorted(times, key=lambda p: np.median(times[p][0][~times[p][1]]))
+        anchors: dict[int, int] = {}
+        for rank, later in enumerate(order):
+            late, late_missing = times[later]
+            best = None
+            for earlier in order[:rank]:
+                early, early_missing = times[earlier]
+                both = ~late_missing & ~early_missing
+                if (
+                    not same_clock(self.columns[later], self.columns[earlier])
+                    or (early_missing & ~late_missing).any()
+                    or both.sum() < 2
+                    # ranges apart (births before admissions) keep their order anyway
+                    or late[~late_missing].min() > early[~early_missing].max()
+                ):
+                    continue
+                gaps = late[both] - early[both]
+                if (gaps >= 0).all() and (best is None or np.median(gaps) < best[0]):
+                    best = (np.median(gaps), earlier)
+            if best is not None:
+                anchors[later] = best[1]
+        return anchors
+
     def _fit_continuous(
         self,
         position: int,
-        series: pd.Series,
+        df: pd.DataFrame,
         spec: ColumnSpec,
         rng: np.random.Generator,
         pool: ThreadPoolExecutor,
     ) -> None:
+        series = df[spec.name]
         values = to_float(series, spec)
         if np.isinf(values).any():
             raise InvalidDataError(
@@ -522,6 +574,12 @@ class DataTransformer:
         extremes = None if spec.public_bounds else integer_extremes(series, spec)
         if extremes is not None and max(map(abs, extremes)) > _EXACT_FLOAT_INTEGER:
             self._integer_extremes[position] = extremes
+        if position in self._anchors:
+            self._split_bounds[position] = (float(observed.min()), float(observed.max()))
+            anchor = self.columns[self._anchors[position]]
+            offsets = time_offset(series, spec, df[anchor.name], anchor)
+            self._fit_row(position, offsets, spec, series.dtype, rng, pool, _OFFSET)
+            return
         parts = self._calendar_parts(series, spec) if self.split_times else {}
         if parts:
             self._split_bounds[position] = (float(observed.min()), float(observed.max()))
@@ -582,7 +640,7 @@ class DataTransformer:
         # Declared bounds may reach below zero, where no log exists.
         logs = (
             self.log_skewed
-            and spec.value_type not in (DATETIME, TIMEDELTA)
+            and (part == _OFFSET or spec.value_type not in (DATETIME, TIMEDELTA))
             and spec.public_bounds is None
         )
         shift = log_shift(observed) if logs else np.nan
@@ -891,6 +949,10 @@ class DataTransformer:
             if part == _WHOLE:
                 columns.append(to_float(df[spec.name], spec))
                 continue
+            if part == _OFFSET:
+                anchor = self.columns[self._anchors[position]]
+                columns.append(time_offset(df[spec.name], spec, df[anchor.name], anchor))
+                continue
             if position not in parts:
                 parts[position] = calendar_parts(df[spec.name], spec)
             columns.append(parts[position][_CALENDAR_PART[part]])
@@ -1143,7 +1205,11 @@ class DataTransformer:
             # a split datetime: its day plus its time of day, inside its whole range
             values[position] = values[position] + column if position in values else column
         for position, bounds in self._split_bounds.items():
-            values[position] = self._into_range(position, values[position], *bounds)
+            if position not in self._anchors:
+                values[position] = self._into_range(position, values[position], *bounds)
+        for position, anchor in self._anchors.items():  # anchors come first
+            offset = values.get(position, np.full(n, self._constants.get(position, np.nan)))
+            values[position] = np.clip(values[anchor] + offset, *self._split_bounds[position])
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
         codes = dict(zip(self._categorical_index, parts["codes"].T, strict=True))
         restored = {}
@@ -1278,6 +1344,7 @@ class DataTransformer:
                 "random_state": self.random_state,
                 "log_skewed": self.log_skewed,
                 "split_times": self.split_times,
+                "relative_times": self.relative_times,
             },
             "columns": [c.to_dict() for c in self.columns],
             "continuous": self._continuous_state(),
@@ -1285,6 +1352,7 @@ class DataTransformer:
             "level_names": list(self.level_names),
             "integer_extremes": {k: list(v) for k, v in self._integer_extremes.items()},
             "split_bounds": {k: list(v) for k, v in self._split_bounds.items()},
+            "anchors": [[later, earlier] for later, earlier in self._anchors.items()],
             "missing_index": list(self._missing_index),
             "categorical_index": list(self._categorical_index),
             "categories": [list(c) for c in self._categories],
@@ -1318,6 +1386,7 @@ class DataTransformer:
         self._integer_extremes = {int(k): (int(lo), int(hi)) for k, (lo, hi) in extremes.items()}
         split = state.get("split_bounds", {})  # absent from older files
         self._split_bounds = {int(k): (float(lo), float(hi)) for k, (lo, hi) in split.items()}
+        self._anchors = {int(later): int(earlier) for later, earlier in state.get("anchors", [])}
         self._missing_index = list(state["missing_index"])
         self._categorical_index = list(state["categorical_index"])
         self._categories = [list(c) for c in state["categories"]]
