@@ -579,3 +579,18 @@ def test_a_datetime_never_before_another_is_modelled_as_its_offset():
     assert fit_transformer(flipped)._anchors == {}  # the order does not always hold
     unanchored = DataTransformer(relative_times=False).fit(frame, infer_schema(frame))
     assert unanchored._anchors == {}
+    # chains in order, whatever the medians of partly missing columns say
+    rng = np.random.default_rng(1)
+    placed = pd.Series(
+        pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 8760, 600), "h")
+    )
+    shipped = (placed + pd.to_timedelta(rng.integers(1, 48, 600), "h")).where(placed.dt.month < 11)
+    delivered = (shipped + pd.to_timedelta(rng.integers(1, 96, 600), "h")).where(
+        placed.dt.month < 9
+    )
+    orders = pd.DataFrame({"delivered": delivered, "shipped": shipped, "placed": placed})
+    transformer = fit_transformer(orders)
+    assert list(transformer._anchors.items()) == [(1, 2), (0, 1)]  # shipped first
+    pd.testing.assert_frame_equal(
+        transformer.inverse_transform(transformer.transform(orders)), orders
+    )

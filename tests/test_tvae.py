@@ -397,11 +397,16 @@ def test_an_end_never_before_its_start_keeps_order_and_durations():
     n = 1500
     start = pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 730 * 24, n), "h")
     hours = np.round(rng.lognormal(1, 0.8, n) * 24)
-    frame = pd.DataFrame({"start": start, "end": start + pd.to_timedelta(hours, "h")})
+    start = pd.Series(start + pd.to_timedelta(rng.integers(0, 60, n), "min"))  # any minute
+    end = (start + pd.to_timedelta(hours, "h")).dt.ceil("h")  # on whole hours
+    # the latest starts have no end yet
+    frame = pd.DataFrame({"start": start, "end": end.where(start < start.quantile(0.9))})
     out = TVAESynthesizer(epochs=30, batch_size=200, random_state=0, **SMALL).fit(frame).sample(n)
-    days = (out["end"] - out["start"]).dt.total_seconds() / 86_400
+    days = ((out["end"] - out["start"]).dt.total_seconds() / 86_400).dropna()
     # modelled apart over two years, half of the samples ended before they started
     assert (days >= 0).all()
-    real = hours / 24
+    assert (out["end"].dropna().dt.minute == 0).all()  # its own grid, not its start's
+    assert (out["end"] == frame["end"].max()).mean() < 0.01  # no pile on the latest end
+    real = (frame["end"] - frame["start"]).dt.total_seconds().dropna().to_numpy() / 86_400
     ratio = np.quantile(days, [0.1, 0.5, 0.9]) / np.quantile(real, [0.1, 0.5, 0.9])
     assert np.all((ratio > 0.7) & (ratio < 1.4)), ratio

@@ -281,6 +281,16 @@ def grid_factors(step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return per_unit, unit
 
 
+def _time_grid(values: np.ndarray, unique: np.ndarray, spec: ColumnSpec) -> float:
+    """The coarsest calendar step (or multiple of it) that every time value is on."""
+    step = time_step(values, spec)
+    # Times on whole seconds are exact in float64, so their common multiple is too
+    # (15-minute slots); finer times may carry float rounding.
+    if step * nanoseconds_per_unit(spec) >= 10**9:
+        step = coarsest_multiple(unique, step)
+    return step
+
+
 def _bounds_inside_integers(
     low: float, high: float, true_low: int, true_high: int
 ) -> tuple[float, float]:
@@ -393,6 +403,7 @@ class DataTransformer:
         # an offset from their anchor (see _find_anchors).
         self._split_bounds: dict[int, tuple[float, float]] = {}
         self._anchors = self._find_anchors(df) if self.relative_times and budget is None else {}
+        self._anchor_steps: dict[int, float] = {}  # each anchored column's own time grid
         self._missing_index: list[int] = []
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
@@ -517,10 +528,11 @@ class DataTransformer:
     def _find_anchors(self, df: pd.DataFrame) -> dict[int, int]:
         """Datetime columns never before another one, and that one (their anchor).
 
-        Each column's anchor is the column it follows by the smallest median gap,
-        among those with an earlier median, present wherever it is, on the same
-        clock and with overlapping ranges (apart, the order holds by itself). In
-        order of medians, so an anchor always comes before its dependants.
+        A column's anchor is the column it follows by the smallest median gap, among
+        those present wherever it is, on the same clock, with overlapping ranges
+        (apart, births before admissions, the order holds by itself) and not
+        identical to it (of identical columns, the later one is anchored). Ordered so
+        that an anchor comes before the columns anchored to it.
         """
         times = {}
         for position, spec in enumerate(self.columns):
@@ -528,28 +540,37 @@ class DataTransformer:
                 ints, missing = time_ints(df[spec.name], spec)
                 if np.unique(ints[~missing]).size > 1:
                     times[position] = (ints, missing)
-        order = sorted(times, key=lambda p: np.median(times[p][0][~times[p][1]]))
         anchors: dict[int, int] = {}
-        for rank, later in enumerate(order):
-            late, late_missing = times[later]
+        for later, (late, late_missing) in times.items():
             best = None
-            for earlier in order[:rank]:
-                early, early_missing = times[earlier]
+            for earlier, (early, early_missing) in times.items():
                 both = ~late_missing & ~early_missing
                 if (
-                    not same_clock(self.columns[later], self.columns[earlier])
+                    earlier == later
+                    or not same_clock(self.columns[later], self.columns[earlier])
                     or (early_missing & ~late_missing).any()
                     or both.sum() < 2
-                    # ranges apart (births before admissions) keep their order anyway
                     or late[~late_missing].min() > early[~early_missing].max()
                 ):
                     continue
                 gaps = late[both] - early[both]
-                if (gaps >= 0).all() and (best is None or np.median(gaps) < best[0]):
+                identical = not gaps.any() and (late_missing == early_missing).all()
+                if (gaps < 0).any() or (identical and earlier > later):
+                    continue
+                if best is None or np.median(gaps) < best[0]:
                     best = (np.median(gaps), earlier)
             if best is not None:
                 anchors[later] = best[1]
-        return anchors
+        ordered: dict[int, int] = {}  # depth first: no cycle exists (see above)
+
+        def place(column: int) -> None:
+            if column in anchors and column not in ordered:
+                place(anchors[column])
+                ordered[column] = anchors[column]
+
+        for column in anchors:
+            place(column)
+        return ordered
 
     def _fit_continuous(
         self,
@@ -576,6 +597,7 @@ class DataTransformer:
             self._integer_extremes[position] = extremes
         if position in self._anchors:
             self._split_bounds[position] = (float(observed.min()), float(observed.max()))
+            self._anchor_steps[position] = _time_grid(values, np.unique(observed), spec)
             anchor = self.columns[self._anchors[position]]
             offsets = time_offset(series, spec, df[anchor.name], anchor)
             self._fit_row(position, offsets, spec, series.dtype, rng, pool, _OFFSET)
@@ -649,11 +671,7 @@ class DataTransformer:
         seed = int(rng.integers(2**63))
         modes = pool.submit(self._fit_modes, observed, shift, loc, scale, seed)
         if spec.value_type in (DATETIME, TIMEDELTA):
-            step = time_step(values, spec)
-            # Times on whole seconds are exact in float64, so their common multiple is
-            # too (15-minute slots); finer times may carry float rounding.
-            if step * nanoseconds_per_unit(spec) >= 10**9:
-                step = coarsest_multiple(unique, step)
+            step = _time_grid(values, unique, spec)
         else:
             step = coarsest_multiple(unique, decimal_step(observed, float_precision(dtype)))
         low, high = spec.public_bounds or (observed.min(), observed.max())
@@ -1208,8 +1226,7 @@ class DataTransformer:
             if position not in self._anchors:
                 values[position] = self._into_range(position, values[position], *bounds)
         for position, anchor in self._anchors.items():  # anchors come first
-            offset = values.get(position, np.full(n, self._constants.get(position, np.nan)))
-            values[position] = np.clip(values[anchor] + offset, *self._split_bounds[position])
+            values[position] = self._after_anchor(position, values[anchor], values.get(position))
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
         codes = dict(zip(self._categorical_index, parts["codes"].T, strict=True))
         restored = {}
@@ -1258,6 +1275,25 @@ class DataTransformer:
             values = values + np.ceil(np.maximum(low - values, 0.0) / period) * period
             values = values - np.ceil(np.maximum(values - high, 0.0) / period) * period
         return np.clip(values, low, high)  # a range shorter than the period
+
+    def _after_anchor(
+        self, position: int, start: np.ndarray, offset: np.ndarray | None
+    ) -> np.ndarray:
+        """An anchored column: its anchor's values plus its offsets, on its own grid.
+
+        Never before the anchor: rounded up from it if need be. Not clipped to the
+        column's training maximum: in data whose latest starts have no end yet,
+        that would pile samples on the maximum (13 % in a probe) or put them before
+        their start. It stays under the anchor's maximum plus the largest offset.
+        """
+        if offset is None:  # a constant offset
+            offset = np.full(len(start), self._constants.get(position, np.nan))
+        end = start + offset
+        step = self._anchor_steps[position]
+        if step > 0:
+            end = np.round(end / step) * step
+            end = np.where(end < start, end + step, end)
+        return np.maximum(end, self._split_bounds[position][0])
 
     def _restore_codes(self, position: int, codes: np.ndarray, spec: ColumnSpec) -> Any:
         """The categories of ``codes`` (the code one past the last = missing), as an array."""
@@ -1352,7 +1388,10 @@ class DataTransformer:
             "level_names": list(self.level_names),
             "integer_extremes": {k: list(v) for k, v in self._integer_extremes.items()},
             "split_bounds": {k: list(v) for k, v in self._split_bounds.items()},
-            "anchors": [[later, earlier] for later, earlier in self._anchors.items()],
+            "anchors": [
+                [later, earlier, self._anchor_steps[later]]
+                for later, earlier in self._anchors.items()
+            ],
             "missing_index": list(self._missing_index),
             "categorical_index": list(self._categorical_index),
             "categories": [list(c) for c in self._categories],
@@ -1386,7 +1425,9 @@ class DataTransformer:
         self._integer_extremes = {int(k): (int(lo), int(hi)) for k, (lo, hi) in extremes.items()}
         split = state.get("split_bounds", {})  # absent from older files
         self._split_bounds = {int(k): (float(lo), float(hi)) for k, (lo, hi) in split.items()}
-        self._anchors = {int(later): int(earlier) for later, earlier in state.get("anchors", [])}
+        anchors = state.get("anchors", [])  # absent from older files
+        self._anchors = {int(later): int(earlier) for later, earlier, _ in anchors}
+        self._anchor_steps = {int(later): float(step) for later, _, step in anchors}
         self._missing_index = list(state["missing_index"])
         self._categorical_index = list(state["categorical_index"])
         self._categories = [list(c) for c in state["categories"]]
