@@ -410,3 +410,18 @@ def test_an_end_never_before_its_start_keeps_order_and_durations():
     real = (frame["end"] - frame["start"]).dt.total_seconds().dropna().to_numpy() / 86_400
     ratio = np.quantile(days, [0.1, 0.5, 0.9]) / np.quantile(real, [0.1, 0.5, 0.9])
     assert np.all((ratio > 0.7) & (ratio < 1.4)), ratio
+
+
+def test_an_end_days_after_its_start_keeps_its_own_hours():
+    rng = np.random.default_rng(0)
+    n = 1500
+    admitted = pd.Series(
+        pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 730 * 24, n), "h")
+    )
+    days = pd.to_timedelta(rng.integers(1, 10, n), "D")
+    discharged = admitted.dt.normalize() + days + pd.to_timedelta(rng.integers(10, 14, n), "h")
+    frame = pd.DataFrame({"admitted": admitted, "discharged": discharged})
+    out = TVAESynthesizer(epochs=30, batch_size=200, random_state=0, **SMALL).fit(frame).sample(n)
+    assert (out["discharged"] >= out["admitted"]).all()
+    # as a plain offset, discharge hours followed the admissions' (any hour of the day)
+    assert out["discharged"].dt.hour.between(10, 13).mean() > 0.95

@@ -561,12 +561,15 @@ def calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[str, np.ndarray]
     return floats
 
 
-def time_offset(
+def anchored_parts(
     later: pd.Series, later_spec: ColumnSpec, earlier: pd.Series, earlier_spec: ColumnSpec
-) -> np.ndarray:
-    """``later - earlier`` of two datetime columns on one clock and unit, as floats of it.
+) -> dict[str, np.ndarray]:
+    """A datetime column relative to an earlier one on the same clock and unit.
 
-    Exact (integer arithmetic); NaN where either is missing.
+    ``offset`` (``later - earlier``), ``lag`` (from the earlier value's midnight to
+    the later one's) and ``time`` (the later value's time of day), as floats of the
+    unit: ``later = earlier + offset = midnight(earlier) + lag + time``. Exact
+    (integer arithmetic); NaN where either is missing.
     """
     check_time_kind(later, later_spec)
     check_time_kind(earlier, earlier_spec)
@@ -574,9 +577,18 @@ def time_offset(
         time_ints(later, later_spec),
         time_ints(earlier, earlier_spec),
     )
-    offset = (late - early).astype(np.float64)
-    offset[late_missing | early_missing] = np.nan
-    return offset
+    day = _NANOSECONDS["D"] // nanoseconds_per_unit(later_spec)
+    late_midnight = late // day * day
+    parts = {
+        "offset": late - early,
+        "lag": late_midnight - early // day * day,
+        "time": late - late_midnight,
+    }
+    floats = {}
+    for name, part in parts.items():
+        floats[name] = part.astype(np.float64)
+        floats[name][late_missing | early_missing] = np.nan
+    return floats
 
 
 def same_clock(first: ColumnSpec, second: ColumnSpec) -> bool:

@@ -58,6 +58,7 @@ from tssynth.data.schema import (
     NUMERIC,
     TIMEDELTA,
     ColumnSpec,
+    anchored_parts,
     calendar_parts,
     integer_extremes,
     nanoseconds_per_unit,
@@ -66,7 +67,6 @@ from tssynth.data.schema import (
     restore_continuous,
     same_clock,
     time_ints,
-    time_offset,
     time_step,
     to_float,
 )
@@ -98,7 +98,10 @@ _SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step", "shift", "part")
 # column (so that daily and weekly patterns survive a range of years): its day, or its
 # week and weekday, plus its time of day (keys of schema.calendar_parts).
 _WHOLE, _DAY, _TIME_OF_DAY, _WEEK, _WEEKDAY = 0, 1, 2, 3, 4
-_OFFSET = 5  # a datetime never before another one: its offset from it
+# A datetime never before another one: its offset from it, or (days apart, with times
+# of day of its own) the days from the other's midnight to its own, plus its time of day.
+_OFFSET, _LAG = 5, 6
+_ANCHORED_PART = {_OFFSET: "offset", _LAG: "lag", _TIME_OF_DAY: "time"}
 _CALENDAR_PART = {_DAY: "day", _TIME_OF_DAY: "time", _WEEK: "week", _WEEKDAY: "weekday"}
 _CALENDAR_DAYS = 7  # distinct days a datetime column needs to be split into parts
 _SECONDS_IN = {_DAY: 86_400, _WEEK: 7 * 86_400}
@@ -572,6 +575,19 @@ class DataTransformer:
             place(column)
         return ordered
 
+    def _anchored_rows(self, relative: dict[str, np.ndarray], spec: ColumnSpec) -> list[int]:
+        """Lag and time of day for a column days after its anchor with times of its own
+        (discharges at 11:00 whatever the admission's hour); else the plain offset."""
+        present = ~np.isnan(relative["offset"])
+        day = _SECONDS_IN[_DAY] * 10**9 / nanoseconds_per_unit(spec)
+        by_day = (
+            self.split_times
+            and np.median(relative["offset"][present]) >= day
+            and np.unique(relative["lag"][present]).size > 1
+            and np.unique(relative["time"][present]).size > 1
+        )
+        return [_LAG, _TIME_OF_DAY] if by_day else [_OFFSET]
+
     def _fit_continuous(
         self,
         position: int,
@@ -599,8 +615,10 @@ class DataTransformer:
             self._split_bounds[position] = (float(observed.min()), float(observed.max()))
             self._anchor_steps[position] = _time_grid(values, np.unique(observed), spec)
             anchor = self.columns[self._anchors[position]]
-            offsets = time_offset(series, spec, df[anchor.name], anchor)
-            self._fit_row(position, offsets, spec, series.dtype, rng, pool, _OFFSET)
+            relative = anchored_parts(series, spec, df[anchor.name], anchor)
+            for part in self._anchored_rows(relative, spec):
+                part_values = relative[_ANCHORED_PART[part]]
+                self._fit_row(position, part_values, spec, series.dtype, rng, pool, part)
             return
         parts = self._calendar_parts(series, spec) if self.split_times else {}
         if parts:
@@ -662,7 +680,7 @@ class DataTransformer:
         # Declared bounds may reach below zero, where no log exists.
         logs = (
             self.log_skewed
-            and (part == _OFFSET or spec.value_type not in (DATETIME, TIMEDELTA))
+            and (part in (_OFFSET, _LAG) or spec.value_type not in (DATETIME, TIMEDELTA))
             and spec.public_bounds is None
         )
         shift = log_shift(observed) if logs else np.nan
@@ -967,13 +985,14 @@ class DataTransformer:
             if part == _WHOLE:
                 columns.append(to_float(df[spec.name], spec))
                 continue
-            if part == _OFFSET:
-                anchor = self.columns[self._anchors[position]]
-                columns.append(time_offset(df[spec.name], spec, df[anchor.name], anchor))
-                continue
             if position not in parts:
-                parts[position] = calendar_parts(df[spec.name], spec)
-            columns.append(parts[position][_CALENDAR_PART[part]])
+                if position in self._anchors:
+                    anchor = self.columns[self._anchors[position]]
+                    parts[position] = anchored_parts(df[spec.name], spec, df[anchor.name], anchor)
+                else:
+                    parts[position] = calendar_parts(df[spec.name], spec)
+            names = _ANCHORED_PART if position in self._anchors else _CALENDAR_PART
+            columns.append(parts[position][names[part]])
         return np.column_stack(columns)
 
     def _transform_continuous(
@@ -1288,7 +1307,12 @@ class DataTransformer:
         """
         if offset is None:  # a constant offset
             offset = np.full(len(start), self._constants.get(position, np.nan))
-        end = start + offset
+        day = _SECONDS_IN[_DAY] * 10**9 / nanoseconds_per_unit(self.columns[position])
+        if (self._cont_part[self._cont_index == position] == _LAG).any():
+            end = np.floor(start / day) * day + offset  # its own time of day
+            end = np.where(end < start, end + day, end)  # same day, earlier hour
+        else:
+            end = start + offset
         step = self._anchor_steps[position]
         if step > 0:
             end = np.round(end / step) * step
