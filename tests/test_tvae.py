@@ -425,3 +425,14 @@ def test_an_end_days_after_its_start_keeps_its_own_hours():
     assert (out["discharged"] >= out["admitted"]).all()
     # as a plain offset, discharge hours followed the admissions' (any hour of the day)
     assert out["discharged"].dt.hour.between(10, 13).mean() > 0.95
+
+
+def test_an_anchor_is_present_wherever_its_dependant_is():
+    rng = np.random.default_rng(0)
+    n = 1500
+    start = pd.Series(pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 8760, n), "h"))
+    end = (start + pd.to_timedelta(rng.integers(1, 200, n), "h")).where(rng.random(n) < 0.7)
+    frame = pd.DataFrame({"start": start.where(end.notna() | (rng.random(n) < 0.8)), "end": end})
+    out = TVAESynthesizer(epochs=30, batch_size=200, random_state=0, **SMALL).fit(frame).sample(n)
+    assert not (out["end"].notna() & out["start"].isna()).any()
+    assert (out["end"].dropna() >= out["start"][out["end"].notna()]).all()

@@ -105,6 +105,7 @@ _ANCHORED_PART = {_OFFSET: "offset", _LAG: "lag", _TIME_OF_DAY: "time"}
 _CALENDAR_PART = {_DAY: "day", _TIME_OF_DAY: "time", _WEEK: "week", _WEEKDAY: "weekday"}
 _CALENDAR_DAYS = 7  # distinct days a datetime column needs to be split into parts
 _SECONDS_IN = {_DAY: 86_400, _WEEK: 7 * 86_400}
+_PERIOD_TOLERANCE = 2**-20  # of a day or week: well past float32 rounding of the parts
 _ABSENT_STATE = {"shift": np.nan, "part": _WHOLE}  # rows in files written before them
 _SKEWED = 1.0  # skewness past which a column of non-negative values is modelled on log(x + c)
 _LOG_SPAN = 10.0  # ... when its largest value is at least this many times its smallest
@@ -650,12 +651,14 @@ class DataTransformer:
         # Weeks once the column spans two of them: samples outside its range are moved
         # by whole weeks, which needs a range longer than a week.
         days = values["day"][present]
-        weeks = days.max() - days.min() >= 2 * _SECONDS_IN[_WEEK] * 10**9 / nanoseconds_per_unit(
-            spec
-        )
-        chosen = [_WEEK, _WEEKDAY] if weeks and distinct("weekday") > 1 else []
+        week = _SECONDS_IN[_WEEK] * 10**9 / nanoseconds_per_unit(spec)
+        chosen = [_WEEK, _WEEKDAY] if days.max() - days.min() >= 2 * week else []
+        if chosen and distinct("weekday") == 1:
+            chosen = []
         if distinct("time") > 1:
             chosen = (chosen or [_DAY]) + [_TIME_OF_DAY]
+        elif chosen:  # one time of day (08:30 every day) rides on the weekday
+            values["weekday"] = values["weekday"] + values["time"]
         return {part: values[_CALENDAR_PART[part]] for part in chosen}
 
     def _fit_row(
@@ -991,6 +994,9 @@ class DataTransformer:
                     parts[position] = anchored_parts(df[spec.name], spec, df[anchor.name], anchor)
                 else:
                     parts[position] = calendar_parts(df[spec.name], spec)
+                    rows = self._cont_part[self._cont_index == position]
+                    if _TIME_OF_DAY not in rows:  # as fitted: the time rides on the weekday
+                        parts[position]["weekday"] += parts[position]["time"]
             names = _ANCHORED_PART if position in self._anchors else _CALENDAR_PART
             columns.append(parts[position][names[part]])
         return np.column_stack(columns)
@@ -1247,6 +1253,11 @@ class DataTransformer:
         for position, anchor in self._anchors.items():  # anchors come first
             values[position] = self._after_anchor(position, values[anchor], values.get(position))
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
+        # An anchor was present wherever its dependant was: its missing mask keeps so.
+        for position, anchor in reversed(self._anchors.items()):
+            if anchor in missing:
+                present = ~missing[position] if position in missing else True
+                missing[anchor] = missing[anchor] & ~present
         codes = dict(zip(self._categorical_index, parts["codes"].T, strict=True))
         restored = {}
         for position, spec in enumerate(self.columns):
@@ -1290,9 +1301,14 @@ class DataTransformer:
         period = float(
             _SECONDS_IN[coarsest] * 10**9 // nanoseconds_per_unit(self.columns[position])
         )
+        # Parts decode to within float32 rounding of a bound (milliseconds of a time of
+        # day): such a sample is the bound, not one a week away.
+        tolerance = period * _PERIOD_TOLERANCE
         with np.errstate(invalid="ignore"):  # NaN (missing) stays NaN
-            values = values + np.ceil(np.maximum(low - values, 0.0) / period) * period
-            values = values - np.ceil(np.maximum(values - high, 0.0) / period) * period
+            below = np.maximum(low - values - tolerance, 0.0)
+            values = values + np.ceil(below / period) * period
+            above = np.maximum(values - high - tolerance, 0.0)
+            values = values - np.ceil(above / period) * period
         return np.clip(values, low, high)  # a range shorter than the period
 
     def _after_anchor(
@@ -1310,7 +1326,9 @@ class DataTransformer:
         day = _SECONDS_IN[_DAY] * 10**9 / nanoseconds_per_unit(self.columns[position])
         if (self._cont_part[self._cont_index == position] == _LAG).any():
             end = np.floor(start / day) * day + offset  # its own time of day
-            end = np.where(end < start, end + day, end)  # same day, earlier hour
+            # the same day at an earlier hour: folded back after the start, keeping
+            # the day (moving it to the next day lost half of the same-day samples)
+            end = np.where(end < start, 2.0 * start - end, end)
         else:
             end = start + offset
         step = self._anchor_steps[position]
