@@ -522,7 +522,8 @@ def test_datetimes_are_modelled_as_day_and_time_of_day_and_round_trip(tz):
 
 
 def test_calendar_parts_follow_what_varies():
-    from tssynth.data.schema import calendar_parts, infer_schema
+    from tssynth.data.calendar import calendar_parts
+    from tssynth.data.schema import infer_schema
 
     times = _event_times(300)
     # (week, weekday) from two weeks on, else day, plus time of day; whole when a single

@@ -538,64 +538,6 @@ def _in_unit(series: pd.Series, spec: ColumnSpec) -> pd.Series:
     return converted
 
 
-def calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[str, np.ndarray]:
-    """A datetime column's calendar parts, as floats of its unit (NaN where missing).
-
-    ``day`` (the value's midnight) and ``time`` (of day) add up to the value, and so
-    do ``week``, ``weekday`` and ``time``: ``week`` is a multiple of seven days and
-    ``weekday = day - week`` runs from -3 days (Monday) to 3 days (Sunday). Split in
-    integer arithmetic, so every part is exact (tz-aware columns on the clock that
-    :func:`to_float` uses).
-    """
-    check_time_kind(series, spec)
-    ints, missing = time_ints(series, spec)
-    day = _NANOSECONDS["D"] // nanoseconds_per_unit(spec)
-    midnight = ints // day * day
-    # 1970-01-01 is a Thursday: Monday .. Sunday sit 3 days either side of a multiple of 7.
-    week = (midnight + 3 * day) // (7 * day) * (7 * day)
-    parts = {"day": midnight, "time": ints - midnight, "week": week, "weekday": midnight - week}
-    floats = {}
-    for name, part in parts.items():
-        floats[name] = part.astype(np.float64)
-        floats[name][missing] = np.nan
-    return floats
-
-
-def anchored_parts(
-    later: pd.Series, later_spec: ColumnSpec, earlier: pd.Series, earlier_spec: ColumnSpec
-) -> dict[str, np.ndarray]:
-    """A datetime column relative to an earlier one on the same clock and unit.
-
-    ``offset`` (``later - earlier``), ``lag`` (from the earlier value's midnight to
-    the later one's) and ``time`` (the later value's time of day), as floats of the
-    unit: ``later = earlier + offset = midnight(earlier) + lag + time``. Exact
-    (integer arithmetic); NaN where either is missing.
-    """
-    check_time_kind(later, later_spec)
-    check_time_kind(earlier, earlier_spec)
-    (late, late_missing), (early, early_missing) = (
-        time_ints(later, later_spec),
-        time_ints(earlier, earlier_spec),
-    )
-    day = _NANOSECONDS["D"] // nanoseconds_per_unit(later_spec)
-    late_midnight = late // day * day
-    parts = {
-        "offset": late - early,
-        "lag": late_midnight - early // day * day,
-        "time": late - late_midnight,
-    }
-    floats = {}
-    for name, part in parts.items():
-        floats[name] = part.astype(np.float64)
-        floats[name][late_missing | early_missing] = np.nan
-    return floats
-
-
-def same_clock(first: ColumnSpec, second: ColumnSpec) -> bool:
-    """Whether two datetime columns count in one unit on one clock (so they subtract)."""
-    return (first.unit, first.tz, first.wall_clock) == (second.unit, second.tz, second.wall_clock)
-
-
 def nanoseconds_per_unit(spec: ColumnSpec) -> int:
     """Nanoseconds in one count of a datetime or timedelta column's unit."""
     return _UNIT_NANOSECONDS.get(spec.unit or "ns", 1)

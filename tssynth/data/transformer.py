@@ -46,6 +46,24 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
 
+from tssynth.data.calendar import (
+    ANCHORED_PART,
+    CALENDAR_PART,
+    DAY,
+    LAG,
+    OFFSET,
+    TIME_OF_DAY,
+    WEEK,
+    WHOLE,
+    after_anchor,
+    anchored_parts,
+    calendar_parts,
+    choose_anchored_parts,
+    choose_calendar_parts,
+    find_anchors,
+    into_range,
+    period,
+)
 from tssynth.data.private import (
     DataBudget,
     midpoint_and_half_range,
@@ -58,15 +76,11 @@ from tssynth.data.schema import (
     NUMERIC,
     TIMEDELTA,
     ColumnSpec,
-    anchored_parts,
-    calendar_parts,
     integer_extremes,
     nanoseconds_per_unit,
     numpy_dtype,
     restore_categorical,
     restore_continuous,
-    same_clock,
-    time_ints,
     time_step,
     to_float,
 )
@@ -94,19 +108,7 @@ _CHUNK_ENTRIES = 2**21
 _MAX_DECIMALS = 6  # finest decimal grid that samples are rounded to
 _EXACT_FLOAT_INTEGER = 2**53  # float64 holds every integer up to here
 _SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step", "shift", "part")
-# What a continuous row models: a whole column, or a calendar part of a datetime
-# column (so that daily and weekly patterns survive a range of years): its day, or its
-# week and weekday, plus its time of day (keys of schema.calendar_parts).
-_WHOLE, _DAY, _TIME_OF_DAY, _WEEK, _WEEKDAY = 0, 1, 2, 3, 4
-# A datetime never before another one: its offset from it, or (days apart, with times
-# of day of its own) the days from the other's midnight to its own, plus its time of day.
-_OFFSET, _LAG = 5, 6
-_ANCHORED_PART = {_OFFSET: "offset", _LAG: "lag", _TIME_OF_DAY: "time"}
-_CALENDAR_PART = {_DAY: "day", _TIME_OF_DAY: "time", _WEEK: "week", _WEEKDAY: "weekday"}
-_CALENDAR_DAYS = 7  # distinct days a datetime column needs to be split into parts
-_SECONDS_IN = {_DAY: 86_400, _WEEK: 7 * 86_400}
-_PERIOD_TOLERANCE = 2**-20  # of a day or week: well past float32 rounding of the parts
-_ABSENT_STATE = {"shift": np.nan, "part": _WHOLE}  # rows in files written before them
+_ABSENT_STATE = {"shift": np.nan, "part": WHOLE}  # rows in files written before them
 _SKEWED = 1.0  # skewness past which a column of non-negative values is modelled on log(x + c)
 _LOG_SPAN = 10.0  # ... when its largest value is at least this many times its smallest
 _MODE_STATE = ("weights", "means", "stds", "exact")  # the parts of each column's modes
@@ -329,7 +331,7 @@ class DataTransformer:
         survive the mixture; samples still stay inside the training min/max.
     split_times : bool, default=True
         Model a datetime column by its calendar parts (week and weekday, or day,
-        and time of day: :func:`~tssynth.data.schema.calendar_parts`) when more
+        and time of day: :func:`~tssynth.data.calendar.choose_calendar_parts`) when more
         than one of them varies, so that daily and weekly patterns (office hours,
         night shifts, business days) survive; one mixture over years of timestamps
         resolves neither hours nor weekdays.
@@ -404,9 +406,10 @@ class DataTransformer:
         # integers (2**53), which restored values are clipped into.
         self._integer_extremes: dict[int, tuple[int, int]] = {}
         # Whole-column [min, max] of datetime columns modelled in calendar parts or as
-        # an offset from their anchor (see _find_anchors).
+        # relative to their anchor (see tssynth.data.calendar).
         self._split_bounds: dict[int, tuple[float, float]] = {}
-        self._anchors = self._find_anchors(df) if self.relative_times and budget is None else {}
+        relative = self.relative_times and budget is None
+        self._anchors = find_anchors(self.columns, df) if relative else {}
         self._anchor_steps: dict[int, float] = {}  # each anchored column's own time grid
         self._missing_index: list[int] = []
         self._categorical_index: list[int] = []
@@ -529,66 +532,6 @@ class DataTransformer:
         self._categories.append(categories)
         self._categorical_missing.append(has_missing)
 
-    def _find_anchors(self, df: pd.DataFrame) -> dict[int, int]:
-        """Datetime columns never before another one, and that one (their anchor).
-
-        A column's anchor is the column it follows by the smallest median gap, among
-        those present wherever it is, on the same clock, with overlapping ranges
-        (apart, births before admissions, the order holds by itself) and not
-        identical to it (of identical columns, the later one is anchored). Ordered so
-        that an anchor comes before the columns anchored to it.
-        """
-        times = {}
-        for position, spec in enumerate(self.columns):
-            if spec.kind != CATEGORICAL and spec.value_type == DATETIME and not spec.public_bounds:
-                ints, missing = time_ints(df[spec.name], spec)
-                if np.unique(ints[~missing]).size > 1:
-                    times[position] = (ints, missing)
-        anchors: dict[int, int] = {}
-        for later, (late, late_missing) in times.items():
-            best = None
-            for earlier, (early, early_missing) in times.items():
-                both = ~late_missing & ~early_missing
-                if (
-                    earlier == later
-                    or not same_clock(self.columns[later], self.columns[earlier])
-                    or (early_missing & ~late_missing).any()
-                    or both.sum() < 2
-                    or late[~late_missing].min() > early[~early_missing].max()
-                ):
-                    continue
-                gaps = late[both] - early[both]
-                identical = not gaps.any() and (late_missing == early_missing).all()
-                if (gaps < 0).any() or (identical and earlier > later):
-                    continue
-                if best is None or np.median(gaps) < best[0]:
-                    best = (np.median(gaps), earlier)
-            if best is not None:
-                anchors[later] = best[1]
-        ordered: dict[int, int] = {}  # depth first: no cycle exists (see above)
-
-        def place(column: int) -> None:
-            if column in anchors and column not in ordered:
-                place(anchors[column])
-                ordered[column] = anchors[column]
-
-        for column in anchors:
-            place(column)
-        return ordered
-
-    def _anchored_rows(self, relative: dict[str, np.ndarray], spec: ColumnSpec) -> list[int]:
-        """Lag and time of day for a column days after its anchor with times of its own
-        (discharges at 11:00 whatever the admission's hour); else the plain offset."""
-        present = ~np.isnan(relative["offset"])
-        day = _SECONDS_IN[_DAY] * 10**9 / nanoseconds_per_unit(spec)
-        by_day = (
-            self.split_times
-            and np.median(relative["offset"][present]) >= day
-            and np.unique(relative["lag"][present]).size > 1
-            and np.unique(relative["time"][present]).size > 1
-        )
-        return [_LAG, _TIME_OF_DAY] if by_day else [_OFFSET]
-
     def _fit_continuous(
         self,
         position: int,
@@ -617,49 +560,17 @@ class DataTransformer:
             self._anchor_steps[position] = _time_grid(values, np.unique(observed), spec)
             anchor = self.columns[self._anchors[position]]
             relative = anchored_parts(series, spec, df[anchor.name], anchor)
-            for part in self._anchored_rows(relative, spec):
-                part_values = relative[_ANCHORED_PART[part]]
+            for part in choose_anchored_parts(relative, spec, by_day=self.split_times):
+                part_values = relative[ANCHORED_PART[part]]
                 self._fit_row(position, part_values, spec, series.dtype, rng, pool, part)
             return
-        parts = self._calendar_parts(series, spec) if self.split_times else {}
+        parts = choose_calendar_parts(series, spec) if self.split_times else {}
         if parts:
             self._split_bounds[position] = (float(observed.min()), float(observed.max()))
             for part, part_values in parts.items():
                 self._fit_row(position, part_values, spec, series.dtype, rng, pool, part)
             return
-        self._fit_row(position, values, spec, series.dtype, rng, pool, _WHOLE, extremes)
-
-    def _calendar_parts(self, series: pd.Series, spec: ColumnSpec) -> dict[int, np.ndarray]:
-        """The calendar parts that model a datetime column, or {} for the whole column.
-
-        Week and weekday when the column spans two weeks or more on different
-        weekdays (else its day), plus the time of day when it varies. A column on fewer than
-        ``_CALENDAR_DAYS`` days is modelled whole: its few timestamps are point
-        masses, and parts drawn apart would pair one day with another day's time.
-        So is a column where only one part varies.
-        """
-        if spec.value_type != DATETIME or spec.public_bounds is not None:
-            return {}
-        values = calendar_parts(series, spec)
-        present = ~np.isnan(values["day"])
-
-        def distinct(name: str) -> int:
-            return np.unique(values[name][present]).size
-
-        if distinct("day") < _CALENDAR_DAYS:
-            return {}
-        # Weeks once the column spans two of them: samples outside its range are moved
-        # by whole weeks, which needs a range longer than a week.
-        days = values["day"][present]
-        week = _SECONDS_IN[_WEEK] * 10**9 / nanoseconds_per_unit(spec)
-        chosen = [_WEEK, _WEEKDAY] if days.max() - days.min() >= 2 * week else []
-        if chosen and distinct("weekday") == 1:
-            chosen = []
-        if distinct("time") > 1:
-            chosen = (chosen or [_DAY]) + [_TIME_OF_DAY]
-        elif chosen:  # one time of day (08:30 every day) rides on the weekday
-            values["weekday"] = values["weekday"] + values["time"]
-        return {part: values[_CALENDAR_PART[part]] for part in chosen}
+        self._fit_row(position, values, spec, series.dtype, rng, pool, WHOLE, extremes)
 
     def _fit_row(
         self,
@@ -683,7 +594,7 @@ class DataTransformer:
         # Declared bounds may reach below zero, where no log exists.
         logs = (
             self.log_skewed
-            and (part in (_OFFSET, _LAG) or spec.value_type not in (DATETIME, TIMEDELTA))
+            and (part in (OFFSET, LAG) or spec.value_type not in (DATETIME, TIMEDELTA))
             and spec.public_bounds is None
         )
         shift = log_shift(observed) if logs else np.nan
@@ -752,7 +663,7 @@ class DataTransformer:
             high,
             step,
             np.nan,
-            _WHOLE,
+            WHOLE,
             (mode_weights[sort] / mode_weights.sum(), means[sort], stds[sort], exact[sort]),
         )
 
@@ -985,7 +896,7 @@ class DataTransformer:
         rows = zip(self._cont_index.tolist(), self._cont_part.tolist(), strict=True)
         for position, part in rows:
             spec = self.columns[position]
-            if part == _WHOLE:
+            if part == WHOLE:
                 columns.append(to_float(df[spec.name], spec))
                 continue
             if position not in parts:
@@ -994,10 +905,10 @@ class DataTransformer:
                     parts[position] = anchored_parts(df[spec.name], spec, df[anchor.name], anchor)
                 else:
                     parts[position] = calendar_parts(df[spec.name], spec)
-                    rows = self._cont_part[self._cont_index == position]
-                    if _TIME_OF_DAY not in rows:  # as fitted: the time rides on the weekday
+                    # as fitted: a single time of day rides on the weekday
+                    if TIME_OF_DAY not in self._parts(position):
                         parts[position]["weekday"] += parts[position]["time"]
-            names = _ANCHORED_PART if position in self._anchors else _CALENDAR_PART
+            names = ANCHORED_PART if position in self._anchors else CALENDAR_PART
             columns.append(parts[position][names[part]])
         return np.column_stack(columns)
 
@@ -1245,13 +1156,26 @@ class DataTransformer:
         n = len(parts["continuous"])
         values: dict[int, np.ndarray] = {}
         for position, column in zip(self._cont_index.tolist(), parts["continuous"].T, strict=True):
-            # a split datetime: its day plus its time of day, inside its whole range
+            # a datetime in parts: their sum (tssynth.data.calendar)
             values[position] = values[position] + column if position in values else column
-        for position, bounds in self._split_bounds.items():
+        for position, (low, high) in self._split_bounds.items():
             if position not in self._anchors:
-                values[position] = self._into_range(position, values[position], *bounds)
+                step = period(
+                    self.columns[position], WEEK if WEEK in self._parts(position) else DAY
+                )
+                values[position] = into_range(values[position], low, high, step)
         for position, anchor in self._anchors.items():  # anchors come first
-            values[position] = self._after_anchor(position, values[anchor], values.get(position))
+            relative = values.get(position)
+            if relative is None:  # a constant offset
+                relative = np.full(n, self._constants.get(position, np.nan))
+            values[position] = after_anchor(
+                values[anchor],
+                relative,
+                self.columns[position],
+                by_day=LAG in self._parts(position),
+                step=self._anchor_steps[position],
+                low=self._split_bounds[position][0],
+            )
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
         # An anchor was present wherever its dependant was: its missing mask keeps so.
         for position, anchor in reversed(self._anchors.items()):
@@ -1289,53 +1213,9 @@ class DataTransformer:
             frame.columns.names = self.level_names
         return frame
 
-    def _into_range(self, position: int, values: np.ndarray, low: float, high: float) -> np.ndarray:
-        """Calendar parts added up, moved into [low, high] by whole days or weeks.
-
-        Parts drawn apart can pair the first day with a time before the first
-        timestamp; clipping would pile such samples on the minimum. Moving them by
-        their period keeps their weekday and time of day.
-        """
-        rows = self._cont_index == position
-        coarsest = _WEEK if (self._cont_part[rows] == _WEEK).any() else _DAY
-        period = float(
-            _SECONDS_IN[coarsest] * 10**9 // nanoseconds_per_unit(self.columns[position])
-        )
-        # Parts decode to within float32 rounding of a bound (milliseconds of a time of
-        # day): such a sample is the bound, not one a week away.
-        tolerance = period * _PERIOD_TOLERANCE
-        with np.errstate(invalid="ignore"):  # NaN (missing) stays NaN
-            below = np.maximum(low - values - tolerance, 0.0)
-            values = values + np.ceil(below / period) * period
-            above = np.maximum(values - high - tolerance, 0.0)
-            values = values - np.ceil(above / period) * period
-        return np.clip(values, low, high)  # a range shorter than the period
-
-    def _after_anchor(
-        self, position: int, start: np.ndarray, offset: np.ndarray | None
-    ) -> np.ndarray:
-        """An anchored column: its anchor's values plus its offsets, on its own grid.
-
-        Never before the anchor: rounded up from it if need be. Not clipped to the
-        column's training maximum: in data whose latest starts have no end yet,
-        that would pile samples on the maximum (13 % in a probe) or put them before
-        their start. It stays under the anchor's maximum plus the largest offset.
-        """
-        if offset is None:  # a constant offset
-            offset = np.full(len(start), self._constants.get(position, np.nan))
-        day = _SECONDS_IN[_DAY] * 10**9 / nanoseconds_per_unit(self.columns[position])
-        if (self._cont_part[self._cont_index == position] == _LAG).any():
-            end = np.floor(start / day) * day + offset  # its own time of day
-            # the same day at an earlier hour: folded back after the start, keeping
-            # the day (moving it to the next day lost half of the same-day samples)
-            end = np.where(end < start, 2.0 * start - end, end)
-        else:
-            end = start + offset
-        step = self._anchor_steps[position]
-        if step > 0:
-            end = np.round(end / step) * step
-            end = np.where(end < start, end + step, end)
-        return np.maximum(end, self._split_bounds[position][0])
+    def _parts(self, position: int) -> set[int]:
+        """What the continuous rows of the column at ``position`` model."""
+        return set(self._cont_part[self._cont_index == position].tolist())
 
     def _restore_codes(self, position: int, codes: np.ndarray, spec: ColumnSpec) -> Any:
         """The categories of ``codes`` (the code one past the last = missing), as an array."""

@@ -1,0 +1,245 @@
+"""Datetime columns as the parts a model can learn: calendar parts and offsets.
+
+One mixture over years of timestamps resolves neither hours nor weekdays, and two
+timestamps modelled apart come out in either order. :class:`DataTransformer`
+therefore models a datetime column as continuous rows of:
+
+- its calendar parts (:func:`choose_calendar_parts`): week and weekday (or its
+  day) plus its time of day, added back together on decoding and moved into the
+  column's range by whole days or weeks (:func:`into_range`);
+- or, for a column never before another one (an end after its start,
+  :func:`find_anchors`), its offset from that anchor, or the days between their
+  midnights plus its own time of day (:func:`choose_anchored_parts`), decoded by
+  :func:`after_anchor`.
+
+Every split is exact: parts come from integer counts of the column's unit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tssynth.data.schema import (
+    CATEGORICAL,
+    DATETIME,
+    ColumnSpec,
+    check_time_kind,
+    nanoseconds_per_unit,
+    time_ints,
+)
+
+# What a continuous row of DataTransformer models: a whole column, a calendar part of
+# a datetime column, or a part of a datetime column relative to its anchor.
+WHOLE, DAY, TIME_OF_DAY, WEEK, WEEKDAY = 0, 1, 2, 3, 4
+OFFSET, LAG = 5, 6
+CALENDAR_PART = {DAY: "day", TIME_OF_DAY: "time", WEEK: "week", WEEKDAY: "weekday"}
+ANCHORED_PART = {OFFSET: "offset", LAG: "lag", TIME_OF_DAY: "time"}
+
+_CALENDAR_DAYS = 7  # distinct days a datetime column needs to be split into parts
+_SECONDS_IN = {DAY: 86_400, WEEK: 7 * 86_400}
+_PERIOD_TOLERANCE = 2**-20  # of a day or week: well past float32 rounding of the parts
+
+
+def period(spec: ColumnSpec, part: int) -> float:
+    """One day (``part=DAY``) or week (``WEEK``) in counts of the column's unit."""
+    return _SECONDS_IN[part] * 10**9 / nanoseconds_per_unit(spec)
+
+
+def calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[str, np.ndarray]:
+    """A datetime column's calendar parts, as floats of its unit (NaN where missing).
+
+    ``day`` (the value's midnight) and ``time`` (of day) add up to the value, and so
+    do ``week``, ``weekday`` and ``time``: ``week`` is a multiple of seven days and
+    ``weekday = day - week`` runs from -3 days (Monday) to 3 days (Sunday). Split in
+    integer arithmetic, so every part is exact (tz-aware columns on the clock that
+    :func:`~tssynth.data.schema.to_float` uses).
+    """
+    check_time_kind(series, spec)
+    ints, missing = time_ints(series, spec)
+    day = 86_400 * 10**9 // nanoseconds_per_unit(spec)
+    midnight = ints // day * day
+    # 1970-01-01 is a Thursday: Monday .. Sunday sit 3 days either side of a multiple of 7.
+    week = (midnight + 3 * day) // (7 * day) * (7 * day)
+    parts = {"day": midnight, "time": ints - midnight, "week": week, "weekday": midnight - week}
+    return _floats(parts, missing)
+
+
+def anchored_parts(
+    later: pd.Series, later_spec: ColumnSpec, earlier: pd.Series, earlier_spec: ColumnSpec
+) -> dict[str, np.ndarray]:
+    """A datetime column relative to an earlier one on the same clock and unit.
+
+    ``offset`` (``later - earlier``), ``lag`` (from the earlier value's midnight to
+    the later one's) and ``time`` (the later value's time of day), as floats of the
+    unit: ``later = earlier + offset = midnight(earlier) + lag + time``. Exact
+    (integer arithmetic); NaN where either is missing.
+    """
+    check_time_kind(later, later_spec)
+    check_time_kind(earlier, earlier_spec)
+    (late, late_missing), (early, early_missing) = (
+        time_ints(later, later_spec),
+        time_ints(earlier, earlier_spec),
+    )
+    day = 86_400 * 10**9 // nanoseconds_per_unit(later_spec)
+    late_midnight = late // day * day
+    parts = {
+        "offset": late - early,
+        "lag": late_midnight - early // day * day,
+        "time": late - late_midnight,
+    }
+    return _floats(parts, late_missing | early_missing)
+
+
+def _floats(parts: dict[str, np.ndarray], missing: np.ndarray) -> dict[str, np.ndarray]:
+    floats = {}
+    for name, part in parts.items():
+        floats[name] = part.astype(np.float64)
+        floats[name][missing] = np.nan
+    return floats
+
+
+def same_clock(first: ColumnSpec, second: ColumnSpec) -> bool:
+    """Whether two datetime columns count in one unit on one clock (so they subtract)."""
+    return (first.unit, first.tz, first.wall_clock) == (second.unit, second.tz, second.wall_clock)
+
+
+def choose_calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[int, np.ndarray]:
+    """The calendar parts that model a datetime column, or {} for the whole column.
+
+    Week and weekday when the column spans two weeks or more on different weekdays
+    (else its day), plus the time of day when it varies; a single time of day
+    (08:30 every day) rides on the weekday. A column on fewer than 7 days is
+    modelled whole: its few timestamps are point masses, and parts drawn apart
+    would pair one day with another day's time. So is a column where only one part
+    varies, and one with declared bounds.
+    """
+    if spec.value_type != DATETIME or spec.public_bounds is not None:
+        return {}
+    values = calendar_parts(series, spec)
+    present = ~np.isnan(values["day"])
+
+    def distinct(name: str) -> int:
+        return np.unique(values[name][present]).size
+
+    if distinct("day") < _CALENDAR_DAYS:
+        return {}
+    # Weeks once the column spans two of them: samples outside its range are moved by
+    # whole weeks, which needs a range longer than a week.
+    days = values["day"][present]
+    chosen = [WEEK, WEEKDAY] if days.max() - days.min() >= 2 * period(spec, WEEK) else []
+    if chosen and distinct("weekday") == 1:
+        chosen = []
+    if distinct("time") > 1:
+        chosen = (chosen or [DAY]) + [TIME_OF_DAY]
+    elif chosen:
+        values["weekday"] = values["weekday"] + values["time"]
+    return {part: values[CALENDAR_PART[part]] for part in chosen}
+
+
+def into_range(values: np.ndarray, low: float, high: float, step: float) -> np.ndarray:
+    """Calendar parts added up, moved into [low, high] by whole ``step`` (a day or week).
+
+    Parts drawn apart can pair the first day with a time before the first
+    timestamp; clipping would pile such samples on the minimum. Moving them by their
+    period keeps their weekday and time of day. Parts decode to within float32
+    rounding of a bound (milliseconds of a time of day): such a sample is the bound,
+    not one a week away.
+    """
+    tolerance = step * _PERIOD_TOLERANCE
+    with np.errstate(invalid="ignore"):  # NaN (missing) stays NaN
+        below = np.maximum(low - values - tolerance, 0.0)
+        values = values + np.ceil(below / step) * step
+        above = np.maximum(values - high - tolerance, 0.0)
+        values = values - np.ceil(above / step) * step
+    return np.clip(values, low, high)  # a range shorter than the period
+
+
+def find_anchors(columns: list[ColumnSpec], df: pd.DataFrame) -> dict[int, int]:
+    """Datetime columns never before another one, and that one (their anchor), by position.
+
+    A column's anchor is the column it follows by the smallest median gap, among
+    those present wherever it is, on the same clock, with overlapping ranges (apart,
+    births before admissions, the order holds by itself) and not identical to it (of
+    identical columns, the later one is anchored). Ordered so that an anchor comes
+    before the columns anchored to it; there is no cycle, since columns anchored
+    round a cycle would all be identical.
+    """
+    times: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for position, spec in enumerate(columns):
+        if spec.kind != CATEGORICAL and spec.value_type == DATETIME and not spec.public_bounds:
+            ints, missing = time_ints(df[spec.name], spec)
+            if np.unique(ints[~missing]).size > 1:
+                times[position] = (ints, missing)
+    anchors: dict[int, int] = {}
+    for later, (late, late_missing) in times.items():
+        best: tuple[float, int] | None = None
+        for earlier, (early, early_missing) in times.items():
+            both = ~late_missing & ~early_missing
+            if (
+                earlier == later
+                or not same_clock(columns[later], columns[earlier])
+                or (early_missing & ~late_missing).any()
+                or both.sum() < 2
+                or late[~late_missing].min() > early[~early_missing].max()
+            ):
+                continue
+            gaps = late[both] - early[both]
+            identical = not gaps.any() and (late_missing == early_missing).all()
+            if (gaps < 0).any() or (identical and earlier > later):
+                continue
+            if best is None or np.median(gaps) < best[0]:
+                best = (float(np.median(gaps)), earlier)
+        if best is not None:
+            anchors[later] = best[1]
+    ordered: dict[int, int] = {}
+
+    def place(column: int) -> None:
+        if column in anchors and column not in ordered:
+            place(anchors[column])
+            ordered[column] = anchors[column]
+
+    for column in anchors:
+        place(column)
+    return ordered
+
+
+def choose_anchored_parts(
+    relative: dict[str, np.ndarray], spec: ColumnSpec, by_day: bool = True
+) -> list[int]:
+    """Lag and time of day for a column days after its anchor with times of its own
+    (discharges at 11:00 whatever the admission's hour); else the plain offset."""
+    present = ~np.isnan(relative["offset"])
+    by_day = (
+        by_day
+        and np.median(relative["offset"][present]) >= period(spec, DAY)
+        and np.unique(relative["lag"][present]).size > 1
+        and np.unique(relative["time"][present]).size > 1
+    )
+    return [LAG, TIME_OF_DAY] if by_day else [OFFSET]
+
+
+def after_anchor(
+    start: np.ndarray, relative: np.ndarray, spec: ColumnSpec, by_day: bool, step: float, low: float
+) -> np.ndarray:
+    """An anchored column from its anchor's values and its relative rows, summed.
+
+    ``relative`` is the offset, or (``by_day``) the lag plus the time of day. The
+    result is never before the anchor: a same-day end at an earlier hour is folded
+    back after its start (keeping its day: moving it to the next day lost half of
+    the same-day samples), and grid rounding below the start moves up one step. It
+    is not clipped to the column's training maximum: in data whose latest starts
+    have no end yet, that would pile samples on the maximum (13 % in a probe) or put
+    them before their start; it stays under the anchor's maximum plus the largest
+    offset. ``low`` is the column's training minimum.
+    """
+    if by_day:
+        day = period(spec, DAY)
+        end = np.floor(start / day) * day + relative
+        end = np.where(end < start, 2.0 * start - end, end)
+    else:
+        end = start + relative
+    if step > 0:
+        end = np.round(end / step) * step
+        end = np.where(end < start, end + step, end)
+    return np.maximum(end, low)
