@@ -412,7 +412,7 @@ def test_an_end_never_before_its_start_keeps_order_and_durations():
     assert np.all((ratio > 0.7) & (ratio < 1.4)), ratio
 
 
-def test_an_end_days_after_its_start_keeps_its_own_hours():
+def test_an_end_days_after_its_start_keeps_its_own_hours(tmp_path):
     rng = np.random.default_rng(0)
     n = 1500
     admitted = pd.Series(
@@ -420,11 +420,20 @@ def test_an_end_days_after_its_start_keeps_its_own_hours():
     )
     days = pd.to_timedelta(rng.integers(1, 10, n), "D")
     discharged = admitted.dt.normalize() + days + pd.to_timedelta(rng.integers(10, 14, n), "h")
+    weekend = discharged.dt.day_of_week >= 5  # discharges on business days only
+    discharged = discharged + pd.to_timedelta(
+        np.where(weekend, 7 - discharged.dt.day_of_week, 0), "D"
+    )
     frame = pd.DataFrame({"admitted": admitted, "discharged": discharged})
     out = TVAESynthesizer(epochs=30, batch_size=200, random_state=0, **SMALL).fit(frame).sample(n)
     assert (out["discharged"] >= out["admitted"]).all()
     # as a plain offset, discharge hours followed the admissions' (any hour of the day)
     assert out["discharged"].dt.hour.between(10, 13).mean() > 0.95
+    assert (out["discharged"].dt.day_of_week < 5).all()  # 27 % fell on weekends
+    model = TVAESynthesizer(epochs=2, batch_size=200, random_state=0, **SMALL).fit(frame)
+    model.save(tmp_path / "stays.tssynth")
+    loaded = TVAESynthesizer.load(tmp_path / "stays.tssynth")
+    pd.testing.assert_frame_equal(loaded.sample(50), model.sample(50))
 
 
 def test_an_anchor_is_present_wherever_its_dependant_is():

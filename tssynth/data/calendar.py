@@ -39,6 +39,7 @@ ANCHORED_PART = {OFFSET: "offset", LAG: "lag", TIME_OF_DAY: "time"}
 _CALENDAR_DAYS = 7  # distinct days a datetime column needs to be split into parts
 _SECONDS_IN = {DAY: 86_400, WEEK: 7 * 86_400}
 _PERIOD_TOLERANCE = 2**-20  # of a day or week: well past float32 rounding of the parts
+_WEEKDAY_ROWS = 140  # values a column needs before a weekday it never falls on is ruled out
 
 
 def period(spec: ColumnSpec, part: int) -> float:
@@ -219,8 +220,25 @@ def choose_anchored_parts(
     return [LAG, TIME_OF_DAY] if by_day else [OFFSET]
 
 
+def weekdays(series: pd.Series, spec: ColumnSpec) -> list[bool]:
+    """The weekdays (Monday first) a datetime column falls on; all of them when it
+    has fewer than 140 values, too few for an absent weekday to mean much."""
+    values = calendar_parts(series, spec)["weekday"]
+    present = values[~np.isnan(values)]
+    if present.size < _WEEKDAY_ROWS:
+        return [True] * 7
+    seen = np.unique(np.round(present / period(spec, DAY)).astype(np.int64) + 3)
+    return np.isin(np.arange(7), seen).tolist()
+
+
 def after_anchor(
-    start: np.ndarray, relative: np.ndarray, spec: ColumnSpec, by_day: bool, step: float, low: float
+    start: np.ndarray,
+    relative: np.ndarray,
+    spec: ColumnSpec,
+    by_day: bool,
+    step: float,
+    low: float,
+    allowed: list[bool] | None = None,
 ) -> np.ndarray:
     """An anchored column from its anchor's values and its relative rows, summed.
 
@@ -231,7 +249,9 @@ def after_anchor(
     is not clipped to the column's training maximum: in data whose latest starts
     have no end yet, that would pile samples on the maximum (13 % in a probe) or put
     them before their start; it stays under the anchor's maximum plus the largest
-    offset. ``low`` is the column's training minimum.
+    offset. ``low`` is the column's training minimum. A value on a weekday the
+    column never fell on (``allowed``, Monday first: deliveries on business days)
+    moves on to the next weekday it did, keeping its time of day.
     """
     if by_day:
         day = period(spec, DAY)
@@ -242,4 +262,13 @@ def after_anchor(
     if step > 0:
         end = np.round(end / step) * step
         end = np.where(end < start, end + step, end)
-    return np.maximum(end, low)
+    end = np.maximum(end, low)
+    if allowed is not None and not all(allowed) and any(allowed):
+        day = period(spec, DAY)
+        # days to the next allowed weekday, from each weekday (Monday = 0)
+        ahead = [next(k for k in range(7) if allowed[(w + k) % 7]) for w in range(7)]
+        with np.errstate(invalid="ignore"):  # NaN (missing) stays NaN
+            weekday = np.floor(end / day) + 3
+            weekday = np.nan_to_num(weekday - 7 * np.floor(weekday / 7)).astype(np.int64)
+        end = end + np.asarray(ahead, dtype=np.float64)[weekday] * day
+    return end

@@ -63,6 +63,7 @@ from tssynth.data.calendar import (
     find_anchors,
     into_range,
     period,
+    weekdays,
 )
 from tssynth.data.private import (
     DataBudget,
@@ -411,6 +412,7 @@ class DataTransformer:
         relative = self.relative_times and budget is None
         self._anchors = find_anchors(self.columns, df) if relative else {}
         self._anchor_steps: dict[int, float] = {}  # each anchored column's own time grid
+        self._anchor_weekdays: dict[int, list[bool]] = {}  # ... and the weekdays it falls on
         self._missing_index: list[int] = []
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
@@ -558,6 +560,7 @@ class DataTransformer:
         if position in self._anchors:
             self._split_bounds[position] = (float(observed.min()), float(observed.max()))
             self._anchor_steps[position] = _time_grid(values, np.unique(observed), spec)
+            self._anchor_weekdays[position] = weekdays(series, spec)
             anchor = self.columns[self._anchors[position]]
             relative = anchored_parts(series, spec, df[anchor.name], anchor)
             for part in choose_anchored_parts(relative, spec, by_day=self.split_times):
@@ -1174,6 +1177,7 @@ class DataTransformer:
                 self.columns[position],
                 by_day=LAG in self._parts(position),
                 step=self._anchor_steps[position],
+                allowed=self._anchor_weekdays[position],
                 low=self._split_bounds[position][0],
             )
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
@@ -1311,7 +1315,7 @@ class DataTransformer:
             "integer_extremes": {k: list(v) for k, v in self._integer_extremes.items()},
             "split_bounds": {k: list(v) for k, v in self._split_bounds.items()},
             "anchors": [
-                [later, earlier, self._anchor_steps[later]]
+                [later, earlier, self._anchor_steps[later], self._anchor_weekdays[later]]
                 for later, earlier in self._anchors.items()
             ],
             "missing_index": list(self._missing_index),
@@ -1348,8 +1352,9 @@ class DataTransformer:
         split = state.get("split_bounds", {})  # absent from older files
         self._split_bounds = {int(k): (float(lo), float(hi)) for k, (lo, hi) in split.items()}
         anchors = state.get("anchors", [])  # absent from older files
-        self._anchors = {int(later): int(earlier) for later, earlier, _ in anchors}
-        self._anchor_steps = {int(later): float(step) for later, _, step in anchors}
+        self._anchors = {int(later): int(earlier) for later, earlier, _, _ in anchors}
+        self._anchor_steps = {int(later): float(step) for later, _, step, _ in anchors}
+        self._anchor_weekdays = {int(later): list(days) for later, _, _, days in anchors}
         self._missing_index = list(state["missing_index"])
         self._categorical_index = list(state["categorical_index"])
         self._categories = [list(c) for c in state["categories"]]
