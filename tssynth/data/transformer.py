@@ -413,6 +413,7 @@ class DataTransformer:
         self._anchors = find_anchors(self.columns, df) if relative else {}
         self._anchor_steps: dict[int, float] = {}  # each anchored column's own time grid
         self._anchor_weekdays: dict[int, list[bool]] = {}  # ... and the weekdays it falls on
+        self._anchor_shares_missing: dict[int, bool] = {}  # missing exactly where its anchor is
         self._missing_index: list[int] = []
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
@@ -561,6 +562,8 @@ class DataTransformer:
             self._split_bounds[position] = (float(observed.min()), float(observed.max()))
             self._anchor_steps[position] = _time_grid(values, np.unique(observed), spec)
             self._anchor_weekdays[position] = weekdays(series, spec)
+            anchor_missing = df[self.columns[self._anchors[position]].name].isna().to_numpy()
+            self._anchor_shares_missing[position] = bool((np.isnan(values) == anchor_missing).all())
             anchor = self.columns[self._anchors[position]]
             relative = anchored_parts(series, spec, df[anchor.name], anchor)
             for part in choose_anchored_parts(relative, spec, by_day=self.split_times):
@@ -1181,9 +1184,13 @@ class DataTransformer:
                 low=self._split_bounds[position][0],
             )
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
-        # An anchor was present wherever its dependant was: its missing mask keeps so.
+        # An anchor was present wherever its dependant was: its missing mask keeps so
+        # (one mask for both where they were missing together, else the anchor is
+        # present where the dependant is).
         for position, anchor in reversed(self._anchors.items()):
-            if anchor in missing:
+            if anchor in missing and position in missing and self._anchor_shares_missing[position]:
+                missing[anchor] = missing[position]
+            elif anchor in missing:
                 present = ~missing[position] if position in missing else True
                 missing[anchor] = missing[anchor] & ~present
         codes = dict(zip(self._categorical_index, parts["codes"].T, strict=True))
@@ -1315,7 +1322,13 @@ class DataTransformer:
             "integer_extremes": {k: list(v) for k, v in self._integer_extremes.items()},
             "split_bounds": {k: list(v) for k, v in self._split_bounds.items()},
             "anchors": [
-                [later, earlier, self._anchor_steps[later], self._anchor_weekdays[later]]
+                [
+                    later,
+                    earlier,
+                    self._anchor_steps[later],
+                    self._anchor_weekdays[later],
+                    self._anchor_shares_missing[later],
+                ]
                 for later, earlier in self._anchors.items()
             ],
             "missing_index": list(self._missing_index),
@@ -1352,9 +1365,10 @@ class DataTransformer:
         split = state.get("split_bounds", {})  # absent from older files
         self._split_bounds = {int(k): (float(lo), float(hi)) for k, (lo, hi) in split.items()}
         anchors = state.get("anchors", [])  # absent from older files
-        self._anchors = {int(later): int(earlier) for later, earlier, _, _ in anchors}
-        self._anchor_steps = {int(later): float(step) for later, _, step, _ in anchors}
-        self._anchor_weekdays = {int(later): list(days) for later, _, _, days in anchors}
+        self._anchors = {int(entry[0]): int(entry[1]) for entry in anchors}
+        self._anchor_steps = {int(entry[0]): float(entry[2]) for entry in anchors}
+        self._anchor_weekdays = {int(entry[0]): list(entry[3]) for entry in anchors}
+        self._anchor_shares_missing = {int(entry[0]): bool(entry[4]) for entry in anchors}
         self._missing_index = list(state["missing_index"])
         self._categorical_index = list(state["categorical_index"])
         self._categories = [list(c) for c in state["categories"]]
