@@ -613,3 +613,16 @@ def test_calendar_parts_keep_a_fixed_time_and_sub_second_values():
     back = transformer.inverse_transform(transformer.transform(micro))
     # float32 rounding of a time of day, never a week: the minimum once came back 7 days on
     assert (back["at"] - micro["at"]).abs().max() < pd.Timedelta("10ms")
+
+
+def test_a_same_day_end_drawn_before_its_start_stays_on_that_day():
+    from tssynth.data.calendar import after_anchor
+
+    spec = infer_schema(pd.DataFrame({"t": pd.to_datetime(["2022-01-01"])}))[0]  # unit us
+    hour = 3600e6
+    starts = pd.to_datetime(["2022-03-01 23:00", "2022-03-01 10:00"]).as_unit("us")
+    start = starts.asi8.astype(np.float64)
+    ends = after_anchor(start, np.array([1.0, 8.0]) * hour, spec, by_day=True, step=0.0, low=0.0)
+    ends = pd.to_datetime(ends.astype(np.int64), unit="us")
+    assert (ends >= starts).all() and (ends.normalize() == starts.normalize()).all()
+    assert ends[1] == pd.Timestamp("2022-03-01 12:00")  # folded back: 2 h before, 2 h after

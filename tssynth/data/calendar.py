@@ -42,6 +42,11 @@ _PERIOD_TOLERANCE = 2**-20  # of a day or week: well past float32 rounding of th
 _WEEKDAY_ROWS = 140  # values a column needs before a weekday it never falls on is ruled out
 
 
+def _day_count(spec: ColumnSpec) -> int:
+    """One day in (integer) counts of the column's unit."""
+    return _SECONDS_IN[DAY] * 10**9 // nanoseconds_per_unit(spec)
+
+
 def period(spec: ColumnSpec, part: int) -> float:
     """One day (``part=DAY``) or week (``WEEK``) in counts of the column's unit."""
     return _SECONDS_IN[part] * 10**9 / nanoseconds_per_unit(spec)
@@ -55,10 +60,21 @@ def calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[str, np.ndarray]
     ``weekday = day - week`` runs from -3 days (Monday) to 3 days (Sunday). Split in
     integer arithmetic, so every part is exact (tz-aware columns on the clock that
     :func:`~tssynth.data.schema.to_float` uses).
+
+    Parameters
+    ----------
+    series : Series of datetimes
+    spec : ColumnSpec
+        The column's fitted spec (unit, time zone).
+
+    Returns
+    -------
+    dict of str to ndarray of shape (len(series),)
+        ``day``, ``time``, ``week`` and ``weekday``.
     """
     check_time_kind(series, spec)
     ints, missing = time_ints(series, spec)
-    day = 86_400 * 10**9 // nanoseconds_per_unit(spec)
+    day = _day_count(spec)
     midnight = ints // day * day
     # 1970-01-01 is a Thursday: Monday .. Sunday sit 3 days either side of a multiple of 7.
     week = (midnight + 3 * day) // (7 * day) * (7 * day)
@@ -75,6 +91,17 @@ def anchored_parts(
     the later one's) and ``time`` (the later value's time of day), as floats of the
     unit: ``later = earlier + offset = midnight(earlier) + lag + time``. Exact
     (integer arithmetic); NaN where either is missing.
+
+    Parameters
+    ----------
+    later, earlier : Series of datetimes
+    later_spec, earlier_spec : ColumnSpec
+        Their fitted specs, on one clock (:func:`same_clock`).
+
+    Returns
+    -------
+    dict of str to ndarray of shape (len(later),)
+        ``offset``, ``lag`` and ``time``.
     """
     check_time_kind(later, later_spec)
     check_time_kind(earlier, earlier_spec)
@@ -82,7 +109,7 @@ def anchored_parts(
         time_ints(later, later_spec),
         time_ints(earlier, earlier_spec),
     )
-    day = 86_400 * 10**9 // nanoseconds_per_unit(later_spec)
+    day = _day_count(later_spec)
     late_midnight = late // day * day
     parts = {
         "offset": late - early,
@@ -114,6 +141,17 @@ def choose_calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[int, np.n
     modelled whole: its few timestamps are point masses, and parts drawn apart
     would pair one day with another day's time. So is a column where only one part
     varies, and one with declared bounds.
+
+    Parameters
+    ----------
+    series : Series
+    spec : ColumnSpec
+
+    Returns
+    -------
+    dict of int to ndarray
+        The chosen part codes (``WEEK``, ``WEEKDAY``, ``DAY``, ``TIME_OF_DAY``) and
+        their values, in the order the rows are laid out.
     """
     if spec.value_type != DATETIME or spec.public_bounds is not None:
         return {}
@@ -146,6 +184,19 @@ def into_range(values: np.ndarray, low: float, high: float, step: float) -> np.n
     period keeps their weekday and time of day. Parts decode to within float32
     rounding of a bound (milliseconds of a time of day): such a sample is the bound,
     not one a week away.
+
+    Parameters
+    ----------
+    values : ndarray
+        Sums of a column's parts, NaN where missing.
+    low, high : float
+        The column's training range.
+    step : float
+        A day or a week in counts of the column's unit (:func:`period`).
+
+    Returns
+    -------
+    ndarray, every value inside [low, high] (NaN kept).
     """
     tolerance = step * _PERIOD_TOLERANCE
     with np.errstate(invalid="ignore"):  # NaN (missing) stays NaN
@@ -165,6 +216,18 @@ def find_anchors(columns: list[ColumnSpec], df: pd.DataFrame) -> dict[int, int]:
     identical columns, the later one is anchored). Ordered so that an anchor comes
     before the columns anchored to it; there is no cycle, since columns anchored
     round a cycle would all be identical.
+
+    Parameters
+    ----------
+    columns : list of ColumnSpec
+        The table's columns, by position.
+    df : DataFrame
+        The training data.
+
+    Returns
+    -------
+    dict of int to int
+        Position of each anchored column to the position of its anchor.
     """
     times: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for position, spec in enumerate(columns):
@@ -209,7 +272,21 @@ def choose_anchored_parts(
     relative: dict[str, np.ndarray], spec: ColumnSpec, by_day: bool = True
 ) -> list[int]:
     """Lag and time of day for a column days after its anchor with times of its own
-    (discharges at 11:00 whatever the admission's hour); else the plain offset."""
+    (discharges at 11:00 whatever the admission's hour); else the plain offset.
+
+    Parameters
+    ----------
+    relative : dict of str to ndarray
+        :func:`anchored_parts` of the column.
+    spec : ColumnSpec
+    by_day : bool, default=True
+        Whether the lag and time-of-day form may be chosen.
+
+    Returns
+    -------
+    list of int
+        ``[LAG, TIME_OF_DAY]`` or ``[OFFSET]``.
+    """
     present = ~np.isnan(relative["offset"])
     by_day = (
         by_day
@@ -222,7 +299,17 @@ def choose_anchored_parts(
 
 def weekdays(series: pd.Series, spec: ColumnSpec) -> list[bool]:
     """The weekdays (Monday first) a datetime column falls on; all of them when it
-    has fewer than 140 values, too few for an absent weekday to mean much."""
+    has fewer than 140 values, too few for an absent weekday to mean much.
+
+    Parameters
+    ----------
+    series : Series of datetimes
+    spec : ColumnSpec
+
+    Returns
+    -------
+    list of 7 bool, Monday first.
+    """
     values = calendar_parts(series, spec)["weekday"]
     present = values[~np.isnan(values)]
     if present.size < _WEEKDAY_ROWS:
@@ -245,18 +332,42 @@ def after_anchor(
     ``relative`` is the offset, or (``by_day``) the lag plus the time of day. The
     result is never before the anchor: a same-day end at an earlier hour is folded
     back after its start (keeping its day: moving it to the next day lost half of
-    the same-day samples), and grid rounding below the start moves up one step. It
-    is not clipped to the column's training maximum: in data whose latest starts
-    have no end yet, that would pile samples on the maximum (13 % in a probe) or put
-    them before their start; it stays under the anchor's maximum plus the largest
-    offset. ``low`` is the column's training minimum. A value on a weekday the
-    column never fell on (``allowed``, Monday first: deliveries on business days)
-    moves on to the next weekday it did, keeping its time of day.
+    the same-day samples), and grid rounding below the start moves up one step. A
+    value on a weekday the column never fell on (``allowed``, Monday first:
+    deliveries on business days) moves on to the next weekday it did, keeping its
+    time of day. The result is not clipped to the column's training maximum: in
+    data whose latest starts have no end yet, that would pile samples on the
+    maximum (13 % in a probe) or put them before their start.
+
+    Parameters
+    ----------
+    start : ndarray of shape (n,)
+        The anchor's decoded values, in counts of the column's unit.
+    relative : ndarray of shape (n,)
+        The offset, or (``by_day``) the lag plus the time of day.
+    spec : ColumnSpec
+        The anchored column.
+    by_day : bool
+        Whether ``relative`` counts from the anchor's midnight.
+    step : float
+        The column's own time grid (0: none).
+    low : float
+        The column's training minimum.
+    allowed : list of 7 bool, optional
+        The weekdays the column falls on, Monday first.
+
+    Returns
+    -------
+    ndarray of shape (n,)
     """
     if by_day:
         day = period(spec, DAY)
-        end = np.floor(start / day) * day + relative
-        end = np.where(end < start, 2.0 * start - end, end)
+        midnight = np.floor(start / day) * day
+        end = midnight + relative
+        # folded within what is left of the start's day (23:00 start, 01:00 end: 23:00)
+        room = midnight + day - start
+        with np.errstate(invalid="ignore"):
+            end = np.where(end < start, start + np.mod(start - end, room), end)
     else:
         end = start + relative
     if step > 0:

@@ -228,6 +228,16 @@ def log_shift(observed: np.ndarray) -> float:
     at most 1, values spanning less than a factor of 10 on that scale (far from
     zero the log is nearly linear, and costs float resolution: 1e18 + x would come
     back in steps of thousands), or when the log is more skewed than the raw values.
+
+    Parameters
+    ----------
+    observed : ndarray
+        A column's finite values (at least two distinct).
+
+    Returns
+    -------
+    float
+        ``c``, or NaN for no transform.
     """
     low, high = float(observed.min()), float(observed.max())
     if low < 0 or not np.isfinite(high):
@@ -241,8 +251,19 @@ def log_shift(observed: np.ndarray) -> float:
     return shift if abs(_skewness(to_log(observed, shift))) < skew else np.nan
 
 
-def to_log(values: Any, shift: Any) -> Any:
-    """``log(values + shift)`` where ``shift`` is a number, ``values`` where it is NaN."""
+def to_log(values: float | np.ndarray, shift: float | np.ndarray) -> float | np.ndarray:
+    """``log(values + shift)`` where ``shift`` is a number, ``values`` where it is NaN.
+
+    Parameters
+    ----------
+    values : float or ndarray
+    shift : float or ndarray broadcasting against ``values``
+        NaN where a column is not logged.
+
+    Returns
+    -------
+    float or ndarray
+    """
     if np.ndim(shift) == 0:
         return values if np.isnan(shift) else np.log(values + shift)
     return np.where(np.isnan(shift), values, np.log(np.where(np.isnan(shift), 1.0, values + shift)))
@@ -559,24 +580,22 @@ class DataTransformer:
         if extremes is not None and max(map(abs, extremes)) > _EXACT_FLOAT_INTEGER:
             self._integer_extremes[position] = extremes
         if position in self._anchors:
-            self._split_bounds[position] = (float(observed.min()), float(observed.max()))
+            anchor = self.columns[self._anchors[position]]
             self._anchor_steps[position] = _time_grid(values, np.unique(observed), spec)
             self._anchor_weekdays[position] = weekdays(series, spec)
-            anchor_missing = df[self.columns[self._anchors[position]].name].isna().to_numpy()
+            anchor_missing = df[anchor.name].isna().to_numpy()
             self._anchor_shares_missing[position] = bool((np.isnan(values) == anchor_missing).all())
-            anchor = self.columns[self._anchors[position]]
             relative = anchored_parts(series, spec, df[anchor.name], anchor)
-            for part in choose_anchored_parts(relative, spec, by_day=self.split_times):
-                part_values = relative[ANCHORED_PART[part]]
-                self._fit_row(position, part_values, spec, series.dtype, rng, pool, part)
+            chosen = choose_anchored_parts(relative, spec, by_day=self.split_times)
+            parts = {part: relative[ANCHORED_PART[part]] for part in chosen}
+        else:
+            parts = choose_calendar_parts(series, spec) if self.split_times else {}
+        if not parts:
+            self._fit_row(position, values, spec, series.dtype, rng, pool, WHOLE, extremes)
             return
-        parts = choose_calendar_parts(series, spec) if self.split_times else {}
-        if parts:
-            self._split_bounds[position] = (float(observed.min()), float(observed.max()))
-            for part, part_values in parts.items():
-                self._fit_row(position, part_values, spec, series.dtype, rng, pool, part)
-            return
-        self._fit_row(position, values, spec, series.dtype, rng, pool, WHOLE, extremes)
+        self._split_bounds[position] = (float(observed.min()), float(observed.max()))
+        for part, part_values in parts.items():
+            self._fit_row(position, part_values, spec, series.dtype, rng, pool, part)
 
     def _fit_row(
         self,

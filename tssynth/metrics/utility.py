@@ -348,7 +348,7 @@ def utility_report(
                 )
                 raise InvalidDataError(
                     f"The {what} rows hold a single class of {target!r}{left_out} "
-                    f"({classes[0] if classes.size else 'none'!r}); a classifier needs two."
+                    f"({str(classes[0]) if classes.size else 'none'!r}); a classifier needs two."
                 )
     else:
         labels = []
