@@ -17,6 +17,8 @@ Every split is exact: parts come from integer counts of the column's unit.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -42,14 +44,17 @@ _PERIOD_TOLERANCE = 2**-20  # of a day or week: well past float32 rounding of th
 _WEEKDAY_ROWS = 140  # values a column needs before a weekday it never falls on is ruled out
 
 
-def _day_count(spec: ColumnSpec) -> int:
-    """One day in (integer) counts of the column's unit."""
-    return _SECONDS_IN[DAY] * 10**9 // nanoseconds_per_unit(spec)
+def period(spec: ColumnSpec, part: int) -> int:
+    """One day (``part=DAY``) or week (``WEEK``) in counts of the column's unit (exact)."""
+    return _SECONDS_IN[part] * 10**9 // nanoseconds_per_unit(spec)
 
 
-def period(spec: ColumnSpec, part: int) -> float:
-    """One day (``part=DAY``) or week (``WEEK``) in counts of the column's unit."""
-    return _SECONDS_IN[part] * 10**9 / nanoseconds_per_unit(spec)
+class AnchoredDecoding(NamedTuple):
+    """What decoding an anchored column needs beyond its anchor (see :func:`after_anchor`)."""
+
+    step: float  # the column's own time grid (0: none)
+    weekdays: list[bool]  # the weekdays it falls on, Monday first
+    shares_missing: bool  # missing exactly where its anchor is
 
 
 def calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[str, np.ndarray]:
@@ -74,7 +79,7 @@ def calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[str, np.ndarray]
     """
     check_time_kind(series, spec)
     ints, missing = time_ints(series, spec)
-    day = _day_count(spec)
+    day = period(spec, DAY)
     midnight = ints // day * day
     # 1970-01-01 is a Thursday: Monday .. Sunday sit 3 days either side of a multiple of 7.
     week = (midnight + 3 * day) // (7 * day) * (7 * day)
@@ -109,7 +114,7 @@ def anchored_parts(
         time_ints(later, later_spec),
         time_ints(earlier, earlier_spec),
     )
-    day = _day_count(later_spec)
+    day = period(later_spec, DAY)
     late_midnight = late // day * day
     parts = {
         "offset": late - early,
@@ -252,8 +257,9 @@ def find_anchors(columns: list[ColumnSpec], df: pd.DataFrame) -> dict[int, int]:
             identical = not gaps.any() and (late_missing == early_missing).all()
             if (gaps < 0).any() or (identical and earlier > later):
                 continue
-            if best is None or np.median(gaps) < best[0]:
-                best = (float(np.median(gaps)), earlier)
+            median = float(np.median(gaps))
+            if best is None or median < best[0]:
+                best = (median, earlier)
         if best is not None:
             anchors[later] = best[1]
     ordered: dict[int, int] = {}

@@ -55,6 +55,7 @@ from tssynth.data.calendar import (
     TIME_OF_DAY,
     WEEK,
     WHOLE,
+    AnchoredDecoding,
     after_anchor,
     anchored_parts,
     calendar_parts,
@@ -432,9 +433,7 @@ class DataTransformer:
         self._split_bounds: dict[int, tuple[float, float]] = {}
         relative = self.relative_times and budget is None
         self._anchors = find_anchors(self.columns, df) if relative else {}
-        self._anchor_steps: dict[int, float] = {}  # each anchored column's own time grid
-        self._anchor_weekdays: dict[int, list[bool]] = {}  # ... and the weekdays it falls on
-        self._anchor_shares_missing: dict[int, bool] = {}  # missing exactly where its anchor is
+        self._anchored: dict[int, AnchoredDecoding] = {}
         self._missing_index: list[int] = []
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
@@ -581,10 +580,12 @@ class DataTransformer:
             self._integer_extremes[position] = extremes
         if position in self._anchors:
             anchor = self.columns[self._anchors[position]]
-            self._anchor_steps[position] = _time_grid(values, np.unique(observed), spec)
-            self._anchor_weekdays[position] = weekdays(series, spec)
             anchor_missing = df[anchor.name].isna().to_numpy()
-            self._anchor_shares_missing[position] = bool((np.isnan(values) == anchor_missing).all())
+            self._anchored[position] = AnchoredDecoding(
+                step=_time_grid(values, np.unique(observed), spec),
+                weekdays=weekdays(series, spec),
+                shares_missing=bool((np.isnan(values) == anchor_missing).all()),
+            )
             relative = anchored_parts(series, spec, df[anchor.name], anchor)
             chosen = choose_anchored_parts(relative, spec, by_day=self.split_times)
             parts = {part: relative[ANCHORED_PART[part]] for part in chosen}
@@ -702,6 +703,10 @@ class DataTransformer:
         for mixture modes).
         """
         rng = np.random.default_rng(seed)
+
+        def standardised(raw: np.ndarray) -> np.ndarray:
+            return (to_log(raw, shift) - loc) / scale
+
         values, counts = np.unique(observed, return_counts=True)
         share = counts / observed.size
         is_spike = share >= _SPIKE_SHARE
@@ -710,25 +715,18 @@ class DataTransformer:
             is_spike = np.zeros_like(is_spike)
             is_spike[np.argsort(-share, kind="stable")[:room]] = True
         spikes = values[is_spike]
-        parts = [
-            (
-                share[is_spike],
-                (to_log(spikes, shift) - loc) / scale,
-                np.full(spikes.size, _MIN_MODE_STD),
-            )
-        ]
+        parts = [(share[is_spike], standardised(spikes), np.full(spikes.size, _MIN_MODE_STD))]
         exact = [spikes.astype(np.float64)]
         rest_values = values[~is_spike]
         if rest_values.size >= 2:
             rest = observed[~np.isin(observed, spikes)]
             budget = min(rest_values.size, self.max_modes - spikes.size)
-            w, m, sd = self._fit_mixture((to_log(rest, shift) - loc) / scale, budget, rng)
+            w, m, sd = self._fit_mixture(standardised(rest), budget, rng)
             parts.append((w * rest.size / observed.size, m, sd))
             exact.append(np.full(w.size, np.nan))
         elif rest_values.size == 1:  # a single leftover value is one more point mass
             rest_share = share[~is_spike]
-            point = (to_log(rest_values, shift) - loc) / scale
-            parts.append((rest_share, point, np.array([_MIN_MODE_STD])))
+            parts.append((rest_share, standardised(rest_values), np.array([_MIN_MODE_STD])))
             exact.append(rest_values.astype(np.float64))
         weights, means, stds = (np.concatenate(column) for column in zip(*parts, strict=True))
         exact_values = np.concatenate(exact)
@@ -1198,8 +1196,8 @@ class DataTransformer:
                 relative,
                 self.columns[position],
                 by_day=LAG in self._parts(position),
-                step=self._anchor_steps[position],
-                allowed=self._anchor_weekdays[position],
+                step=self._anchored[position].step,
+                allowed=self._anchored[position].weekdays,
                 low=self._split_bounds[position][0],
             )
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
@@ -1207,7 +1205,11 @@ class DataTransformer:
         # (one mask for both where they were missing together, else the anchor is
         # present where the dependant is).
         for position, anchor in reversed(self._anchors.items()):
-            if anchor in missing and position in missing and self._anchor_shares_missing[position]:
+            if (
+                anchor in missing
+                and position in missing
+                and self._anchored[position].shares_missing
+            ):
                 missing[anchor] = missing[position]
             elif anchor in missing:
                 present = ~missing[position] if position in missing else True
@@ -1341,14 +1343,7 @@ class DataTransformer:
             "integer_extremes": {k: list(v) for k, v in self._integer_extremes.items()},
             "split_bounds": {k: list(v) for k, v in self._split_bounds.items()},
             "anchors": [
-                [
-                    later,
-                    earlier,
-                    self._anchor_steps[later],
-                    self._anchor_weekdays[later],
-                    self._anchor_shares_missing[later],
-                ]
-                for later, earlier in self._anchors.items()
+                [later, earlier, *self._anchored[later]] for later, earlier in self._anchors.items()
             ],
             "missing_index": list(self._missing_index),
             "categorical_index": list(self._categorical_index),
@@ -1384,10 +1379,11 @@ class DataTransformer:
         split = state.get("split_bounds", {})  # absent from older files
         self._split_bounds = {int(k): (float(lo), float(hi)) for k, (lo, hi) in split.items()}
         anchors = state.get("anchors", [])  # absent from older files
-        self._anchors = {int(entry[0]): int(entry[1]) for entry in anchors}
-        self._anchor_steps = {int(entry[0]): float(entry[2]) for entry in anchors}
-        self._anchor_weekdays = {int(entry[0]): list(entry[3]) for entry in anchors}
-        self._anchor_shares_missing = {int(entry[0]): bool(entry[4]) for entry in anchors}
+        self._anchors = {int(later): int(earlier) for later, earlier, *_ in anchors}
+        self._anchored = {
+            int(later): AnchoredDecoding(float(step), list(days), bool(shares))
+            for later, _, step, days, shares in anchors
+        }
         self._missing_index = list(state["missing_index"])
         self._categorical_index = list(state["categorical_index"])
         self._categories = [list(c) for c in state["categories"]]
