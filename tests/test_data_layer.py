@@ -227,12 +227,12 @@ def test_identifier_and_very_wide_columns_are_warned_about_and_others_are_not():
 
 
 def test_a_model_array_larger_than_memory_is_refused_by_name(monkeypatch):
-    import tssynth.data.transformer as transformer_module
+    import tssynth.data.memory as memory_module
 
     df = pd.DataFrame({"city": np.array(["a", "b", "c"] * 400), "x": np.arange(1200.0)})
     transformer = fit_transformer(df)
     width = transformer.output_dim
-    monkeypatch.setattr(transformer_module, "_physical_memory", lambda: 2 * 4 * width * 1000)
+    monkeypatch.setattr(memory_module, "_physical_memory", lambda: 2 * 4 * width * 1000)
     transformer.transform(df.iloc[:1000])  # exactly half the memory: allowed
     with pytest.raises(InvalidDataError, match=r"1,200 rows x .* 'city' \(3 categories\)"):
         transformer.transform(df)
@@ -362,7 +362,7 @@ def test_decoding_draws_equals_decoding_their_one_hot_model_array(mixed_frame):
 
 def test_coarse_grids_are_found_and_samples_stay_on_them():
     from tssynth import TVAESynthesizer
-    from tssynth.data.transformer import coarsest_multiple, grid_factors
+    from tssynth.data.continuous import coarsest_multiple, grid_factors
 
     assert coarsest_multiple(np.array([1200.0, 300.0, 4500.0]), 1.0) == 300.0
     assert coarsest_multiple(np.array([0.3, 0.45, 1.5]), 0.01) == pytest.approx(0.15)
@@ -440,7 +440,7 @@ def test_noise_past_the_range_is_folded_back_without_piling_on_the_bounds():
 
 
 def test_skewed_non_negative_columns_are_modelled_on_the_log_scale():
-    from tssynth.data.transformer import log_shift
+    from tssynth.data.continuous import log_shift
 
     rng = np.random.default_rng(0)
     amounts = rng.lognormal(0, 1.5, 3000)

@@ -66,6 +66,18 @@ from tssynth.data.calendar import (
     period,
     weekdays,
 )
+from tssynth.data.continuous import (
+    bounds_inside_integers,
+    coarsest_multiple,
+    decimal_step,
+    float_precision,
+    grid_factors,
+    location_scale,
+    log_shift,
+    time_grid,
+    to_log,
+)
+from tssynth.data.memory import fits_in_memory
 from tssynth.data.private import (
     DataBudget,
     midpoint_and_half_range,
@@ -79,11 +91,8 @@ from tssynth.data.schema import (
     TIMEDELTA,
     ColumnSpec,
     integer_extremes,
-    nanoseconds_per_unit,
-    numpy_dtype,
     restore_categorical,
     restore_continuous,
-    time_step,
     to_float,
 )
 from tssynth.data.spans import (
@@ -107,47 +116,18 @@ _SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
 # (rows, continuous columns, modes) temporaries stay near 2**21 entries (16 MiB) each.
 _ROW_CHUNK = 16_384
 _CHUNK_ENTRIES = 2**21
-_MAX_DECIMALS = 6  # finest decimal grid that samples are rounded to
 _EXACT_FLOAT_INTEGER = 2**53  # float64 holds every integer up to here
 _SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step", "shift", "part")
 _ABSENT_STATE = {"shift": np.nan, "part": WHOLE}  # rows in files written before them
-_SKEWED = 1.0  # skewness past which a column of non-negative values is modelled on log(x + c)
-_LOG_SPAN = 10.0  # ... when its largest value is at least this many times its smallest
 _MODE_STATE = ("weights", "means", "stds", "exact")  # the parts of each column's modes
 _MIXTURE_WORKERS = min(4, os.cpu_count() or 1)  # mixtures of different columns fit in parallel
 _IDENTIFIER_SHARE = 0.9  # a categorical column this unique (of 20+ values) looks like an ID
 _WIDE_CATEGORIES = 1_000  # categories past which a column is warned about as slow
-_MEMORY_SHARE = 0.5  # largest share of the machine's memory one model array may take
 
 
 def _is_object(array: Any) -> bool:
     """Whether ``array`` holds Python objects (pandas 3 would infer ``str`` from strings)."""
     return pd.api.types.is_object_dtype(array.dtype)
-
-
-def _physical_memory() -> int | None:
-    """Bytes of memory of this machine, or None where the OS does not tell."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def fits_in_memory(n_bytes: float) -> bool:
-    """Whether one array of ``n_bytes`` fits in this machine's memory.
-
-    Parameters
-    ----------
-    n_bytes : float
-
-    Returns
-    -------
-    bool
-        True when it takes at most half of the physical memory, or when the OS
-        does not tell how much there is.
-    """
-    memory = _physical_memory()
-    return memory is None or n_bytes <= _MEMORY_SHARE * memory
 
 
 def private_units(columns: list[ColumnSpec]) -> int:
@@ -169,170 +149,6 @@ def _sortable_unique(series: pd.Series) -> list[Any]:
         return sorted(values.tolist())
     except TypeError:
         return values.tolist()
-
-
-def _location_scale(observed: np.ndarray) -> tuple[float, float]:
-    """Mean and standard deviation of at least two distinct finite values.
-
-    When the plain moments underflow (values near 1e-300 give a variance of 0) or
-    overflow (values near 1e300 or 1.7e308), they are computed on the values divided
-    by their largest magnitude and scaled back.
-    """
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        loc, scale = float(observed.mean()), float(observed.std())
-    if np.isfinite(loc) and np.isfinite(scale) and scale > 0:
-        return loc, scale
-    magnitude = float(np.abs(observed).max())
-    relative = observed / magnitude
-    return float(relative.mean()) * magnitude, float(relative.std()) * magnitude
-
-
-def decimal_step(observed: np.ndarray, precision: Any = np.float64) -> float:
-    """Coarsest grid ``10**-k`` (k = 0 .. 6) holding every value, 0.0 when none does.
-
-    Whole numbers give 1.0; prices with two decimals 0.01. Samples are rounded to
-    the grid, so they look like the data. ``precision``: the float type the values
-    were stored in (a float32 price of 53.92 is 53.919998...).
-    """
-    # A stored value lies within half a unit of its precision of the decimal, and float64
-    # arithmetic adds a few units of its own.
-    magnitude = np.abs(observed)
-    tolerance = 4 * np.spacing(magnitude)
-    if precision is not np.float64:
-        tolerance += 0.5 * np.spacing(magnitude.astype(precision)).astype(np.float64)
-    for decimals in range(_MAX_DECIMALS + 1):
-        power = 10.0**decimals
-        on_grid = np.round(observed * power) / power
-        # Equal up to float error (0.30000000000000004 is 0.3), never just "near zero".
-        if np.all(np.abs(on_grid - observed) <= tolerance):
-            return 1.0 / power
-    return 0.0
-
-
-def _skewness(values: np.ndarray) -> float:
-    """Sample skewness of at least two distinct finite values (0 when it overflows)."""
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        centred = values - values.mean()
-        scale = np.sqrt(np.mean(centred**2))
-        skew = float(np.mean((centred / scale) ** 3)) if scale > 0 else 0.0
-    return skew if np.isfinite(skew) else 0.0
-
-
-def log_shift(observed: np.ndarray) -> float:
-    """The ``c`` of ``log(x + c)`` for a right-skewed column of non-negative values.
-
-    Amounts, durations and counts pile up near zero with a long right tail, which a
-    mixture of at most ten Gaussians on the raw scale cuts short (the top 0.1 % of
-    a Pareto column came back at a third of its size). Such a column is modelled on
-    ``log(x)`` (``c = 0``) or, when it holds zeros, on ``log(x + c)`` with ``c`` its
-    smallest positive value. NaN (no transform) for negative values, a skewness of
-    at most 1, values spanning less than a factor of 10 on that scale (far from
-    zero the log is nearly linear, and costs float resolution: 1e18 + x would come
-    back in steps of thousands), or when the log is more skewed than the raw values.
-
-    Parameters
-    ----------
-    observed : ndarray
-        A column's finite values (at least two distinct).
-
-    Returns
-    -------
-    float
-        ``c``, or NaN for no transform.
-    """
-    low, high = float(observed.min()), float(observed.max())
-    if low < 0 or not np.isfinite(high):
-        return np.nan
-    skew = _skewness(observed)
-    if skew <= _SKEWED:
-        return np.nan
-    shift = 0.0 if low > 0 else float(observed[observed > 0].min())
-    if not high + shift >= _LOG_SPAN * (low + shift):
-        return np.nan
-    return shift if abs(_skewness(to_log(observed, shift))) < skew else np.nan
-
-
-def to_log(values: float | np.ndarray, shift: float | np.ndarray) -> float | np.ndarray:
-    """``log(values + shift)`` where ``shift`` is a number, ``values`` where it is NaN.
-
-    Parameters
-    ----------
-    values : float or ndarray
-    shift : float or ndarray broadcasting against ``values``
-        NaN where a column is not logged.
-
-    Returns
-    -------
-    float or ndarray
-    """
-    if np.ndim(shift) == 0:
-        return values if np.isnan(shift) else np.log(values + shift)
-    return np.where(np.isnan(shift), values, np.log(np.where(np.isnan(shift), 1.0, values + shift)))
-
-
-def float_precision(dtype: Any) -> Any:
-    """The numpy float type a column's values were stored in (float64 unless narrower)."""
-    stored = numpy_dtype(dtype)
-    return stored.type if stored.kind == "f" and stored.itemsize < 8 else np.float64
-
-
-def coarsest_multiple(values: np.ndarray, step: float) -> float:
-    """The coarsest multiple of ``step`` dividing every value (0.0 stays 0.0).
-
-    Incomes rounded to 100 give 100 (not 1), amounts in steps of 0.25 give 0.25,
-    minutes in 15s give 15: the greatest common divisor of the values counted in
-    units of ``step``.
-    """
-    if step <= 0:
-        return step
-    counts = np.abs(np.round(np.asarray(values, dtype=np.float64) / step))
-    if counts.size == 0 or not np.all(counts < 2**53):
-        return step
-    divisor = int(np.gcd.reduce(counts.astype(np.int64)))
-    return step * divisor if divisor > 1 else step
-
-
-def grid_factors(step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``per_unit`` and ``unit`` of every grid step: ``step == unit / per_unit`` with
-    ``per_unit`` a power of ten (up to ``10**6``) and ``unit`` a whole number, so that
-    rounding to the grid is ``round(x * per_unit / unit) * unit / per_unit`` (0.15 is
-    15 / 100: dividing by 0.15 would not land exactly on 0.3). Steps of 0 get 1, 1."""
-    step = np.asarray(step, dtype=np.float64)
-    per_unit, unit = np.ones_like(step), np.ones_like(step)
-    pending = step > 0
-    for decimals in range(_MAX_DECIMALS + 1):
-        scaled = step * 10.0**decimals
-        whole = pending & (np.abs(scaled - np.round(scaled)) <= 1e-9 * scaled)
-        per_unit[whole], unit[whole] = 10.0**decimals, np.round(scaled[whole])
-        pending &= ~whole
-    # A step finer than 1e-6 that is no decimal: its reciprocal, as before.
-    per_unit[pending] = np.round(1.0 / step[pending])
-    return per_unit, unit
-
-
-def _time_grid(values: np.ndarray, unique: np.ndarray, spec: ColumnSpec) -> float:
-    """The coarsest calendar step (or multiple of it) that every time value is on."""
-    step = time_step(values, spec)
-    # Times on whole seconds are exact in float64, so their common multiple is too
-    # (15-minute slots); finer times may carry float rounding.
-    if step * nanoseconds_per_unit(spec) >= 10**9:
-        step = coarsest_multiple(unique, step)
-    return step
-
-
-def _bounds_inside_integers(
-    low: float, high: float, true_low: int, true_high: int
-) -> tuple[float, float]:
-    """Float bounds of an integer-valued column (ints, datetimes) that do not leave its range.
-
-    Beyond 2**53 float64 does not hold every integer, and the float nearest the true
-    minimum (maximum) may lie below (above) it; such a bound moves one float inwards.
-    """
-    if int(low) < true_low:
-        low = float(np.nextafter(low, np.inf))
-    if int(high) > true_high:
-        high = float(np.nextafter(high, -np.inf))
-    return float(low), float(high)
 
 
 class DataTransformer:
@@ -582,7 +398,7 @@ class DataTransformer:
             anchor = self.columns[self._anchors[position]]
             anchor_missing = df[anchor.name].isna().to_numpy()
             self._anchored[position] = AnchoredDecoding(
-                step=_time_grid(values, np.unique(observed), spec),
+                step=time_grid(values, np.unique(observed), spec),
                 weekdays=weekdays(series, spec),
                 shares_missing=bool((np.isnan(values) == anchor_missing).all()),
             )
@@ -624,17 +440,17 @@ class DataTransformer:
             and spec.public_bounds is None
         )
         shift = log_shift(observed) if logs else np.nan
-        loc, scale = _location_scale(to_log(observed, shift))
+        loc, scale = location_scale(to_log(observed, shift))
         # The seed is drawn here, in column order, so the result never depends on threads.
         seed = int(rng.integers(2**63))
         modes = pool.submit(self._fit_modes, observed, shift, loc, scale, seed)
         if spec.value_type in (DATETIME, TIMEDELTA):
-            step = _time_grid(values, unique, spec)
+            step = time_grid(values, unique, spec)
         else:
             step = coarsest_multiple(unique, decimal_step(observed, float_precision(dtype)))
         low, high = spec.public_bounds or (observed.min(), observed.max())
         if extremes is not None:
-            low, high = _bounds_inside_integers(low, high, *extremes)
+            low, high = bounds_inside_integers(low, high, *extremes)
         self._add_continuous(position, loc, scale, low, high, step, shift, part, modes)
 
     def _add_continuous(self, *values: Any) -> None:

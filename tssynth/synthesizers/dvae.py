@@ -13,6 +13,7 @@ import torch
 
 from tssynth._validation import check_bool, check_float, check_int
 from tssynth.base import INDEX_ENTRY, BaseSynthesizer, PreparedInput
+from tssynth.data.memory import fits_in_memory
 from tssynth.data.panel import (
     LongPanel,
     PanelTransformer,
@@ -24,7 +25,6 @@ from tssynth.data.private import DataBudget
 from tssynth.data.schema import ColumnSpec
 from tssynth.data.sequences import pad_sequences
 from tssynth.data.time_index import IndexClock
-from tssynth.data.transformer import fits_in_memory
 from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
 from tssynth.nn.dvae import DVAE, length_chunks
 from tssynth.nn.ragged import Ragged

@@ -1,0 +1,183 @@
+"""Helpers for a continuous column's values: their scale, log transform and grid.
+
+The data transformer standardises a column with :func:`location_scale`, models
+right-skewed amounts on ``log(x + c)`` (:func:`log_shift`, :func:`to_log`) and
+rounds samples to the finest grid the data sit on (:func:`decimal_step`,
+:func:`coarsest_multiple`, :func:`grid_factors`, :func:`time_grid`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tssynth.data.schema import ColumnSpec, nanoseconds_per_unit, numpy_dtype, time_step
+
+MAX_DECIMALS = 6  # finest decimal grid that samples are rounded to
+_SKEWED = 1.0  # skewness past which a column of non-negative values is modelled on log(x + c)
+_LOG_SPAN = 10.0  # ... when its largest value is at least this many times its smallest
+
+
+def location_scale(observed: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of at least two distinct finite values.
+
+    When the plain moments underflow (values near 1e-300 give a variance of 0) or
+    overflow (values near 1e300 or 1.7e308), they are computed on the values divided
+    by their largest magnitude and scaled back.
+    """
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        loc, scale = float(observed.mean()), float(observed.std())
+    if np.isfinite(loc) and np.isfinite(scale) and scale > 0:
+        return loc, scale
+    magnitude = float(np.abs(observed).max())
+    relative = observed / magnitude
+    return float(relative.mean()) * magnitude, float(relative.std()) * magnitude
+
+
+def decimal_step(observed: np.ndarray, precision: Any = np.float64) -> float:
+    """Coarsest grid ``10**-k`` (k = 0 .. 6) holding every value, 0.0 when none does.
+
+    Whole numbers give 1.0; prices with two decimals 0.01. Samples are rounded to
+    the grid, so they look like the data. ``precision``: the float type the values
+    were stored in (a float32 price of 53.92 is 53.919998...).
+    """
+    # A stored value lies within half a unit of its precision of the decimal, and float64
+    # arithmetic adds a few units of its own.
+    magnitude = np.abs(observed)
+    tolerance = 4 * np.spacing(magnitude)
+    if precision is not np.float64:
+        tolerance += 0.5 * np.spacing(magnitude.astype(precision)).astype(np.float64)
+    for decimals in range(MAX_DECIMALS + 1):
+        power = 10.0**decimals
+        on_grid = np.round(observed * power) / power
+        # Equal up to float error (0.30000000000000004 is 0.3), never just "near zero".
+        if np.all(np.abs(on_grid - observed) <= tolerance):
+            return 1.0 / power
+    return 0.0
+
+
+def skewness(values: np.ndarray) -> float:
+    """Sample skewness of at least two distinct finite values (0 when it overflows)."""
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        centred = values - values.mean()
+        scale = np.sqrt(np.mean(centred**2))
+        skew = float(np.mean((centred / scale) ** 3)) if scale > 0 else 0.0
+    return skew if np.isfinite(skew) else 0.0
+
+
+def log_shift(observed: np.ndarray) -> float:
+    """The ``c`` of ``log(x + c)`` for a right-skewed column of non-negative values.
+
+    Amounts, durations and counts pile up near zero with a long right tail, which a
+    mixture of at most ten Gaussians on the raw scale cuts short (the top 0.1 % of
+    a Pareto column came back at a third of its size). Such a column is modelled on
+    ``log(x)`` (``c = 0``) or, when it holds zeros, on ``log(x + c)`` with ``c`` its
+    smallest positive value. NaN (no transform) for negative values, a skewness of
+    at most 1, values spanning less than a factor of 10 on that scale (far from
+    zero the log is nearly linear, and costs float resolution: 1e18 + x would come
+    back in steps of thousands), or when the log is more skewed than the raw values.
+
+    Parameters
+    ----------
+    observed : ndarray
+        A column's finite values (at least two distinct).
+
+    Returns
+    -------
+    float
+        ``c``, or NaN for no transform.
+    """
+    low, high = float(observed.min()), float(observed.max())
+    if low < 0 or not np.isfinite(high):
+        return np.nan
+    skew = skewness(observed)
+    if skew <= _SKEWED:
+        return np.nan
+    shift = 0.0 if low > 0 else float(observed[observed > 0].min())
+    if not high + shift >= _LOG_SPAN * (low + shift):
+        return np.nan
+    return shift if abs(skewness(to_log(observed, shift))) < skew else np.nan
+
+
+def to_log(values: float | np.ndarray, shift: float | np.ndarray) -> float | np.ndarray:
+    """``log(values + shift)`` where ``shift`` is a number, ``values`` where it is NaN.
+
+    Parameters
+    ----------
+    values : float or ndarray
+    shift : float or ndarray broadcasting against ``values``
+        NaN where a column is not logged.
+
+    Returns
+    -------
+    float or ndarray
+    """
+    if np.ndim(shift) == 0:
+        return values if np.isnan(shift) else np.log(values + shift)
+    return np.where(np.isnan(shift), values, np.log(np.where(np.isnan(shift), 1.0, values + shift)))
+
+
+def float_precision(dtype: Any) -> Any:
+    """The numpy float type a column's values were stored in (float64 unless narrower)."""
+    stored = numpy_dtype(dtype)
+    return stored.type if stored.kind == "f" and stored.itemsize < 8 else np.float64
+
+
+def coarsest_multiple(values: np.ndarray, step: float) -> float:
+    """The coarsest multiple of ``step`` dividing every value (0.0 stays 0.0).
+
+    Incomes rounded to 100 give 100 (not 1), amounts in steps of 0.25 give 0.25,
+    minutes in 15s give 15: the greatest common divisor of the values counted in
+    units of ``step``.
+    """
+    if step <= 0:
+        return step
+    counts = np.abs(np.round(np.asarray(values, dtype=np.float64) / step))
+    if counts.size == 0 or not np.all(counts < 2**53):
+        return step
+    divisor = int(np.gcd.reduce(counts.astype(np.int64)))
+    return step * divisor if divisor > 1 else step
+
+
+def grid_factors(step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``per_unit`` and ``unit`` of every grid step: ``step == unit / per_unit`` with
+    ``per_unit`` a power of ten (up to ``10**6``) and ``unit`` a whole number, so that
+    rounding to the grid is ``round(x * per_unit / unit) * unit / per_unit`` (0.15 is
+    15 / 100: dividing by 0.15 would not land exactly on 0.3). Steps of 0 get 1, 1."""
+    step = np.asarray(step, dtype=np.float64)
+    per_unit, unit = np.ones_like(step), np.ones_like(step)
+    pending = step > 0
+    for decimals in range(MAX_DECIMALS + 1):
+        scaled = step * 10.0**decimals
+        whole = pending & (np.abs(scaled - np.round(scaled)) <= 1e-9 * scaled)
+        per_unit[whole], unit[whole] = 10.0**decimals, np.round(scaled[whole])
+        pending &= ~whole
+    # A step finer than 1e-6 that is no decimal: its reciprocal, as before.
+    per_unit[pending] = np.round(1.0 / step[pending])
+    return per_unit, unit
+
+
+def time_grid(values: np.ndarray, unique: np.ndarray, spec: ColumnSpec) -> float:
+    """The coarsest calendar step (or multiple of it) that every time value is on."""
+    step = time_step(values, spec)
+    # Times on whole seconds are exact in float64, so their common multiple is too
+    # (15-minute slots); finer times may carry float rounding.
+    if step * nanoseconds_per_unit(spec) >= 10**9:
+        step = coarsest_multiple(unique, step)
+    return step
+
+
+def bounds_inside_integers(
+    low: float, high: float, true_low: int, true_high: int
+) -> tuple[float, float]:
+    """Float bounds of an integer-valued column (ints, datetimes) that do not leave its range.
+
+    Beyond 2**53 float64 does not hold every integer, and the float nearest the true
+    minimum (maximum) may lie below (above) it; such a bound moves one float inwards.
+    """
+    if int(low) < true_low:
+        low = float(np.nextafter(low, np.inf))
+    if int(high) > true_high:
+        high = float(np.nextafter(high, -np.inf))
+    return float(low), float(high)

@@ -1,0 +1,32 @@
+"""How much memory this machine has, for checks made before a large array is built."""
+
+from __future__ import annotations
+
+import os
+
+_MEMORY_SHARE = 0.5  # largest share of the machine's memory one model array may take
+
+
+def _physical_memory() -> int | None:
+    """Bytes of memory of this machine, or None where the OS does not tell."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def fits_in_memory(n_bytes: float) -> bool:
+    """Whether one array of ``n_bytes`` fits in this machine's memory.
+
+    Parameters
+    ----------
+    n_bytes : float
+
+    Returns
+    -------
+    bool
+        True when it takes at most half of the physical memory, or when the OS
+        does not tell how much there is.
+    """
+    memory = _physical_memory()
+    return memory is None or n_bytes <= _MEMORY_SHARE * memory
