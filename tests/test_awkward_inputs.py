@@ -452,3 +452,171 @@ def test_column_level_names_come_back(tmp_path):
     synthesizer = TVAESynthesizer(**TINY).fit(named)
     path = synthesizer.save(tmp_path / "named.tssynth")
     assert tssynth.load(path).sample(2).columns.name == "feature"
+
+
+# ------------------------------------------------- probes of this release
+
+
+def test_unseen_categories_are_named_and_lower_a_sequence_score():
+    rng = np.random.default_rng(0)
+    n_entities, length = 60, 8
+    panel = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(n_entities), length),
+            "t": np.tile(np.arange(length), n_entities),
+            "v": rng.normal(size=n_entities * length),
+            "state": rng.choice(["usual", "rare"], n_entities * length, p=[0.9, 0.1]),
+        }
+    )
+    params = {**DVAE_TINY, "epochs": 15, "batch_size": 20}
+    model = DVAESynthesizer(sequence_key="id", sequence_index="t", **params).fit(panel)
+    clean = model.score_samples(panel)
+    with pytest.warns(tssynth.DataWarning, match=r"column 'state' are categories unseen.*'bad'"):
+        corrupted = model.score_samples(panel.assign(state="bad"))
+    # scored as the least likely category: below the usual one for every sequence
+    assert (corrupted < clean).all()
+
+
+def test_a_column_read_back_as_text_is_named_at_transform():
+    df = pd.DataFrame({"code": np.tile([10, 20], 50), "x": np.arange(100.0)})
+    model = TVAESynthesizer(**TINY).fit(df, discrete_columns=["code"])
+    with pytest.warns(tssynth.DataWarning, match=r"100% .* 'code' .*\('10', '20'\).* 10, 20"):
+        model.transform(df.assign(code=df["code"].astype(str)))
+
+
+def test_fitted_columns_given_twice_at_transform_are_named():
+    df = pd.DataFrame({"x": np.arange(50.0), "c": ["a", "b"] * 25})
+    model = TVAESynthesizer(**TINY).fit(df)
+    twice = pd.concat([df, df[["c"]]], axis=1)
+    with pytest.raises(InvalidDataError, match=r"fitted columns \['c'\] more than once"):
+        model.transform(twice)
+    extra = pd.concat([df, df[["x"]].rename(columns={"x": "y"})], axis=1)
+    np.testing.assert_array_equal(model.transform(extra), model.transform(df))
+
+
+def test_nested_and_interval_arrow_columns_are_named_before_training():
+    pa = pytest.importorskip("pyarrow")
+    n = 30
+    nested = pd.Series([[1, 2]] * n, dtype=pd.ArrowDtype(pa.list_(pa.int64())))
+    interval = pd.Series(
+        pa.array([pa.MonthDayNano([1, 2, 3])] * n, pa.month_day_nano_interval()),
+        dtype=pd.ArrowDtype(pa.month_day_nano_interval()),
+    )
+    for column, message in ((nested, "nested values"), (interval, "does not model")):
+        with pytest.raises(InvalidDataError, match=f"Column 'tags' .*{message}"):
+            TVAESynthesizer(**TINY).fit(pd.DataFrame({"tags": column, "x": np.arange(n * 1.0)}))
+
+
+def test_an_integer_identifier_is_warned_about_and_integer_measures_are_not():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    n = 200
+    df = pd.DataFrame(
+        {
+            "customer": rng.permutation(np.arange(5000, 5000 + n)),
+            "age": rng.integers(18, 90, n),
+            "cents": rng.choice(10**6, n, replace=False),  # distinct but far from consecutive
+        }
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TVAESynthesizer(**TINY).fit(df)
+    messages = [str(w.message) for w in caught if issubclass(w.category, tssynth.DataWarning)]
+    assert len(messages) == 1 and "'customer'" in messages[0] and "identifiers" in messages[0]
+    assert caught[0].filename == __file__  # points at the caller's line
+
+
+def test_compress_dims_without_a_layer_is_refused_for_the_dvae():
+    with pytest.raises(InvalidParameterError, match="compress_dims must hold at least one"):
+        DVAESynthesizer(**{**DVAE_TINY, "compress_dims": ()}).fit(np.zeros((4, 5, 2)))
+
+
+def test_a_time_zone_mismatch_gives_advice_that_works():
+    df = pd.DataFrame(
+        {"when": pd.date_range("2024-01-01", periods=40, freq="5h", tz="Europe/Berlin")}
+    )
+    df["x"] = np.arange(40.0)
+    model = TVAESynthesizer(**TINY).fit(df)
+    naive = df.assign(when=df["when"].dt.tz_localize(None))
+    with pytest.raises(InvalidDataError, match=r"\.dt\.tz_localize\('Europe/Berlin'\)"):
+        model.transform(naive)
+    fixed = naive.assign(when=naive["when"].dt.tz_localize("Europe/Berlin"))
+    np.testing.assert_array_equal(model.transform(fixed), model.transform(df))
+
+
+def test_private_categorical_columns_with_no_release_sample_as_missing():
+    from tssynth.data.schema import ColumnSpec, restore_categorical
+
+    for dtype in ("bool", "int64"):
+        spec = ColumnSpec(name="c", kind="categorical", dtype=dtype, value_type="other")
+        restored = restore_categorical(np.array([np.nan, np.nan], dtype=object), spec)
+        assert restored.isna().all(), dtype
+        full = restore_categorical(np.array([1, 0], dtype=object), spec)
+        assert full.dtype == np.dtype(dtype)
+
+
+def test_wide_unsigned_arrow_integers_and_arrow_identifiers_sample():
+    pa = pytest.importorskip("pyarrow")
+    n = 60
+    df = pd.DataFrame(
+        {
+            "h": pd.Series([2**64 - 1 - 10**15 * i for i in range(n)], dtype="uint64[pyarrow]"),
+            "customer": pd.array(
+                pa.array([f"u{i}" for i in range(n)]).dictionary_encode(),
+                dtype=pd.ArrowDtype(pa.dictionary(pa.int32(), pa.string())),
+            ),
+            "x": np.arange(n * 1.0),
+        }
+    )
+    model = TVAESynthesizer(**TINY).fit(df, metadata={"identifiers": ["customer"]})
+    sample = model.sample(50)
+    assert sample["h"].dtype == df["h"].dtype
+    low, high = min(df["h"].tolist()), max(df["h"].tolist())  # pandas compares these badly
+    assert all(low <= value <= high for value in sample["h"].tolist())
+    assert not sample["customer"].astype(str).isin(df["customer"].astype(str)).any()
+
+
+def test_html_report_takes_labels_that_print_alike_or_are_none(tmp_path):
+    from tssynth.metrics import evaluate
+
+    rng = np.random.default_rng(0)
+    for labels in (["a", None, "c"], [0, "0", "c"]):
+        real = pd.DataFrame(
+            {
+                labels[0]: rng.normal(size=200),
+                labels[1]: rng.normal(size=200),
+                labels[2]: rng.choice(list("xy"), 200),
+            }
+        )
+        synthetic = real.sample(frac=1.0, random_state=1).reset_index(drop=True)
+        path = tmp_path / "report.html"
+        evaluate(real, synthetic, metrics=["fidelity"]).save_html(path)
+        html = path.read_text()
+        assert "plot-correlation" in html and "plot-pair-trends" in html
+
+
+def test_panel_messages_name_the_entity_the_parameter_and_the_fitted_format(tmp_path):
+    panel = _panel(n_entities=6)
+    panel["device"] = np.repeat(list("abcabc"), 6)
+    params = {**DVAE_TINY, "sequence_key": "id", "sequence_index": "t"}
+    bad = panel.copy()
+    bad.loc[(bad["id"] == 4) & (bad["t"] == 3), "device"] = np.nan
+    with pytest.raises(InvalidDataError, match=r"'device' changes within the sequence of 4 "):
+        DVAESynthesizer(**params, context_columns=["device"]).fit(bad)
+    with pytest.raises(InvalidParameterError, match="lists 'device' more than once"):
+        DVAESynthesizer(**params, context_columns=["device", "device"]).fit(panel)
+    path = tmp_path / "g.tssynth"
+    DVAESynthesizer(**params, context_columns=["device"], generator_filepath=path).fit(panel)
+    with pytest.raises(InvalidDataError, match=r"column 'device' is \['context'"):
+        DVAESynthesizer(**params, generator_filepath=path).fit(panel)
+    arrays = DVAESynthesizer(**DVAE_TINY).fit(np.random.default_rng(0).normal(size=(6, 5, 2)))
+    with pytest.raises(InvalidDataError, match="fitted on a numeric array; pass prefix"):
+        arrays.forecast(pd.DataFrame({"a": [1.0, 2.0], "b": [0.0, 1.0]}), 2)
+
+
+def test_a_sample_larger_than_memory_is_refused_before_drawing():
+    model = TVAESynthesizer(**TINY).fit(pd.DataFrame({"x": np.arange(30.0), "c": ["a"] * 30}))
+    with pytest.raises(InvalidParameterError, match=r"sample\(10,000,000,000,000\) would take"):
+        model.sample(10**13)
+    assert len(model.sample(5)) == 5

@@ -196,6 +196,22 @@ def test_timezones_and_timedeltas_round_trip():
     pd.testing.assert_frame_equal(out, df)
 
 
+def test_time_zones_of_any_library_round_trip_through_a_generator_state():
+    import datetime as dt
+
+    from dateutil import tz
+
+    utc = pd.Series(pd.date_range("2024-03-01 10:00", periods=40, freq="13h", tz="UTC"))
+    zones = [tz.gettz("Europe/Berlin"), dt.timezone(dt.timedelta(hours=2), "CEST"), "UTC"]
+    df = pd.DataFrame({f"when{i}": utc.dt.tz_convert(zone) for i, zone in enumerate(zones)})
+    transformer = DataTransformer.from_state(fit_transformer(df).to_state())
+    out = transformer.inverse_transform(transformer.transform(df))
+    for column in df:
+        assert (out[column] == df[column]).all(), column
+        assert out[column].dt.tz.utcoffset(None) == df[column].dt.tz.utcoffset(None), column
+    assert str(out["when0"].dt.tz) == str(df["when0"].dt.tz)  # still the dateutil zone
+
+
 def test_wide_categorical_column_is_encoded_and_decoded():
     labels = np.array([f"id{i}" for i in range(3000)], dtype=object)
     df = pd.DataFrame({"id": labels, "x": np.arange(3000.0)})
@@ -362,12 +378,14 @@ def test_decoding_draws_equals_decoding_their_one_hot_model_array(mixed_frame):
 
 def test_coarse_grids_are_found_and_samples_stay_on_them():
     from tssynth import TVAESynthesizer
-    from tssynth.data.continuous import coarsest_multiple, grid_factors
+    from tssynth.data.continuous import coarsest_grid, grid_factors
 
-    assert coarsest_multiple(np.array([1200.0, 300.0, 4500.0]), 1.0) == 300.0
-    assert coarsest_multiple(np.array([0.3, 0.45, 1.5]), 0.01) == pytest.approx(0.15)
-    assert coarsest_multiple(np.array([9.99, 19.99]), 0.01) == 0.01
-    assert coarsest_multiple(np.array([1.5, 2.5]), 0.0) == 0.0
+    assert coarsest_grid(np.array([1200.0, 300.0, 4500.0]), 1.0) == (300.0, 0.0)
+    assert coarsest_grid(np.array([0.3, 0.45, 1.5]), 0.01) == (pytest.approx(0.15), 0.0)
+    assert coarsest_grid(np.array([9.99, 19.99, 4.99, 8.49]), 0.01) == pytest.approx((0.5, 0.49))
+    assert coarsest_grid(np.array([3.0, 7.0, 1.0]), 1.0) == (2.0, 1.0)
+    assert coarsest_grid(np.array([2.0, 3.0, 7.0]), 1.0) == (1.0, 0.0)
+    assert coarsest_grid(np.array([1.5, 2.5]), 0.0) == (0.0, 0.0)
     per_unit, unit = grid_factors(np.array([0.15, 0.01, 500.0, 0.0]))
     np.testing.assert_array_equal(per_unit, [100, 100, 1, 1])
     np.testing.assert_array_equal(unit, [15, 1, 500, 1])
@@ -389,6 +407,35 @@ def test_coarse_grids_are_found_and_samples_stay_on_them():
         np.testing.assert_allclose(counts, np.round(counts), atol=1e-9, err_msg=column)
     assert (sample["slot"].dt.minute % 15 == 0).all() and (sample["slot"].dt.second == 0).all()
     assert sample["rate"].isin(np.round(np.arange(1, 30) * 0.15, 2)).all()
+
+
+def test_samples_keep_a_grid_that_does_not_pass_through_zero():
+    from tssynth import TVAESynthesizer
+
+    rng = np.random.default_rng(0)
+    n = 800
+    frame = pd.DataFrame(
+        {
+            "half": rng.integers(0, 100, n) + 0.5,
+            "odd": rng.integers(0, 100, n) * 2 + 1,
+            "price": rng.integers(1, 60, n) * 0.5 - 0.01,  # 0.49, 0.99, 1.49, ...
+            "slot": pd.Timestamp("2024-01-01 00:30")
+            + pd.to_timedelta(rng.integers(0, 24 * 90, n), unit="h"),
+            "local": pd.Series(pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC"))
+            .dt.tz_convert("Asia/Kolkata")
+            .to_numpy(),
+        }
+    )
+    frame["local"] = frame["local"].dt.tz_convert("Asia/Kolkata")
+    model = TVAESynthesizer(epochs=3, random_state=0, batch_size=200).fit(frame)
+    sample = model.sample(2000)
+    assert (sample["half"] % 1 == 0.5).all()
+    assert (sample["odd"] % 2 == 1).all()
+    assert sample["price"].isin(np.round(np.arange(1, 60) * 0.5 - 0.01, 2)).all()
+    assert (sample["slot"].dt.minute == 30).all()
+    assert (sample["local"].dt.minute == 30).all()  # UTC hours are half past in India
+    assert sample["half"].between(frame["half"].min(), frame["half"].max()).all()
+    assert sample["price"].nunique() > 20
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from tests.test_panel import make_panel
-from tssynth.exceptions import InvalidDataError, InvalidParameterError
+from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
 from tssynth.metrics.fidelity import _ks_complement
 from tssynth.nn.dvae import DVAE, reverse_within
 from tssynth.nn.residual import MarginalCalibration
@@ -464,7 +464,9 @@ def test_given_context_comes_back_exactly_as_given(panel):
     prefix.loc[prefix["unit"] == "u01", "device"] = "tiny"
     prefix.loc[prefix["unit"] == "u02", ["weight", "rank"]] = [99.5, 12]
     expected = prefix.groupby("unit")[CONTEXT].first()
-    for result in (syn.forecast(prefix, steps=2, n_samples=2), syn.reconstruct(prefix)):
+    with pytest.warns(DataWarning, match="'device' are categories unseen in fit \\('tiny'\\)"):
+        results = (syn.forecast(prefix, steps=2, n_samples=2), syn.reconstruct(prefix))
+    for result in results:
         assert (result.groupby("unit")[CONTEXT].nunique() == 1).all().all()
         got = result.groupby("unit")[CONTEXT].first()
         pd.testing.assert_frame_equal(got, expected, check_exact=True)

@@ -747,6 +747,14 @@ def _difference(stored: list[Any], current: list[Any]) -> str:
         extra = [name for name in current_names if name not in stored_names]
         parts = [f"the data lacks {_head(lacking)}"] if lacking else []
         parts += [f"the file never saw {_head(extra)}"] if extra else []
+        if not parts:  # the same names: a column that changed role (context, identifier)?
+            roles = {entry[0]: entry[1:] for entry in stored}
+            for entry in current:
+                if roles[entry[0]] != entry[1:]:
+                    return (
+                        f"column {entry[0]} is {roles[entry[0]]} in the file but {entry[1:]} "
+                        "in the data"
+                    )
         return "other columns: " + ("; ".join(parts) or "the same ones in another order")
     for old, new in zip(stored, current, strict=True):
         if old != new:

@@ -10,6 +10,11 @@ and ``AttributeError``), as every scikit-learn estimator does.
 
 from __future__ import annotations
 
+import os
+import sys
+
+import sklearn
+
 
 class TssynthError(Exception):
     """Base class of every error raised by tssynth."""
@@ -37,3 +42,16 @@ class PrivacyWarning(UserWarning):
 
 class DataWarning(UserWarning):
     """A column will train badly or leak: an identifier, or a very wide categorical column."""
+
+
+_INTERNAL = (os.path.dirname(__file__), os.path.dirname(sklearn.__file__))
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` of a warning raised by the calling function that points at
+    the first frame outside tssynth (and scikit-learn's wrappers around its methods):
+    the user's line, however deep inside the library the warning is raised."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    return level

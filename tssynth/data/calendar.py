@@ -17,6 +17,7 @@ Every split is exact: parts come from integer counts of the column's unit.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -55,6 +56,7 @@ class AnchoredDecoding(NamedTuple):
     step: float  # the column's own time grid (0: none)
     weekdays: list[bool]  # the weekdays it falls on, Monday first
     shares_missing: bool  # missing exactly where its anchor is
+    origin: float = 0.0  # the grid's offset (half past the hour on an hourly grid)
 
 
 def calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[str, np.ndarray]:
@@ -101,7 +103,8 @@ def anchored_parts(
     ----------
     later, earlier : Series of datetimes
     later_spec, earlier_spec : ColumnSpec
-        Their fitted specs, on one clock (:func:`same_clock`).
+        Their fitted specs, on one clock (:func:`same_clock`); the results count
+        ``later``'s unit.
 
     Returns
     -------
@@ -112,7 +115,7 @@ def anchored_parts(
     check_time_kind(earlier, earlier_spec)
     (late, late_missing), (early, early_missing) = (
         time_ints(later, later_spec),
-        time_ints(earlier, earlier_spec),
+        time_ints(earlier, replace(earlier_spec, unit=later_spec.unit)),  # exact: see same_clock
     )
     day = period(later_spec, DAY)
     late_midnight = late // day * day
@@ -132,9 +135,19 @@ def _floats(parts: dict[str, np.ndarray], missing: np.ndarray) -> dict[str, np.n
     return floats
 
 
-def same_clock(first: ColumnSpec, second: ColumnSpec) -> bool:
-    """Whether two datetime columns count in one unit on one clock (so they subtract)."""
-    return (first.unit, first.tz, first.wall_clock) == (second.unit, second.tz, second.wall_clock)
+def same_clock(later: ColumnSpec, earlier: ColumnSpec) -> bool:
+    """Whether ``earlier`` reads exactly in ``later``'s unit, on the same clock (so they
+    subtract): the same time zone, and a unit that is a whole number of ``later``'s
+    (admissions in seconds, discharges in microseconds; pandas 3 infers each column's
+    resolution from its own values)."""
+    return (later.tz, later.wall_clock) == (earlier.tz, earlier.wall_clock) and (
+        unit_ratio(later, earlier) == int(unit_ratio(later, earlier))
+    )
+
+
+def unit_ratio(later: ColumnSpec, earlier: ColumnSpec) -> float:
+    """Counts of ``later``'s unit in one count of ``earlier``'s."""
+    return nanoseconds_per_unit(earlier) / nanoseconds_per_unit(later)
 
 
 def choose_calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[int, np.ndarray]:
@@ -245,10 +258,15 @@ def find_anchors(columns: list[ColumnSpec], df: pd.DataFrame) -> dict[int, int]:
         best: tuple[float, int] | None = None
         for earlier, (early, early_missing) in times.items():
             both = ~late_missing & ~early_missing
+            if earlier == later or not same_clock(columns[later], columns[earlier]):
+                continue
+            ratio = int(unit_ratio(columns[later], columns[earlier]))
+            if ratio > 1:  # counted in later's unit, when int64 holds it there
+                if np.abs(early).max(initial=0) > np.iinfo(np.int64).max // ratio:
+                    continue
+                early = early * ratio
             if (
-                earlier == later
-                or not same_clock(columns[later], columns[earlier])
-                or (early_missing & ~late_missing).any()
+                (early_missing & ~late_missing).any()
                 or both.sum() < 2
                 or late[~late_missing].min() > early[~early_missing].max()
             ):
@@ -332,6 +350,7 @@ def after_anchor(
     step: float,
     low: float,
     allowed: list[bool] | None = None,
+    origin: float = 0.0,
 ) -> np.ndarray:
     """An anchored column from its anchor's values and its relative rows, summed.
 
@@ -361,6 +380,8 @@ def after_anchor(
         The column's training minimum.
     allowed : list of 7 bool, optional
         The weekdays the column falls on, Monday first.
+    origin : float, default=0.0
+        The offset of the column's grid: its values are ``origin + k * step``.
 
     Returns
     -------
@@ -377,7 +398,7 @@ def after_anchor(
     else:
         end = start + relative
     if step > 0:
-        end = np.round(end / step) * step
+        end = np.round((end - origin) / step) * step + origin
         end = np.where(end < start, end + step, end)
     end = np.maximum(end, low)
     if allowed is not None and not all(allowed) and any(allowed):

@@ -3,7 +3,7 @@
 The data transformer standardises a column with :func:`location_scale`, models
 right-skewed amounts on ``log(x + c)`` (:func:`log_shift`, :func:`to_log`) and
 rounds samples to the finest grid the data sit on (:func:`decimal_step`,
-:func:`coarsest_multiple`, :func:`grid_factors`, :func:`time_grid`).
+:func:`coarsest_grid`, :func:`grid_factors`, :func:`time_grid`).
 """
 
 from __future__ import annotations
@@ -124,20 +124,40 @@ def float_precision(dtype: Any) -> Any:
     return stored.type if stored.kind == "f" and stored.itemsize < 8 else np.float64
 
 
-def coarsest_multiple(values: np.ndarray, step: float) -> float:
-    """The coarsest multiple of ``step`` dividing every value (0.0 stays 0.0).
+def coarsest_grid(values: np.ndarray, step: float) -> tuple[float, float]:
+    """The coarsest grid ``origin + k * grid`` holding every value, ``grid`` a multiple of ``step``.
 
-    Incomes rounded to 100 give 100 (not 1), amounts in steps of 0.25 give 0.25,
-    minutes in 15s give 15: the greatest common divisor of the values counted in
-    units of ``step``.
+    Incomes rounded to 100 give ``(100, 0)``, minutes in 15s ``(15, 0)``, half-integers
+    ``(1, 0.5)``, odd numbers ``(2, 1)``, prices ending in .49 or .99 ``(0.5, 0.49)``:
+    the greatest common divisor of the values' distances from the smallest one,
+    counted in units of ``step``. Samples rounded to it keep the data's offset
+    (rounding half-integers to multiples of 0.5 would make half of them whole).
+
+    Parameters
+    ----------
+    values : ndarray
+        Finite values, all on the grid of ``step``.
+    step : float
+        The finest grid the values are on (0: none).
+
+    Returns
+    -------
+    grid : float
+        ``step`` times a whole number; ``step`` itself when nothing coarser holds.
+    origin : float
+        The grid's offset, ``0 <= origin < grid`` (0 for a grid through zero).
     """
     if step <= 0:
-        return step
-    counts = np.abs(np.round(np.asarray(values, dtype=np.float64) / step))
-    if counts.size == 0 or not np.all(counts < 2**53):
-        return step
-    divisor = int(np.gcd.reduce(counts.astype(np.int64)))
-    return step * divisor if divisor > 1 else step
+        return step, 0.0
+    counts = np.round(np.asarray(values, dtype=np.float64) / step)
+    if counts.size == 0 or not np.all(np.abs(counts) < 2**53):
+        return step, 0.0
+    counts = counts.astype(np.int64)
+    base = int(counts.min())
+    divisor = int(np.gcd.reduce(counts - base))
+    if divisor <= 1:
+        return step, 0.0
+    return step * divisor, step * (base % divisor)
 
 
 def grid_factors(step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -158,14 +178,15 @@ def grid_factors(step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return per_unit, unit
 
 
-def time_grid(values: np.ndarray, unique: np.ndarray, spec: ColumnSpec) -> float:
-    """The coarsest calendar step (or multiple of it) that every time value is on."""
+def time_grid(values: np.ndarray, unique: np.ndarray, spec: ColumnSpec) -> tuple[float, float]:
+    """The coarsest calendar grid ``(grid, origin)`` every time value is on (see
+    :func:`coarsest_grid`): hourly readings at half past give one hour and 30 minutes."""
     step = time_step(values, spec)
     # Times on whole seconds are exact in float64, so their common multiple is too
     # (15-minute slots); finer times may carry float rounding.
     if step * nanoseconds_per_unit(spec) >= 10**9:
-        step = coarsest_multiple(unique, step)
-    return step
+        return coarsest_grid(unique, step)
+    return step, 0.0
 
 
 def bounds_inside_integers(

@@ -318,9 +318,14 @@ def _read_frame(
         varying = ordered.groupby(index.codes)[context_columns].nunique(dropna=False).max()
         varying = varying[varying > 1]
         if len(varying):
+            column = varying.index[0]
+            counts = ordered.groupby(index.codes)[column].nunique(dropna=False)
+            rows = ordered.loc[index.codes == counts.index[np.argmax(counts.to_numpy() > 1)]]
+            values = ", ".join(map(repr, pd.unique(rows[column])[:4].tolist()))
             raise InvalidDataError(
-                f"The context column {varying.index[0]!r} changes within a sequence; context "
-                "columns must hold one value per sequence_key entity."
+                f"The context column {column!r} changes within the sequence of "
+                f"{rows[sequence_key].tolist()[0]!r} ({values}; a missing value counts as one); "
+                "context columns must hold one value per sequence_key entity."
             )
         firsts = np.concatenate([[0], np.cumsum(index.lengths)[:-1]])
         context = ordered[context_columns].iloc[firsts].reset_index(drop=True)
@@ -670,6 +675,13 @@ class PanelTransformer:
                 f"{what} has columns {unseen} unseen in fit and lacks the fitted columns "
                 f"{absent}; pass exactly the columns seen in fit: {fitted['columns']}."
             )
+
+    def warn_unseen_categories(self, panel: LongPanel, what: str) -> None:
+        """Warn about feature and context categories of ``panel`` unseen in fit (see
+        :meth:`DataTransformer.warn_unseen_categories`)."""
+        self.steps.warn_unseen_categories(self._step_rows(panel), what)
+        if panel.context is not None and self.context is not None:
+            self.context.warn_unseen_categories(panel.context, what)
 
     def encode(
         self, panel: LongPanel, rng: np.random.Generator | None = None

@@ -118,6 +118,8 @@ def dtype_name(dtype: Any, kind: str) -> str:
     """
     if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
         return f"string[{dtype.storage}]"
+    if isinstance(dtype, pd.DatetimeTZDtype):  # a zone's name as pandas reads it back
+        return f"datetime64[{dtype.unit}, {_zone_name(dtype.tz)}]"
     name = str(dtype)
     try:
         pd.api.types.pandas_dtype(name)
@@ -146,10 +148,30 @@ def _value_type(dtype: Any) -> str:
 
 def _check_supported(name: Hashable, series: pd.Series) -> None:
     dtype = series.dtype
+    if isinstance(dtype, pd.ArrowDtype):
+        from pyarrow import types as arrow_types  # pandas has pyarrow when it has this dtype
+
+        arrow = dtype.pyarrow_dtype
+        if arrow_types.is_nested(arrow):
+            raise InvalidDataError(
+                f"Column {name!r} holds nested values (pyarrow type {arrow}); convert them to "
+                "strings or split them into columns."
+            )
+        if arrow_types.is_interval(arrow):
+            raise InvalidDataError(
+                f"Column {name!r} has dtype {dtype}, which tssynth does not model; convert it "
+                "to timedeltas, numbers or strings first."
+            )
     if ptypes.is_complex_dtype(dtype):
         raise InvalidDataError(
             f"Column {name!r} has complex dtype {dtype}; split it into real and imaginary "
             "float columns."
+        )
+    if isinstance(dtype, pd.DatetimeTZDtype) and _zone_name(dtype.tz) is None:
+        raise InvalidDataError(
+            f"Column {name!r} has the time zone {dtype.tz!r}, which tssynth cannot name in a "
+            "generator file; convert the column to a named zone or UTC first, e.g. with "
+            ".dt.tz_convert('UTC')."
         )
     if isinstance(dtype, pd.PeriodDtype | pd.IntervalDtype | pd.SparseDtype):
         raise InvalidDataError(
@@ -179,10 +201,41 @@ def _time_unit(dtype: Any) -> str | None:
         return None
 
 
+def _zone_name(tz: Any) -> str | None:
+    """A name pandas reads back as the time zone ``tz``; None when there is none.
+
+    ``str(tz)`` is such a name for zoneinfo and pytz zones. dateutil zones print as
+    ``tzfile('/usr/share/zoneinfo/Europe/Berlin')`` and are named
+    ``dateutil/Europe/Berlin``; fixed offsets with a name of their own
+    (``timezone(timedelta(hours=2), 'CEST')``) are named by their offset, ``+02:00``.
+    """
+    names = []
+    filename = getattr(tz, "_filename", None)  # dateutil.tz.gettz
+    if isinstance(filename, str):
+        names.append("dateutil/" + filename.rsplit("zoneinfo/", 1)[-1])
+    names.append(str(tz))
+    try:
+        offset = tz.utcoffset(None)  # None for zones with daylight saving time
+    except Exception:  # a zone object of any library
+        offset = None
+    if offset is not None and offset.total_seconds() % 60 == 0:
+        minutes = int(offset.total_seconds()) // 60
+        names.append(
+            f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        )
+    for name in names:
+        try:
+            pd.api.types.pandas_dtype(f"datetime64[ns, {name}]")
+        except Exception:  # pandas raises several kinds for unknown zones
+            continue
+        return name
+    return None
+
+
 def _time_zone(dtype: Any) -> str | None:
     """Time zone of a tz-aware datetime dtype (numpy-backed or pyarrow), else None."""
     if isinstance(dtype, pd.DatetimeTZDtype):
-        return str(dtype.tz)
+        return _zone_name(dtype.tz)
     if isinstance(dtype, pd.ArrowDtype):
         tz = getattr(dtype.pyarrow_dtype, "tz", None)
         return None if tz is None else str(tz)
@@ -458,9 +511,15 @@ def check_time_kind(series: pd.Series, spec: ColumnSpec) -> None:
     if (value_type in time_types or spec.value_type in time_types) and (
         value_type != spec.value_type or (_time_zone(series.dtype) is None) != (spec.tz is None)
     ):
+        if value_type == spec.value_type and spec.tz is not None:  # astype cannot add a zone
+            advice = f".dt.tz_localize({spec.tz!r}) if its times are {spec.tz} times"
+        elif value_type == spec.value_type:
+            advice = ".dt.tz_localize(None), which keeps the local times"
+        else:
+            advice = f".astype({spec.dtype!r})"
         raise InvalidDataError(
             f"Column {spec.name!r} was fitted with dtype {spec.dtype} but now has dtype "
-            f"{series.dtype}; convert it first, e.g. with .astype({spec.dtype!r})."
+            f"{series.dtype}; convert it first, e.g. with {advice}."
         )
 
 
@@ -576,9 +635,16 @@ def restore_continuous(
         return restore_time_ints(ints, spec)
     if ptypes.is_integer_dtype(dtype):
         values = _clip_to_integer_range(np.round(values), dtype)
+        missing = np.isnan(values)
+        # Through numpy integers: a float past int64 (a uint64 hash) would overflow a
+        # nullable or pyarrow integer cast.
+        ints = np.where(missing, 0, values).astype(numpy_dtype(dtype))
+        if extremes is not None:
+            ints = np.clip(ints, *extremes)
         if isinstance(dtype, np.dtype):
-            ints = values.astype(dtype)
-            return pd.Series(ints if extremes is None else np.clip(ints, *extremes))
+            return pd.Series(ints)
+        column = pd.Series(ints).astype(dtype)
+        return column.mask(missing) if missing.any() else column
     column = pd.Series(values).astype(dtype)
     return column if extremes is None else column.clip(*extremes)
 
@@ -609,6 +675,8 @@ def restore_categorical(values: np.ndarray, spec: ColumnSpec) -> pd.Series:
     if ptypes.is_object_dtype(dtype):
         return pd.Series(values, dtype=object)
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        if pd.isna(values).any():  # a category left out of a private release: missing
+            return pd.Series(values, dtype=object)
         return pd.Series(values.astype(dtype))
     return pd.Series(pd.array(values, dtype=dtype))
 

@@ -64,11 +64,12 @@ from tssynth.data.calendar import (
     find_anchors,
     into_range,
     period,
+    unit_ratio,
     weekdays,
 )
 from tssynth.data.continuous import (
     bounds_inside_integers,
-    coarsest_multiple,
+    coarsest_grid,
     decimal_step,
     float_precision,
     grid_factors,
@@ -105,7 +106,12 @@ from tssynth.data.spans import (
     softmax_block,
 )
 from tssynth.data.truncated import truncated_normal
-from tssynth.exceptions import DataWarning, InvalidDataError, PrivacyWarning
+from tssynth.exceptions import (
+    DataWarning,
+    InvalidDataError,
+    PrivacyWarning,
+    caller_stacklevel,
+)
 
 _SCALAR_LIMIT = 0.99
 _STANDARDISED_LIMIT = 1e6  # far past every mode; keeps the encoding finite
@@ -117,8 +123,8 @@ _SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
 _ROW_CHUNK = 16_384
 _CHUNK_ENTRIES = 2**21
 _EXACT_FLOAT_INTEGER = 2**53  # float64 holds every integer up to here
-_SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step", "shift", "part")
-_ABSENT_STATE = {"shift": np.nan, "part": WHOLE}  # rows in files written before them
+_SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step", "origin", "shift", "part")
+_ABSENT_STATE = {"origin": 0.0, "shift": np.nan, "part": WHOLE}  # rows in files written before them
 _MODE_STATE = ("weights", "means", "stds", "exact")  # the parts of each column's modes
 _MIXTURE_WORKERS = min(4, os.cpu_count() or 1)  # mixtures of different columns fit in parallel
 _IDENTIFIER_SHARE = 0.9  # a categorical column this unique (of 20+ values) looks like an ID
@@ -141,6 +147,12 @@ def private_units(columns: list[ColumnSpec]) -> int:
         else 1 + 3 * (spec.public_bounds is None)
         for spec in columns
     )
+
+
+def _shown(values: Any, limit: int = 3) -> str:
+    """The first ``limit`` values as Python literals: ``'a', 10, ...``."""
+    items = [v.item() if isinstance(v, np.generic) else v for v in list(values)[:limit]]
+    return ", ".join(map(repr, items)) + (", ..." if len(values) > limit else "")
 
 
 def _sortable_unique(series: pd.Series) -> list[Any]:
@@ -279,7 +291,28 @@ class DataTransformer:
         return self
 
     def _warn_about_wide_columns(self, df: pd.DataFrame) -> None:
-        """Warn about identifier-like and very wide categorical columns."""
+        """Warn about identifier-like columns and very wide categorical ones."""
+        advice = (
+            "Declare it with fit(..., metadata={{'identifiers': [{name!r}]}}) to number the "
+            "samples' values afresh (tables), or drop it"
+        )
+        for position in dict.fromkeys(self._cont_index.tolist()):  # a column's parts: once
+            spec = self.columns[position]
+            if spec.value_type != NUMERIC or "int" not in spec.dtype.lower():
+                continue
+            values = to_float(df[spec.name], spec)
+            values = values[~np.isnan(values)]
+            # row numbers, customer numbers: distinct and nearly consecutive
+            if len(values) >= 20 and np.ptp(values) < 2 * len(values):
+                if np.unique(values).size == len(values):
+                    warnings.warn(
+                        f"Column {spec.name!r} holds a different whole number in every row, "
+                        "nearly consecutive: it looks like an identifier (a row or customer "
+                        "number). Samples are drawn over the same range, so they would carry "
+                        f"real identifiers. {advice.format(name=spec.name)}.",
+                        DataWarning,
+                        stacklevel=caller_stacklevel(),
+                    )
         for row, position in enumerate(self._categorical_index):
             name = self.columns[position].name
             n_categories, present = len(self._categories[row]), int(df[name].notna().sum())
@@ -289,11 +322,10 @@ class DataTransformer:
                     f"of its rows ({n_categories:,} categories): it looks like an identifier. "
                     "Samples copy real values of a categorical column, so real identifiers "
                     "would appear in the synthetic data, and each category is a model column. "
-                    f"Declare it with fit(..., metadata={{'identifiers': [{name!r}]}}) to number "
-                    "the samples' values afresh, drop it, or pass it as continuous if its "
-                    "values are numbers without meaning as categories.",
+                    f"{advice.format(name=name)}, or pass it as continuous if its values are "
+                    "numbers without meaning as categories.",
                     DataWarning,
-                    stacklevel=4,
+                    stacklevel=caller_stacklevel(),
                 )
             elif n_categories > _WIDE_CATEGORIES:
                 warnings.warn(
@@ -302,7 +334,7 @@ class DataTransformer:
                     "proportion. Group rare categories into one (such as 'other') where that "
                     "detail is not needed.",
                     DataWarning,
-                    stacklevel=4,
+                    stacklevel=caller_stacklevel(),
                 )
 
     def _too_large(self, n: int) -> str:
@@ -397,10 +429,12 @@ class DataTransformer:
         if position in self._anchors:
             anchor = self.columns[self._anchors[position]]
             anchor_missing = df[anchor.name].isna().to_numpy()
+            step, origin = time_grid(values, np.unique(observed), spec)
             self._anchored[position] = AnchoredDecoding(
-                step=time_grid(values, np.unique(observed), spec),
+                step=step,
                 weekdays=weekdays(series, spec),
                 shares_missing=bool((np.isnan(values) == anchor_missing).all()),
+                origin=origin,
             )
             relative = anchored_parts(series, spec, df[anchor.name], anchor)
             chosen = choose_anchored_parts(relative, spec, by_day=self.split_times)
@@ -445,13 +479,13 @@ class DataTransformer:
         seed = int(rng.integers(2**63))
         modes = pool.submit(self._fit_modes, observed, shift, loc, scale, seed)
         if spec.value_type in (DATETIME, TIMEDELTA):
-            step = time_grid(values, unique, spec)
+            step, origin = time_grid(values, unique, spec)
         else:
-            step = coarsest_multiple(unique, decimal_step(observed, float_precision(dtype)))
+            step, origin = coarsest_grid(unique, decimal_step(observed, float_precision(dtype)))
         low, high = spec.public_bounds or (observed.min(), observed.max())
         if extremes is not None:
             low, high = bounds_inside_integers(low, high, *extremes)
-        self._add_continuous(position, loc, scale, low, high, step, shift, part, modes)
+        self._add_continuous(position, loc, scale, low, high, step, origin, shift, part, modes)
 
     def _add_continuous(self, *values: Any) -> None:
         for key, value in zip(self._continuous, values, strict=True):
@@ -504,6 +538,7 @@ class DataTransformer:
             low,
             high,
             step,
+            0.0,
             np.nan,
             WHOLE,
             (mode_weights[sort] / mode_weights.sum(), means[sort], stds[sort], exact[sort]),
@@ -592,15 +627,21 @@ class DataTransformer:
         self._n_modes = np.array([len(modes[0]) for modes in cont["modes"]], dtype=np.int64)
         self._cont_arrays = {
             k: np.asarray(cont[k], dtype=np.float64)
-            for k in ("loc", "scale", "min", "max", "step", "shift")
+            for k in ("loc", "scale", "min", "max", "step", "origin", "shift")
         }
         self._cont_index = np.asarray(cont["index"], dtype=np.int64)
         self._cont_part = np.asarray(cont["part"], dtype=np.int64)
         # For _decode_continuous: per-column parameters as (n_continuous, 1) columns.
         step = self._cont_arrays["step"]
         columns = {key: value[:, None] for key, value in self._cont_arrays.items()}
+        origin = self._cont_arrays["origin"]
         per_unit, unit = grid_factors(step)
+        # An origin may have finer decimals than its grid (0.49 + k * 0.5): count in those.
+        per_unit = np.maximum(per_unit, np.where(origin > 0, grid_factors(origin)[0], 1.0))
+        unit = np.where(origin > 0, np.round(step * per_unit), unit)
         columns["per_unit"], columns["unit"] = per_unit[:, None], unit[:, None]
+        columns["origin_units"] = np.round(origin * per_unit)[:, None]
+        self._has_origin = bool((origin > 0).any())
         with np.errstate(over="ignore", invalid="ignore"):
             for bound in ("min", "max"):  # the bounds on the modes' (standardised) scale
                 logged = to_log(self._cont_arrays[bound], self._cont_arrays["shift"])
@@ -708,12 +749,7 @@ class DataTransformer:
         ndarray of shape (len(df), output_dim), float32
             Continuous values beyond the fitted bounds are encoded as the bounds.
         """
-        missing_columns = [c.name for c in self.columns if c.name not in df.columns]
-        if missing_columns:
-            raise InvalidDataError(
-                f"The data lacks the fitted columns {missing_columns}; pass a DataFrame with "
-                f"every column seen in fit: {[c.name for c in self.columns]}."
-            )
+        self._check_columns(df)
         n = len(df)
         if not fits_in_memory(n * self.output_dim * 4):
             raise InvalidDataError(self._too_large(n))
@@ -726,6 +762,22 @@ class DataTransformer:
         self._transform_missing(df, out, rows)
         self._transform_categorical(df, out, rows)
         return out
+
+    def _check_columns(self, df: pd.DataFrame) -> None:
+        """Raise unless ``df`` has every fitted column, once."""
+        missing_columns = [c.name for c in self.columns if c.name not in df.columns]
+        if missing_columns:
+            raise InvalidDataError(
+                f"The data lacks the fitted columns {missing_columns}; pass a DataFrame with "
+                f"every column seen in fit: {[c.name for c in self.columns]}."
+            )
+        repeated = set(df.columns[df.columns.duplicated()])
+        repeated = [c.name for c in self.columns if c.name in repeated]
+        if repeated:
+            raise InvalidDataError(
+                f"The data has the fitted columns {repeated} more than once; rename or drop "
+                "the copies so that every column name is unique."
+            )
 
     def _continuous_matrix(self, df: pd.DataFrame) -> np.ndarray:
         """Float values of every continuous row (a column, or its day or time of day)."""
@@ -830,6 +882,32 @@ class DataTransformer:
         known = codes >= 0  # unseen categories stay all-zero
         target = np.where(known, self._category_cols[None, :] + codes, 0)
         out[np.broadcast_to(rows, codes.shape)[known], target[known]] = 1.0
+
+    def warn_unseen_categories(self, df: pd.DataFrame, what: str) -> None:
+        """Warn (:class:`DataWarning`) about categorical values of ``df`` unseen in fit.
+
+        They encode as none of the known categories: new data a model can still
+        read, or a column whose type changed (codes ``10`` read back as text
+        ``"10"``), which the warning lets a user see. Values left out of a
+        private release count as unseen.
+        """
+        self._check_columns(df)
+        for row, position in enumerate(self._categorical_index):
+            series = df[self.columns[position].name]
+            unseen = self._category_codes(series, row) < 0
+            unseen &= ~series.isna().to_numpy()
+            if unseen.any():
+                values = pd.unique(series[unseen])
+                name = self.columns[position].name
+                warnings.warn(
+                    f"{what}: {unseen.mean():.0%} of the values of column {name!r} are "
+                    f"categories unseen in fit ({_shown(values)}); "
+                    "they are encoded as none of the known categories, and score_samples "
+                    "scores them as the least likely one. If they should be known, check the "
+                    f"column's type against the fitted categories {_shown(self._categories[row])}.",
+                    DataWarning,
+                    stacklevel=caller_stacklevel(),
+                )
 
     def _category_codes(self, series: pd.Series, row: int) -> np.ndarray:
         categories = self._categories[row]
@@ -1007,13 +1085,15 @@ class DataTransformer:
             relative = values.get(position)
             if relative is None:  # a constant offset
                 relative = np.full(n, self._constants.get(position, np.nan))
+            start = values[anchor] * unit_ratio(self.columns[position], self.columns[anchor])
             values[position] = after_anchor(
-                values[anchor],
+                start,
                 relative,
                 self.columns[position],
                 by_day=LAG in self._parts(position),
                 step=self._anchored[position].step,
                 allowed=self._anchored[position].weekdays,
+                origin=self._anchored[position].origin,
                 low=self._split_bounds[position][0],
             )
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
@@ -1120,18 +1200,23 @@ class DataTransformer:
         np.clip(values, a["min"], a["max"], out=values)
         rows = self._step_rows
         if len(rows):
-            # round(values * per_unit / unit) * unit / per_unit; the factors equal to 1 are
-            # skipped (exact no-ops). Decimal steps (0.01) divide by their exact reciprocal
-            # (100): 0.3, not 0.30000000000000004.
+            # round((values * per_unit - origin) / unit) * unit + origin, over per_unit; the
+            # factors equal to 1 (origins of 0) are skipped, exact no-ops. Decimal steps (0.01)
+            # divide by their exact reciprocal (100): 0.3, not 0.30000000000000004.
             stepped = values if len(rows) == len(values) else values[rows]
             per_unit, unit = a["per_unit"][rows], a["unit"][rows]
+            origin = a["origin_units"][rows]
             if (per_unit != 1).any():
                 stepped *= per_unit
+            if self._has_origin:
+                stepped -= origin
             if (unit != 1).any():
                 stepped /= unit
             np.round(stepped, out=stepped)
             if (unit != 1).any():
                 stepped *= unit
+            if self._has_origin:
+                stepped += origin
             if (per_unit != 1).any():
                 stepped /= per_unit
             if stepped is not values:
@@ -1197,8 +1282,9 @@ class DataTransformer:
         anchors = state.get("anchors", [])  # absent from older files
         self._anchors = {int(later): int(earlier) for later, earlier, *_ in anchors}
         self._anchored = {
-            int(later): AnchoredDecoding(float(step), list(days), bool(shares))
-            for later, _, step, days, shares in anchors
+            # the origin is absent from older files
+            int(later): AnchoredDecoding(float(step), list(days), bool(shares), *map(float, origin))
+            for later, _, step, days, shares, *origin in anchors
         }
         self._missing_index = list(state["missing_index"])
         self._categorical_index = list(state["categorical_index"])

@@ -197,8 +197,9 @@ def _correlation_plot(
         return None
     matrices = []
     for frame, what in ((real, "real"), (synth, "synthetic")):
+        # keyed by position: labels such as 0 and "0" print alike
         values = pd.DataFrame(
-            {str(s.name): column_as_float(frame[s.name], s, what) for s in numeric}
+            {i: column_as_float(frame[s.name], s, what) for i, s in enumerate(numeric)}
         )
         matrices.append(values.corr().to_numpy())
     difference = np.abs(matrices[0] - matrices[1])
@@ -236,6 +237,11 @@ def _correlation_plot(
     return _png(fig, plt), note
 
 
+def _label_key(label: Any) -> Any:
+    """A column label as a dict key; a frame of labels reads a None label back as NaN."""
+    return None if isinstance(label, float) and np.isnan(label) else label
+
+
 def _pair_score_plot(
     plt: Any, per_pair: pd.DataFrame, columns: list
 ) -> tuple[str, str | None] | None:
@@ -243,9 +249,11 @@ def _pair_score_plot(
     if per_pair.empty:
         return None
     names = [str(c) for c in columns]
-    position = {c: i for i, c in enumerate(names)}
-    first = per_pair["column_1"].astype(str).map(position).to_numpy(dtype=np.int64)
-    second = per_pair["column_2"].astype(str).map(position).to_numpy(dtype=np.int64)
+    position = {_label_key(c): i for i, c in enumerate(columns)}
+    first, second = (
+        np.array([position[_label_key(c)] for c in per_pair[side]], dtype=np.int64)
+        for side in ("column_1", "column_2")
+    )
     matrix = np.full((len(names), len(names)), np.nan)
     matrix[first, second] = matrix[second, first] = per_pair["score"].to_numpy(dtype=np.float64)
     keep = np.arange(len(names))

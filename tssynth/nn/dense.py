@@ -190,6 +190,6 @@ class DenseVAE(TVAE):
         """
         total = x.new_zeros(len(x))
         for draw in noise:
-            reconstruction, kl = self.negative_elbo(x, noise=draw)
+            reconstruction, kl = self.negative_elbo(x, noise=draw, unseen=True)
             total -= reconstruction + kl
         return total / len(noise)

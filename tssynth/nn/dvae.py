@@ -313,11 +313,12 @@ class DVAE(nn.Module):
         x_prev: torch.Tensor | None = None,
         sample: bool = True,
         noise: torch.Tensor | None = None,
+        unseen: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Masked per-step reconstruction NLL and KL (B, T), and the decoder output.
 
         ``noise`` (T, embedding_dim): the posterior draw's noise, shared by every
-        sequence (see :meth:`infer`).
+        sequence (see :meth:`infer`). ``unseen``: see :func:`~tssynth.nn.loss.span_nll`.
         """
         lengths = mask.sum(1).long()
         if x_prev is None:
@@ -328,7 +329,11 @@ class DVAE(nn.Module):
         output, sigma = self.decoder(torch.cat([h, z], dim=2))
         batch, steps, dim = x.shape
         nll = span_nll(
-            output.reshape(-1, dim), sigma.reshape(-1, dim), x.reshape(-1, dim), self.layout
+            output.reshape(-1, dim),
+            sigma.reshape(-1, dim),
+            x.reshape(-1, dim),
+            self.layout,
+            unseen=unseen,
         )
         kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)
         return nll.view(batch, steps) * mask, kl * mask, output
@@ -428,7 +433,7 @@ class DVAE(nn.Module):
         """
         total = x.new_zeros(len(x), dtype=torch.float64)
         for draw in noise:
-            nll, kl, _ = self.terms(x, mask, context, None, noise=draw)
+            nll, kl, _ = self.terms(x, mask, context, None, noise=draw, unseen=True)
             total -= (nll + kl).sum(1).double()
         return total / len(noise)
 

@@ -12,7 +12,11 @@ _HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
 
 
 def span_nll(
-    output: torch.Tensor, sigma: torch.Tensor, target: torch.Tensor, layout: SpanLayout
+    output: torch.Tensor,
+    sigma: torch.Tensor,
+    target: torch.Tensor,
+    layout: SpanLayout,
+    unseen: bool = False,
 ) -> torch.Tensor:
     """Negative log-likelihood of ``target`` under the decoder output, per row.
 
@@ -30,6 +34,11 @@ def span_nll(
     target : Tensor of shape (n, data_dim)
         Model-array rows (Gaussian columns in [-1, 1], one-hot softmax spans).
     layout : SpanLayout
+    unseen : bool, default=False
+        Score an all-zero span (a category unseen in training, when scoring new
+        data) as the span's least likely category, so that an unknown value lowers
+        the likelihood rather than dropping out of it. Not for training: a category
+        left out of a private release should train nothing.
 
     Returns
     -------
@@ -49,7 +58,11 @@ def span_nll(
         # of a private release) adds nothing, instead of rewarding logits -> -inf.
         mass = layout.segment_sum(onehot)
         chosen = (logits * onehot).sum(dim=1)
-        nll = nll + (layout.segment_logsumexp(logits) * mass).sum(dim=1) - chosen
+        normaliser = layout.segment_logsumexp(logits)
+        nll = nll + (normaliser * mass).sum(dim=1) - chosen
+        if unseen:
+            least = -layout.segment_max(-logits)
+            nll = nll + ((normaliser - least) * (mass == 0)).sum(dim=1)
     return nll
 
 

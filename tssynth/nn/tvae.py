@@ -103,12 +103,14 @@ class TVAE(nn.Module):
         x: torch.Tensor,
         generator: torch.Generator | None = None,
         noise: torch.Tensor | None = None,
+        unseen: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Reconstruction NLL and KL per row, with one reparameterised draw.
 
         ``noise`` of shape (embedding_dim,), when given, is that draw's standard
         normal noise for every row (so a row's value does not depend on the
-        others); else the noise is drawn per row from ``generator``.
+        others); else the noise is drawn per row from ``generator``. ``unseen``: see
+        :func:`~tssynth.nn.loss.span_nll`.
         """
         mu, logvar = self.encoder(x)
         eps = (
@@ -117,7 +119,8 @@ class TVAE(nn.Module):
             else noise.to(mu).expand_as(mu)
         )
         output, sigma = self.decoder(mu + eps * torch.exp(0.5 * logvar))
-        return span_nll(output, sigma, x, self.layout), standard_normal_kl(mu, logvar)
+        nll = span_nll(output, sigma, x, self.layout, unseen=unseen)
+        return nll, standard_normal_kl(mu, logvar)
 
     def per_record_loss(
         self,

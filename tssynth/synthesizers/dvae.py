@@ -79,8 +79,8 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         to 16 features, 128 up to 32. On the Energy windows (28 features) 128
         instead of 64 took the discriminative score from 0.32 to 0.23.
     compress_dims : tuple of int or None, default=None
-        Hidden widths of the inference and prior networks; None: one layer as
-        wide as the resolved ``hidden_dim``.
+        Hidden widths of the inference and prior networks (at least one); None:
+        one layer as wide as the resolved ``hidden_dim``.
     decompress_dims : tuple of int or None, default=None
         Hidden widths of the decoder; None: one layer as wide as the resolved
         ``hidden_dim``.
@@ -223,6 +223,12 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         self._validate_common_params()
         if self.hidden_dim is not None:
             check_int("hidden_dim", self.hidden_dim)
+        if self.compress_dims is not None and len(self.compress_dims) == 0:
+            # the inference and prior networks read z_{t-1} and the GRU state through one layer
+            raise InvalidParameterError(
+                "compress_dims must hold at least one width for DVAESynthesizer, such as "
+                "(64,); None sets one layer from the data."
+            )
         check_int("kl_warmup_epochs", self.kl_warmup_epochs, minimum=0)
         check_int("max_modes", self.max_modes)
         for name in ("residual_noise", "marginal_calibration"):
@@ -243,6 +249,13 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
             raise InvalidParameterError(
                 f"context_columns must be a list of column labels, got {self.context_columns!r}."
             )
+        if self.context_columns is not None:
+            listed = list(self.context_columns)
+            twice = [name for i, name in enumerate(listed) if name in listed[:i]]
+            if twice:
+                raise InvalidParameterError(
+                    f"context_columns lists {twice[0]!r} more than once; list each column once."
+                )
 
     def _training_config(self) -> TrainingConfig:
         return dataclasses.replace(
@@ -262,6 +275,11 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         ``set_params`` may have changed since), and times are read in the fitted
         unit, zone and clock.
         """
+        if fitted is not None and fitted["kind"] == "array" and isinstance(X, pd.DataFrame):
+            raise InvalidDataError(
+                f"This synthesizer was fitted on a numeric array; pass {what} as an array of "
+                "shape (n_sequences, n_steps, n_channels) too."
+            )
         if fitted is None or fitted["kind"] != "frame":
             return read_panel(
                 X,
@@ -445,6 +463,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         transformer = self.panel_transformer_
         panel = self._read(X, what, min_length, transformer.input_format)
         transformer.check_columns(panel, what)
+        transformer.warn_unseen_categories(panel, what)
         return panel
 
     # ------------------------------------------------------------ public API

@@ -13,6 +13,7 @@ import torch
 from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data import DataTransformer, infer_schema
 from tssynth.data.frame import as_frame, from_frame
+from tssynth.data.memory import fits_in_memory
 from tssynth.data.private import DataBudget
 from tssynth.data.schema import (
     CATEGORICAL,
@@ -20,6 +21,7 @@ from tssynth.data.schema import (
     IDENTIFIERS,
     check_declarations,
     check_frame,
+    dtype_name,
     numpy_dtype,
 )
 from tssynth.data.transformer import private_units
@@ -209,7 +211,11 @@ class TVAESynthesizer(BaseSynthesizer):
         names = list(dict.fromkeys([] if metadata is None else metadata.pop(IDENTIFIERS, [])))
         _check_identifiers(names, frame, input_format, discrete_columns, metadata)
         identifiers = [
-            {"name": name, "position": frame.columns.get_loc(name), "dtype": str(frame[name].dtype)}
+            {
+                "name": name,
+                "position": frame.columns.get_loc(name),
+                "dtype": dtype_name(frame[name].dtype, _identifier_kind(frame[name].dtype)),
+            }
             for name in names
         ]
         identifiers.sort(key=lambda column: column["position"])
@@ -295,6 +301,14 @@ class TVAESynthesizer(BaseSynthesizer):
         n = self._check_n("n_samples", n_samples)
         if n == 0:
             return self._assemble([], advance=True)
+        # a float64 per column of the result, and one per span for the draws behind it
+        needed = 8.0 * n * (len(self.transformer_.columns) + len(self.transformer_.spans))
+        if not fits_in_memory(needed):
+            raise InvalidParameterError(
+                f"sample({n:,}) would take about {needed / 2**30:,.0f} GiB, more than half "
+                "this machine's memory; draw fewer rows per call (consecutive calls give new "
+                "rows), or stream them to a file with `tssynth sample MODEL -n N -o FILE`."
+            )
         chunk = min(_SAMPLE_CHUNK, self._chunk_rows(_SAMPLE_CHUNK_VALUES))
         draws = self.module_.draw(n, self._generator(), chunk)
         batch = self.transformer_.decode_draws(
@@ -340,6 +354,7 @@ class TVAESynthesizer(BaseSynthesizer):
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input (the columns it was fitted on)."
             )
+        self.transformer_.warn_unseen_categories(frame, "X")
         chunk = self._chunk_rows(_ENCODE_CHUNK_VALUES)
         for start in range(0, max(len(frame), 1), chunk):
             array = self.transformer_.transform(frame.iloc[start : start + chunk])
@@ -356,16 +371,18 @@ class TVAESynthesizer(BaseSynthesizer):
         ----------
         X : DataFrame or 2-D ndarray
             Rows with every fitted column (extra columns are ignored). Categories
-            unseen in training are encoded as "none of the known ones".
+            unseen in training are encoded as "none of the known ones", with a
+            :class:`~tssynth.exceptions.DataWarning` naming them.
 
         Returns
         -------
         ndarray of shape (n_rows, embedding_dim), float32
         """
+        latents = []
         with torch.no_grad():
-            return np.concatenate(
-                [self.module_.encode(array).cpu().numpy() for array in self._model_arrays(X)]
-            )
+            for array in self._model_arrays(X):  # a loop: the warnings' stack level is fixed
+                latents.append(self.module_.encode(array).cpu().numpy())
+        return np.concatenate(latents)
 
     def inverse_transform(self, X: Any) -> pd.DataFrame | np.ndarray:
         """Decode latent vectors into rows, taking the decoder's most likely values.
@@ -420,6 +437,12 @@ def _check_identifiers(
         raise InvalidParameterError(
             "metadata['identifiers'] names every column; keep at least one column to model."
         )
+
+
+def _identifier_kind(dtype: Any) -> str:
+    """Numbers are numbered as numbers (see :func:`_fresh_identifiers`), the rest as text."""
+    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    return CONTINUOUS if numeric else CATEGORICAL
 
 
 def _fresh_identifiers(numbers: np.ndarray, column: dict[str, Any]) -> pd.Series:
