@@ -620,3 +620,16 @@ def test_a_sample_larger_than_memory_is_refused_before_drawing():
     with pytest.raises(InvalidParameterError, match=r"sample\(10,000,000,000,000\) would take"):
         model.sample(10**13)
     assert len(model.sample(5)) == 5
+
+
+@pytest.mark.parametrize("start", ["1677-09-22", "2261-12-01"])
+def test_nanosecond_times_near_the_ends_of_int64_are_sampled(start):
+    times = pd.date_range(start, periods=5, freq="D", unit="ns")
+    rng = np.random.default_rng(0)
+    panel = pd.DataFrame(
+        {"id": np.repeat(np.arange(8), 5), "t": np.tile(times, 8), "v": rng.normal(size=40)}
+    )
+    model = DVAESynthesizer(sequence_key="id", sequence_index="t", **DVAE_TINY).fit(panel)
+    out = model.sample(3, sequence_length=5)
+    assert out["t"].dtype == panel["t"].dtype
+    assert out["t"].between(times[0], times[-1]).all()

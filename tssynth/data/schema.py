@@ -32,9 +32,9 @@ _UNIT_NANOSECONDS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 # pyarrow dates have no unit attribute; they are read as datetimes of this unit and
 # restored to the date dtype on output.
 _ARROW_DATE_UNITS = {"date32[day]": "s", "date64[ms]": "ms"}
-# A little inside int64 (which holds datetimes and integer times): float64 rounds
-# 2**63 - 1 up to 2**63.
-LARGEST_TIME = 9.2e18
+# The largest float64 inside int64 (which holds datetimes and integer times): float64
+# rounds 2**63 - 1 up to 2**63, which a cast would wrap round to the smallest int64.
+LARGEST_TIME = float(np.nextafter(2.0**63, 0.0))
 
 
 @dataclass
