@@ -494,3 +494,39 @@ def test_fit_passes_the_stride_of_windows(tmp_path):
     argv = ["fit", str(tmp_path / "long.csv"), "--model", "dense", "--window", "10"]
     assert main([*argv, "--stride", "10", "--epochs", "1", "-o", str(tmp_path / "g"), "-q"]) == 0
     assert load(tmp_path / "g").stride == 10
+
+
+def test_utf16_and_truncated_gzip_files_are_read_or_named(tmp_path, capsys):
+    import gzip
+
+    frame = pd.DataFrame({"age": [30, 41, 52], "city": ["Zürich", "Köln", "Genève"]})
+    unicode_text = tmp_path / "excel.tsv"
+    unicode_text.write_bytes(frame.to_csv(sep="\t", index=False).encode("utf-16"))
+    pd.testing.assert_frame_equal(read_data(unicode_text), frame, check_dtype=False)
+    raw = gzip.compress(b"a,b\n" + b"1,2\n" * 20_000)
+    (tmp_path / "cut.csv.gz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(CLIError, match=r"could not read data file .*cut\.csv\.gz.*ended"):
+        read_data(tmp_path / "cut.csv.gz")
+
+
+def test_evaluate_refuses_one_file_for_scores_and_report(files, capsys):
+    same = str(files / "out.any")
+    args = ["evaluate", str(files / "real.csv"), str(files / "holdout.csv"), "-q"]
+    assert main([*args, "--json", same, "--report", same]) == 1
+    assert "--json and --report both name" in capsys.readouterr().err
+
+
+def test_demo_refuses_an_output_it_cannot_write(tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        main(["demo", "--epochs", "1", "--output", str(tmp_path / "x.parquet")])
+    assert stop.value.code == 2 and not (tmp_path / "x.parquet").exists()
+
+
+def test_dense_windows_refuse_a_text_time_column(tmp_path, capsys):
+    days = pd.date_range("2023-01-01", periods=40, freq="D").strftime("%d/%m/%Y")
+    frame = pd.DataFrame({"day": days, "value": np.arange(40.0)})
+    frame.to_csv(tmp_path / "daily.csv", index=False)
+    args = ["fit", str(tmp_path / "daily.csv"), "--model", "dense", "--window", "5"]
+    code = main([*args, "--sequence-index", "day", "-o", str(tmp_path / "d.tssynth"), "-q"])
+    assert code == 1
+    assert "sorts alphabetically, not in time" in capsys.readouterr().err

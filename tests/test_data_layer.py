@@ -202,7 +202,8 @@ def test_time_zones_of_any_library_round_trip_through_a_generator_state():
     from dateutil import tz
 
     utc = pd.Series(pd.date_range("2024-03-01 10:00", periods=40, freq="13h", tz="UTC"))
-    zones = [tz.gettz("Europe/Berlin"), dt.timezone(dt.timedelta(hours=2), "CEST"), "UTC"]
+    # a fixed +01:00 named "CET" is not the zone CET, which has summer time
+    zones = [tz.gettz("Europe/Berlin"), dt.timezone(dt.timedelta(hours=1), "CET"), "UTC"]
     df = pd.DataFrame({f"when{i}": utc.dt.tz_convert(zone) for i, zone in enumerate(zones)})
     transformer = DataTransformer.from_state(fit_transformer(df).to_state())
     out = transformer.inverse_transform(transformer.transform(df))
@@ -210,6 +211,37 @@ def test_time_zones_of_any_library_round_trip_through_a_generator_state():
         assert (out[column] == df[column]).all(), column
         assert out[column].dt.tz.utcoffset(None) == df[column].dt.tz.utcoffset(None), column
     assert str(out["when0"].dt.tz) == str(df["when0"].dt.tz)  # still the dateutil zone
+
+
+def test_a_wall_clock_time_in_a_dst_gap_keeps_its_minutes():
+    from tssynth.data.schema import ColumnSpec, restore_time_ints
+
+    when = pd.Series(pd.to_datetime(["2024-03-31 02:30", "2024-03-31 01:30"])).astype("M8[s]")
+    spec = ColumnSpec(
+        name="t",
+        kind="continuous",
+        dtype="datetime64[s, Europe/Berlin]",
+        value_type="datetime",
+        unit="s",
+        tz="Europe/Berlin",
+        wall_clock=True,
+    )
+    out = restore_time_ints(when.to_numpy().view(np.int64), spec)
+    assert out.dt.strftime("%H:%M").tolist() == ["03:30", "01:30"]
+
+
+def test_rounding_to_a_grid_never_passes_a_declared_bound():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"score": rng.integers(0, 100, 500) + 0.5})  # half-points, bounds whole
+    columns = infer_schema(df, metadata={"bounds": {"score": [0, 100]}})
+    transformer = DataTransformer(random_state=0).fit(df, columns)
+    scalar, modes = transformer.spans
+    n_modes = modes.stop - modes.start
+    data = np.zeros((2 * n_modes, transformer.output_dim), dtype=np.float32)
+    data[:, scalar.start] = np.repeat([1.0, -1.0], n_modes)  # both ends of every mode
+    data[np.arange(2 * n_modes), modes.start + np.tile(np.arange(n_modes), 2)] = 1.0
+    out = transformer.inverse_transform(data)["score"]
+    assert out.between(0, 100).all() and out.max() == 100.0
 
 
 def test_wide_categorical_column_is_encoded_and_decoded():
@@ -673,3 +705,19 @@ def test_a_same_day_end_drawn_before_its_start_stays_on_that_day():
     ends = pd.to_datetime(ends.astype(np.int64), unit="us")
     assert (ends >= starts).all() and (ends.normalize() == starts.normalize()).all()
     assert ends[1] == pd.Timestamp("2022-03-01 12:00")  # folded back: 2 h before, 2 h after
+
+
+def test_an_anchor_coarser_than_its_dependant_is_read_only_where_that_is_present():
+    rng = np.random.default_rng(0)
+    start = pd.Series(
+        pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 24 * 365, 200), "h")
+    ).astype("datetime64[s]")
+    end = (start + pd.to_timedelta(rng.integers(1, 100, 200), "h")).astype("datetime64[ns]")
+    df = pd.DataFrame({"start": start, "end": end})
+    transformer = DataTransformer(random_state=0).fit(df, infer_schema(df))
+    assert transformer._anchors == {1: 0}
+    new = df.head(2).copy()
+    new.loc[0, "start"] = pd.Timestamp("2300-01-01")  # a second count nanoseconds cannot hold
+    new.loc[0, "end"] = pd.NaT
+    out = transformer.inverse_transform(transformer.transform(new))  # no range error
+    assert out["end"].iloc[1] == new["end"].iloc[1]

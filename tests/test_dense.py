@@ -347,3 +347,30 @@ def test_long_results_move_their_id_columns_aside_from_value_columns():
     indexed = pd.DataFrame({"window": np.arange(40), "x": rng.normal(size=40)})
     model = DenseVAESynthesizer(window=4, sequence_index="window", **small).fit(indexed)
     assert list(model.sample(2).columns) == ["_window_", "window", "x"]
+
+
+def test_window_labels_tie_scores_to_their_entity_and_time():
+    rng = np.random.default_rng(0)
+    parts = [
+        pd.DataFrame(
+            {
+                "sensor": name,
+                "t": np.arange(100) + 1000,
+                "v": np.sin(np.arange(100) / 5 + i) + rng.normal(0, 0.1, 100),
+            }
+        )
+        for i, name in enumerate(["s1", "s2", "s10"])
+    ]
+    frame = pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=0)  # any row order
+    model = DenseVAESynthesizer(
+        window=10, stride=10, sequence_key="sensor", sequence_index="t", epochs=20, random_state=0
+    ).fit(frame)
+    bad = frame.copy()
+    bad.loc[(bad["sensor"] == "s2") & (bad["t"] < 1010), "v"] = 25.0
+    labels = model.window_labels(bad)
+    assert len(labels) == len(model.score_samples(bad)) == 30
+    worst = labels.iloc[int(np.argmin(model.score_samples(bad)))]
+    assert (worst["sensor"], worst["t"], worst["step"]) == ("s2", 1000, 0)
+    assert labels["t"].tolist()[:3] == [1000, 1010, 1020]
+    windows = np.zeros((4, 10, 1))
+    assert model.window_labels(windows)["window"].tolist() == [0, 1, 2, 3]

@@ -297,3 +297,13 @@ def test_every_metric_names_missing_columns_and_infinite_values():
     # A target missing from one table is a parameter error that names the table.
     with pytest.raises(InvalidParameterError, match="target 'y' is not a column of the synthetic"):
         utility_report(real, real.drop(columns="y"), real, target="y")
+
+
+def test_utility_says_why_it_is_nan_when_the_real_model_beats_no_baseline():
+    def noise(seed: int, n: int = 500) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        return pd.DataFrame({"x": rng.normal(size=n), "y": rng.normal(size=n)})
+
+    report = utility_report(noise(1), noise(2), noise(3), "y", n_threads=1)
+    assert report.real["r2"] <= 0 and np.isnan(report.overall)
+    assert any("no better than predicting the mean" in note for note in report.notes)

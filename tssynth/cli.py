@@ -109,6 +109,18 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 def _text_sample(path: Path) -> str:
     """The first 64 KiB of a (possibly compressed) text file, as far as its bytes decode."""
+    raw = _byte_sample(path)
+    return raw.decode(_encodings(raw)[0], errors="replace")
+
+
+def _encodings(raw: bytes) -> tuple[str, ...]:
+    """Encodings to try for a text file starting with ``raw``: UTF-16 when its byte order
+    mark says so (Excel's "Unicode Text"), else :data:`_ENCODINGS`."""
+    return ("utf-16",) if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else _ENCODINGS
+
+
+def _byte_sample(path: Path) -> bytes:
+    """The first 64 KiB of a (possibly compressed) file."""
     import bz2
     import gzip
     import lzma
@@ -123,7 +135,7 @@ def _text_sample(path: Path) -> str:
     else:
         with (opener or open)(path, "rb") as handle:
             raw = handle.read(_SNIFF_BYTES)
-    return raw.decode("utf-8", errors="replace")
+    return raw
 
 
 def _csv_dialect(path: Path) -> dict[str, str]:
@@ -172,7 +184,8 @@ def _text_numbers(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _read_csv(path: Path, suffix: str, what: str = "data") -> pd.DataFrame:
     options = {"sep": "\t"} if suffix.startswith(".tsv") else _csv_dialect(path)
-    for encoding in _ENCODINGS:
+    encodings = _encodings(_byte_sample(path))
+    for encoding in encodings:
         try:
             with warnings.catch_warnings():
                 # index_col=False: a line with more fields than the header is an error,
@@ -181,7 +194,7 @@ def _read_csv(path: Path, suffix: str, what: str = "data") -> pd.DataFrame:
                 frame = pd.read_csv(path, encoding=encoding, index_col=False, **options)
             break
         except UnicodeDecodeError:
-            if encoding == _ENCODINGS[-1]:
+            if encoding == encodings[-1]:
                 raise
         except pd.errors.ParserWarning:
             raise CLIError(
@@ -216,7 +229,7 @@ def read_data(path: str | Path, what: str = "data") -> pd.DataFrame | np.ndarray
             )
     except CLIError:
         raise
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
+    except (OSError, ValueError, EOFError, pd.errors.ParserError) as exc:  # EOF: a cut .gz
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CLIError(f"could not read {what} file {str(path)!r}: {message}") from exc
     if frame.shape[1] == 0 or frame.shape[0] == 0:
@@ -556,6 +569,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tssynth.metrics import evaluate
 
     inputs = (args.real, args.synthetic, args.holdout, args.generator)
+    if args.json and args.report and Path(args.json).resolve() == Path(args.report).resolve():
+        raise CLIError(
+            f"--json and --report both name {args.json!r}; give the scores and the report "
+            "files of their own."
+        )
     for name, what in ((args.json, "the scores"), (args.report, "the report")):
         if name:  # checked before the (long) evaluation
             _output_path(name, args.force, what, inputs)

@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
+    if not args.output.lower().endswith(".csv"):
+        parser.error(f"--output {args.output!r}: the demo writes plain CSV; name a .csv file.")
     output = check_save_path(args.output, "the synthetic CSV")
     if output.exists() and not args.force:
         raise FileExistsError(f"{str(output)!r} exists; pass --force to overwrite it.")

@@ -44,7 +44,8 @@ class DataWarning(UserWarning):
     """A column will train badly or leak: an identifier, or a very wide categorical column."""
 
 
-_INTERNAL = (os.path.dirname(__file__), os.path.dirname(sklearn.__file__))
+# with a trailing separator: a user's tssynth_examples/ folder is not tssynth/
+_INTERNAL = tuple(os.path.join(os.path.dirname(f), "") for f in (__file__, sklearn.__file__))
 
 
 def caller_stacklevel() -> int:

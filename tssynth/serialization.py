@@ -40,7 +40,8 @@ _BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 MAGIC = b"TSSYNTH\x00"
 # 2: a transformer's continuous rows may be log-scaled or a datetime's day / time of day
 # (the "shift" and "part" state, read as absent from format 1 files, which still load).
-FORMAT_VERSION = 2
+# 3: a grid may be offset from zero (the "origin" state, 0 in older files).
+FORMAT_VERSION = 3
 _LENGTH = struct.Struct("<I")
 
 

@@ -115,7 +115,11 @@ def anchored_parts(
     check_time_kind(earlier, earlier_spec)
     (late, late_missing), (early, early_missing) = (
         time_ints(later, later_spec),
-        time_ints(earlier, replace(earlier_spec, unit=later_spec.unit)),  # exact: see same_clock
+        # in later's unit (exact: see same_clock), where later is present: an earlier
+        # value a finer unit cannot hold matters only there
+        time_ints(
+            earlier.where(later.notna().to_numpy()), replace(earlier_spec, unit=later_spec.unit)
+        ),
     )
     day = period(later_spec, DAY)
     late_midnight = late // day * day

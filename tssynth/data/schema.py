@@ -7,6 +7,7 @@ category sets and time zones as the data it was learned from.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -201,34 +202,46 @@ def _time_unit(dtype: Any) -> str | None:
         return None
 
 
+# Instants at which a zone read back from its name must keep the zone's UTC offsets:
+# winter and summer on both hemispheres' clocks, in several decades.
+_ZONE_PROBES = [
+    datetime.datetime(year, month, 15, 12, tzinfo=datetime.timezone.utc)
+    for year in (1975, 2000, 2024)
+    for month in (1, 7)
+]
+
+
 def _zone_name(tz: Any) -> str | None:
     """A name pandas reads back as the time zone ``tz``; None when there is none.
 
     ``str(tz)`` is such a name for zoneinfo and pytz zones. dateutil zones print as
     ``tzfile('/usr/share/zoneinfo/Europe/Berlin')`` and are named
-    ``dateutil/Europe/Berlin``; fixed offsets with a name of their own
-    (``timezone(timedelta(hours=2), 'CEST')``) are named by their offset, ``+02:00``.
+    ``dateutil/Europe/Berlin``; other fixed offsets are named by their offset,
+    ``+02:00``. A name counts only when the zone read back from it keeps ``tz``'s
+    UTC offsets at a few instants: ``timezone(timedelta(hours=1), 'CET')`` is not
+    the zone CET, which has summer time.
     """
-    names = []
+    names = [str(tz)]
     filename = getattr(tz, "_filename", None)  # dateutil.tz.gettz
     if isinstance(filename, str):
-        names.append("dateutil/" + filename.rsplit("zoneinfo/", 1)[-1])
-    names.append(str(tz))
+        names.insert(0, "dateutil/" + filename.rsplit("zoneinfo/", 1)[-1])
     try:
         offset = tz.utcoffset(None)  # None for zones with daylight saving time
     except Exception:  # a zone object of any library
         offset = None
     if offset is not None and offset.total_seconds() % 60 == 0:
-        minutes = int(offset.total_seconds()) // 60
-        names.append(
-            f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-        )
+        hours, minutes = divmod(abs(int(offset.total_seconds())) // 60, 60)
+        names.append(f"{'-' if offset.total_seconds() < 0 else '+'}{hours:02d}:{minutes:02d}")
     for name in names:
         try:
-            pd.api.types.pandas_dtype(f"datetime64[ns, {name}]")
-        except Exception:  # pandas raises several kinds for unknown zones
+            read_back = pd.api.types.pandas_dtype(f"datetime64[ns, {name}]").tz
+            if all(
+                when.astimezone(read_back).utcoffset() == when.astimezone(tz).utcoffset()
+                for when in _ZONE_PROBES
+            ):
+                return name
+        except Exception:  # pandas and zone libraries raise several kinds for unknown zones
             continue
-        return name
     return None
 
 
@@ -657,10 +670,12 @@ def restore_time_ints(ints: np.ndarray, spec: ColumnSpec) -> pd.Series:
     kind = "datetime64" if spec.value_type == DATETIME else "timedelta64"
     series = pd.Series(np.asarray(ints, dtype=np.int64).view(f"{kind}[{spec.unit}]"))
     if spec.tz is not None and spec.wall_clock:
-        # A wall-clock time inside a DST gap moves forward; a repeated one takes
-        # standard time.
+        # A wall-clock time inside a DST gap moves an hour forward (02:30 to 03:30, on
+        # the grid of times at half past); a repeated one takes standard time.
         standard = np.zeros(len(series), dtype=bool)
-        series = series.dt.tz_localize(spec.tz, ambiguous=standard, nonexistent="shift_forward")
+        series = series.dt.tz_localize(
+            spec.tz, ambiguous=standard, nonexistent=pd.Timedelta(hours=1)
+        )
     elif spec.tz is not None:
         series = series.dt.tz_localize("UTC").dt.tz_convert(spec.tz)
     return series.astype(pd.api.types.pandas_dtype(spec.dtype))

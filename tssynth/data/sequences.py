@@ -75,6 +75,24 @@ def _check_column(frame: pd.DataFrame, name: str, param: str) -> None:
         raise InvalidDataError(f"The {param} column {name!r} has missing values.")
 
 
+def _check_orderable(column: pd.Series, name: Hashable) -> None:
+    """Raise for a time column of text: strings sort alphabetically, not in time."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        if dtype.ordered:
+            return
+    elif pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+        return
+    elif pd.api.types.is_timedelta64_dtype(dtype):
+        return
+    first = column.dropna().iloc[0] if column.notna().any() else None
+    raise InvalidDataError(
+        f"The sequence_index column {name!r} has dtype {dtype} (such as {shown(first)}), which "
+        "sorts alphabetically, not in time ('10/01' before '9/01'); convert it to datetimes "
+        "or numbers first, e.g. with pd.to_datetime(X[column], format='%d/%m/%Y')."
+    )
+
+
 def index_long_frame(
     frame: pd.DataFrame, sequence_key: Any = None, sequence_index: Any = None
 ) -> LongIndex:
@@ -109,6 +127,7 @@ def index_long_frame(
         codes, keys = np.zeros(n, dtype=np.int64), pd.Index([0])
     if sequence_index is not None:
         _check_column(frame, sequence_index, "sequence_index")
+        _check_orderable(frame[sequence_index], sequence_index)
         time = frame[sequence_index].to_numpy()
         try:
             order = np.lexsort((time, codes))  # by entity, then time; stable
@@ -418,6 +437,47 @@ def _from_long(
         "name": X.name if series else None,
     }
     return windows, fmt
+
+
+def window_labels(
+    X: Any,
+    window: int | None = None,
+    stride: int = 1,
+    sequence_key: Any = None,
+    sequence_index: Any = None,
+) -> pd.DataFrame:
+    """Where each window :func:`to_windows` cuts from ``X`` begins, in its order.
+
+    Parameters
+    ----------
+    X : long DataFrame or Series, or an array of windows
+    window, stride, sequence_key, sequence_index
+        As for :func:`to_windows`.
+
+    Returns
+    -------
+    DataFrame, one row per window
+        For long input: the window's entity (``sequence_key``, sorted), the time
+        of its first step (``sequence_index``) and that step's position in its
+        entity (``step``). For arrays: the window's number (``window``).
+    """
+    if not isinstance(X, pd.DataFrame | pd.Series):
+        return pd.DataFrame({"window": np.arange(len(np.asarray(X)))})
+    frame = X.to_frame() if isinstance(X, pd.Series) else X
+    index = index_long_frame(frame, sequence_key, sequence_index)
+    if window is None:
+        entities, starts = np.arange(len(index.lengths)), np.zeros(len(index.lengths), int)
+    else:
+        entities, starts = window_starts(index.lengths, window, stride)
+    first = np.concatenate([[0], np.cumsum(index.lengths)[:-1]]).astype(np.int64)
+    rows = index.order[first[entities] + starts]  # each window's first row in X
+    labels = {}
+    if sequence_key is not None:
+        labels[sequence_key] = index.keys[entities]
+    if sequence_index is not None:
+        labels[sequence_index] = frame[sequence_index].iloc[rows].to_numpy()
+    labels["step"] = starts
+    return pd.DataFrame(labels)
 
 
 def to_windows(

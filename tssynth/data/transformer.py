@@ -46,6 +46,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
 
+from tssynth._validation import shown
 from tssynth.data.calendar import (
     ANCHORED_PART,
     CALENDAR_PART,
@@ -128,6 +129,7 @@ _ABSENT_STATE = {"origin": 0.0, "shift": np.nan, "part": WHOLE}  # rows in files
 _MODE_STATE = ("weights", "means", "stds", "exact")  # the parts of each column's modes
 _MIXTURE_WORKERS = min(4, os.cpu_count() or 1)  # mixtures of different columns fit in parallel
 _IDENTIFIER_SHARE = 0.9  # a categorical column this unique (of 20+ values) looks like an ID
+_NUMBERED_ROWS = 100  # distinct, nearly consecutive integers in this many rows look like an ID
 _WIDE_CATEGORIES = 1_000  # categories past which a column is warned about as slow
 
 
@@ -151,8 +153,7 @@ def private_units(columns: list[ColumnSpec]) -> int:
 
 def _shown(values: Any, limit: int = 3) -> str:
     """The first ``limit`` values as Python literals: ``'a', 10, ...``."""
-    items = [v.item() if isinstance(v, np.generic) else v for v in list(values)[:limit]]
-    return ", ".join(map(repr, items)) + (", ..." if len(values) > limit else "")
+    return ", ".join(map(shown, list(values)[:limit])) + (", ..." if len(values) > limit else "")
 
 
 def _sortable_unique(series: pd.Series) -> list[Any]:
@@ -293,7 +294,7 @@ class DataTransformer:
     def _warn_about_wide_columns(self, df: pd.DataFrame) -> None:
         """Warn about identifier-like columns and very wide categorical ones."""
         advice = (
-            "Declare it with fit(..., metadata={{'identifiers': [{name!r}]}}) to number the "
+            "declare it with fit(..., metadata={{'identifiers': [{name!r}]}}) to number the "
             "samples' values afresh (tables), or drop it"
         )
         for position in dict.fromkeys(self._cont_index.tolist()):  # a column's parts: once
@@ -303,13 +304,13 @@ class DataTransformer:
             values = to_float(df[spec.name], spec)
             values = values[~np.isnan(values)]
             # row numbers, customer numbers: distinct and nearly consecutive
-            if len(values) >= 20 and np.ptp(values) < 2 * len(values):
+            if len(values) >= _NUMBERED_ROWS and np.ptp(values) < 2 * len(values):
                 if np.unique(values).size == len(values):
                     warnings.warn(
                         f"Column {spec.name!r} holds a different whole number in every row, "
                         "nearly consecutive: it looks like an identifier (a row or customer "
                         "number). Samples are drawn over the same range, so they would carry "
-                        f"real identifiers. {advice.format(name=spec.name)}.",
+                        f"real identifiers. If it is one, {advice.format(name=spec.name)}.",
                         DataWarning,
                         stacklevel=caller_stacklevel(),
                     )
@@ -322,8 +323,8 @@ class DataTransformer:
                     f"of its rows ({n_categories:,} categories): it looks like an identifier. "
                     "Samples copy real values of a categorical column, so real identifiers "
                     "would appear in the synthetic data, and each category is a model column. "
-                    f"{advice.format(name=name)}, or pass it as continuous if its values are "
-                    "numbers without meaning as categories.",
+                    f"Either {advice.format(name=name)}, or pass it as continuous if its "
+                    "values are numbers without meaning as categories.",
                     DataWarning,
                     stacklevel=caller_stacklevel(),
                 )
@@ -894,17 +895,16 @@ class DataTransformer:
         self._check_columns(df)
         for row, position in enumerate(self._categorical_index):
             series = df[self.columns[position].name]
-            unseen = self._category_codes(series, row) < 0
-            unseen &= ~series.isna().to_numpy()
+            unseen = self._category_codes(series, row) < 0  # missing too, if never in fit
             if unseen.any():
                 values = pd.unique(series[unseen])
                 name = self.columns[position].name
                 warnings.warn(
                     f"{what}: {unseen.mean():.0%} of the values of column {name!r} are "
                     f"categories unseen in fit ({_shown(values)}); "
-                    "they are encoded as none of the known categories, and score_samples "
-                    "scores them as the least likely one. If they should be known, check the "
-                    f"column's type against the fitted categories {_shown(self._categories[row])}.",
+                    "they are encoded as none of the known categories. If they should be "
+                    "known, check the column's type against the fitted categories "
+                    f"{_shown(self._categories[row])}.",
                     DataWarning,
                     stacklevel=caller_stacklevel(),
                 )
@@ -1219,6 +1219,8 @@ class DataTransformer:
                 stepped += origin
             if (per_unit != 1).any():
                 stepped /= per_unit
+            # a declared bound need not be on the grid: rounding must not pass it
+            np.clip(stepped, a["min"][rows], a["max"][rows], out=stepped)
             if stepped is not values:
                 values[rows] = stepped
         return values

@@ -378,6 +378,13 @@ def utility_report(
             )
     if np.isnan(real_score) or np.isnan(synth_score) or real_score <= 0:
         overall = float("nan")
+        if real_score <= 0:
+            notes.append(
+                f"The overall utility is NaN: the model trained on real rows scores "
+                f"{primary} = {real_score:.3f} on the test rows, no better than "
+                f"{'chance' if task == CLASSIFICATION else 'predicting the mean'}, so the "
+                "synthetic model's score has nothing to be a share of."
+            )
     else:
         overall = float(np.clip(synth_score / real_score, 0.0, 1.0))
     return UtilityReport(

@@ -14,7 +14,7 @@ from tssynth._validation import check_bool, check_int
 from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data.private import DataBudget, midpoint_and_half_range, private_range
 from tssynth.data.schema import declared_bounds
-from tssynth.data.sequences import fitted_columns, from_windows, to_windows
+from tssynth.data.sequences import fitted_columns, from_windows, to_windows, window_labels
 from tssynth.exceptions import InvalidDataError, InvalidParameterError, PrivacyWarning
 from tssynth.nn.dense import DenseVAE
 
@@ -483,6 +483,30 @@ class DenseVAESynthesizer(BaseSynthesizer):
         windows = self._decode(self._latent_input(X))
         return from_windows(windows, self.input_format_)
 
+    def window_labels(self, X: Any) -> pd.DataFrame:
+        """Where each window of ``X`` begins, in the order of :meth:`score_samples`
+        and :meth:`transform`: to tie an anomaly score back to its entity and time.
+
+        Parameters
+        ----------
+        X : ndarray, DataFrame or Series
+            Windows in any supported format, cut as in fit.
+
+        Returns
+        -------
+        DataFrame, one row per window
+            For long frames: the entity (``sequence_key``; windows come in sorted
+            key order, then time order), the time of the window's first step
+            (``sequence_index``) and its step number within the entity (``step``).
+            For arrays of windows: the window's number (``window``).
+        """
+        self._check_fitted()
+        X = fitted_columns(X, self.input_format_)
+        if not isinstance(X, pd.DataFrame | pd.Series):
+            return window_labels(X)
+        names = ("window", "stride", "sequence_key", "sequence_index")
+        return window_labels(X, **{name: self._fitted(name) for name in names})
+
     def score_samples(self, X: Any) -> np.ndarray:
         """Evidence lower bound (ELBO) of every window; lower means more anomalous.
 
@@ -499,6 +523,8 @@ class DenseVAESynthesizer(BaseSynthesizer):
         Returns
         -------
         ndarray of shape (n_windows,), float64
+            In the order of :meth:`window_labels` (for long frames: sorted entity
+            keys, then time).
         """
         array = self._model_array(X)
         generator = self._scoring_generator()
