@@ -530,3 +530,13 @@ def test_dense_windows_refuse_a_text_time_column(tmp_path, capsys):
     code = main([*args, "--sequence-index", "day", "-o", str(tmp_path / "d.tssynth"), "-q"])
     assert code == 1
     assert "sorts alphabetically, not in time" in capsys.readouterr().err
+
+
+def test_zero_padded_codes_stay_text_and_repeated_headers_are_refused(tmp_path):
+    (tmp_path / "codes.csv").write_text("zip,count\n01000,3\n02110,-4\n10115,5\n")
+    frame = read_data(tmp_path / "codes.csv")
+    assert frame["zip"].tolist() == ["01000", "02110", "10115"]
+    assert frame["count"].tolist() == [3, -4, 5]  # integers without padding stay numbers
+    (tmp_path / "twice.csv").write_text("age,age,city\n1,2,a\n3,4,b\n")
+    with pytest.raises(CLIError, match="the header names 'age' more than once"):
+        read_data(tmp_path / "twice.csv")

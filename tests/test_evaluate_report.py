@@ -37,6 +37,9 @@ def test_adult_evaluation_and_report_hold_every_plot(adult_parts, tmp_path):
     for section in ("fidelity", "utility", "privacy"):
         assert 0.0 <= data[section]["overall"] <= 1.0
     assert data["fidelity"]["overall"] > 0.9  # two samples of the same real data
+    shapes = result.fidelity.per_column.set_index("column")["score"]
+    assert data["fidelity"]["columns"]["age"] == shapes["age"]  # which column fell short
+    assert len(data["fidelity"]["pairs"]) == len(real.columns) * (len(real.columns) - 1) // 2
     assert data["utility"]["real"]["roc_auc"] > 0.8
     assert 0.35 < data["privacy"]["share_closer_to_train"] < 0.65
 

@@ -202,9 +202,40 @@ def _read_csv(path: Path, suffix: str, what: str = "data") -> pd.DataFrame:
                 "the header. Quote text that holds the separator, or add the missing column "
                 "names to the header."
             ) from None
+    _check_header(path, options["sep"], what)
+    frame = _keep_leading_zeros(frame, path, encoding, options)
     if options.get("decimal") == ",":
         frame = _text_numbers(frame)
     return _parse_datetimes(frame)
+
+
+def _check_header(path: Path, sep: str, what: str) -> None:
+    """Refuse a header naming a column twice (pandas would rename the second ``age.1``)."""
+    lines = _text_sample(path).lstrip("\ufeff").splitlines()
+    names = next(csv.reader(lines[:1], delimiter=sep), [])
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise CLIError(
+            f"{what} file {str(path)!r}: the header names {', '.join(map(repr, twice))} more "
+            "than once; give every column a name of its own."
+        )
+
+
+def _keep_leading_zeros(
+    frame: pd.DataFrame, path: Path, encoding: str, options: dict[str, str]
+) -> pd.DataFrame:
+    """Integer columns written with leading zeros (ZIP codes, account codes) as their text:
+    read as numbers, ``01000`` would come back as ``1000``."""
+    integers = [name for name in frame.columns if pd.api.types.is_integer_dtype(frame[name])]
+    if not integers:
+        return frame
+    text = pd.read_csv(
+        path, encoding=encoding, index_col=False, usecols=integers, dtype=str, **options
+    )
+    for name in integers:
+        if text[name].str.match(r"[+-]?0\d").any():
+            frame[name] = text[name]
+    return frame
 
 
 def read_data(path: str | Path, what: str = "data") -> pd.DataFrame | np.ndarray:

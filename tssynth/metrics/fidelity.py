@@ -98,14 +98,29 @@ class FidelityReport:
     per_column: pd.DataFrame
     per_pair: pd.DataFrame
 
-    def to_dict(self) -> dict[str, float]:
-        """The headline numbers."""
+    def to_dict(self) -> dict[str, Any]:
+        """The headline numbers, and every column's and pair's score.
+
+        ``columns`` maps each column's name (as text) to its shape score, ``pairs``
+        each pair's ``"first / second"`` to its trend score, so that the JSON of
+        ``tssynth evaluate --json`` says which column fell short.
+        """
+        columns, pairs = self.per_column, self.per_pair
+        names = zip(columns.get("column", []), columns.get("score", []), strict=True)
+        pair_names = zip(
+            pairs.get("column_1", []),
+            pairs.get("column_2", []),
+            pairs.get("score", []),
+            strict=True,
+        )
         return {
             "overall": self.overall,
             "column_shapes": self.column_shapes,
             "column_pair_trends": self.column_pair_trends,
             "column_pair_trends_all": self.column_pair_trends_all,
             "missing_values": self.missing_values,
+            "columns": {str(name): float(score) for name, score in names},
+            "pairs": {f"{first} / {second}": float(score) for first, second, score in pair_names},
         }
 
 
