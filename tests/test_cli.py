@@ -540,3 +540,22 @@ def test_zero_padded_codes_stay_text_and_repeated_headers_are_refused(tmp_path):
     (tmp_path / "twice.csv").write_text("age,age,city\n1,2,a\n3,4,b\n")
     with pytest.raises(CLIError, match="the header names 'age' more than once"):
         read_data(tmp_path / "twice.csv")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM cannot be sent to a process there")
+def test_a_terminated_sample_leaves_no_partial_file(files, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "big.csv"
+    command = [sys.executable, "-m", "tssynth.cli", "sample", str(files / "adult.tssynth")]
+    command += ["-n", "50000000", "--chunk-size", "20000", "-q", "-o", str(out)]
+    process = subprocess.Popen(command)
+    partial = tmp_path / "big.csv.partial"
+    deadline = time.monotonic() + 60
+    while not partial.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert partial.exists()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []

@@ -17,10 +17,13 @@ and exit status 1 (2 for bad usage); ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import inspect
 import json
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -951,6 +954,24 @@ def _show_warning(
     print(f"{PROG}: warning: {label}{' '.join(str(message).split())}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def _terminated_as_exit() -> Iterator[None]:
+    """SIGTERM (a job scheduler, ``kill``) exits through Python, as Ctrl-C does: the
+    ``.partial`` file of a stream being written is removed rather than left behind."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tssynth`` command line; returns the exit status.
 
@@ -970,7 +991,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         args = build_parser().parse_args(argv)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _terminated_as_exit():
             if not args.debug:
                 warnings.showwarning = _show_warning
             return int(args.handler(args) or 0)
