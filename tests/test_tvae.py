@@ -479,3 +479,26 @@ def test_start_and_end_missing_together_stay_so_at_their_rate():
     assert (out["start"].isna() == out["end"].isna()).all()
     # a start kept wherever its end is, from masks drawn apart: about 0.2 x 0.2 missing
     assert abs(out["start"].isna().mean() - 0.2) < 0.06
+
+
+def test_nanosecond_timestamps_keep_their_millisecond_grid():
+    # pandas 2 stores datetimes in nanoseconds: past 2**53 their floats are 256 ns apart
+    rng = np.random.default_rng(0)
+    n = 800
+    start = pd.Series(
+        pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300 * 86_400_000, n), "ms")
+    ).astype("datetime64[ns]")
+    frame = pd.DataFrame(
+        {
+            "short": pd.Series(  # under a week: one whole row
+                pd.Timestamp("2024-05-01")
+                + pd.to_timedelta(rng.integers(0, 3 * 86_400_000, n), "ms")
+            ).astype("datetime64[ns]"),
+            "start": start,  # calendar parts
+            "end": start + pd.to_timedelta(rng.integers(1, 5 * 86_400_000, n), "ms"),  # anchored
+        }
+    )
+    out = TVAESynthesizer(epochs=3, batch_size=200, random_state=0, **SMALL).fit(frame).sample(n)
+    for column in frame:
+        assert (out[column].astype("int64") % 10**6 == 0).all(), column
+    assert (out["end"] >= out["start"]).all()

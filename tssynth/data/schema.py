@@ -628,13 +628,18 @@ def time_step(values: np.ndarray, spec: ColumnSpec) -> float:
 
 
 def restore_continuous(
-    values: np.ndarray, spec: ColumnSpec, extremes: tuple[int, int] | None = None
+    values: np.ndarray,
+    spec: ColumnSpec,
+    extremes: tuple[int, int] | None = None,
+    grid: tuple[int, int] | None = None,
 ) -> pd.Series:
     """Build a column of the original dtype from float values (NaN = missing).
 
     ``extremes``: the exact smallest and largest integer (datetimes and timedeltas:
     counts of their unit) the values are clipped into, in integer arithmetic; for
-    integers beyond 2**53, which float64 cannot all tell apart.
+    integers beyond 2**53, which float64 cannot all tell apart. ``grid``: the
+    ``(step, origin)`` in counts of the unit that times are rounded to, in integer
+    arithmetic (nanoseconds since 1970 are floats 256 apart, off a millisecond grid).
     """
     dtype = pd.api.types.pandas_dtype(spec.dtype)
     if spec.value_type in (DATETIME, TIMEDELTA):
@@ -642,6 +647,9 @@ def restore_continuous(
         # Clipped into int64: a value past it (noise under DP) is not a cast's garbage.
         ints = np.where(missing, 0, np.round(values).clip(-LARGEST_TIME, LARGEST_TIME))
         ints = ints.astype(np.int64)
+        if grid is not None and grid[0] > 1:
+            step, origin = grid
+            ints = origin + np.floor_divide(ints - origin + step // 2, step) * step
         if extremes is not None:
             ints = np.clip(ints, *extremes)
         ints[missing] = np.iinfo(np.int64).min  # NaT

@@ -95,6 +95,7 @@ from tssynth.data.schema import (
     integer_extremes,
     restore_categorical,
     restore_continuous,
+    time_ints,
     to_float,
 )
 from tssynth.data.spans import (
@@ -427,10 +428,15 @@ class DataTransformer:
         extremes = None if spec.public_bounds else integer_extremes(series, spec)
         if extremes is not None and max(map(abs, extremes)) > _EXACT_FLOAT_INTEGER:
             self._integer_extremes[position] = extremes
+        # Times as exact integers for finding their grid: past 2**53 (nanoseconds since
+        # 1970) their floats are off by up to 128 units, and no millisecond grid shows.
+        exact = None
+        if spec.value_type in (DATETIME, TIMEDELTA):
+            exact = time_ints(series, spec)[0][~np.isnan(values)]
         if position in self._anchors:
             anchor = self.columns[self._anchors[position]]
             anchor_missing = df[anchor.name].isna().to_numpy()
-            step, origin = time_grid(values, np.unique(observed), spec)
+            step, origin = time_grid(exact, np.unique(exact), spec)
             self._anchored[position] = AnchoredDecoding(
                 step=step,
                 weekdays=weekdays(series, spec),
@@ -443,7 +449,7 @@ class DataTransformer:
         else:
             parts = choose_calendar_parts(series, spec) if self.split_times else {}
         if not parts:
-            self._fit_row(position, values, spec, series.dtype, rng, pool, WHOLE, extremes)
+            self._fit_row(position, values, spec, series.dtype, rng, pool, WHOLE, extremes, exact)
             return
         self._split_bounds[position] = (float(observed.min()), float(observed.max()))
         for part, part_values in parts.items():
@@ -459,8 +465,12 @@ class DataTransformer:
         pool: ThreadPoolExecutor,
         part: int,
         extremes: tuple[int, int] | None = None,
+        exact: np.ndarray | None = None,
     ) -> None:
-        """Modes, bounds and grid of one continuous row: a column, or a part of one."""
+        """Modes, bounds and grid of one continuous row: a column, or a part of one.
+
+        ``exact``: a time column's present values as integers, for its grid.
+        """
         observed = values[~np.isnan(values)]
         if spec.public_bounds is not None:
             observed = np.clip(observed, *spec.public_bounds)
@@ -479,7 +489,9 @@ class DataTransformer:
         # The seed is drawn here, in column order, so the result never depends on threads.
         seed = int(rng.integers(2**63))
         modes = pool.submit(self._fit_modes, observed, shift, loc, scale, seed)
-        if spec.value_type in (DATETIME, TIMEDELTA):
+        if exact is not None:
+            step, origin = time_grid(exact, np.unique(exact), spec)
+        elif spec.value_type in (DATETIME, TIMEDELTA):
             step, origin = time_grid(values, unique, spec)
         else:
             step, origin = coarsest_grid(unique, decimal_step(observed, float_precision(dtype)))
@@ -1126,7 +1138,8 @@ class DataTransformer:
                 restored[spec.name] = restore_categorical(column, spec).array
             else:
                 extremes = self._integer_extremes.get(position)
-                restored[spec.name] = restore_continuous(column, spec, extremes).array
+                grid = None if extremes is None else self._integer_grid(position)
+                restored[spec.name] = restore_continuous(column, spec, extremes, grid).array
         # Arrays, not Series: no index alignment, and no copies of fresh columns. Object
         # columns stay Series of their own dtype: pandas 3 would infer ``str`` for strings.
         restored = {
@@ -1140,6 +1153,23 @@ class DataTransformer:
         ):
             frame.columns.names = self.level_names
         return frame
+
+    def _integer_grid(self, position: int) -> tuple[int, int] | None:
+        """A time column's grid ``(step, origin)`` in counts of its unit, for rounding in
+        integers: its own, or what its calendar parts add up to (the steps' common
+        divisor, the origins' sum). None for columns of other kinds or with no grid."""
+        if self.columns[position].value_type not in (DATETIME, TIMEDELTA):
+            return None
+        if position in self._anchored:
+            grids = [(self._anchored[position].step, self._anchored[position].origin)]
+        else:
+            rows = np.flatnonzero(self._cont_index == position)
+            a = self._cont_arrays
+            grids = list(zip(a["step"][rows], a["origin"][rows], strict=True))
+        if not grids or any(step < 1 for step, _ in grids):
+            return None
+        step = int(np.gcd.reduce([int(step) for step, _ in grids]))
+        return step, int(sum(int(origin) for _, origin in grids)) % step
 
     def _parts(self, position: int) -> set[int]:
         """What the continuous rows of the column at ``position`` model."""
