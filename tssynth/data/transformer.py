@@ -912,8 +912,8 @@ class DataTransformer:
                 values = pd.unique(series[unseen])
                 name = self.columns[position].name
                 warnings.warn(
-                    f"{what}: {unseen.mean():.0%} of the values of column {name!r} are "
-                    f"categories unseen in fit ({_shown(values)}); "
+                    f"{what}: {unseen.sum():,} of the {unseen.size:,} values of column "
+                    f"{name!r} are categories unseen in fit ({_shown(values)}); "
                     "they are encoded as none of the known categories. If they should be "
                     "known, check the column's type against the fitted categories "
                     f"{_shown(self._categories[row])}.",
