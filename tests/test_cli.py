@@ -559,3 +559,10 @@ def test_a_terminated_sample_leaves_no_partial_file(files, tmp_path):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 128 + signal.SIGTERM
     assert list(tmp_path.iterdir()) == []
+
+
+def test_python_dash_m_tssynth_runs_the_command_line():
+    done = subprocess.run(
+        [sys.executable, "-m", "tssynth", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and "evaluate" in done.stdout
