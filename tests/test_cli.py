@@ -540,6 +540,12 @@ def test_zero_padded_codes_stay_text_and_repeated_headers_are_refused(tmp_path):
     (tmp_path / "twice.csv").write_text("age,age,city\n1,2,a\n3,4,b\n")
     with pytest.raises(CLIError, match="the header names 'age' more than once"):
         read_data(tmp_path / "twice.csv")
+    # a spreadsheet's trailing empty columns: unnamed, not named twice
+    (tmp_path / "trailing.csv").write_text("a,b,,\n1,2,,\n3,4,,\n")
+    assert list(read_data(tmp_path / "trailing.csv").columns[:2]) == ["a", "b"]
+    (tmp_path / "semi.csv").write_text("zip;v;f\n01000;1;1,5\n02110;2;2,5\n")
+    semi = read_data(tmp_path / "semi.csv")  # decimal commas
+    assert semi["zip"].tolist() == ["01000", "02110"] and semi["f"].tolist() == [1.5, 2.5]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM cannot be sent to a process there")

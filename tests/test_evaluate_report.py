@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import importlib
+import json
 import re
 
 import numpy as np
@@ -360,3 +361,13 @@ def test_long_column_labels_stay_apart_in_the_plots():
     labels = [_short_label(name, 16) for name in names]
     assert len(set(labels)) == 3 and all(len(label) == 16 for label in labels)
     assert _short_label("age", 16) == "age"
+
+
+def test_scores_of_columns_that_print_alike_are_all_kept():
+    from tssynth.metrics import fidelity_report
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({1: rng.normal(size=100), "1": rng.normal(size=100), "c": ["a", "b"] * 50})
+    data = fidelity_report(frame, frame.sample(frac=1.0, random_state=0)).to_dict()
+    assert len(data["columns"]) == 3 and len(data["pairs"]) == 3
+    assert json.loads(json.dumps(data))["columns"]["'1'"] == data["columns"]["'1'"]

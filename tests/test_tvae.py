@@ -502,3 +502,8 @@ def test_nanosecond_timestamps_keep_their_millisecond_grid():
     for column in frame:
         assert (out[column].astype("int64") % 10**6 == 0).all(), column
     assert (out["end"] >= out["start"]).all()
+    # declared bounds on the grid (whole days here) keep it too
+    days = [float(pd.Timestamp(day).value) for day in ("2024-04-30", "2024-05-05")]
+    model = TVAESynthesizer(epochs=3, batch_size=200, random_state=0, **SMALL)
+    bounded = model.fit(frame[["short"]], metadata={"bounds": {"short": days}}).sample(n)
+    assert (bounded["short"].astype("int64") % 10**6 == 0).all()

@@ -206,17 +206,20 @@ def _read_csv(path: Path, suffix: str, what: str = "data") -> pd.DataFrame:
                 "names to the header."
             ) from None
     _check_header(path, options["sep"], what)
-    frame = _keep_leading_zeros(frame, path, encoding, options)
     if options.get("decimal") == ",":
         frame = _text_numbers(frame)
+    frame = _keep_leading_zeros(frame, path, encoding, options)  # after: text may be numbers
     return _parse_datetimes(frame)
 
 
 def _check_header(path: Path, sep: str, what: str) -> None:
-    """Refuse a header naming a column twice (pandas would rename the second ``age.1``)."""
+    """Refuse a header naming a column twice (pandas would rename the second ``age.1``).
+
+    Empty names (a spreadsheet's trailing empty columns) are pandas' ``Unnamed: 2``.
+    """
     lines = _text_sample(path).lstrip("\ufeff").splitlines()
     names = next(csv.reader(lines[:1], delimiter=sep), [])
-    twice = sorted({name for name in names if names.count(name) > 1})
+    twice = sorted({name for name in names if name.strip() and names.count(name) > 1})
     if twice:
         raise CLIError(
             f"{what} file {str(path)!r}: the header names {', '.join(map(repr, twice))} more "

@@ -1138,7 +1138,7 @@ class DataTransformer:
                 restored[spec.name] = restore_categorical(column, spec).array
             else:
                 extremes = self._integer_extremes.get(position)
-                grid = None if extremes is None else self._integer_grid(position)
+                grid = self._integer_grid(position)
                 restored[spec.name] = restore_continuous(column, spec, extremes, grid).array
         # Arrays, not Series: no index alignment, and no copies of fresh columns. Object
         # columns stay Series of their own dtype: pandas 3 would infer ``str`` for strings.
@@ -1169,7 +1169,11 @@ class DataTransformer:
         if not grids or any(step < 1 for step, _ in grids):
             return None
         step = int(np.gcd.reduce([int(step) for step, _ in grids]))
-        return step, int(sum(int(origin) for _, origin in grids)) % step
+        origin = int(sum(int(origin) for _, origin in grids)) % step
+        bounds = self.columns[position].public_bounds or []
+        if any((int(bound) - origin) % step for bound in bounds):
+            return None  # a declared bound off the grid: rounding could pass it
+        return step, origin
 
     def _parts(self, position: int) -> set[int]:
         """What the continuous rows of the column at ``position`` model."""

@@ -103,15 +103,20 @@ class FidelityReport:
 
         ``columns`` maps each column's name (as text) to its shape score, ``pairs``
         each pair's ``"first / second"`` to its trend score, so that the JSON of
-        ``tssynth evaluate --json`` says which column fell short.
+        ``tssynth evaluate --json`` says which column fell short. Names that print
+        alike (``1`` and ``"1"``) are told apart by ``repr``, then by number.
         """
         columns, pairs = self.per_column, self.per_pair
-        names = zip(columns.get("column", []), columns.get("score", []), strict=True)
-        pair_names = zip(
-            pairs.get("column_1", []),
-            pairs.get("column_2", []),
-            pairs.get("score", []),
-            strict=True,
+        labels = list(columns.get("column", []))
+        names = _unique_keys(labels, [str(label) for label in labels])
+        text = dict(zip(map(label_key, labels), names, strict=True))
+        firsts, seconds = list(pairs.get("column_1", [])), list(pairs.get("column_2", []))
+        pair_names = _unique_keys(
+            list(range(len(firsts))),
+            [
+                f"{text[label_key(first)]} / {text[label_key(second)]}"
+                for first, second in zip(firsts, seconds, strict=True)
+            ],
         )
         return {
             "overall": self.overall,
@@ -119,9 +124,26 @@ class FidelityReport:
             "column_pair_trends": self.column_pair_trends,
             "column_pair_trends_all": self.column_pair_trends_all,
             "missing_values": self.missing_values,
-            "columns": {str(name): float(score) for name, score in names},
-            "pairs": {f"{first} / {second}": float(score) for first, second, score in pair_names},
+            "columns": dict(zip(names, map(float, columns.get("score", [])), strict=True)),
+            "pairs": dict(zip(pair_names, map(float, pairs.get("score", [])), strict=True)),
         }
+
+
+def label_key(label: Any) -> Any:
+    """A column label as a dict key; a frame of labels reads a None label back as NaN."""
+    return None if isinstance(label, float) and np.isnan(label) else label
+
+
+def _unique_keys(labels: list[Any], keys: list[str]) -> list[str]:
+    """``keys``, made unique where two collide: by ``repr`` of the label, then by number."""
+    if len(set(keys)) == len(keys):
+        return keys
+    keys = [
+        repr(label) if keys.count(key) > 1 else key for label, key in zip(labels, keys, strict=True)
+    ]
+    if len(set(keys)) == len(keys):
+        return keys
+    return [f"{key} #{number}" for number, key in enumerate(keys)]
 
 
 def column_as_float(series: pd.Series, spec: ColumnSpec, what: str) -> np.ndarray:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from tssynth._version import __version__
 from tssynth.data.schema import CATEGORICAL, DATETIME, infer_schema
-from tssynth.metrics.fidelity import column_as_float
+from tssynth.metrics.fidelity import column_as_float, label_key
 from tssynth.serialization import write_atomic
 
 if TYPE_CHECKING:
@@ -237,11 +237,6 @@ def _correlation_plot(
     return _png(fig, plt), note
 
 
-def _label_key(label: Any) -> Any:
-    """A column label as a dict key; a frame of labels reads a None label back as NaN."""
-    return None if isinstance(label, float) and np.isnan(label) else label
-
-
 def _pair_score_plot(
     plt: Any, per_pair: pd.DataFrame, columns: list
 ) -> tuple[str, str | None] | None:
@@ -249,9 +244,9 @@ def _pair_score_plot(
     if per_pair.empty:
         return None
     names = [str(c) for c in columns]
-    position = {_label_key(c): i for i, c in enumerate(columns)}
+    position = {label_key(c): i for i, c in enumerate(columns)}
     first, second = (
-        np.array([position[_label_key(c)] for c in per_pair[side]], dtype=np.int64)
+        np.array([position[label_key(c)] for c in per_pair[side]], dtype=np.int64)
         for side in ("column_1", "column_2")
     )
     matrix = np.full((len(names), len(names)), np.nan)
