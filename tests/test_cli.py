@@ -537,7 +537,7 @@ def test_zero_padded_codes_stay_text_and_repeated_headers_are_refused(tmp_path):
     frame = read_data(tmp_path / "codes.csv")
     assert frame["zip"].tolist() == ["01000", "02110", "10115"]
     assert frame["count"].tolist() == [3, -4, 5]  # integers without padding stay numbers
-    (tmp_path / "twice.csv").write_text("age,age,city\n1,2,a\n3,4,b\n")
+    (tmp_path / "twice.csv").write_text("\nage,age,city\n1,2,a\n3,4,b\n")  # a blank first line
     with pytest.raises(CLIError, match="the header names 'age' more than once"):
         read_data(tmp_path / "twice.csv")
     # a spreadsheet's trailing empty columns: unnamed, not named twice

@@ -217,8 +217,8 @@ def _check_header(path: Path, sep: str, what: str) -> None:
 
     Empty names (a spreadsheet's trailing empty columns) are pandas' ``Unnamed: 2``.
     """
-    lines = _text_sample(path).lstrip("\ufeff").splitlines()
-    names = next(csv.reader(lines[:1], delimiter=sep), [])
+    lines = [line for line in _text_sample(path).lstrip("\ufeff").splitlines() if line.strip()]
+    names = next(csv.reader(lines[:1], delimiter=sep), [])  # pandas skips blank lines too
     twice = sorted({name for name in names if name.strip() and names.count(name) > 1})
     if twice:
         raise CLIError(
