@@ -667,6 +667,9 @@ class DataTransformer:
         self._has_exact = not np.isnan(self._exact).all()
         self._mode_offset = (np.arange(n_cont) * width)[:, None]
         self._scalar_low, self._scalar_high = self._scalar_reach()
+        # per time column (an anchored one may have no row: a constant offset)
+        grids = set(self._cont_index.tolist()) | set(self._anchored)
+        self._time_grids = {position: self._integer_grid(position) for position in grids}
         self._build_layout()
 
     def _scalar_reach(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1138,7 +1141,7 @@ class DataTransformer:
                 restored[spec.name] = restore_categorical(column, spec).array
             else:
                 extremes = self._integer_extremes.get(position)
-                grid = self._integer_grid(position)
+                grid = self._time_grids.get(position)
                 restored[spec.name] = restore_continuous(column, spec, extremes, grid).array
         # Arrays, not Series: no index alignment, and no copies of fresh columns. Object
         # columns stay Series of their own dtype: pandas 3 would infer ``str`` for strings.

@@ -378,11 +378,10 @@ class TVAESynthesizer(BaseSynthesizer):
         -------
         ndarray of shape (n_rows, embedding_dim), float32
         """
-        latents = []
         with torch.no_grad():
-            for array in self._model_arrays(X):  # a loop: the warnings' stack level is fixed
-                latents.append(self.module_.encode(array).cpu().numpy())
-        return np.concatenate(latents)
+            return np.concatenate(
+                [self.module_.encode(array).cpu().numpy() for array in self._model_arrays(X)]
+            )
 
     def inverse_transform(self, X: Any) -> pd.DataFrame | np.ndarray:
         """Decode latent vectors into rows, taking the decoder's most likely values.
