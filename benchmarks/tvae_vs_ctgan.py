@@ -129,6 +129,10 @@ class ModelResult:
         Per-property QualityReport scores.
     tstr_auc : float
         Train-on-synthetic / test-on-real ROC AUC (NaN if undefined).
+    dependencies_kept : float
+        Share of synthetic rows that keep the real train split's exact
+        dependencies (``tssynth.metrics.fidelity_report(...).dependencies``; on
+        Adult, ``education`` determines ``education-num``).
     n_rows : int
         Number of synthetic rows returned.
     checks : dict
@@ -146,6 +150,7 @@ class ModelResult:
     quality_score: float = math.nan
     quality_properties: dict[str, float] = field(default_factory=dict)
     tstr_auc: float = math.nan
+    dependencies_kept: float = math.nan
     n_rows: int = 0
     checks: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -506,6 +511,12 @@ def score_synthetic(
         result.tstr_auc = roc_auc_train_on(synthetic, test, encoder, seed)
     except Exception as exc:
         result.errors.append(f"TSTR: {type(exc).__name__}: {exc}")
+    from tssynth.metrics import fidelity_report
+
+    try:
+        result.dependencies_kept = fidelity_report(train, synthetic).dependencies
+    except Exception as exc:
+        result.errors.append(f"dependencies: {type(exc).__name__}: {exc}")
 
 
 # ------------------------------------------------------------------------ report
@@ -562,6 +573,7 @@ def format_table(results: dict[str, ModelResult], trtr_auc: float, n_rows: int) 
         ("peak RSS during sample (MiB above baseline)", "sample_peak_mib", 0, _ratio),
         ("SDMetrics QualityReport score", "quality_score", 4, _diff),
         ("TSTR ROC AUC (real 20 % test)", "tstr_auc", 4, _diff),
+        ("rows keeping the real exact dependencies", "dependencies_kept", 4, _diff),
     ]
     lines = [
         "| metric | tssynth | ctgan | ratio |",

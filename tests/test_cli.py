@@ -572,3 +572,16 @@ def test_python_dash_m_tssynth_runs_the_command_line():
         [sys.executable, "-m", "tssynth", "--help"], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and "evaluate" in done.stdout
+
+
+def test_no_derive_dependencies_models_every_column(files, capsys):
+    fitted = load(files / "adult.tssynth")  # education-num derived from education by default
+    education_num = fitted.transformer_.column_names.index("education-num")
+    assert list(fitted.transformer_._derived) == [education_num]
+    args = ["fit", str(files / "real.csv"), "--epochs", "1", "-q", "--no-derive-dependencies"]
+    assert main([*args, "-o", str(files / "apart.tssynth")]) == 0
+    assert load(files / "apart.tssynth").transformer_._derived == {}
+    windows = ["fit", str(files / "real.csv"), "--model", "dense", "--window", "3", "-q"]
+    out = ["-o", str(files / "no.tssynth"), "--no-derive-dependencies"]
+    assert main([*windows, *out]) == 1
+    assert "--no-derive-dependencies is not supported by DenseVAE" in capsys.readouterr().err

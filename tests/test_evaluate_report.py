@@ -66,6 +66,9 @@ def test_adult_evaluation_and_report_hold_every_plot(adult_parts, tmp_path):
     assert all(png.startswith(b"\x89PNG") and len(png) > 1000 for png in images.values())
     assert "http://" not in text and "https://" not in text  # self-contained
     assert f"{data['fidelity']['overall']:.4g}" in text
+    # education determines education-num: real rows keep it, and the report lists it
+    assert data["fidelity"]["dependency_pairs"] == {"education -> education-num": 1.0}
+    assert "Exact dependencies of the real data" in text
 
 
 def test_loss_curves_when_a_fitted_synthesizer_is_passed(mixed_frame, tmp_path):

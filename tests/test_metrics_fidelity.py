@@ -283,3 +283,24 @@ def test_scores_do_not_change_with_the_scale_of_the_columns(scale):
         scaled = fidelity_report(real * scale, synthetic * scale)
     assert scaled.column_pair_trends == pytest.approx(expected.column_pair_trends, abs=1e-9)
     assert scaled.overall == pytest.approx(expected.overall, abs=1e-9)
+
+
+def test_dependencies_count_the_rows_that_break_a_real_pairing(tmp_path):
+    rng = np.random.default_rng(0)
+    codes = rng.choice(["a", "b", "c", None], 400)
+    names = {"a": "alpha", "b": "beta", "c": "gamma", None: "unknown"}
+    real = pd.DataFrame(
+        {"code": codes, "name": [names[c] for c in codes], "x": rng.normal(size=400)}
+    )
+    assert fidelity_report(real, real.iloc[::-1]).dependencies == 1.0
+    broken = real.copy()
+    broken.loc[:99, "name"] = broken.loc[:99, "name"].map({"alpha": "beta"}).fillna("alpha")
+    kept = (broken["name"] == real["name"]).mean()
+    report = fidelity_report(real, broken)
+    assert report.dependencies == pytest.approx(kept) and kept < 0.9
+    assert report.to_dict()["dependency_pairs"] == {"code -> name": pytest.approx(kept)}
+    unseen = real.assign(code=real["code"].fillna("d"))  # a code the real data never had
+    assert fidelity_report(real, unseen).dependencies == pytest.approx(real["code"].notna().mean())
+    # A one-to-one pair is one dependency, of the second on the first; no pair: NaN.
+    assert list(report.per_dependency[["determinant", "dependant"]].iloc[0]) == ["code", "name"]
+    assert np.isnan(fidelity_report(real[["code", "x"]], real[["code", "x"]]).dependencies)

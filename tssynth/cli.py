@@ -433,7 +433,9 @@ def _route_options(cls: type, options: dict[str, Any]) -> tuple[dict, dict]:
     fit_names = _accepted(cls.fit, list(options)) - init_names
     unsupported = set(options) - init_names - fit_names
     if unsupported:
-        flags = ", ".join(f"--{name.replace('_', '-')}" for name in sorted(unsupported))
+        flags = ", ".join(
+            _OPTION_FLAGS.get(name, f"--{name.replace('_', '-')}") for name in sorted(unsupported)
+        )
         raise CLIError(f"{flags} is not supported by {cls.__name__}.")
     return (
         {k: v for k, v in options.items() if k in init_names},
@@ -487,6 +489,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         "context_columns": _split_columns(args.context_columns),
         "window": args.window,
         "stride": args.stride,
+        "derive_dependencies": False if args.no_derive_dependencies else None,
     }
     options = {k: v for k, v in options.items() if v is not None}
     init_extra, fit_options = _route_options(cls, options)
@@ -666,7 +669,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             numbers = {
                 k: v for k, v in part.items() if isinstance(v, int | float) and k != "overall"
             }
-            shown = ", ".join(f"{k} {_short(v)}" for k, v in list(numbers.items())[:4])
+            shown = ", ".join(f"{k} {_short(v)}" for k, v in list(numbers.items())[:5])
         print(f"{section:<9} overall {_short(part.get('overall'))}  ({shown})")
     if result.privacy is not None and result.privacy.verdict is not None:
         print(f"privacy verdict: {result.privacy.verdict.to_text()}")
@@ -762,6 +765,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--stride",
         type=int,
         help="steps between window starts (default 1; under --epsilon use the window length)",
+    )
+    fit.add_argument(
+        "--no-derive-dependencies",
+        action="store_true",
+        help="model every column, also one that a categorical column determines exactly "
+        "(by default derived from it, so samples keep each pair; tvae)",
     )
     fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     fit.add_argument(
@@ -915,6 +924,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sys.argv[0] = program
     return 0
 
+
+# Options whose flag is not their name with dashes.
+_OPTION_FLAGS = {"derive_dependencies": "--no-derive-dependencies"}
 
 # Python parameters whose errors the command line reports under its own flags.
 _FLAGS = {

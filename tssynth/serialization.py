@@ -41,7 +41,9 @@ MAGIC = b"TSSYNTH\x00"
 # 2: a transformer's continuous rows may be log-scaled or a datetime's day / time of day
 # (the "shift" and "part" state, read as absent from format 1 files, which still load).
 # 3: a grid may be offset from zero (the "origin" state, 0 in older files).
-FORMAT_VERSION = 3
+# 4: a column may be derived from the one that determines it (the "derived" state, none
+# in older files); a reader of format 3 would sample such a column as all missing.
+FORMAT_VERSION = 4
 _LENGTH = struct.Struct("<I")
 
 

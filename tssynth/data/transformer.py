@@ -18,7 +18,8 @@ back at it rather than clipped onto it (no pile of samples on the extremes).
 Categorical columns become one-hot codes. A continuous column with missing
 values gets a two-way ``[present, missing]`` indicator; missing categorical
 values are a category of their own. Constant and all-missing columns take no
-space in the array and are restored as they were.
+space in the array and are restored as they were; so does a column that a categorical
+column determines exactly (``derive_dependencies``), restored from it.
 
 All per-row work (mode assignment, mode sampling, inverse mapping) is vectorised
 over rows and over columns.
@@ -79,6 +80,7 @@ from tssynth.data.continuous import (
     time_grid,
     to_log,
 )
+from tssynth.data.dependencies import dependant_values, find_dependencies
 from tssynth.data.memory import fits_in_memory
 from tssynth.data.private import (
     DataBudget,
@@ -157,6 +159,15 @@ def _shown(values: Any, limit: int = 3) -> str:
     return ", ".join(map(shown, list(values)[:limit])) + (", ..." if len(values) > limit else "")
 
 
+def _lookup(values: list[Any], numeric: bool) -> np.ndarray:
+    """A derived column's values per determinant code, from a generator file."""
+    if numeric:
+        return np.asarray(values, dtype=np.float64)
+    lookup = np.empty(len(values), dtype=object)
+    lookup[:] = values  # element-wise: tuple values stay values
+    return lookup
+
+
 def _sortable_unique(series: pd.Series) -> list[Any]:
     values = pd.unique(series.dropna())
     try:
@@ -193,6 +204,12 @@ class DataTransformer:
         its admission, an end after its start) as its offset from the closest such
         column, so that samples keep the order and the durations: two timestamps
         modelled apart over years come out in either order.
+    derive_dependencies : bool, default=False
+        Derive a column that a categorical column determines exactly in the
+        training data (a code and its label, a state and its region) from that
+        column instead of modelling it (see :mod:`tssynth.data.dependencies`), so
+        that samples keep every pair. Never under differential privacy: the pairs
+        would be released as they are.
 
     Attributes
     ----------
@@ -213,6 +230,7 @@ class DataTransformer:
         log_skewed: bool = True,
         split_times: bool = True,
         relative_times: bool = True,
+        derive_dependencies: bool = False,
     ) -> None:
         self.max_modes = max_modes
         self.weight_threshold = weight_threshold
@@ -221,6 +239,7 @@ class DataTransformer:
         self.log_skewed = log_skewed
         self.split_times = split_times
         self.relative_times = relative_times
+        self.derive_dependencies = derive_dependencies
 
     # ------------------------------------------------------------------ fitting
 
@@ -268,6 +287,8 @@ class DataTransformer:
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
         self._categorical_missing: list[bool] = []
+        derivable = self.derive_dependencies and budget is None
+        dependencies = find_dependencies(df, self.columns) if derivable else {}
         # sklearn's mixture fit spends most of its time in numpy calls that release the
         # GIL, so the columns' mixtures run in threads while this loop goes on. Warnings
         # are filtered here, in the submitting thread, for as long as any fit runs.
@@ -277,6 +298,8 @@ class DataTransformer:
         ):
             warnings.simplefilter("ignore", ConvergenceWarning)
             for position, spec in enumerate(self.columns):
+                if position in dependencies:
+                    continue
                 if spec.kind == CATEGORICAL:
                     self._fit_categorical(position, df[spec.name], spec, budget, weights)
                 elif budget is not None:
@@ -287,10 +310,24 @@ class DataTransformer:
                     self._fit_continuous(position, df, spec, rng, pool)
             modes = self._continuous["modes"]
             self._continuous["modes"] = [m.result() if isinstance(m, Future) else m for m in modes]
+        self._derived = {
+            position: (determinant, self._derived_lookup(df, position, determinant))
+            for position, determinant in dependencies.items()
+        }
         self._finalise()
         if budget is None:
             self._warn_about_wide_columns(df)
         return self
+
+    def _derived_lookup(self, df: pd.DataFrame, position: int, determinant: int) -> np.ndarray:
+        """The value of the column at ``position`` for each code of its determinant."""
+        row = self._categorical_index.index(determinant)
+        codes = self._category_codes(df[self.columns[determinant].name], row)
+        spec = self.columns[position]
+        values = dependant_values(df[spec.name], spec)
+        lookup = np.empty(len(self._categories[row]) + self._categorical_missing[row], values.dtype)
+        lookup[codes] = values
+        return lookup
 
     def _warn_about_wide_columns(self, df: pd.DataFrame) -> None:
         """Warn about identifier-like columns and very wide categorical ones."""
@@ -625,6 +662,7 @@ class DataTransformer:
     def _finalise(self) -> None:
         """Turn the per-column lists into padded arrays and lay out the model array."""
         self._restored_categories: dict[int, Any] = {}  # filled by assemble
+        self._restored_derived: dict[int, Any] = {}
         cont = self._continuous
         n_cont = len(cont["index"])
         width = max((len(modes[0]) for modes in cont["modes"]), default=1)
@@ -1131,6 +1169,9 @@ class DataTransformer:
             if position in codes:
                 restored[spec.name] = self._restore_codes(position, codes[position], spec)
                 continue
+            if position in self._derived:
+                restored[spec.name] = self._restore_derived(position, codes)
+                continue
             column = values.get(position)
             if column is None:
                 fill = self._constants.get(position, np.nan)
@@ -1197,6 +1238,17 @@ class DataTransformer:
         if missing.any():
             return restored.take(np.where(missing, -1, codes), allow_fill=True)
         return restored.take(codes)
+
+    def _restore_derived(self, position: int, codes: dict[int, np.ndarray]) -> Any:
+        """A derived column, as an array, from its determinant's category codes."""
+        restored = self._restored_derived.get(position)
+        if restored is None:
+            spec = self.columns[position]
+            lookup = self._derived[position][1]
+            restore = restore_categorical if spec.kind == CATEGORICAL else restore_continuous
+            restored = restore(lookup, spec).array
+            self._restored_derived[position] = restored
+        return restored.take(codes[self._derived[position][0]])
 
     def _decode_continuous(
         self, scalar: np.ndarray, mode: np.ndarray, scratch: np.ndarray | None = None
@@ -1275,6 +1327,7 @@ class DataTransformer:
                 "log_skewed": self.log_skewed,
                 "split_times": self.split_times,
                 "relative_times": self.relative_times,
+                "derive_dependencies": self.derive_dependencies,
             },
             "columns": [c.to_dict() for c in self.columns],
             "continuous": self._continuous_state(),
@@ -1289,6 +1342,10 @@ class DataTransformer:
             "categorical_index": list(self._categorical_index),
             "categories": [list(c) for c in self._categories],
             "categorical_missing": list(self._categorical_missing),
+            "derived": [
+                [position, determinant, lookup.dtype.kind == "f", lookup.tolist()]
+                for position, (determinant, lookup) in self._derived.items()
+            ],
         }
 
     def _continuous_state(self) -> dict[str, list[Any]]:
@@ -1329,6 +1386,10 @@ class DataTransformer:
         self._categorical_index = list(state["categorical_index"])
         self._categories = [list(c) for c in state["categories"]]
         self._categorical_missing = list(state["categorical_missing"])
+        self._derived = {
+            int(position): (int(determinant), _lookup(values, numeric))
+            for position, determinant, numeric, values in state.get("derived", [])  # older files
+        }
         self._finalise()
         return self
 

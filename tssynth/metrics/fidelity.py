@@ -37,6 +37,14 @@ tables is reported (``real_missing``, ``synthetic_missing``) together with a
 columns that have missing values in either table. KS complements compare the
 observed values only, so the missing-value score is where a continuous column's
 missing rate shows.
+
+Beyond SDMetrics: ``dependencies``, the share of synthetic rows that keep the exact
+dependencies of the real table (a code and its label: every real row with the same
+value of one categorical column has the same value of another, found as
+:func:`tssynth.data.dependencies.find_dependencies` finds them for
+``TVAESynthesizer``). Pair trends compare frequencies, so they barely see a pair
+broken in one row in five; this score counts such rows. It is not part of
+``overall``.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from tssynth._validation import check_float
+from tssynth.data.dependencies import dependant_values, find_dependencies
 from tssynth.data.schema import (
     CATEGORICAL,
     DATETIME,
@@ -82,12 +91,19 @@ class FidelityReport:
     missing_values : float
         ``1 - mean |missing rate real - missing rate synthetic|`` over the columns
         with missing values in either table (NaN when there are none).
+    dependencies : float
+        Mean over the real table's exact dependencies of the share of synthetic
+        rows that keep them: the determinant's value was seen in the real data and
+        the dependant has the value the real data pairs with it (NaN when the real
+        table has none). Not part of ``overall``.
     per_column : DataFrame
         ``column``, ``metric``, ``score``, ``real_missing``, ``synthetic_missing``.
     per_pair : DataFrame
         ``column_1``, ``column_2``, ``metric``, ``score``, ``real``, ``synthetic``
         (the correlations, for continuous pairs), ``real_association`` (|r| or
         Cramér's V in the real data) and ``contributes``.
+    per_dependency : DataFrame
+        ``determinant``, ``dependant``, ``kept`` (share of synthetic rows).
     """
 
     column_shapes: float
@@ -95,8 +111,10 @@ class FidelityReport:
     column_pair_trends_all: float
     overall: float
     missing_values: float
+    dependencies: float
     per_column: pd.DataFrame
     per_pair: pd.DataFrame
+    per_dependency: pd.DataFrame
 
     def to_dict(self) -> dict[str, Any]:
         """The headline numbers, and every column's and pair's score.
@@ -105,6 +123,8 @@ class FidelityReport:
         each pair's ``"first / second"`` to its trend score, so that the JSON of
         ``tssynth evaluate --json`` says which column fell short. Names that print
         alike (``1`` and ``"1"``) are told apart by ``repr``, then by number.
+        ``dependency_pairs`` maps each ``"determinant -> dependant"`` to the share of
+        rows that keep it.
         """
         columns, pairs = self.per_column, self.per_pair
         labels = list(columns.get("column", []))
@@ -124,8 +144,15 @@ class FidelityReport:
             "column_pair_trends": self.column_pair_trends,
             "column_pair_trends_all": self.column_pair_trends_all,
             "missing_values": self.missing_values,
+            "dependencies": self.dependencies,
             "columns": dict(zip(names, map(float, columns.get("score", [])), strict=True)),
             "pairs": dict(zip(pair_names, map(float, pairs.get("score", [])), strict=True)),
+            "dependency_pairs": {
+                f"{text[label_key(row.determinant)]} -> {text[label_key(row.dependant)]}": float(
+                    row.kept
+                )
+                for row in self.per_dependency.itertuples(index=False)
+            },
         }
 
 
@@ -360,7 +387,53 @@ def fidelity_report(
     gaps = (per_column["real_missing"] - per_column["synthetic_missing"]).abs()
     has_missing = (per_column["real_missing"] > 0) | (per_column["synthetic_missing"] > 0)
     missing_score = float(1.0 - gaps[has_missing].mean()) if has_missing.any() else float("nan")
-    return FidelityReport(shapes, trends, trends_all, overall, missing_score, per_column, per_pair)
+    per_dependency = _kept_dependencies(real, synthetic, schema)
+    dependencies = float(per_dependency["kept"].mean()) if len(per_dependency) else float("nan")
+    return FidelityReport(
+        shapes,
+        trends,
+        trends_all,
+        overall,
+        missing_score,
+        dependencies,
+        per_column,
+        per_pair,
+        per_dependency,
+    )
+
+
+def _kept_dependencies(
+    real: pd.DataFrame, synthetic: pd.DataFrame, schema: list[ColumnSpec]
+) -> pd.DataFrame:
+    """Per exact dependency of ``real``, the share of ``synthetic`` rows that keep it."""
+    rows = []
+    for dependant, determinant in find_dependencies(real, schema).items():
+        first, second = schema[determinant], schema[dependant]
+        pairs = {}
+        for which, table in (("real", real), ("synthetic", synthetic)):
+            values = dependant_values(table[second.name], second)
+            if values is None:  # a synthetic dtype that floats cannot hold
+                values = table[second.name].to_numpy(dtype=object)
+            pairs[which] = (table[first.name].to_numpy(dtype=object), values)
+        kept = _kept_share(*pairs["real"], *pairs["synthetic"])
+        rows.append((first.name, second.name, kept))
+    return pd.DataFrame(rows, columns=["determinant", "dependant", "kept"])
+
+
+def _kept_share(
+    real_keys: np.ndarray, real_values: np.ndarray, keys: np.ndarray, values: np.ndarray
+) -> float:
+    """Share of (``keys``, ``values``) rows whose value is the one the real data pairs
+    with their key (missing equals missing; an unseen key keeps nothing)."""
+    if len(keys) == 0:
+        return float("nan")
+    n = len(real_keys)
+    key_codes, _ = pd.factorize(np.concatenate([real_keys, keys]), use_na_sentinel=False)
+    both = np.concatenate([real_values.astype(object), values.astype(object)])
+    value_codes, _ = pd.factorize(both, use_na_sentinel=False)
+    paired = np.full(key_codes.max() + 1, -1, dtype=np.int64)
+    paired[key_codes[:n]] = value_codes[:n]
+    return float((paired[key_codes[n:]] == value_codes[n:]).mean())
 
 
 def _cramers_v(first: np.ndarray, second: np.ndarray) -> float:

@@ -418,6 +418,13 @@ def _fidelity_section(result: EvaluationResult, plt: Any) -> str:
     parts += ["<h3>Per column</h3>", _table(report.per_column)]
     worst = report.per_pair.sort_values("score").head(15)
     parts += ["<h3>Weakest column pairs</h3>", _table(worst)]
+    if len(report.per_dependency):
+        parts.append("<h3>Exact dependencies of the real data</h3>")
+        parts += _note(
+            "Each row of the real data with the same determinant value has the same dependant "
+            "value; kept is the share of synthetic rows that pair them as the real data does."
+        )
+        parts.append(_table(report.per_dependency))
     return "\n".join(parts)
 
 

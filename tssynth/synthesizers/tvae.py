@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tssynth._validation import check_bool
 from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data import DataTransformer, infer_schema
 from tssynth.data.frame import as_frame, from_frame
@@ -69,6 +70,16 @@ class TVAESynthesizer(BaseSynthesizer):
         0.859 to 0.927) with the same TSTR ROC AUC. 1 gives one Gaussian with the
         aggregated posterior's mean and covariance; under differential privacy it
         is always one (a private release).
+    derive_dependencies : bool, default=True
+        Derive a column that one categorical column determines exactly in the
+        training data (a code and its label, a state and its region, Adult's
+        ``education-num`` from ``education``) from that column when sampling,
+        instead of drawing it on its own given the latent: samples keep every
+        pair (on Adult at 30 epochs the two disagreed in 28 % of rows without
+        this). A determinant needs at least 10 rows per value on average and at
+        most 1,000 values. The pairs themselves are kept in the generator file
+        and released in every sample: set False when one (a customer number
+        that determines a birth date) must not be. Never under ``epsilon``.
     random_state : int or None, default=None
         Seed: the same value gives the same fitted model and the same sequence of
         samples on the CPU.
@@ -134,6 +145,7 @@ class TVAESynthesizer(BaseSynthesizer):
         loss_factor: float = 2.0,
         learning_rate: float = 1e-3,
         latent_components: int = 10,
+        derive_dependencies: bool = True,
         random_state: int | None = None,
         device: str | torch.device = "auto",
         verbose: bool = False,
@@ -151,6 +163,7 @@ class TVAESynthesizer(BaseSynthesizer):
         self.loss_factor = loss_factor
         self.learning_rate = learning_rate
         self.latent_components = latent_components
+        self.derive_dependencies = derive_dependencies
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -198,6 +211,7 @@ class TVAESynthesizer(BaseSynthesizer):
 
     def _validate_params(self) -> None:
         self._validate_common_params()
+        check_bool("derive_dependencies", self.derive_dependencies)
 
     def _prepare_input(
         self,
@@ -237,7 +251,9 @@ class TVAESynthesizer(BaseSynthesizer):
         frame, schema = prepared.data, prepared.extras["schema"]
         if budget is not None:
             budget.reserve(private_units(schema))
-        transformer = DataTransformer(random_state=seed).fit(frame, schema, budget)
+        transformer = DataTransformer(
+            random_state=seed, derive_dependencies=bool(self.derive_dependencies)
+        ).fit(frame, schema, budget)
         arrays = [transformer.transform(frame, np.random.default_rng(seed))]
         names = prepared.extras["columns"]
         attributes = {

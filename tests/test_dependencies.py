@@ -1,0 +1,150 @@
+"""Columns that a categorical column determines exactly are derived from it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tssynth import TVAESynthesizer, load
+from tssynth.data import DataTransformer, infer_schema
+from tssynth.data.dependencies import find_dependencies
+from tssynth.data.private import DataBudget
+from tssynth.data.transformer import private_units
+from tssynth.exceptions import InvalidParameterError
+
+CODES = ["HS", "BSc", "MSc", "PhD", "Assoc", "Prof", "Some", "None"]
+YEARS = dict(zip(CODES, [12, 16, 18, 21, 14, 19, 13, 8], strict=True))
+LEVEL = dict(
+    zip(CODES, ["school", "uni", "uni", "uni", "school", "uni", "school", "school"], strict=True)
+)
+
+
+def make_frame(n: int = 800, seed: int = 0) -> pd.DataFrame:
+    """education determines years (a numeric code), label (one to one) and level (coarser)."""
+    rng = np.random.default_rng(seed)
+    education = rng.choice(CODES, size=n, p=[0.3, 0.2, 0.1, 0.05, 0.1, 0.05, 0.1, 0.1])
+    return pd.DataFrame(
+        {
+            "years": pd.Series(education).map(YEARS).astype(np.int64),  # the code comes first
+            "age": rng.integers(18, 90, n),
+            "education": education.astype(object),
+            "level": pd.Categorical(pd.Series(education).map(LEVEL), categories=["school", "uni"]),
+            "colour": rng.choice(["red", "green", "blue"], size=n).astype(object),
+            "label": pd.array([f"{c} degree" for c in education], dtype="string"),
+            "row": np.arange(n).astype(str).astype(object),  # unique: determines every column
+        }
+    )
+
+
+def mismatches(frame: pd.DataFrame) -> float:
+    """Share of rows whose years, level or label disagree with their education."""
+    education = frame["education"]
+    wrong = (
+        (frame["years"] != education.map(YEARS))
+        | (frame["level"].astype(object) != education.map(LEVEL))
+        | (frame["label"].astype(object) != education + " degree")
+    )
+    return float(wrong.mean())
+
+
+def test_the_categorical_column_is_kept_and_what_it_determines_is_found():
+    frame = make_frame()
+    schema = infer_schema(frame)
+    found = find_dependencies(frame, schema)
+    names = {schema[k].name: schema[v].name for k, v in found.items()}
+    # A unique column determines everything but has one row per value: never a determinant.
+    assert names == {"years": "education", "level": "education", "label": "education"}
+
+
+def test_a_chain_derives_everything_from_the_finest_kept_column():
+    rng = np.random.default_rng(1)
+    city = rng.integers(0, 20, 2_000)
+    frame = pd.DataFrame(
+        {
+            "region": (city // 10).astype(str).astype(object),
+            "state": (city // 4).astype(str).astype(object),
+            "city": city.astype(str).astype(object),
+        }
+    )
+    schema = infer_schema(frame)
+    found = find_dependencies(frame, schema)
+    assert found == {0: 2, 1: 2}  # from city; state is derived, so never a determinant
+
+
+def test_too_few_rows_per_value_or_a_broken_pair_is_no_dependency():
+    frame = make_frame(n=70)  # 8 educations need 80 rows
+    assert find_dependencies(frame, infer_schema(frame)) == {}
+    frame = make_frame()
+    frame.loc[5, "years"] = 99  # one row breaks the rule
+    schema = infer_schema(frame)
+    assert 0 not in find_dependencies(frame, schema)
+
+
+def test_a_column_of_declared_categories_is_neither_determinant_nor_derived():
+    frame = make_frame()
+    schema = infer_schema(frame, metadata={"categories": {"education": CODES}})
+    assert find_dependencies(frame, schema) == {0: 5, 3: 5}  # the one-to-one label instead
+
+
+def test_derived_columns_round_trip_exactly_with_missing_values_and_dtypes():
+    frame = make_frame(seed=3)
+    gone = frame.index[::9]
+    frame["education"] = frame["education"].where(~frame.index.isin(gone), None)
+    frame["years"] = frame["years"].astype("Int64").mask(frame.index.isin(gone))  # missing too
+    frame["level"] = frame["level"].mask(frame.index.isin(gone))
+    frame["label"] = frame["label"].mask(frame.index.isin(gone), "unknown")  # a value for missing
+    frame = frame.drop(columns="row")
+    schema = infer_schema(frame)
+    transformer = DataTransformer(random_state=0, derive_dependencies=True).fit(frame, schema)
+    assert sorted(transformer._derived) == [0, 3, 5]
+    plain = DataTransformer(random_state=0).fit(frame, schema)
+    assert transformer.output_dim < plain.output_dim  # they take no space in the model array
+    back = transformer.inverse_transform(transformer.transform(frame))
+    for name in ("years", "education", "level", "label"):
+        pd.testing.assert_series_equal(back[name], frame[name])
+    restored = DataTransformer.from_state(transformer.to_state())
+    pd.testing.assert_frame_equal(restored.inverse_transform(transformer.transform(frame)), back)
+
+
+def test_no_dependency_is_derived_under_differential_privacy():
+    frame = make_frame()
+    budget = DataBudget(epsilon=5.0, delta=1e-5, rng=np.random.default_rng(0))
+    schema = infer_schema(frame.drop(columns="row"))
+    budget.reserve(private_units(schema))
+    transformer = DataTransformer(derive_dependencies=True).fit(frame, schema, budget)
+    assert transformer._derived == {}
+
+
+def test_older_transformer_state_without_derived_columns_loads():
+    frame = make_frame().drop(columns="row")
+    transformer = DataTransformer(random_state=0).fit(frame, infer_schema(frame))
+    state = transformer.to_state()
+    del state["derived"], state["params"]["derive_dependencies"]  # format 3 files
+    back = DataTransformer.from_state(state).inverse_transform(transformer.transform(frame))
+    pd.testing.assert_frame_equal(back, transformer.inverse_transform(transformer.transform(frame)))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    frame = make_frame().drop(columns="row")
+    settings = dict(epochs=3, batch_size=200, embedding_dim=8, compress_dims=(32,), random_state=0)
+    derived = TVAESynthesizer(**settings, decompress_dims=(32,)).fit(frame)
+    modelled = TVAESynthesizer(**settings, decompress_dims=(32,), derive_dependencies=False)
+    return frame, derived, modelled.fit(frame)
+
+
+def test_samples_keep_every_pair_that_training_data_kept(fitted, tmp_path):
+    frame, derived, modelled = fitted
+    samples = derived.sample(2_000)
+    assert mismatches(samples) == 0.0
+    assert mismatches(modelled.sample(2_000)) > 0.05  # drawn apart, they disagree
+    assert samples.dtypes.equals(frame.dtypes)
+    assert set(samples["years"]) <= set(frame["years"])
+    derived.save(tmp_path / "g.tssynth")
+    assert mismatches(load(tmp_path / "g.tssynth").sample(500)) == 0.0
+
+
+def test_derive_dependencies_must_be_a_bool():
+    with pytest.raises(InvalidParameterError, match="derive_dependencies"):
+        TVAESynthesizer(derive_dependencies="yes").fit(make_frame())

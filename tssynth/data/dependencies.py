@@ -1,0 +1,114 @@
+"""Columns that another column determines exactly: a code and its label, a state and its region.
+
+A model that draws each column on its own given the latent pairs them wrongly in some
+rows (Adult's ``education`` and ``education-num`` disagreed in one synthetic row in five).
+Deriving such a column from its determinant at sampling keeps every pair. Only
+categorical columns determine others (their samples are always values seen in fit),
+and only with enough rows behind each of their values that the dependency is not
+chance nor a row-by-row lookup (an ID with a value per row determines every column).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from tssynth.data.schema import CATEGORICAL, NUMERIC, ColumnSpec
+
+_SUPPORT = 10  # training rows per value of a determinant, on average, at the least
+_MAX_DETERMINANT_VALUES = 1_000
+_CHECK_ROWS = 2_048  # rows spread over the table that a candidate pair is checked on first
+_EXACT_FLOAT_INTEGER = 2**53
+
+
+def can_determine(spec: ColumnSpec) -> bool:
+    """Whether a column may determine others: categorical, without declared categories."""
+    return spec.kind == CATEGORICAL and spec.public_categories is None
+
+
+def can_be_derived(spec: ColumnSpec) -> bool:
+    """Whether a column may be derived: categorical, or numeric, with no declared schema."""
+    if spec.kind == CATEGORICAL:
+        return spec.public_categories is None
+    return spec.value_type == NUMERIC and spec.public_bounds is None
+
+
+def dependant_values(series: pd.Series, spec: ColumnSpec) -> np.ndarray | None:
+    """A column's values as a derived column stores them (object or float64, NaN where
+    missing); None when floats would not hold them exactly (integers past 2**53)."""
+    if spec.kind == CATEGORICAL:
+        return series.to_numpy(dtype=object)
+    if ptypes.is_integer_dtype(series.dtype):
+        observed = series.dropna()
+        if len(observed) and max(abs(int(observed.min())), abs(int(observed.max()))) > (
+            _EXACT_FLOAT_INTEGER
+        ):
+            return None
+    try:
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        return None
+
+
+def find_dependencies(df: pd.DataFrame, columns: list[ColumnSpec]) -> dict[int, int]:
+    """Columns of ``df`` that one categorical column determines exactly.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Training data.
+    columns : list of ColumnSpec
+        Its schema.
+
+    Returns
+    -------
+    dict
+        Position of each derivable column -> position of its determinant, a column
+        that is itself not derived. Of two columns that determine each other (a
+        one-to-one code and label), the categorical one, or the first, is kept.
+        Missing values count as a value of their own.
+    """
+    n = len(df)
+    limit = min(n // _SUPPORT, _MAX_DETERMINANT_VALUES)
+    if limit < 2:
+        return {}
+    codes: dict[int, np.ndarray] = {}
+    sizes: dict[int, int] = {}
+    for position, spec in enumerate(columns):
+        if not (can_determine(spec) or can_be_derived(spec)):
+            continue
+        values = dependant_values(df[spec.name], spec)
+        if values is None:
+            continue
+        column_codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        if 2 <= len(uniques) <= limit:  # a dependant has at most its determinant's values
+            codes[position], sizes[position] = column_codes.astype(np.int64), len(uniques)
+    # Widest first: a determinant has at least as many values as what it determines.
+    order = sorted(codes, key=lambda p: (-sizes[p], not can_determine(columns[p]), p))
+    spread = np.unique(np.linspace(0, n - 1, min(n, _CHECK_ROWS)).astype(np.int64))
+    determinants: list[int] = []
+    derived: dict[int, int] = {}
+    for position in order:
+        found = next(
+            (
+                d
+                for d in reversed(determinants)  # the fewest values first
+                if can_be_derived(columns[position])
+                and _determines(codes[d][spread], codes[position][spread], sizes[d])
+                and _determines(codes[d], codes[position], sizes[d])
+            ),
+            None,
+        )
+        if found is not None:
+            derived[position] = found
+        elif can_determine(columns[position]):
+            determinants.append(position)
+    return dict(sorted(derived.items()))
+
+
+def _determines(determinant: np.ndarray, dependant: np.ndarray, size: int) -> bool:
+    """Whether every row with the same determinant code has the same dependant code."""
+    seen = np.full(size, -1, dtype=np.int64)
+    seen[determinant] = dependant  # some row's value per code: whichever, all must equal it
+    return bool((seen[determinant] == dependant).all())
