@@ -585,3 +585,14 @@ def test_no_derive_dependencies_models_every_column(files, capsys):
     out = ["-o", str(files / "no.tssynth"), "--no-derive-dependencies"]
     assert main([*windows, *out]) == 1
     assert "--no-derive-dependencies is not supported by DenseVAE" in capsys.readouterr().err
+
+
+def test_discrete_columns_of_an_array_are_positions(files, capsys):
+    rng = np.random.default_rng(0)
+    array = np.column_stack([rng.integers(0, 3, 300), rng.normal(size=(300, 2))])
+    np.save(files / "table.npy", array)
+    args = ["fit", str(files / "table.npy"), "--epochs", "1", "-q", "--discrete-columns"]
+    assert main([*args, "0", "-o", str(files / "array.tssynth")]) == 0
+    assert load(files / "array.tssynth").transformer_.columns[0].kind == "categorical"
+    assert main([*args, "first", "-o", str(files / "no.tssynth")]) == 1
+    assert "an array's columns are positions 0 to 2" in capsys.readouterr().err

@@ -274,6 +274,25 @@ def test_identifier_and_very_wide_columns_are_warned_about_and_others_are_not():
         fit_transformer(few)  # too few rows to call a column an identifier
 
 
+def test_numbers_with_a_text_placeholder_are_warned_about_and_codes_are_not():
+    rng = np.random.default_rng(0)
+    values = np.round(rng.normal(50, 10, 600), 1).astype(object)
+    values[::20] = "?"
+    codes = rng.choice(["1", "2", "3", "n/a"], 600)  # few numbers: categories after all
+    df = pd.DataFrame({"reading": values, "code": codes, "name": rng.choice(["a", "b"], 600)})
+    with pytest.warns(
+        DataWarning, match=r"'reading' holds numbers except for '\?' in 5\.0%"
+    ) as caught:
+        fit_transformer(df)
+    assert len(caught) == 1 and "pd.to_numeric(df['reading'], errors='coerce')" in str(
+        caught[0].message
+    )
+    df["reading"] = pd.to_numeric(df["reading"], errors="coerce")  # the advice works
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        assert fit_transformer(df).columns[0].kind == "continuous"
+
+
 def test_a_model_array_larger_than_memory_is_refused_by_name(monkeypatch):
     import tssynth.data.memory as memory_module
 

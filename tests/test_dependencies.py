@@ -11,7 +11,7 @@ from tssynth.data import DataTransformer, infer_schema
 from tssynth.data.dependencies import find_dependencies
 from tssynth.data.private import DataBudget
 from tssynth.data.transformer import private_units
-from tssynth.exceptions import InvalidParameterError
+from tssynth.exceptions import InvalidDataError, InvalidParameterError
 
 CODES = ["HS", "BSc", "MSc", "PhD", "Assoc", "Prof", "Some", "None"]
 YEARS = dict(zip(CODES, [12, 16, 18, 21, 14, 19, 13, 8], strict=True))
@@ -148,3 +148,34 @@ def test_samples_keep_every_pair_that_training_data_kept(fitted, tmp_path):
 def test_derive_dependencies_must_be_a_bool():
     with pytest.raises(InvalidParameterError, match="derive_dependencies"):
         TVAESynthesizer(derive_dependencies="yes").fit(make_frame())
+
+
+def test_an_id_behind_a_placeholder_is_no_determinant():
+    rng = np.random.default_rng(2)
+    customer = np.where(rng.random(2_000) < 0.94, "GUEST", "").astype(object)
+    members = np.flatnonzero(customer == "")
+    customer[members] = [f"member{i}" for i in range(len(members))]  # one row each
+    points = np.where(customer == "GUEST", 0, rng.integers(1, 10_000, 2_000))
+    frame = pd.DataFrame({"customer": customer, "points": points})
+    assert frame["customer"].nunique() <= len(frame) // 10  # the mean rule alone lets it by
+    assert find_dependencies(frame, infer_schema(frame)) == {}
+
+
+def test_infinite_values_in_a_dependant_are_refused_as_when_modelled():
+    frame = make_frame().drop(columns="row")
+    frame["rate"] = np.where(frame["education"] == "PhD", np.inf, 1.5)
+    with pytest.raises(InvalidDataError, match="'rate' contains infinite values"):
+        TVAESynthesizer(epochs=1).fit(frame)
+
+
+def test_the_determinant_is_found_among_many_columns():
+    rng = np.random.default_rng(3)
+    flags = pd.DataFrame(rng.random((3_000, 300)) < 0.5).add_prefix("flag")
+    frame = make_frame(3_000).drop(columns="row").join(flags)
+    schema = infer_schema(frame)
+    found = find_dependencies(frame, schema)
+    assert {schema[k].name: schema[v].name for k, v in found.items()} == {
+        "years": "education",
+        "level": "education",
+        "label": "education",
+    }

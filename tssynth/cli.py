@@ -408,6 +408,19 @@ def _split_columns(text: str | None) -> list[str] | None:
     return names or None
 
 
+def _column_labels(names: list[str] | None, data: Any) -> list[Any] | None:
+    """Column names from the command line as labels of ``data``: positions for arrays."""
+    if names is None or not isinstance(data, np.ndarray):
+        return names
+    wrong = [name for name in names if not name.isdigit()]
+    if wrong:
+        raise CLIError(
+            f"--discrete-columns {','.join(wrong)}: an array's columns are positions "
+            f"0 to {data.shape[-1] - 1}; give those."
+        )
+    return [int(name) for name in names]
+
+
 def _resolve_model(name: str) -> type:
     import tssynth
 
@@ -482,7 +495,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     init["verbose"] = not args.quiet
     identifiers = _split_columns(args.identifiers)
     options = {
-        "discrete_columns": _split_columns(args.discrete_columns),
+        "discrete_columns": _column_labels(_split_columns(args.discrete_columns), data),
         "metadata": None if identifiers is None else {"identifiers": identifiers},
         "sequence_key": args.sequence_key,
         "sequence_index": args.sequence_index,

@@ -4,8 +4,10 @@ A model that draws each column on its own given the latent pairs them wrongly in
 rows (Adult's ``education`` and ``education-num`` disagreed in one synthetic row in five).
 Deriving such a column from its determinant at sampling keeps every pair. Only
 categorical columns determine others (their samples are always values seen in fit),
-and only with enough rows behind each of their values that the dependency is not
-chance nor a row-by-row lookup (an ID with a value per row determines every column).
+and only with enough rows behind their values, on average and for most of them, that
+the dependency is not chance nor a row-by-row lookup (an ID with a value per row
+determines every column, and so does one that is a placeholder in most rows and an
+ID in the others).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from pandas.api import types as ptypes
 
 from tssynth.data.schema import CATEGORICAL, NUMERIC, ColumnSpec
 
-_SUPPORT = 10  # training rows per value of a determinant, on average, at the least
+_SUPPORT = 10  # training rows per value of a determinant, on average and the median
 _MAX_DETERMINANT_VALUES = 1_000
-_CHECK_ROWS = 2_048  # rows spread over the table that a candidate pair is checked on first
+_QUICK_ROWS = 64  # rows on which every determinant is tested against a candidate at once
+_CHECK_ROWS = 2_048  # rows spread over the table that a candidate pair is checked on next
 _EXACT_FLOAT_INTEGER = 2**53
 
 
@@ -36,7 +39,8 @@ def can_be_derived(spec: ColumnSpec) -> bool:
 
 def dependant_values(series: pd.Series, spec: ColumnSpec) -> np.ndarray | None:
     """A column's values as a derived column stores them (object or float64, NaN where
-    missing); None when floats would not hold them exactly (integers past 2**53)."""
+    missing); None when floats would not hold them exactly (integers past 2**53) or are
+    not numbers a model takes (infinities: modelled, they are refused by name)."""
     if spec.kind == CATEGORICAL:
         return series.to_numpy(dtype=object)
     if ptypes.is_integer_dtype(series.dtype):
@@ -46,9 +50,10 @@ def dependant_values(series: pd.Series, spec: ColumnSpec) -> np.ndarray | None:
         ):
             return None
     try:
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
         return None
+    return None if np.isinf(values).any() else values
 
 
 def find_dependencies(df: pd.DataFrame, columns: list[ColumnSpec]) -> dict[int, int]:
@@ -86,29 +91,51 @@ def find_dependencies(df: pd.DataFrame, columns: list[ColumnSpec]) -> dict[int, 
             codes[position], sizes[position] = column_codes.astype(np.int64), len(uniques)
     # Widest first: a determinant has at least as many values as what it determines.
     order = sorted(codes, key=lambda p: (-sizes[p], not can_determine(columns[p]), p))
-    spread = np.unique(np.linspace(0, n - 1, min(n, _CHECK_ROWS)).astype(np.int64))
-    determinants: list[int] = []
+    spread = _spread(n, _CHECK_ROWS)
+    quick = spread[_spread(len(spread), _QUICK_ROWS)]
+    candidates = [
+        p
+        for p in order
+        if can_determine(columns[p]) and np.median(np.bincount(codes[p])) >= _SUPPORT
+    ]
+    slot = {p: i for i, p in enumerate(candidates)}
+    # Each candidate determinant's codes on the quick rows, offset into one flat table,
+    # so that all of them are tested against a column in one array operation.
+    offsets = np.cumsum([0] + [sizes[p] for p in candidates])
+    flat = np.array([codes[p][quick] + offsets[i] for i, p in enumerate(candidates)])
+    seen = np.empty(offsets[-1], dtype=np.int64)
+    kept = np.zeros(len(candidates), dtype=bool)  # determinants: candidates not derived
     derived: dict[int, int] = {}
     for position in order:
-        found = next(
-            (
-                d
-                for d in reversed(determinants)  # the fewest values first
-                if can_be_derived(columns[position])
-                and _determines(codes[d][spread], codes[position][spread], sizes[d])
-                and _determines(codes[d], codes[position], sizes[d])
-            ),
-            None,
-        )
+        found = None
+        if can_be_derived(columns[position]) and kept.any():
+            rows = np.flatnonzero(kept)
+            tables, values = flat[rows], codes[position][quick]
+            seen[tables] = values  # some row's value per code: whichever, all must equal it
+            passed = rows[(seen[tables] == values).all(axis=1)]
+            found = next(
+                (
+                    candidates[i]
+                    for i in passed[::-1]  # the fewest values first
+                    if _determines(codes[candidates[i]][spread], codes[position][spread])
+                    and _determines(codes[candidates[i]], codes[position])
+                ),
+                None,
+            )
         if found is not None:
             derived[position] = found
-        elif can_determine(columns[position]):
-            determinants.append(position)
+        elif position in slot:
+            kept[slot[position]] = True
     return dict(sorted(derived.items()))
 
 
-def _determines(determinant: np.ndarray, dependant: np.ndarray, size: int) -> bool:
+def _spread(n: int, count: int) -> np.ndarray:
+    """At most ``count`` positions spread evenly over ``range(n)``."""
+    return np.unique(np.linspace(0, n - 1, min(n, count)).astype(np.int64))
+
+
+def _determines(determinant: np.ndarray, dependant: np.ndarray) -> bool:
     """Whether every row with the same determinant code has the same dependant code."""
-    seen = np.full(size, -1, dtype=np.int64)
-    seen[determinant] = dependant  # some row's value per code: whichever, all must equal it
+    seen = np.empty(int(determinant.max()) + 1, dtype=np.int64)
+    seen[determinant] = dependant
     return bool((seen[determinant] == dependant).all())

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api import types as ptypes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
 
@@ -134,6 +135,8 @@ _MIXTURE_WORKERS = min(4, os.cpu_count() or 1)  # mixtures of different columns 
 _IDENTIFIER_SHARE = 0.9  # a categorical column this unique (of 20+ values) looks like an ID
 _NUMBERED_ROWS = 100  # distinct, nearly consecutive integers in this many rows look like an ID
 _WIDE_CATEGORIES = 1_000  # categories past which a column is warned about as slow
+_TEXT_NUMBER_VALUES = 20  # a text column of this many numbers and a placeholder or two:
+_PLACEHOLDERS = 2  # numbers whose missing values are marked by text ('?', 'n/a')
 
 
 def _is_object(array: Any) -> bool:
@@ -366,7 +369,7 @@ class DataTransformer:
                     DataWarning,
                     stacklevel=caller_stacklevel(),
                 )
-            elif n_categories > _WIDE_CATEGORIES:
+            elif not self._warn_about_text_numbers(df, row) and n_categories > _WIDE_CATEGORIES:
                 warnings.warn(
                     f"Column {name!r} has {n_categories:,} categories; each is a model column "
                     f"({self.output_dim:,} in all), so training and sampling slow down in "
@@ -375,6 +378,30 @@ class DataTransformer:
                     DataWarning,
                     stacklevel=caller_stacklevel(),
                 )
+
+    def _warn_about_text_numbers(self, df: pd.DataFrame, row: int) -> bool:
+        """Warn about a text column of numbers but for a placeholder or two ('?', 'n/a');
+        whether it warned."""
+        position = self._categorical_index[row]
+        name, dtype = self.columns[position].name, df[self.columns[position].name].dtype
+        if not (ptypes.is_object_dtype(dtype) or ptypes.is_string_dtype(dtype)):
+            return False
+        categories = pd.Series(self._categories[row], dtype=object)
+        numbers = pd.to_numeric(categories, errors="coerce").notna().to_numpy()
+        texts = categories[~numbers].tolist()
+        if numbers.sum() < _TEXT_NUMBER_VALUES or not 0 < len(texts) <= _PLACEHOLDERS:
+            return False
+        share = float(df[name].isin(texts).mean())
+        warnings.warn(
+            f"Column {name!r} holds numbers except for {_shown(texts)} in {share:.1%} of its "
+            f"rows, so it is modelled as categorical ({len(categories):,} categories): the "
+            "numbers lose their order and samples only repeat them. If the text marks a "
+            f"missing value, make the column numeric: df[{name!r}] = pd.to_numeric("
+            f"df[{name!r}], errors='coerce') (or read the file with na_values={texts!r}).",
+            DataWarning,
+            stacklevel=caller_stacklevel(),
+        )
+        return True
 
     def _too_large(self, n: int) -> str:
         """Why a model array of ``n`` rows cannot be built (names the widest columns)."""

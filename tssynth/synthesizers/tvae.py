@@ -76,10 +76,11 @@ class TVAESynthesizer(BaseSynthesizer):
         ``education-num`` from ``education``) from that column when sampling,
         instead of drawing it on its own given the latent: samples keep every
         pair (on Adult at 30 epochs the two disagreed in 28 % of rows without
-        this). A determinant needs at least 10 rows per value on average and at
-        most 1,000 values. The pairs themselves are kept in the generator file
-        and released in every sample: set False when one (a customer number
-        that determines a birth date) must not be. Never under ``epsilon``.
+        this). A determinant needs at least 10 rows per value, on average and
+        for its median value, and at most 1,000 values. The pairs themselves
+        are kept in the generator file and released in every sample: set False
+        when one (a customer number that determines a birth date) must not be.
+        Never under ``epsilon``.
     random_state : int or None, default=None
         Seed: the same value gives the same fitted model and the same sequence of
         samples on the CPU.
