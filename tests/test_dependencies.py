@@ -179,3 +179,57 @@ def test_the_determinant_is_found_among_many_columns():
         "level": "education",
         "label": "education",
     }
+
+
+def make_admissions(n: int = 3_000, seed: int = 0) -> pd.DataFrame:
+    """Childbirth always comes with sex F; other diagnoses with either sex."""
+    rng = np.random.default_rng(seed)
+    diagnosis = rng.choice(["childbirth", "fracture", "flu", "stroke", "rare"], n)
+    diagnosis[rng.random(n) < 0.3] = "flu"
+    sex = np.where(diagnosis == "childbirth", "F", rng.choice(["F", "M"], n))
+    rare = np.flatnonzero(diagnosis == "rare")
+    diagnosis[rare[5:]] = "stroke"  # five rare rows, all of one answer by chance
+    answer = np.where(rng.random(n) < 0.98, "no", "yes").astype(object)
+    answer[diagnosis == "rare"] = "no"
+    answer[diagnosis == "fracture"] = "no"  # ~400 pure rows of a 98 % value: chance
+    return pd.DataFrame({"diagnosis": diagnosis, "sex": sex, "answer": answer})
+
+
+def test_a_value_that_forces_another_is_found_and_chance_purity_is_not():
+    frame = make_admissions()
+    schema = infer_schema(frame)
+    transformer = DataTransformer(random_state=0, derive_dependencies=True).fit(frame, schema)
+    [(determinant, dependant, forced)] = transformer._implied
+    assert (determinant, dependant) == (0, 1)
+    categories = transformer._categories
+    assert {categories[0][i]: categories[1][c] for i, c in enumerate(forced) if c >= 0} == {
+        "childbirth": "F"
+    }
+    assert DataTransformer(random_state=0).fit(frame, schema)._implied == []
+
+
+def test_broken_rules_are_mended_and_the_dependant_keeps_its_frequencies():
+    frame = make_admissions()
+    transformer = DataTransformer(random_state=0, derive_dependencies=True)
+    transformer.fit(frame, infer_schema(frame))
+    broken = frame.copy()
+    births = np.flatnonzero(broken["diagnosis"] == "childbirth")
+    broken.loc[births[:100], "sex"] = "M"  # 100 men in childbirth
+    model_array = transformer.transform(broken)
+    mended = transformer.inverse_transform(model_array, random_state=np.random.default_rng(0))
+    assert not ((mended["diagnosis"] == "childbirth") & (mended["sex"] == "M")).any()
+    assert (mended["sex"] == "F").sum() == (broken["sex"] == "F").sum()  # 100 others gave F up
+    assert (mended["diagnosis"] == broken["diagnosis"]).all()
+    forced_only = transformer.inverse_transform(model_array)  # no generator: forced, no more
+    assert (forced_only["sex"] != broken["sex"]).sum() == 100
+    restored = DataTransformer.from_state(transformer.to_state())
+    pd.testing.assert_frame_equal(restored.inverse_transform(model_array), forced_only)
+
+
+def test_samples_keep_value_rules():
+    frame = make_admissions()
+    model = TVAESynthesizer(epochs=2, embedding_dim=8, compress_dims=(16,), decompress_dims=(16,))
+    samples = model.set_params(random_state=0).fit(frame).sample(3_000)
+    assert not ((samples["diagnosis"] == "childbirth") & (samples["sex"] == "M")).any()
+    apart = model.set_params(derive_dependencies=False).fit(frame).sample(3_000)
+    assert ((apart["diagnosis"] == "childbirth") & (apart["sex"] == "M")).mean() > 0.01

@@ -81,7 +81,12 @@ from tssynth.data.continuous import (
     time_grid,
     to_log,
 )
-from tssynth.data.dependencies import dependant_values, find_dependencies
+from tssynth.data.dependencies import (
+    can_determine,
+    dependant_values,
+    find_dependencies,
+    find_implications,
+)
 from tssynth.data.memory import fits_in_memory
 from tssynth.data.private import (
     DataBudget,
@@ -137,6 +142,7 @@ _NUMBERED_ROWS = 100  # distinct, nearly consecutive integers in this many rows 
 _WIDE_CATEGORIES = 1_000  # categories past which a column is warned about as slow
 _TEXT_NUMBER_VALUES = 20  # a text column of this many numbers and a placeholder or two:
 _PLACEHOLDERS = 2  # numbers whose missing values are marked by text ('?', 'n/a')
+_IMPLICATION_PASSES = 3
 
 
 def _is_object(array: Any) -> bool:
@@ -211,8 +217,9 @@ class DataTransformer:
         Derive a column that a categorical column determines exactly in the
         training data (a code and its label, a state and its region) from that
         column instead of modelling it (see :mod:`tssynth.data.dependencies`), so
-        that samples keep every pair. Never under differential privacy: the pairs
-        would be released as they are.
+        that samples keep every pair, and keep the rules of single values (every
+        childbirth row is female) in decoded rows. Never under differential
+        privacy: the pairs would be released as they are.
 
     Attributes
     ----------
@@ -317,6 +324,7 @@ class DataTransformer:
             position: (determinant, self._derived_lookup(df, position, determinant))
             for position, determinant in dependencies.items()
         }
+        self._implied = self._find_implications(df) if derivable else []
         self._finalise()
         if budget is None:
             self._warn_about_wide_columns(df)
@@ -331,6 +339,25 @@ class DataTransformer:
         lookup = np.empty(len(self._categories[row]) + self._categorical_missing[row], values.dtype)
         lookup[codes] = values
         return lookup
+
+    def _find_implications(self, df: pd.DataFrame) -> list[tuple[int, int, np.ndarray]]:
+        """Value rules between categorical columns (see :func:`find_implications`), as
+        (determinant position, dependant position, forced codes)."""
+        rows = [
+            row
+            for row, position in enumerate(self._categorical_index)
+            if can_determine(self.columns[position])  # declared categories may leave values out
+        ]
+        sizes = [len(self._categories[r]) + self._categorical_missing[r] for r in rows]
+
+        def codes(j: int) -> np.ndarray:
+            return self._category_codes(
+                df[self.columns[self._categorical_index[rows[j]]].name], rows[j]
+            )
+
+        rules = find_implications(codes, sizes, len(df))
+        index = self._categorical_index
+        return [(index[rows[a]], index[rows[b]], forced) for a, b, forced in rules]
 
     def _warn_about_wide_columns(self, df: pd.DataFrame) -> None:
         """Warn about identifier-like columns and very wide categorical ones."""
@@ -733,6 +760,9 @@ class DataTransformer:
         self._mode_offset = (np.arange(n_cont) * width)[:, None]
         self._scalar_low, self._scalar_high = self._scalar_reach()
         # per time column (an anchored one may have no row: a constant offset)
+        row = {position: r for r, position in enumerate(self._categorical_index)}
+        # the value rules with their columns as rows of the categorical codes
+        self._implied_rows = [(row[a], row[b], forced) for a, b, forced in self._implied]
         grids = set(self._cont_index.tolist()) | set(self._anchored)
         self._time_grids = {position: self._integer_grid(position) for position in grids}
         self._build_layout()
@@ -1102,11 +1132,52 @@ class DataTransformer:
         if sigmas is not None and random_state is not None:
             sigma = np.asarray(sigmas, dtype=np.float64)[self._gaussian_rank, None]
             scalar = self._add_noise(scalar, mode, sigma, random_state, scratch)
+        codes = by_span[self._category_span].astype(np.int64, copy=False).T
+        if self._implied:
+            codes = self._keep_implications(codes, random_state)
         return {
             "continuous": self._decode_continuous(scalar, mode, scratch).T,
-            "codes": by_span[self._category_span].astype(np.int64, copy=False).T,
+            "codes": codes,
             "missing": (by_span[self._missing_span] == 1).T,
         }
+
+    def _keep_implications(
+        self, codes: np.ndarray, random_state: np.random.Generator | None
+    ) -> np.ndarray:
+        """Category codes ``(n, n_categorical)`` with every value rule kept.
+
+        A row whose determinant value forces a dependant value it lacks gets that
+        value. Drawn at random (``random_state``), as many rows free of any rule
+        give up that value for the ones displaced, so that the dependant's
+        frequencies stay as drawn: a model that puts some men in childbirth puts
+        too many women elsewhere, and forcing alone would keep both errors.
+        """
+        codes = np.array(codes)
+        bound: dict[int, np.ndarray] = {}  # rows of each dependant under some rule
+        for determinant, dependant, forced in self._implied_rows:
+            rule = forced[codes[:, determinant]] >= 0
+            bound[dependant] = bound[dependant] | rule if dependant in bound else rule
+        for _ in range(_IMPLICATION_PASSES):  # a forced value may itself force another
+            changed = False
+            for determinant, dependant, forced in self._implied_rows:
+                column = codes[:, dependant]
+                rule = forced[codes[:, determinant]]
+                wrong = np.flatnonzero((rule >= 0) & (column != rule))
+                if not len(wrong):
+                    continue
+                changed = True
+                displaced, given = column[wrong], rule[wrong]
+                column[wrong] = given
+                if random_state is None:
+                    continue
+                for value in np.unique(given).tolist():
+                    free = np.flatnonzero(~bound[dependant] & (column == value))
+                    returned = displaced[given == value]
+                    take = random_state.permutation(free)[: len(returned)]
+                    column[take] = returned[: len(take)]
+            if not changed:
+                break
+        return codes
 
     def _add_noise(
         self,
@@ -1373,6 +1444,10 @@ class DataTransformer:
                 [position, determinant, lookup.dtype.kind == "f", lookup.tolist()]
                 for position, (determinant, lookup) in self._derived.items()
             ],
+            "implied": [
+                [determinant, dependant, forced.tolist()]
+                for determinant, dependant, forced in self._implied
+            ],
         }
 
     def _continuous_state(self) -> dict[str, list[Any]]:
@@ -1417,6 +1492,10 @@ class DataTransformer:
             int(position): (int(determinant), _lookup(values, numeric))
             for position, determinant, numeric, values in state.get("derived", [])  # older files
         }
+        self._implied = [
+            (int(determinant), int(dependant), np.asarray(forced, dtype=np.int64))
+            for determinant, dependant, forced in state.get("implied", [])  # older files
+        ]
         self._finalise()
         return self
 

@@ -80,7 +80,11 @@ class TVAESynthesizer(BaseSynthesizer):
         for its median value, and at most 1,000 values. The pairs themselves
         are kept in the generator file and released in every sample: set False
         when one (a customer number that determines a birth date) must not be.
-        Never under ``epsilon``.
+        Never under ``epsilon``. Rules of single values are kept too: when
+        every one of enough rows with ``diagnosis == "childbirth"`` has
+        ``sex == "F"`` (``share ** rows < 1e-6``, 10 rows at the least), a sample
+        breaking it gets the forced value and as many rows under no rule give
+        that value up, so the dependant's frequencies stay as drawn.
     random_state : int or None, default=None
         Seed: the same value gives the same fitted model and the same sequence of
         samples on the CPU.
