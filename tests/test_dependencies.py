@@ -113,14 +113,14 @@ def test_no_dependency_is_derived_under_differential_privacy():
     schema = infer_schema(frame.drop(columns="row"))
     budget.reserve(private_units(schema))
     transformer = DataTransformer(derive_dependencies=True).fit(frame, schema, budget)
-    assert transformer._derived == {}
+    assert transformer._derived == {} and transformer._implied == []
 
 
 def test_older_transformer_state_without_derived_columns_loads():
     frame = make_frame().drop(columns="row")
     transformer = DataTransformer(random_state=0).fit(frame, infer_schema(frame))
     state = transformer.to_state()
-    del state["derived"], state["params"]["derive_dependencies"]  # format 3 files
+    del state["derived"], state["implied"], state["params"]["derive_dependencies"]  # format 3
     back = DataTransformer.from_state(state).inverse_transform(transformer.transform(frame))
     pd.testing.assert_frame_equal(back, transformer.inverse_transform(transformer.transform(frame)))
 
@@ -233,3 +233,29 @@ def test_samples_keep_value_rules():
     assert not ((samples["diagnosis"] == "childbirth") & (samples["sex"] == "M")).any()
     apart = model.set_params(derive_dependencies=False).fit(frame).sample(3_000)
     assert ((apart["diagnosis"] == "childbirth") & (apart["sex"] == "M")).mean() > 0.01
+
+
+def test_a_skip_pattern_keeps_one_way_rules_and_every_one_holds():
+    rng = np.random.default_rng(4)
+    n = 2_000
+    skipped = rng.random(n) < 0.3  # "n/a" to any question means "n/a" to all
+    frame = pd.DataFrame(
+        {
+            f"q{j}": np.where(skipped, "n/a", rng.choice(["a", "b", "c"], n)).astype(object)
+            for j in range(4)
+        }
+    )
+    transformer = DataTransformer(random_state=0, derive_dependencies=True)
+    transformer.fit(frame, infer_schema(frame))
+    rules = [(a, b) for a, b, _ in transformer._implied]
+    assert rules == [(0, 1), (0, 2), (0, 3)]  # each pair implies the other: one way kept
+    broken = frame.copy()
+    broken.loc[np.flatnonzero(skipped)[:150], ["q1", "q3"]] = "b"  # skipped q0, answered q1, q3
+    broken.loc[np.flatnonzero(~skipped)[:200], ["q1", "q3"]] = "n/a"  # and the other way
+    array = transformer.transform(broken)
+    mended = transformer.inverse_transform(array, random_state=np.random.default_rng(0))
+    skipped_q0 = mended["q0"] == "n/a"
+    assert (mended.loc[skipped_q0, ["q1", "q2", "q3"]] == "n/a").all().all()
+    for name in ("q1", "q3"):  # 150 of the 200 rows under no rule gave "n/a" up
+        assert (mended[name] == "n/a").sum() == (broken[name] == "n/a").sum()
+        assert ((mended[name] == "n/a") & ~skipped_q0).sum() == 50

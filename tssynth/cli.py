@@ -412,7 +412,7 @@ def _column_labels(names: list[str] | None, data: Any) -> list[Any] | None:
     """Column names from the command line as labels of ``data``: positions for arrays."""
     if names is None or not isinstance(data, np.ndarray):
         return names
-    wrong = [name for name in names if not name.isdigit()]
+    wrong = [name for name in names if not (name.isascii() and name.isdigit())]
     if wrong:
         raise CLIError(
             f"--discrete-columns {','.join(wrong)}: an array's columns are positions "

@@ -42,7 +42,8 @@ MAGIC = b"TSSYNTH\x00"
 # (the "shift" and "part" state, read as absent from format 1 files, which still load).
 # 3: a grid may be offset from zero (the "origin" state, 0 in older files).
 # 4: a column may be derived from the one that determines it (the "derived" state, none
-# in older files); a reader of format 3 would sample such a column as all missing.
+# in older files; a reader of format 3 would sample such a column as all missing), and
+# rules of single values may be kept (the "implied" state, none in older files).
 FORMAT_VERSION = 4
 _LENGTH = struct.Struct("<I")
 

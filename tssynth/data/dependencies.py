@@ -26,8 +26,9 @@ _QUICK_ROWS = 64  # rows on which every determinant is tested against a candidat
 _CHECK_ROWS = 2_048  # rows spread over the table that a candidate pair is checked on next
 _EXACT_FLOAT_INTEGER = 2**53
 _SIGNIFICANCE = 1e-6  # chance of a group this pure, under which a value forces another
-_IMPLICATION_ROWS = 10_000  # rows searched for value rules at the least
-_IMPLICATION_WORK = 2**26  # rows x columns**2 searched for value rules, at most beyond that
+_IMPLICATION_ROWS = 2_000  # rows searched for value rules at the least
+_IMPLICATION_WORK = 2**26  # rows x columns**2 searched for value rules, past that floor
+_MAX_RULE_COLUMNS = 200  # categorical columns past which no value rule is searched
 
 
 def can_determine(spec: ColumnSpec) -> bool:
@@ -156,8 +157,15 @@ def find_implications(
     of whole columns, but of one value, which a model that draws columns on their
     own given the latent breaks in some rows. A rule is kept only when a group that
     pure is not chance: ``share(b) ** rows(a) < 1e-6``, with ``share(b)`` the
-    frequency of the forced value in the whole column (20 rows when it is 50 %, 683
+    frequency of the forced value in the whole column (20 rows when it is 50 %, 684
     when it is 98 %).
+
+    Rules only go one way: no column that a rule forces is the determinant of
+    another, so that keeping one never breaks another (a skip pattern, where any
+    of several questions answered "n/a" means all are, keeps the rules of the
+    first question; a one-to-one pair of values keeps one direction). Rules are
+    searched on a spread of at least 2,000 rows (then checked on all of them),
+    among at most 200 categorical columns: wider tables get none.
 
     Parameters
     ----------
@@ -176,7 +184,7 @@ def find_implications(
         forces (-1: none).
     """
     k = len(sizes)
-    if k < 2 or n < _SUPPORT:
+    if k < 2 or k > _MAX_RULE_COLUMNS or n < _SUPPORT:
         return []
     rows = _spread(n, max(_IMPLICATION_ROWS, _IMPLICATION_WORK // (k * k)))
     sample = np.empty((len(rows), k), dtype=np.int64)
@@ -207,7 +215,21 @@ def find_implications(
             forced = _forced_codes(full, codes, a, b, sizes, shares[b], log_limit)
             if forced is not None:
                 rules.append((a, b, forced))
-    return rules
+    return _one_way(rules)
+
+
+def _one_way(rules: list[tuple[int, int, np.ndarray]]) -> list[tuple[int, int, np.ndarray]]:
+    """The rules, in order, whose determinant no kept rule forces and whose dependant
+    determines no kept rule."""
+    determinants: set[int] = set()
+    dependants: set[int] = set()
+    kept = []
+    for a, b, forced in rules:
+        if a not in dependants and b not in determinants:
+            kept.append((a, b, forced))
+            determinants.add(a)
+            dependants.add(b)
+    return kept
 
 
 def _forced_codes(

@@ -142,7 +142,6 @@ _NUMBERED_ROWS = 100  # distinct, nearly consecutive integers in this many rows 
 _WIDE_CATEGORIES = 1_000  # categories past which a column is warned about as slow
 _TEXT_NUMBER_VALUES = 20  # a text column of this many numbers and a placeholder or two:
 _PLACEHOLDERS = 2  # numbers whose missing values are marked by text ('?', 'n/a')
-_IMPLICATION_PASSES = 3
 
 
 def _is_object(array: Any) -> bool:
@@ -396,7 +395,10 @@ class DataTransformer:
                     DataWarning,
                     stacklevel=caller_stacklevel(),
                 )
-            elif not self._warn_about_text_numbers(df, row) and n_categories > _WIDE_CATEGORIES:
+                continue
+            if self._warn_about_text_numbers(df, row):
+                continue
+            if n_categories > _WIDE_CATEGORIES:
                 warnings.warn(
                     f"Column {name!r} has {n_categories:,} categories; each is a model column "
                     f"({self.output_dim:,} in all), so training and sampling slow down in "
@@ -761,8 +763,11 @@ class DataTransformer:
         self._scalar_low, self._scalar_high = self._scalar_reach()
         # per time column (an anchored one may have no row: a constant offset)
         row = {position: r for r, position in enumerate(self._categorical_index)}
-        # the value rules with their columns as rows of the categorical codes
-        self._implied_rows = [(row[a], row[b], forced) for a, b, forced in self._implied]
+        # the value rules by dependant, their columns as rows of the categorical codes
+        by_dependant: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for a, b, forced in self._implied:
+            by_dependant.setdefault(row[b], []).append((row[a], forced))
+        self._implied_rows = list(by_dependant.items())
         grids = set(self._cont_index.tolist()) | set(self._anchored)
         self._time_grids = {position: self._integer_grid(position) for position in grids}
         self._build_layout()
@@ -1144,40 +1149,40 @@ class DataTransformer:
     def _keep_implications(
         self, codes: np.ndarray, random_state: np.random.Generator | None
     ) -> np.ndarray:
-        """Category codes ``(n, n_categorical)`` with every value rule kept.
+        """Category codes ``(n, n_categorical)`` with the value rules kept.
 
         A row whose determinant value forces a dependant value it lacks gets that
-        value. Drawn at random (``random_state``), as many rows free of any rule
-        give up that value for the ones displaced, so that the dependant's
-        frequencies stay as drawn: a model that puts some men in childbirth puts
-        too many women elsewhere, and forcing alone would keep both errors.
+        value. Drawn at random (``random_state``), as many rows under no rule of
+        that dependant give up that value for the ones displaced, so that the
+        dependant's frequencies stay as drawn: a model that puts some men in
+        childbirth puts too many women elsewhere, and forcing alone would keep
+        both errors. No dependant determines a rule (see ``find_implications``),
+        so one pass keeps them all; only a row whose determinants force two
+        values, a combination the training data never had, keeps the first rule.
         """
-        codes = np.array(codes)
-        bound: dict[int, np.ndarray] = {}  # rows of each dependant under some rule
-        for determinant, dependant, forced in self._implied_rows:
-            rule = forced[codes[:, determinant]] >= 0
-            bound[dependant] = bound[dependant] | rule if dependant in bound else rule
-        for _ in range(_IMPLICATION_PASSES):  # a forced value may itself force another
-            changed = False
-            for determinant, dependant, forced in self._implied_rows:
-                column = codes[:, dependant]
-                rule = forced[codes[:, determinant]]
-                wrong = np.flatnonzero((rule >= 0) & (column != rule))
-                if not len(wrong):
-                    continue
-                changed = True
-                displaced, given = column[wrong], rule[wrong]
-                column[wrong] = given
-                if random_state is None:
-                    continue
-                for value in np.unique(given).tolist():
-                    free = np.flatnonzero(~bound[dependant] & (column == value))
-                    returned = displaced[given == value]
-                    take = random_state.permutation(free)[: len(returned)]
-                    column[take] = returned[: len(take)]
-            if not changed:
-                break
-        return codes
+        mended = None
+        for dependant, rules in self._implied_rows:
+            (determinant, forced), *others = rules
+            target = forced[codes[:, determinant]]
+            for determinant, forced in others:
+                target = np.where(target < 0, forced[codes[:, determinant]], target)
+            wrong = np.flatnonzero((target >= 0) & (codes[:, dependant] != target))
+            if not len(wrong):
+                continue
+            if mended is None:
+                mended = np.array(codes)
+            column = mended[:, dependant]
+            displaced, given = column[wrong], target[wrong]
+            column[wrong] = given
+            if random_state is None:
+                continue
+            for value in np.unique(given).tolist():
+                returned = displaced[given == value]
+                free = np.flatnonzero((target < 0) & (column == value))
+                if len(free) > len(returned):
+                    free = random_state.choice(free, len(returned), replace=False)
+                column[free] = returned[: len(free)]
+        return codes if mended is None else mended
 
     def _add_noise(
         self,

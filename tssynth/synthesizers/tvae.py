@@ -84,7 +84,8 @@ class TVAESynthesizer(BaseSynthesizer):
         every one of enough rows with ``diagnosis == "childbirth"`` has
         ``sex == "F"`` (``share ** rows < 1e-6``, 10 rows at the least), a sample
         breaking it gets the forced value and as many rows under no rule give
-        that value up, so the dependant's frequencies stay as drawn.
+        that value up, so the dependant's frequencies stay as drawn (rules go
+        one way: a forced column determines no other rule).
     random_state : int or None, default=None
         Seed: the same value gives the same fitted model and the same sequence of
         samples on the CPU.
