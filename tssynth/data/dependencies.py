@@ -196,7 +196,6 @@ def find_implications(
     offsets = np.cumsum([0, *sizes[:-1]])
     flat_shares = np.concatenate(shares)
     log_limit = np.log(_SIGNIFICANCE)
-    full: dict[int, np.ndarray] = {}
     rules = []
     for a in range(k):
         # pure groups of the sample: every dependant's smallest code equals its largest
@@ -211,8 +210,10 @@ def find_implications(
             rare = size * np.log(share) < log_limit
         found = pure & rare & (size >= _SUPPORT) & (share < 1.0)
         found[:, a] = False
+        determinant = None  # all rows' codes, read once per determinant that may force
         for b in np.flatnonzero(found.any(axis=0)).tolist():
-            forced = _forced_codes(full, codes, a, b, sizes, shares[b], log_limit)
+            determinant = codes(a) if determinant is None else determinant
+            forced = _forced_codes(determinant, codes(b), sizes[a], sizes[b], shares[b])
             if forced is not None:
                 rules.append((a, b, forced))
     return _one_way(rules)
@@ -233,26 +234,22 @@ def _one_way(rules: list[tuple[int, int, np.ndarray]]) -> list[tuple[int, int, n
 
 
 def _forced_codes(
-    full: dict[int, np.ndarray],
-    codes: Callable[[int], np.ndarray],
-    a: int,
-    b: int,
-    sizes: list[int],
-    share: np.ndarray,
-    log_limit: float,
+    determinant: np.ndarray, dependant: np.ndarray, size: int, size_b: int, share: np.ndarray
 ) -> np.ndarray | None:
-    """Per code of column ``a``, the code of ``b`` that all its rows have (-1: none or
-    chance), on all rows; None when no code forces one."""
-    for j in (a, b):
-        if j not in full:
-            full[j] = codes(j)
-    table = np.bincount(full[a] * sizes[b] + full[b], minlength=sizes[a] * sizes[b])
-    table = table.reshape(sizes[a], sizes[b])
-    size = table.sum(axis=1)
-    forced = table.argmax(axis=1)
+    """Per determinant code, the dependant code that all its rows have, where that is
+    not chance (-1: none), on all rows; None when no code forces one."""
+    # The distinct (determinant, dependant) pairs, in memory of the rows, not of the
+    # product of the two category counts.
+    pairs = np.unique(determinant * size_b + dependant)
+    first, second = np.divmod(pairs, size_b)
+    pure = np.bincount(first, minlength=size) == 1
+    forced = np.full(size, -1, dtype=np.int64)
+    forced[first] = second  # the only dependant code where the group is pure
+    rows = np.bincount(determinant, minlength=size)
+    share = share[np.maximum(forced, 0)]
     with np.errstate(divide="ignore"):
-        chance = size * np.log(share[forced]) < log_limit
-    kept = ((table > 0).sum(axis=1) == 1) & (size >= _SUPPORT) & chance & (share[forced] < 1.0)
+        chance = rows * np.log(share) < np.log(_SIGNIFICANCE)
+    kept = pure & (rows >= _SUPPORT) & chance & (share < 1.0)
     if not kept.any():
         return None
     return np.where(kept, forced, -1)

@@ -761,13 +761,13 @@ class DataTransformer:
         self._has_exact = not np.isnan(self._exact).all()
         self._mode_offset = (np.arange(n_cont) * width)[:, None]
         self._scalar_low, self._scalar_high = self._scalar_reach()
-        # per time column (an anchored one may have no row: a constant offset)
         row = {position: r for r, position in enumerate(self._categorical_index)}
         # the value rules by dependant, their columns as rows of the categorical codes
         by_dependant: dict[int, list[tuple[int, np.ndarray]]] = {}
         for a, b, forced in self._implied:
             by_dependant.setdefault(row[b], []).append((row[a], forced))
         self._implied_rows = list(by_dependant.items())
+        # per time column (an anchored one may have no row: a constant offset)
         grids = set(self._cont_index.tolist()) | set(self._anchored)
         self._time_grids = {position: self._integer_grid(position) for position in grids}
         self._build_layout()
