@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  column shapes      {report.column_shapes:.3f}")
     print(f"  column pair trends {report.column_pair_trends:.3f}")
     print(f"  overall            {report.overall:.3f}")
+    for row in report.per_dependency.itertuples(index=False):  # education -> education-num
+        pair = f"{row.determinant} -> {row.dependant}"
+        print(f"  rows keeping {pair} as real rows do: {row.kept:.3f}")
     print("\nWorst columns:")
     worst = report.per_column.sort_values("score").head(3)
     for _, row in worst.iterrows():
