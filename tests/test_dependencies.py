@@ -259,3 +259,29 @@ def test_a_skip_pattern_keeps_one_way_rules_and_every_one_holds():
     for name in ("q1", "q3"):  # 150 of the 200 rows under no rule gave "n/a" up
         assert (mended[name] == "n/a").sum() == (broken[name] == "n/a").sum()
         assert ((mended[name] == "n/a") & ~skipped_q0).sum() == 50
+
+
+def test_two_rules_onto_one_column_are_both_kept_where_a_row_draws_both():
+    rng = np.random.default_rng(5)
+    n = 3_000
+    diagnosis = rng.choice(["birth", "flu", "fracture"], n)
+    procedure = np.where(
+        diagnosis == "birth",
+        rng.choice(["none", "caesarean"], n),
+        rng.choice(["none", "prostatectomy"], n),
+    )
+    sex = np.where(diagnosis == "birth", "F", rng.choice(["F", "M"], n))
+    sex = np.where(procedure == "prostatectomy", "M", sex)
+    frame = pd.DataFrame({"diagnosis": diagnosis, "procedure": procedure, "sex": sex})
+    transformer = DataTransformer(random_state=0, derive_dependencies=True)
+    transformer.fit(frame, infer_schema(frame))
+    assert sorted((a, b) for a, b, _ in transformer._implied) == [(0, 2), (1, 2)]
+    both = frame.copy()
+    births = np.flatnonzero(diagnosis == "birth")[:100]
+    both.loc[births, "procedure"] = "prostatectomy"  # never together in training
+    array = transformer.transform(both)
+    for random_state in (np.random.default_rng(0), None):
+        out = transformer.inverse_transform(array, random_state=random_state)
+        assert not ((out["diagnosis"] == "birth") & (out["sex"] != "F")).any()
+        assert not ((out["procedure"] == "prostatectomy") & (out["sex"] != "M")).any()
+        assert (out.loc[births, "procedure"] == "none").all()  # the one value forcing nothing

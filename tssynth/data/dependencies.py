@@ -197,7 +197,13 @@ def find_implications(
     flat_shares = np.concatenate(shares)
     log_limit = np.log(_SIGNIFICANCE)
     rules = []
+    # One way only: a column that a kept rule forces determines none, and a column that
+    # determines a kept rule is forced by none (both sets only grow, so skipping is exact).
+    determinants: set[int] = set()
+    dependants: set[int] = set()
     for a in range(k):
+        if a in dependants:
+            continue
         # pure groups of the sample: every dependant's smallest code equals its largest
         order = np.argsort(sample[:, a], kind="stable")
         ordered = sample[order]
@@ -212,25 +218,15 @@ def find_implications(
         found[:, a] = False
         determinant = None  # all rows' codes, read once per determinant that may force
         for b in np.flatnonzero(found.any(axis=0)).tolist():
+            if b in determinants:
+                continue
             determinant = codes(a) if determinant is None else determinant
             forced = _forced_codes(determinant, codes(b), sizes[a], sizes[b], shares[b])
             if forced is not None:
                 rules.append((a, b, forced))
-    return _one_way(rules)
-
-
-def _one_way(rules: list[tuple[int, int, np.ndarray]]) -> list[tuple[int, int, np.ndarray]]:
-    """The rules, in order, whose determinant no kept rule forces and whose dependant
-    determines no kept rule."""
-    determinants: set[int] = set()
-    dependants: set[int] = set()
-    kept = []
-    for a, b, forced in rules:
-        if a not in dependants and b not in determinants:
-            kept.append((a, b, forced))
-            determinants.add(a)
-            dependants.add(b)
-    return kept
+                determinants.add(a)
+                dependants.add(b)
+    return rules
 
 
 def _forced_codes(

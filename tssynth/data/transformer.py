@@ -764,9 +764,12 @@ class DataTransformer:
         row = {position: r for r, position in enumerate(self._categorical_index)}
         # the value rules by dependant, their columns as rows of the categorical codes
         by_dependant: dict[int, list[tuple[int, np.ndarray]]] = {}
+        unforcing: dict[int, np.ndarray] = {}  # per determinant, its codes that force nothing
         for a, b, forced in self._implied:
             by_dependant.setdefault(row[b], []).append((row[a], forced))
+            unforcing[row[a]] = unforcing.get(row[a], forced < 0) & (forced < 0)
         self._implied_rows = list(by_dependant.items())
+        self._unforcing = {a: np.flatnonzero(free) for a, free in unforcing.items()}
         # per time column (an anchored one may have no row: a constant offset)
         grids = set(self._cont_index.tolist()) | set(self._anchored)
         self._time_grids = {position: self._integer_grid(position) for position in grids}
@@ -1157,10 +1160,11 @@ class DataTransformer:
         dependant's frequencies stay as drawn: a model that puts some men in
         childbirth puts too many women elsewhere, and forcing alone would keep
         both errors. No dependant determines a rule (see ``find_implications``),
-        so one pass keeps them all; only a row whose determinants force two
-        values, a combination the training data never had, keeps the first rule.
+        so one pass keeps them all, once rows whose determinants force two values
+        are resolved (:meth:`_resolve_clashes`).
         """
-        mended = None
+        mended = self._resolve_clashes(codes, random_state)
+        codes = codes if mended is None else mended
         for dependant, rules in self._implied_rows:
             (determinant, forced), *others = rules
             target = forced[codes[:, determinant]]
@@ -1183,6 +1187,41 @@ class DataTransformer:
                     free = random_state.choice(free, len(returned), replace=False)
                 column[free] = returned[: len(free)]
         return codes if mended is None else mended
+
+    def _resolve_clashes(
+        self, codes: np.ndarray, random_state: np.random.Generator | None
+    ) -> np.ndarray | None:
+        """A copy of ``codes`` where no row's determinants force two values on one
+        dependant (None when none does).
+
+        Childbirth forces sex F and a prostatectomy sex M: a row drawn with both, a
+        combination the training data never had, gets another value of the later
+        determinant, one that forces nothing (drawn from the row's fellows that hold
+        such values, or the first such code without ``random_state``). It forces
+        nothing, and no determinant is forced by a rule, so no rule breaks by it.
+        """
+        resolved = None
+        for _, rules in self._implied_rows:
+            if len(rules) < 2:
+                continue
+            current = codes if resolved is None else resolved
+            target = rules[0][1][current[:, rules[0][0]]]
+            for determinant, forced in rules[1:]:
+                own = forced[current[:, determinant]]
+                clash = np.flatnonzero((target >= 0) & (own >= 0) & (own != target))
+                free = self._unforcing[determinant]
+                if len(clash) and len(free):
+                    if resolved is None:
+                        current = resolved = np.array(codes)
+                    column = current[:, determinant]
+                    pool = column[np.isin(column, free)]
+                    if random_state is not None and len(pool):
+                        column[clash] = random_state.choice(pool, len(clash))
+                    else:
+                        column[clash] = free[0]
+                    own = forced[column]
+                target = np.where(target < 0, own, target)
+        return resolved
 
     def _add_noise(
         self,

@@ -85,7 +85,9 @@ class TVAESynthesizer(BaseSynthesizer):
         ``sex == "F"`` (``share ** rows < 1e-6``, 10 rows at the least), a sample
         breaking it gets the forced value and as many rows under no rule give
         that value up, so the dependant's frequencies stay as drawn (rules go
-        one way: a forced column determines no other rule).
+        one way: a forced column determines no other rule; a row whose values
+        force two values on one column, never seen in training, first gets
+        another value of the later column, one that forces nothing).
     random_state : int or None, default=None
         Seed: the same value gives the same fitted model and the same sequence of
         samples on the CPU.
