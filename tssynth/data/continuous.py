@@ -15,6 +15,7 @@ import numpy as np
 from tssynth.data.schema import ColumnSpec, nanoseconds_per_unit, numpy_dtype, time_step
 
 MAX_DECIMALS = 6  # finest decimal grid that samples are rounded to
+EXACT_FLOAT_INTEGER = 2**53  # float64 holds every integer up to here
 _SKEWED = 1.0  # skewness past which a column of non-negative values is modelled on log(x + c)
 _LOG_SPAN = 10.0  # ... when its largest value is at least this many times its smallest
 
@@ -150,7 +151,7 @@ def coarsest_grid(values: np.ndarray, step: float) -> tuple[float, float]:
     if step <= 0:
         return step, 0.0
     counts = np.round(np.asarray(values, dtype=np.float64) / step)
-    if counts.size == 0 or not np.all(np.abs(counts) < 2**53):
+    if counts.size == 0 or not np.all(np.abs(counts) < EXACT_FLOAT_INTEGER):
         return step, 0.0
     counts = counts.astype(np.int64)
     base = int(counts.min())

@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from tssynth.data.continuous import EXACT_FLOAT_INTEGER
 from tssynth.data.schema import CATEGORICAL, NUMERIC, ColumnSpec
 
 _SUPPORT = 10  # training rows per value of a determinant, on average and the median
 _MAX_DETERMINANT_VALUES = 1_000
 _QUICK_ROWS = 64  # rows on which every determinant is tested against a candidate at once
 _CHECK_ROWS = 2_048  # rows spread over the table that a candidate pair is checked on next
-_EXACT_FLOAT_INTEGER = 2**53
 _SIGNIFICANCE = 1e-6  # chance of a group this pure, under which a value forces another
 _IMPLICATION_ROWS = 2_000  # rows searched for value rules at the least
 _IMPLICATION_WORK = 2**26  # rows x columns**2 searched for value rules, past that floor
@@ -52,7 +52,7 @@ def dependant_values(series: pd.Series, spec: ColumnSpec) -> np.ndarray | None:
     if ptypes.is_integer_dtype(series.dtype):
         observed = series.dropna()
         if len(observed) and max(abs(int(observed.min())), abs(int(observed.max()))) > (
-            _EXACT_FLOAT_INTEGER
+            EXACT_FLOAT_INTEGER
         ):
             return None
     try:

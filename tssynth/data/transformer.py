@@ -71,6 +71,7 @@ from tssynth.data.calendar import (
     weekdays,
 )
 from tssynth.data.continuous import (
+    EXACT_FLOAT_INTEGER,
     bounds_inside_integers,
     coarsest_grid,
     decimal_step,
@@ -132,7 +133,6 @@ _SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
 # (rows, continuous columns, modes) temporaries stay near 2**21 entries (16 MiB) each.
 _ROW_CHUNK = 16_384
 _CHUNK_ENTRIES = 2**21
-_EXACT_FLOAT_INTEGER = 2**53  # float64 holds every integer up to here
 _SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step", "origin", "shift", "part")
 _ABSENT_STATE = {"origin": 0.0, "shift": np.nan, "part": WHOLE}  # rows in files written before them
 _MODE_STATE = ("weights", "means", "stds", "exact")  # the parts of each column's modes
@@ -519,7 +519,7 @@ class DataTransformer:
         if 0 < observed.size < values.size:
             self._missing_index.append(position)
         extremes = None if spec.public_bounds else integer_extremes(series, spec)
-        if extremes is not None and max(map(abs, extremes)) > _EXACT_FLOAT_INTEGER:
+        if extremes is not None and max(map(abs, extremes)) > EXACT_FLOAT_INTEGER:
             self._integer_extremes[position] = extremes
         # Times as exact integers for finding their grid: past 2**53 (nanoseconds since
         # 1970) their floats are off by up to 128 units, and no millisecond grid shows.
@@ -1160,22 +1160,40 @@ class DataTransformer:
         dependant's frequencies stay as drawn: a model that puts some men in
         childbirth puts too many women elsewhere, and forcing alone would keep
         both errors. No dependant determines a rule (see ``find_implications``),
-        so one pass keeps them all, once rows whose determinants force two values
-        are resolved (:meth:`_resolve_clashes`).
+        so one pass keeps them all.
+
+        Childbirth forces sex F and a prostatectomy sex M: a row drawn with both, a
+        combination the training data never had, first gets another value of the
+        later determinant, one that forces nothing (drawn from the rows that hold
+        such values, or the first such code without ``random_state``); as no rule
+        forces a determinant, no rule breaks by it.
         """
-        mended = self._resolve_clashes(codes, random_state)
-        codes = codes if mended is None else mended
+        copied = False
         for dependant, rules in self._implied_rows:
-            (determinant, forced), *others = rules
-            target = forced[codes[:, determinant]]
-            for determinant, forced in others:
-                target = np.where(target < 0, forced[codes[:, determinant]], target)
+            target = None
+            for determinant, forced in rules:
+                own = forced[codes[:, determinant]]
+                if target is not None:
+                    clash = np.flatnonzero((target >= 0) & (own >= 0) & (own != target))
+                    free = self._unforcing[determinant]
+                    if len(clash) and len(free):
+                        if not copied:  # the caller's draws stay as they are
+                            codes, copied = np.array(codes), True
+                        column = codes[:, determinant]
+                        pool = column[np.isin(column, free)]
+                        if random_state is not None and len(pool):
+                            column[clash] = random_state.choice(pool, len(clash))
+                        else:
+                            column[clash] = free[0]
+                        own = forced[column]
+                    own = np.where(target < 0, own, target)
+                target = own
             wrong = np.flatnonzero((target >= 0) & (codes[:, dependant] != target))
             if not len(wrong):
                 continue
-            if mended is None:
-                mended = np.array(codes)
-            column = mended[:, dependant]
+            if not copied:
+                codes, copied = np.array(codes), True
+            column = codes[:, dependant]
             displaced, given = column[wrong], target[wrong]
             column[wrong] = given
             if random_state is None:
@@ -1186,42 +1204,7 @@ class DataTransformer:
                 if len(free) > len(returned):
                     free = random_state.choice(free, len(returned), replace=False)
                 column[free] = returned[: len(free)]
-        return codes if mended is None else mended
-
-    def _resolve_clashes(
-        self, codes: np.ndarray, random_state: np.random.Generator | None
-    ) -> np.ndarray | None:
-        """A copy of ``codes`` where no row's determinants force two values on one
-        dependant (None when none does).
-
-        Childbirth forces sex F and a prostatectomy sex M: a row drawn with both, a
-        combination the training data never had, gets another value of the later
-        determinant, one that forces nothing (drawn from the row's fellows that hold
-        such values, or the first such code without ``random_state``). It forces
-        nothing, and no determinant is forced by a rule, so no rule breaks by it.
-        """
-        resolved = None
-        for _, rules in self._implied_rows:
-            if len(rules) < 2:
-                continue
-            current = codes if resolved is None else resolved
-            target = rules[0][1][current[:, rules[0][0]]]
-            for determinant, forced in rules[1:]:
-                own = forced[current[:, determinant]]
-                clash = np.flatnonzero((target >= 0) & (own >= 0) & (own != target))
-                free = self._unforcing[determinant]
-                if len(clash) and len(free):
-                    if resolved is None:
-                        current = resolved = np.array(codes)
-                    column = current[:, determinant]
-                    pool = column[np.isin(column, free)]
-                    if random_state is not None and len(pool):
-                        column[clash] = random_state.choice(pool, len(clash))
-                    else:
-                        column[clash] = free[0]
-                    own = forced[column]
-                target = np.where(target < 0, own, target)
-        return resolved
+        return codes
 
     def _add_noise(
         self,
