@@ -249,3 +249,79 @@ def _forced_codes(
     if not kept.any():
         return None
     return np.where(kept, forced, -1)
+
+
+class ValueRules:
+    """Keeps the value rules of :func:`find_implications` in drawn category codes.
+
+    Parameters
+    ----------
+    rules : list of (determinant, dependant, forced)
+        Columns of the code matrix (categorical columns in order), and per code of
+        the determinant the dependant's code it forces (-1: none).
+    """
+
+    def __init__(self, rules: list[tuple[int, int, np.ndarray]]) -> None:
+        by_dependant: dict[int, list[tuple[int, np.ndarray]]] = {}
+        unforcing: dict[int, np.ndarray] = {}  # per determinant, its codes that force nothing
+        for a, b, forced in rules:
+            by_dependant.setdefault(b, []).append((a, forced))
+            unforcing[a] = unforcing.get(a, forced < 0) & (forced < 0)
+        self._by_dependant = list(by_dependant.items())
+        self._unforcing = {a: np.flatnonzero(free) for a, free in unforcing.items()}
+
+    def keep(self, codes: np.ndarray, random_state: np.random.Generator | None) -> np.ndarray:
+        """Category codes ``(n, n_categorical)`` with the value rules kept.
+
+        A row whose determinant value forces a dependant value it lacks gets that
+        value. Drawn at random (``random_state``), as many rows under no rule of
+        that dependant give up that value for the ones displaced, so that the
+        dependant's frequencies stay as drawn: a model that puts some men in
+        childbirth puts too many women elsewhere, and forcing alone would keep
+        both errors. No dependant determines a rule (see ``find_implications``),
+        so one pass keeps them all.
+
+        Childbirth forces sex F and a prostatectomy sex M: a row drawn with both, a
+        combination the training data never had, first gets another value of the
+        later determinant, one that forces nothing (drawn from the rows that hold
+        such values, or the first such code without ``random_state``); as no rule
+        forces a determinant, no rule breaks by it. The caller's array is copied
+        before the first change, never changed.
+        """
+        copied = False
+        for dependant, rules in self._by_dependant:
+            target = None
+            for determinant, forced in rules:
+                own = forced[codes[:, determinant]]
+                if target is not None:
+                    clash = np.flatnonzero((target >= 0) & (own >= 0) & (own != target))
+                    free = self._unforcing[determinant]
+                    if len(clash) and len(free):
+                        if not copied:
+                            codes, copied = np.array(codes), True
+                        column = codes[:, determinant]
+                        pool = column[np.isin(column, free)]
+                        if random_state is not None and len(pool):
+                            column[clash] = random_state.choice(pool, len(clash))
+                        else:
+                            column[clash] = free[0]
+                        own = forced[column]
+                    own = np.where(target < 0, own, target)
+                target = own
+            wrong = np.flatnonzero((target >= 0) & (codes[:, dependant] != target))
+            if not len(wrong):
+                continue
+            if not copied:
+                codes, copied = np.array(codes), True
+            column = codes[:, dependant]
+            displaced, given = column[wrong], target[wrong]
+            column[wrong] = given
+            if random_state is None:
+                continue
+            for value in np.unique(given).tolist():
+                returned = displaced[given == value]
+                free = np.flatnonzero((target < 0) & (column == value))
+                if len(free) > len(returned):
+                    free = random_state.choice(free, len(returned), replace=False)
+                column[free] = returned[: len(free)]
+        return codes

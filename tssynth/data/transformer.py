@@ -83,6 +83,7 @@ from tssynth.data.continuous import (
     to_log,
 )
 from tssynth.data.dependencies import (
+    ValueRules,
     can_determine,
     dependant_values,
     find_dependencies,
@@ -762,14 +763,7 @@ class DataTransformer:
         self._mode_offset = (np.arange(n_cont) * width)[:, None]
         self._scalar_low, self._scalar_high = self._scalar_reach()
         row = {position: r for r, position in enumerate(self._categorical_index)}
-        # the value rules by dependant, their columns as rows of the categorical codes
-        by_dependant: dict[int, list[tuple[int, np.ndarray]]] = {}
-        unforcing: dict[int, np.ndarray] = {}  # per determinant, its codes that force nothing
-        for a, b, forced in self._implied:
-            by_dependant.setdefault(row[b], []).append((row[a], forced))
-            unforcing[row[a]] = unforcing.get(row[a], forced < 0) & (forced < 0)
-        self._implied_rows = list(by_dependant.items())
-        self._unforcing = {a: np.flatnonzero(free) for a, free in unforcing.items()}
+        self._value_rules = ValueRules([(row[a], row[b], forced) for a, b, forced in self._implied])
         # per time column (an anchored one may have no row: a constant offset)
         grids = set(self._cont_index.tolist()) | set(self._anchored)
         self._time_grids = {position: self._integer_grid(position) for position in grids}
@@ -1142,69 +1136,12 @@ class DataTransformer:
             scalar = self._add_noise(scalar, mode, sigma, random_state, scratch)
         codes = by_span[self._category_span].astype(np.int64, copy=False).T
         if self._implied:
-            codes = self._keep_implications(codes, random_state)
+            codes = self._value_rules.keep(codes, random_state)
         return {
             "continuous": self._decode_continuous(scalar, mode, scratch).T,
             "codes": codes,
             "missing": (by_span[self._missing_span] == 1).T,
         }
-
-    def _keep_implications(
-        self, codes: np.ndarray, random_state: np.random.Generator | None
-    ) -> np.ndarray:
-        """Category codes ``(n, n_categorical)`` with the value rules kept.
-
-        A row whose determinant value forces a dependant value it lacks gets that
-        value. Drawn at random (``random_state``), as many rows under no rule of
-        that dependant give up that value for the ones displaced, so that the
-        dependant's frequencies stay as drawn: a model that puts some men in
-        childbirth puts too many women elsewhere, and forcing alone would keep
-        both errors. No dependant determines a rule (see ``find_implications``),
-        so one pass keeps them all.
-
-        Childbirth forces sex F and a prostatectomy sex M: a row drawn with both, a
-        combination the training data never had, first gets another value of the
-        later determinant, one that forces nothing (drawn from the rows that hold
-        such values, or the first such code without ``random_state``); as no rule
-        forces a determinant, no rule breaks by it.
-        """
-        copied = False
-        for dependant, rules in self._implied_rows:
-            target = None
-            for determinant, forced in rules:
-                own = forced[codes[:, determinant]]
-                if target is not None:
-                    clash = np.flatnonzero((target >= 0) & (own >= 0) & (own != target))
-                    free = self._unforcing[determinant]
-                    if len(clash) and len(free):
-                        if not copied:  # the caller's draws stay as they are
-                            codes, copied = np.array(codes), True
-                        column = codes[:, determinant]
-                        pool = column[np.isin(column, free)]
-                        if random_state is not None and len(pool):
-                            column[clash] = random_state.choice(pool, len(clash))
-                        else:
-                            column[clash] = free[0]
-                        own = forced[column]
-                    own = np.where(target < 0, own, target)
-                target = own
-            wrong = np.flatnonzero((target >= 0) & (codes[:, dependant] != target))
-            if not len(wrong):
-                continue
-            if not copied:
-                codes, copied = np.array(codes), True
-            column = codes[:, dependant]
-            displaced, given = column[wrong], target[wrong]
-            column[wrong] = given
-            if random_state is None:
-                continue
-            for value in np.unique(given).tolist():
-                returned = displaced[given == value]
-                free = np.flatnonzero((target < 0) & (column == value))
-                if len(free) > len(returned):
-                    free = random_state.choice(free, len(returned), replace=False)
-                column[free] = returned[: len(free)]
-        return codes
 
     def _add_noise(
         self,
