@@ -179,6 +179,34 @@ def test_transform_reconstruct_and_score_shapes(fitted, panel):
         np.testing.assert_allclose(alone, scores[i : i + 1], rtol=1e-5)
 
 
+def test_scores_leave_missing_values_and_the_first_gap_out():
+    """A missing value, and the gap before a sequence's first step (irregular times),
+    cost what their missing indicator costs, not the likelihood of a made-up value: the
+    column mean, between the doses' levels, used to cost some 100 nats a value."""
+    rng = np.random.default_rng(0)
+    units, length = 60, 12
+    frame = pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(units), length),
+            "t": np.cumsum(rng.choice([1, 2, 4], units * length)),
+            "hr": 80 + rng.normal(0, 4, units * length),
+            "dose": rng.choice([1.0, 2.0, 4.0], units * length),
+        }
+    )
+    frame.loc[rng.random(len(frame)) < 0.1, "dose"] = np.nan
+    model = DVAESynthesizer(
+        sequence_key="unit", sequence_index="t", epochs=15, batch_size=16, random_state=0
+    ).fit(frame)
+    test = frame[frame["unit"] < 20].copy()
+    first_steps = test.groupby("unit").head(1)
+    assert model.score_samples(first_steps).min() > -25
+    observed = test.dropna(subset=["dose"]).groupby("unit").head(6)
+    gappy = observed.copy()
+    gappy.loc[gappy.groupby("unit").cumcount() == 3, "dose"] = np.nan
+    cost = model.score_samples(observed) - model.score_samples(gappy)
+    assert np.abs(cost).max() < 15
+
+
 def test_same_seed_same_samples_and_save_load(fitted, panel, tmp_path):
     first, again = clone(fitted).fit(panel), clone(fitted).fit(panel)
     pd.testing.assert_frame_equal(first.sample(5), again.sample(5))

@@ -45,6 +45,31 @@ def test_span_nll_equals_a_per_span_reference():
     torch.testing.assert_close(span_nll(output, sigma, target, layout), expected)
 
 
+def test_span_nll_leaves_stand_ins_out():
+    """Entries standing in for a missing value score nothing, whatever they hold, and an
+    emptied span is not taken for an unseen category."""
+    generator = torch.Generator().manual_seed(1)
+    layout = SpanLayout(SPANS)
+    output = torch.randn(8, 7, generator=generator)
+    sigma = torch.full((7,), 0.05)
+    target = _target(8, generator)
+    stand_in = torch.zeros(8, 7, dtype=torch.bool)
+    stand_in[:4, 0:4] = True  # the first Gaussian column and its mode span, in 4 rows
+    full = span_nll(output, sigma, target, layout, unseen=True)
+    left_out = span_nll(output, sigma, target, layout, unseen=True, stand_in=stand_in)
+    other = target.clone()
+    other[:4, 0] = -target[:4, 0] + 0.5  # another stand-in value
+    other[:4, 1:4] = 0.0
+    other[:4, 1] = 1.0
+    again = span_nll(output, sigma, other, layout, unseen=True, stand_in=stand_in)
+    torch.testing.assert_close(left_out, again)
+    torch.testing.assert_close(left_out[4:], full[4:])
+    kept = SpanLayout([(0, 1, "gaussian"), (1, 3, "softmax")])  # the columns 4 to 6 alone
+    torch.testing.assert_close(
+        left_out[:4], span_nll(output[:4, 4:], sigma[4:], target[:4, 4:], kept, unseen=True)
+    )
+
+
 def _many_spans(n_spans: int) -> list[tuple[int, int, str]]:
     """A gaussian column, then ``n_spans`` softmax spans of widths 2, 3, 4, 2, 3, 4, ..."""
     spans, start = [(0, 1, "gaussian")], 1

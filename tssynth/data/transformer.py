@@ -820,6 +820,15 @@ class DataTransformer:
                 start, start + self._n_modes[row]
             )
         self._missing_cols = np.array([missing_pos[p] for p in self._missing_index], dtype=np.int64)
+        # Per column with missing values, the model-array columns that stand in for its
+        # value in a missing row (scalars and mode one-hots), as (column, model column).
+        stand_ins = [
+            (i, col)
+            for i, position in enumerate(self._missing_index)
+            for row in cont_rows.get(position, ())
+            for col in (scalar_pos[row], *self._mode_cols[row][self._mode_cols[row] >= 0])
+        ]
+        self._stand_in = np.array(stand_ins, dtype=np.int64).reshape(-1, 2).T
         self._category_cols = np.array(
             [category_pos[r] for r in range(len(self._categorical_index))], dtype=np.int64
         )
@@ -874,6 +883,29 @@ class DataTransformer:
         self._transform_continuous(df, out, random_state)
         self._transform_missing(df, out, rows)
         self._transform_categorical(df, out, rows)
+        return out
+
+    def stand_ins(self, encoded: np.ndarray) -> np.ndarray | None:
+        """Where rows of :meth:`transform` hold a stand-in for a missing value.
+
+        A missing continuous value is encoded as a typical value (a draw in
+        training) next to its missing indicator; a score of the row leaves the
+        stand-in out, as it is not data.
+
+        Parameters
+        ----------
+        encoded : ndarray of shape (n, output_dim)
+
+        Returns
+        -------
+        ndarray of shape (n, output_dim), bool, or None when no column has missing values
+        """
+        if not len(self._missing_cols):
+            return None
+        missing = encoded[:, self._missing_cols + 1] == 1
+        columns, model_columns = self._stand_in
+        out = np.zeros(encoded.shape, dtype=bool)
+        out[:, model_columns] = missing[:, columns]
         return out
 
     def _check_columns(self, df: pd.DataFrame) -> None:
@@ -956,8 +988,10 @@ class DataTransformer:
         """Mode assignment and normalised scalar for standardised values ``x`` (n, n_cont)."""
         missing = np.isnan(x)
         if missing.any():
-            if rng is None:
-                x = np.where(missing, 0.0, x)
+            if rng is None:  # the heaviest mode's mean: a value training saw often
+                heaviest = np.argmax(self._log_weights, axis=1)
+                typical = self._means[np.arange(len(heaviest)), heaviest]
+                x = np.where(missing, typical, x)
             else:
                 drawn_mode = sample_last_axis(
                     np.exp(self._log_weights)[None].repeat(len(x), 0), rng

@@ -314,11 +314,13 @@ class DVAE(nn.Module):
         sample: bool = True,
         noise: torch.Tensor | None = None,
         unseen: bool = False,
+        stand_in: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Masked per-step reconstruction NLL and KL (B, T), and the decoder output.
 
         ``noise`` (T, embedding_dim): the posterior draw's noise, shared by every
-        sequence (see :meth:`infer`). ``unseen``: see :func:`~tssynth.nn.loss.span_nll`.
+        sequence (see :meth:`infer`). ``unseen``, ``stand_in`` (B, T, data_dim): see
+        :func:`~tssynth.nn.loss.span_nll`.
         """
         lengths = mask.sum(1).long()
         if x_prev is None:
@@ -334,6 +336,7 @@ class DVAE(nn.Module):
             x.reshape(-1, dim),
             self.layout,
             unseen=unseen,
+            stand_in=None if stand_in is None else stand_in.reshape(-1, dim),
         )
         kl = gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)
         return nll.view(batch, steps) * mask, kl * mask, output
@@ -425,15 +428,20 @@ class DVAE(nn.Module):
         mask: torch.Tensor,
         context: torch.Tensor | None,
         noise: torch.Tensor,
+        stand_in: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Evidence lower bound per sequence (summed over its steps), averaged over draws.
 
         ``noise`` of shape (draws, T, embedding_dim) is each draw's standard normal
         noise, shared by every sequence: a sequence's score depends on it alone.
+        ``stand_in`` (B, T, data_dim): entries of ``x`` standing in for missing
+        values, left out of the likelihood.
         """
         total = x.new_zeros(len(x), dtype=torch.float64)
         for draw in noise:
-            nll, kl, _ = self.terms(x, mask, context, None, noise=draw, unseen=True)
+            nll, kl, _ = self.terms(
+                x, mask, context, None, noise=draw, unseen=True, stand_in=stand_in
+            )
             total -= (nll + kl).sum(1).double()
         return total / len(noise)
 

@@ -17,6 +17,7 @@ def span_nll(
     target: torch.Tensor,
     layout: SpanLayout,
     unseen: bool = False,
+    stand_in: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Negative log-likelihood of ``target`` under the decoder output, per row.
 
@@ -39,6 +40,11 @@ def span_nll(
         data) as the span's least likely category, so that an unknown value lowers
         the likelihood rather than dropping out of it. Not for training: a category
         left out of a private release should train nothing.
+    stand_in : Tensor of shape (n, data_dim), bool, optional
+        Entries that stand in for a missing value (see
+        :meth:`~tssynth.data.transformer.DataTransformer.stand_ins`): left out of
+        the likelihood, which then scores the observed values and the missing
+        indicators only.
 
     Returns
     -------
@@ -50,10 +56,15 @@ def span_nll(
         # index_select, not fancy indexing: several times faster forward and backward.
         sd = sigma.index_select(-1, g)
         err = (target.index_select(1, g) - torch.tanh(output.index_select(1, g))) / sd
-        nll = nll + (0.5 * err**2 + torch.log(sd) + _HALF_LOG_TWO_PI).sum(dim=1)
+        terms = 0.5 * err**2 + torch.log(sd) + _HALF_LOG_TWO_PI
+        if stand_in is not None:
+            terms = terms.masked_fill(stand_in.index_select(1, g), 0.0)
+        nll = nll + terms.sum(dim=1)
     if layout.n_segments:
         logits = output.index_select(1, layout.softmax_dims)
         onehot = target.index_select(1, layout.softmax_dims)
+        if stand_in is not None:  # an all-zero span: no term (unseen below passes it by)
+            onehot = onehot.masked_fill(stand_in.index_select(1, layout.softmax_dims), 0.0)
         # sum_j t_j (lse - l_j): a span whose target is all zero (a category left out
         # of a private release) adds nothing, instead of rewarding logits -> -inf.
         mass = layout.segment_sum(onehot)
@@ -62,7 +73,13 @@ def span_nll(
         nll = nll + (normaliser * mass).sum(dim=1) - chosen
         if unseen:
             least = -layout.segment_max(-logits)
-            nll = nll + ((normaliser - least) * (mass == 0)).sum(dim=1)
+            empty = mass == 0
+            if stand_in is not None:
+                empty = empty & (
+                    layout.segment_sum(stand_in.index_select(1, layout.softmax_dims).to(mass.dtype))
+                    == 0
+                )
+            nll = nll + ((normaliser - least) * empty).sum(dim=1)
     return nll
 
 

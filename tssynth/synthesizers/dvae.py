@@ -449,9 +449,12 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
 
     # ------------------------------------------------------------ helpers
 
-    def _tensors(self, panel: LongPanel) -> tuple[Ragged, Ragged, torch.Tensor | None]:
-        """The panel's steps and step mask (unpadded) and its context, on the fitted device."""
-        steps, context = self.panel_transformer_.encode(panel)
+    def _tensors(
+        self, panel: LongPanel, encoded: tuple[np.ndarray, np.ndarray | None] | None = None
+    ) -> tuple[Ragged, Ragged, torch.Tensor | None]:
+        """The panel's steps and step mask (unpadded) and its context, on the fitted device
+        (``encoded``: the panel's :meth:`PanelTransformer.encode` output, when at hand)."""
+        steps, context = encoded or self.panel_transformer_.encode(panel)
         device = self.device_
         lengths = torch.from_numpy(panel.lengths)
         ctx = None if context is None else torch.from_numpy(context).to(device)
@@ -823,7 +826,11 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         ndarray of shape (n_sequences,), float64, entities in sorted key order
         """
         panel = self._panel(X, "X")
-        x, mask, context = self._tensors(panel)
+        steps, context_rows = self.panel_transformer_.encode(panel)
+        x, mask, context = self._tensors(panel, (steps, context_rows))
+        stand_ins = self.panel_transformer_.steps.stand_ins(steps)
+        if stand_ins is not None:
+            stand_ins = Ragged(torch.from_numpy(stand_ins), mask.lengths.cpu()).to(self.device_)
         generator = self._scoring_generator()
         # Drawn step by step, so that step t's noise is the same whatever the
         # longest sequence given (one randn of (draws, T, z) would change with T).
@@ -839,5 +846,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         for rows, _ in length_chunks(mask.lengths, _CHUNK):
             ctx = None if context is None else context[rows]
             chunk = (x.index_select(0, rows), mask.index_select(0, rows))
-            scores[rows.cpu().numpy()] = self.module_.elbo(*chunk, ctx, noise).cpu().numpy()
+            stand_in = None if stand_ins is None else stand_ins.index_select(0, rows)
+            elbo = self.module_.elbo(*chunk, ctx, noise, stand_in)
+            scores[rows.cpu().numpy()] = elbo.cpu().numpy()
         return scores
