@@ -11,6 +11,7 @@ import pytest
 import tssynth
 from tssynth import DenseVAESynthesizer, DVAESynthesizer, InvalidDataError, TVAESynthesizer
 from tssynth.exceptions import InvalidParameterError
+from tssynth.metrics import fidelity_report
 
 TINY = {
     "embedding_dim": 4,
@@ -235,6 +236,38 @@ def test_pyarrow_timestamps_round_trip_with_their_dtype():
     pd.testing.assert_series_equal(out.dtypes, frame.dtypes)
     for name in frame.columns:
         assert frame[name].min() <= out[name].min() and out[name].max() <= frame[name].max()
+
+
+def test_pyarrow_durations_are_time_spans_and_pyarrow_times_score():
+    """A pyarrow duration is a continuous time span (it was modelled as categories, one
+    per distinct value), and the fidelity report reads pyarrow dates, timestamps and
+    durations of the real data itself (it raised on them)."""
+    pa = pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    n = 200
+    wait = pd.Series(pd.to_timedelta(rng.integers(0, 10_000, n), unit="s"))
+    frame = pd.DataFrame(
+        {
+            "wait": wait.astype(pd.ArrowDtype(pa.duration("s"))),
+            "day": pd.Series(pd.date_range("2020-01-01", periods=n).date, dtype="date32[pyarrow]"),
+            "at": pd.Series(pd.date_range("2020-01-01", periods=n, freq="37min")).astype(
+                "timestamp[s, tz=UTC][pyarrow]"
+            ),
+        }
+    )
+    frame.loc[5, "wait"] = None
+    syn = TVAESynthesizer(**TINY).fit(frame)
+    spec = {s.name: s for s in syn.transformer_.columns}["wait"]
+    assert (spec.kind, spec.value_type, spec.unit) == ("continuous", "timedelta", "s")
+    out = syn.sample(300)
+    pd.testing.assert_series_equal(out.dtypes, frame.dtypes)
+    assert frame["wait"].min() <= out["wait"].min() and out["wait"].max() <= frame["wait"].max()
+    assert out["wait"].nunique() > frame["wait"].nunique() // 2
+    report = fidelity_report(frame, out)
+    scores = report.per_column.set_index("column")
+    assert set(scores.index) == {"wait", "day", "at"}
+    assert scores.loc["wait", "metric"] == "KSComplement"
+    assert fidelity_report(frame, frame).overall == 1.0
 
 
 # ------------------------------------------------------------------ windows

@@ -140,11 +140,19 @@ def _value_type(dtype: Any) -> str:
         return OTHER
     if ptypes.is_datetime64_any_dtype(dtype):
         return DATETIME
-    if ptypes.is_timedelta64_dtype(dtype):
+    if ptypes.is_timedelta64_dtype(dtype) or _is_arrow_duration(dtype):
         return TIMEDELTA
     if ptypes.is_numeric_dtype(dtype) and not ptypes.is_complex_dtype(dtype):
         return NUMERIC
     return OTHER
+
+
+def _is_arrow_duration(dtype: Any) -> bool:
+    if not isinstance(dtype, pd.ArrowDtype):
+        return False
+    from pyarrow import types as arrow_types  # pandas has pyarrow when it has this dtype
+
+    return arrow_types.is_duration(dtype.pyarrow_dtype)
 
 
 def _check_supported(name: Hashable, series: pd.Series) -> None:
@@ -189,7 +197,8 @@ def _check_supported(name: Hashable, series: pd.Series) -> None:
             ) from exc
 
 
-def _time_unit(dtype: Any) -> str | None:
+def time_unit(dtype: Any) -> str | None:
+    """The unit of a datetime or timedelta dtype (numpy, pandas or pyarrow); None for others."""
     base = getattr(dtype, "base", dtype)
     if isinstance(dtype, pd.DatetimeTZDtype):
         return dtype.unit
@@ -310,7 +319,7 @@ def infer_schema(
                 kind=kind,
                 dtype=dtype_name(dtype, kind),
                 value_type=value_type,
-                unit=_time_unit(dtype) if value_type in (DATETIME, TIMEDELTA) else None,
+                unit=time_unit(dtype) if value_type in (DATETIME, TIMEDELTA) else None,
                 tz=_time_zone(dtype),
                 wall_clock=_time_zone(dtype) is not None,
                 categories=(

@@ -65,6 +65,7 @@ from tssynth.data.schema import (
     TIMEDELTA,
     ColumnSpec,
     infer_schema,
+    time_unit,
     to_float,
 )
 from tssynth.exceptions import InvalidDataError
@@ -198,6 +199,8 @@ def column_as_float(series: pd.Series, spec: ColumnSpec, what: str) -> np.ndarra
             f"({series.dtype}) in the {what} data; convert it to the same kind (numbers would "
             "be read as counts from 1970)."
         )
+    if str(series.dtype) == spec.dtype:  # as fitted (the real column itself)
+        return to_float(series, spec)
     try:
         if spec.value_type == DATETIME and not ptypes.is_datetime64_any_dtype(series.dtype):
             series = pd.to_datetime(series, utc=spec.tz is not None)
@@ -206,9 +209,7 @@ def column_as_float(series: pd.Series, spec: ColumnSpec, what: str) -> np.ndarra
             series = series.astype(pd.api.types.pandas_dtype(spec.dtype))
         elif spec.value_type == TIMEDELTA and not ptypes.is_timedelta64_dtype(series.dtype):
             series = pd.to_timedelta(series).astype(pd.api.types.pandas_dtype(spec.dtype))
-        unit = getattr(series.dtype, "unit", None)
-        if unit is None and getattr(series.dtype, "kind", "") in ("m", "M"):
-            unit = np.datetime_data(series.dtype)[0]
+        unit = time_unit(series.dtype)
         if spec.value_type in (DATETIME, TIMEDELTA) and unit is not None and unit != spec.unit:
             # Finer times (another tool's nanoseconds against real seconds) are compared
             # on the real column's unit.

@@ -15,6 +15,8 @@ from tssynth.exceptions import InvalidDataError
 def check_finite(frame: pd.DataFrame, what: str) -> None:
     """Raise when a number column of ``frame`` holds an infinite value (named by column)."""
     numbers = frame.select_dtypes("number")
+    # pyarrow durations count as numbers but cannot be read as floats: never infinite
+    numbers = numbers.iloc[:, [dtype.kind in "iuf" for dtype in numbers.dtypes]]
     values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
     infinite = numbers.columns[np.isinf(values).any(axis=0)].tolist()
     if infinite:
