@@ -88,6 +88,19 @@ def test_loss_curves_when_a_fitted_synthesizer_is_passed(mixed_frame, tmp_path):
     assert {"plot-loss", "plot-column-day", "plot-column-empty"} <= set(images)
 
 
+def test_report_plots_columns_of_bytes_that_are_not_text(tmp_path):
+    """Bytes that are not UTF-8 are labelled by their repr (the plot raised a raw
+    UnicodeDecodeError), and differing values stay different bars."""
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame(
+        {"x": rng.normal(size=200), "tag": pd.Series([b"\x00", b"\xff"] * 100, dtype=object)}
+    )
+    synthetic = real.assign(tag=pd.Series([b"\xff"] * 200, dtype=object))
+    result = evaluate(real, synthetic, metrics=["fidelity"])
+    assert result.fidelity.per_column.set_index("column").loc["tag", "score"] == 0.5
+    assert "plot-column-tag" in _images(result.save_html(tmp_path / "bytes.html"))
+
+
 def test_report_without_matplotlib_has_numbers_and_a_note(adult_parts, tmp_path, monkeypatch):
     import tssynth.metrics.report as report
 

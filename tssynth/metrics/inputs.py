@@ -12,6 +12,14 @@ from tssynth.data.schema import check_frame
 from tssynth.exceptions import InvalidDataError
 
 
+def as_text(values: pd.Series) -> pd.Series:
+    """Values as strings, converted once per distinct value; ``str`` of any object, bytes
+    that are not UTF-8 included (``Series.astype(str)`` decodes bytes, and raises on them)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    text = np.array([str(value) for value in uniques], dtype=object)
+    return pd.Series(text[codes], index=values.index, name=values.name)
+
+
 def check_finite(frame: pd.DataFrame, what: str) -> None:
     """Raise when a number column of ``frame`` holds an infinite value (named by column)."""
     numbers = frame.select_dtypes("number")

@@ -26,6 +26,7 @@ import pandas as pd
 from tssynth._version import __version__
 from tssynth.data.schema import CATEGORICAL, DATETIME, infer_schema
 from tssynth.metrics.fidelity import column_as_float, label_key
+from tssynth.metrics.inputs import as_text
 from tssynth.serialization import write_atomic
 
 if TYPE_CHECKING:
@@ -128,8 +129,8 @@ def _dict_table(data: dict[str, Any]) -> str:
 def _column_plot(plt: Any, real: pd.Series, synth: pd.Series, spec: Any) -> str:
     fig, ax = plt.subplots(figsize=(3.6, 2.6))
     if spec.kind == CATEGORICAL:
-        r = real.astype(object).fillna("(missing)").astype(str).value_counts(normalize=True)
-        s = synth.astype(object).fillna("(missing)").astype(str).value_counts(normalize=True)
+        r = as_text(real.astype(object).fillna("(missing)")).value_counts(normalize=True)
+        s = as_text(synth.astype(object).fillna("(missing)")).value_counts(normalize=True)
         levels = r.index[:_MAX_LEVELS]
         r_top, s_top = r.reindex(levels, fill_value=0), s.reindex(levels, fill_value=0)
         labels = list(levels)
