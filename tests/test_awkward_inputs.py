@@ -380,6 +380,17 @@ def test_dvae_results_keep_the_key_dtype(key_dtype):
         assert out["id"].dtype == panel["id"].dtype
 
 
+def test_dvae_with_float16_keys_samples_int64_keys():
+    """pandas has no float16 index: new keys are int64 (sampling raised NotImplementedError),
+    and results for given sequences keep their keys' values (as float32)."""
+    panel = _panel().assign(id=lambda frame: frame["id"].astype(np.float16))
+    syn = DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t").fit(panel)
+    out = syn.sample(3)
+    assert out["id"].dtype == np.int64 and out["id"].nunique() == 3
+    back = syn.reconstruct(panel)["id"]
+    assert back.dtype == np.float32 and (back.to_numpy() == panel["id"].to_numpy()).all()
+
+
 def test_dvae_forecast_reads_the_index_in_the_fitted_unit_and_zone():
     panel = _panel()
     panel["t"] = pd.Series(pd.date_range("2021-01-01", periods=len(panel), freq="h")).astype(

@@ -306,6 +306,13 @@ def test_identifier_columns_are_numbered_afresh_and_never_copied(tmp_path):
     small = pd.DataFrame({"id": pd.array(np.arange(60) % 50, dtype="Int8"), "x": np.arange(60.0)})
     wide = TVAESynthesizer(epochs=1, **SMALL).fit(small, metadata={"identifiers": ["id"]})
     assert wide.sample(200)["id"].dtype == "Int64"
+    # Floats number exactly up to 2**(mantissa bits + 1): float16 past 2,048 widens too
+    # (it gave 2048.0 twice, and 2050.0 for 2049).
+    halves = small.assign(id=(np.arange(60) % 50).astype(np.float16))
+    ids = TVAESynthesizer(epochs=1, **SMALL).fit(halves, metadata={"identifiers": ["id"]})
+    assert ids.sample(10)["id"].dtype == np.float16
+    drawn = ids.sample(2_100)["id"]
+    assert drawn.dtype == np.float64 and drawn.is_unique and drawn.iloc[-1] == 2_109.0
     assert model.transform(df).shape == (n, SMALL["embedding_dim"])
     decoded = model.inverse_transform(model.transform(df.iloc[:3]))
     assert decoded["customer"].tolist() == ["0", "1", "2"]

@@ -872,7 +872,7 @@ class PanelTransformer:
             return keys
         try:
             cast = pd.Index(keys).astype(dtype)
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, ValueError, OverflowError, NotImplementedError):  # float16 ...
             return keys
         return cast if bool((cast == keys).all()) else keys
 

@@ -472,21 +472,24 @@ def _fresh_identifiers(numbers: np.ndarray, column: dict[str, Any]) -> pd.Series
     """``numbers`` as identifiers in the column's dtype: numbers stay numbers, else text."""
     dtype = pd.api.types.pandas_dtype(column["dtype"])
     if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
-        if pd.api.types.is_integer_dtype(dtype):
-            limit = np.iinfo(numpy_dtype(dtype))
-            if len(numbers) and numbers[-1] > limit.max:
-                # More rows than the dtype can number: its 64-bit kind, nullable if it was.
-                unsigned = numpy_dtype(dtype).kind == "u"
-                if isinstance(dtype, np.dtype):
-                    return pd.Series(numbers, dtype=np.uint64 if unsigned else np.int64)
-                if isinstance(dtype, pd.ArrowDtype):
-                    import pyarrow as pa
-
-                    wide = pd.ArrowDtype(pa.uint64() if unsigned else pa.int64())
-                    return pd.Series(numbers, dtype=wide)
-                return pd.Series(numbers, dtype="UInt64" if unsigned else "Int64")
+        base = numpy_dtype(dtype)
+        exact = np.iinfo(base).max if base.kind in "iu" else 2 ** (np.finfo(base).nmant + 1)
+        if len(numbers) and numbers[-1] > exact:
+            # More rows than the dtype numbers exactly: its 64-bit kind, nullable if it was.
+            return pd.Series(numbers, dtype=_widened(dtype, base.kind))
         return pd.Series(numbers).astype(dtype)
     text = numbers.astype(str).astype(object)
     if pd.api.types.is_string_dtype(dtype) and dtype != np.dtype(object):
         return pd.Series(text, dtype=dtype)
     return pd.Series(text, dtype=object)
+
+
+def _widened(dtype: Any, kind: str) -> Any:
+    """The 64-bit dtype of ``kind`` ("i", "u" or "f") of the family of ``dtype``
+    (numpy, pyarrow or pandas' nullable)."""
+    wide = {"i": "int64", "u": "uint64", "f": "float64"}[kind]
+    if isinstance(dtype, np.dtype):
+        return np.dtype(wide)
+    if isinstance(dtype, pd.ArrowDtype):
+        return pd.api.types.pandas_dtype(f"{wide}[pyarrow]")
+    return wide.capitalize().replace("Uint", "UInt")
