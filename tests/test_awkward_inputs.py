@@ -380,6 +380,25 @@ def test_dvae_results_keep_the_key_dtype(key_dtype):
         assert out["id"].dtype == panel["id"].dtype
 
 
+@pytest.mark.parametrize("model", [DVAESynthesizer, DenseVAESynthesizer])
+@pytest.mark.parametrize("unit", ["datetime64[us]", "timedelta64[s]"])
+def test_window_and_sequence_models_refuse_arrays_of_times(model, unit):
+    """Times in an array were read as counts from 1970 and sampled back as float64."""
+    X = np.arange(40).astype(unit).reshape(4, 5, 2)
+    with pytest.raises(InvalidDataError, match=r"holds (datetimes|time spans).*sequence_index"):
+        model(epochs=1).fit(X)
+
+
+def test_dvae_reads_a_list_mixing_flat_and_one_channel_sequences():
+    """(T,) next to (T, 1) is one channel (it raised "different channel counts [1, 1]")."""
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=6) if i % 2 else rng.normal(size=(6 + i % 3, 1)) for i in range(12)]
+    out = DVAESynthesizer(**DVAE_TINY).fit(X).sample(3)
+    assert out.ndim == 3 and out.shape[2] == 1
+    with pytest.raises(InvalidDataError, match=r"different channel counts \[1, 2\]"):
+        DVAESynthesizer(**DVAE_TINY).fit([np.zeros(6), np.zeros((6, 2))] * 4)
+
+
 def test_dvae_with_float16_keys_samples_int64_keys():
     """pandas has no float16 index: new keys are int64 (sampling raised NotImplementedError),
     and results for given sequences keep their keys' values (as float32)."""

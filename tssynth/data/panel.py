@@ -207,20 +207,21 @@ def _pad_ragged(X: Any, what: str) -> Any:
         return X
     if any(item.dtype == object or item.ndim not in (1, 2) for item in items):
         return X
-    if len({item.shape for item in items}) == 1:
-        return np.stack(items)
-    channels = {item.shape[1:] for item in items}
+    channels = {item.shape[1] if item.ndim == 2 else 1 for item in items}
     if len(channels) > 1:
         raise InvalidDataError(
             f"{what} is a list of sequences with different channel counts "
-            f"{sorted(shape[0] if shape else 1 for shape in channels)}; every sequence needs "
-            "the same channels."
+            f"{sorted(channels)}; every sequence needs the same channels."
         )
+    if len({item.ndim for item in items}) > 1:  # (T_i,) among (T_j, 1): all (T_i, 1)
+        items = [item if item.ndim == 2 else item[:, None] for item in items]
+    if len({item.shape for item in items}) == 1:
+        return np.stack(items)
     lengths = np.array([len(item) for item in items])
     codes, positions = step_positions(lengths)
     rows = np.concatenate([item if item.ndim == 2 else item[:, None] for item in items])
     padded = pad_sequences(rows, codes, positions, lengths)
-    return padded if channels.pop() else padded[..., 0]
+    return padded if items[0].ndim == 2 else padded[..., 0]
 
 
 def _read_array(X: Any, what: str) -> LongPanel:

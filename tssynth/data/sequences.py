@@ -302,6 +302,13 @@ def _float_array(values: Any, what: str) -> np.ndarray:
         raise InvalidDataError(
             f"{what} holds complex numbers; split them into real and imaginary channels."
         )
+    kind = getattr(getattr(values, "dtype", None), "kind", "")
+    if kind in ("M", "m"):
+        raise InvalidDataError(
+            f"{what} holds {'datetimes' if kind == 'M' else 'time spans'} (dtype "
+            f"{values.dtype}), which would be read as counts from 1970; give times as the "
+            "sequence_index column of a long DataFrame, or convert them to numbers first."
+        )
     try:
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
