@@ -229,7 +229,9 @@ def into_range(values: np.ndarray, low: float, high: float, step: float) -> np.n
     return np.clip(values, low, high)  # a range shorter than the period
 
 
-def find_anchors(columns: list[ColumnSpec], df: pd.DataFrame) -> dict[int, int]:
+def find_anchors(
+    columns: list[ColumnSpec], df: pd.DataFrame, exclude: frozenset[int] = frozenset()
+) -> dict[int, int]:
     """Datetime columns never before another one, and that one (their anchor), by position.
 
     A column's anchor is the column it follows by the smallest median gap, among
@@ -245,6 +247,8 @@ def find_anchors(columns: list[ColumnSpec], df: pd.DataFrame) -> dict[int, int]:
         The table's columns, by position.
     df : DataFrame
         The training data.
+    exclude : frozenset of int
+        Positions of columns that are neither anchored nor anchors (derived ones).
 
     Returns
     -------
@@ -253,6 +257,8 @@ def find_anchors(columns: list[ColumnSpec], df: pd.DataFrame) -> dict[int, int]:
     """
     times: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for position, spec in enumerate(columns):
+        if position in exclude:
+            continue
         if spec.kind != CATEGORICAL and spec.value_type == DATETIME and not spec.public_bounds:
             ints, missing = time_ints(df[spec.name], spec)
             if np.unique(ints[~missing]).size > 1:

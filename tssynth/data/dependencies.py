@@ -19,7 +19,14 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from tssynth.data.continuous import EXACT_FLOAT_INTEGER
-from tssynth.data.schema import CATEGORICAL, NUMERIC, ColumnSpec
+from tssynth.data.schema import (
+    CATEGORICAL,
+    DATETIME,
+    NUMERIC,
+    TIMEDELTA,
+    ColumnSpec,
+    time_ints,
+)
 
 _SUPPORT = 10  # training rows per value of a determinant, on average and the median
 _MAX_DETERMINANT_VALUES = 1_000
@@ -37,18 +44,29 @@ def can_determine(spec: ColumnSpec) -> bool:
 
 
 def can_be_derived(spec: ColumnSpec) -> bool:
-    """Whether a column may be derived: categorical, or numeric, with no declared schema."""
+    """Whether a column may be derived: categorical, numeric, datetime or timedelta, with
+    no declared schema."""
     if spec.kind == CATEGORICAL:
         return spec.public_categories is None
-    return spec.value_type == NUMERIC and spec.public_bounds is None
+    return spec.value_type in (NUMERIC, DATETIME, TIMEDELTA) and spec.public_bounds is None
 
 
 def dependant_values(series: pd.Series, spec: ColumnSpec) -> np.ndarray | None:
     """A column's values as a derived column stores them (object or float64, NaN where
-    missing); None when floats would not hold them exactly (integers past 2**53) or are
-    not numbers a model takes (infinities: modelled, they are refused by name)."""
+    missing; times as counts of their unit); None when floats would not hold them
+    exactly (integers past 2**53, nanoseconds off a grid float64 resolves) or are not
+    numbers a model takes (infinities: modelled, they are refused by name)."""
     if spec.kind == CATEGORICAL:
         return series.to_numpy(dtype=object)
+    if spec.value_type in (DATETIME, TIMEDELTA):
+        ints, missing = time_ints(series, spec)
+        values = ints.astype(np.float64)
+        with np.errstate(invalid="ignore"):  # past int64 when cast back: not exact
+            exact = values[~missing].astype(np.int64) == ints[~missing]
+        if not exact.all():
+            return None
+        values[missing] = np.nan
+        return values
     if ptypes.is_integer_dtype(series.dtype):
         observed = series.dropna()
         if len(observed) and max(abs(int(observed.min())), abs(int(observed.max()))) > (

@@ -290,15 +290,16 @@ class DataTransformer:
         # Whole-column [min, max] of datetime columns modelled in calendar parts or as
         # relative to their anchor (see tssynth.data.calendar).
         self._split_bounds: dict[int, tuple[float, float]] = {}
+        derivable = self.derive_dependencies and budget is None
+        dependencies = find_dependencies(df, self.columns) if derivable else {}
         relative = self.relative_times and budget is None
-        self._anchors = find_anchors(self.columns, df) if relative else {}
+        derived = frozenset(dependencies)  # restored exactly: anchored to nothing
+        self._anchors = find_anchors(self.columns, df, derived) if relative else {}
         self._anchored: dict[int, AnchoredDecoding] = {}
         self._missing_index: list[int] = []
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
         self._categorical_missing: list[bool] = []
-        derivable = self.derive_dependencies and budget is None
-        dependencies = find_dependencies(df, self.columns) if derivable else {}
         # sklearn's mixture fit spends most of its time in numpy calls that release the
         # GIL, so the columns' mixtures run in threads while this loop goes on. Warnings
         # are filtered here, in the submitting thread, for as long as any fit runs.
