@@ -109,8 +109,9 @@ def test_failed_save_keeps_the_old_file(fitted, tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr("tssynth.serialization.os.fsync", explode)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(GeneratorFileError, match=r"disk full.*unchanged") as caught:
         fitted.save(path)
+    assert isinstance(caught.value, OSError)  # still caught as the OSError it is
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.tssynth"]  # no temp file left
 
@@ -189,6 +190,25 @@ def test_generator_filepath_in_a_missing_folder_fails_before_training(mixed_fram
     with pytest.raises(InvalidParameterError, match="does not exist"):
         synthesizer.fit(mixed_frame)
     assert not hasattr(synthesizer, "module_")
+
+
+def test_a_folder_that_cannot_be_written_fails_before_training(
+    fitted, mixed_frame, tmp_path, monkeypatch
+):
+    """(It trained first, then raised a raw PermissionError from the save.) Root ignores
+    permission bits, so the refusal is simulated where the file would be made."""
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tssynth.serialization._new_temporary", refuse)
+    synthesizer = TVAESynthesizer(generator_filepath=tmp_path / "gen.tssynth", **SMALL)
+    with pytest.raises(InvalidParameterError, match=r"cannot be written.*Permission denied"):
+        synthesizer.fit(mixed_frame)
+    assert not hasattr(synthesizer, "module_")
+    with pytest.raises(GeneratorFileError, match="cannot be written"):
+        fitted.save(tmp_path / "again.tssynth")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_generator_filepath_with_other_columns_is_refused(mixed_frame, tmp_path):

@@ -54,7 +54,7 @@ def check_save_path(path: str | os.PathLike[str], what: str = "the generator") -
     Raises
     ------
     GeneratorFileError
-        When the folder does not exist or ``path`` is a folder.
+        When the folder does not exist or cannot be written, or ``path`` is a folder.
     """
     path = Path(path)
     if path.is_dir():
@@ -67,6 +67,15 @@ def check_save_path(path: str | os.PathLike[str], what: str = "the generator") -
             f"Cannot save {what} to {str(path)!r}: folder {str(path.parent)!r} does not "
             "exist; create it first."
         )
+    try:  # the temporary file a write goes through, made and removed: can it be?
+        descriptor, temporary = _new_temporary(path)
+    except OSError as exc:
+        raise GeneratorFileError(
+            f"Cannot save {what} to {str(path)!r}: folder {str(path.parent)!r} cannot be "
+            f"written ({exc.strerror or exc}); choose a folder you can write to."
+        ) from None
+    os.close(descriptor)
+    Path(temporary).unlink(missing_ok=True)
     return path
 
 
@@ -130,8 +139,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, what: str = "the gen
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # a full disk, a file system gone read-only ...
+            raise GeneratorFileError(
+                f"Could not save {what} to {str(path)!r} ({exc.strerror or exc}); what was "
+                "there before, if anything, is unchanged."
+            ) from exc
         raise
     return path
 
