@@ -163,6 +163,21 @@ def test_fit_rejects_bad_windows_before_training():
         DenseVAESynthesizer(residual_noise="yes", **SMALL).fit(X)
 
 
+def test_windows_of_one_series_larger_than_memory_are_refused_before_any_copy(monkeypatch):
+    """Every-step windows of one long series are a view until scaled: they used to fail in
+    the copy with a raw MemoryError (18.5 GiB for window=5000 on 1M steps)."""
+    import tssynth.data.memory as memory_module
+
+    series = pd.Series(np.random.default_rng(0).normal(size=2_000).cumsum())
+    needed = 4 * (2_000 - 100 + 1) * 100  # float32 windows of 100 steps, every step
+    monkeypatch.setattr(memory_module, "_physical_memory", lambda: needed)  # half of it
+    model = DenseVAESynthesizer(window=100, stride=1, epochs=1)
+    with pytest.raises(InvalidDataError, match=r"1,901 windows of 100 steps .*larger stride"):
+        model.fit(series)
+    assert not hasattr(model, "module_")
+    model.set_params(stride=4).fit(series)  # a quarter of the windows: allowed
+
+
 def test_scikit_learn_contract(windows):
     syn = DenseVAESynthesizer(window=5, **SMALL)
     assert clone(syn).get_params() == syn.get_params()

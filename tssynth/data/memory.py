@@ -30,3 +30,15 @@ def fits_in_memory(n_bytes: float) -> bool:
     """
     memory = _physical_memory()
     return memory is None or n_bytes <= _MEMORY_SHARE * memory
+
+
+def shown_bytes(n_bytes: float) -> str:
+    """A size for a message: ``"18.5 GiB"``, ``"740 MiB"``, ``"12 KiB"``."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20)):
+        if n_bytes >= size:
+            return (
+                f"{n_bytes / size:,.1f} {unit}"
+                if unit == "GiB"
+                else f"{n_bytes / size:,.0f} {unit}"
+            )
+    return f"{n_bytes / 2**10:,.0f} KiB"

@@ -34,8 +34,11 @@ import pandas as pd
 
 from tssynth._validation import shown
 from tssynth.data.frame import reject_sparse
+from tssynth.data.memory import fits_in_memory, shown_bytes
 from tssynth.data.schema import check_frame, free_name
 from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
+
+_FINITE_CHECK_VALUES = 2**24  # values of windows checked for NaN and inf at once
 
 WINDOW_ID = "window"
 STEP = "step"
@@ -330,7 +333,25 @@ def _check_numeric_columns(frame: pd.DataFrame, what: str) -> None:
             )
 
 
+def _check_size(windows: np.ndarray, what: str) -> None:
+    """Raise when the windows, copied as float32 model rows, would not fit in memory (one
+    long series cut every step is a view, as large as its windows once copied)."""
+    n, T, d = windows.shape
+    needed = 4.0 * n * T * d
+    if not fits_in_memory(needed):
+        raise InvalidDataError(
+            f"{what} gives {n:,} windows of {T:,} steps x {d:,} channels, which would take "
+            f"about {shown_bytes(needed)} as float32, more than half this machine's "
+            "memory; cut fewer windows (a larger stride, a shorter window) or fit on part "
+            "of the data."
+        )
+
+
 def _check_finite(windows: np.ndarray, what: str, fmt: dict[str, Any]) -> None:
+    # block by block: overlapping windows viewed on one series are never copied whole
+    rows = max(1, _FINITE_CHECK_VALUES // max(1, windows[0].size))
+    if all(np.isfinite(windows[i : i + rows]).all() for i in range(0, len(windows), rows)):
+        return
     bad = ~np.isfinite(windows)
     if bad.any():
         i, t, c = (int(v[0]) for v in np.nonzero(bad))
@@ -553,6 +574,7 @@ def to_windows(
         windows, fmt = _from_array(X, what)
     if windows.shape[0] == 0 or windows.shape[1] == 0:
         raise InvalidDataError(f"{what} holds no windows (shape {windows.shape}).")
+    _check_size(windows, what)
     _check_finite(windows, what, fmt)
     return windows, fmt
 

@@ -89,7 +89,7 @@ from tssynth.data.dependencies import (
     find_dependencies,
     find_implications,
 )
-from tssynth.data.memory import fits_in_memory
+from tssynth.data.memory import fits_in_memory, shown_bytes
 from tssynth.data.private import (
     DataBudget,
     midpoint_and_half_range,
@@ -450,10 +450,9 @@ class DataTransformer:
             reverse=True,
         )[:3]
         widest = ", ".join(f"{name!r} ({width:,} categories)" for width, name in widths)
-        gib = n * self.output_dim * 4 / 2**30
         return (
             f"The model array of {n:,} rows x {self.output_dim:,} columns would take "
-            f"{gib:.1f} GiB, more than this machine can hold"
+            f"{shown_bytes(n * self.output_dim * 4)}, more than this machine can hold"
             + (f"; the widest columns are {widest}" if widest else "")
             + ". Drop identifier-like columns, group rare categories, or pass fewer rows."
         )

@@ -14,7 +14,7 @@ from tssynth._validation import check_bool
 from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data import DataTransformer, infer_schema
 from tssynth.data.frame import as_frame, from_frame
-from tssynth.data.memory import fits_in_memory
+from tssynth.data.memory import fits_in_memory, shown_bytes
 from tssynth.data.private import DataBudget
 from tssynth.data.schema import (
     CATEGORICAL,
@@ -329,7 +329,7 @@ class TVAESynthesizer(BaseSynthesizer):
         needed = 8.0 * n * (len(self.transformer_.columns) + len(self.transformer_.spans))
         if not fits_in_memory(needed):
             raise InvalidParameterError(
-                f"sample({n:,}) would take about {needed / 2**30:,.0f} GiB, more than half "
+                f"sample({n:,}) would take about {shown_bytes(needed)}, more than half "
                 "this machine's memory; draw fewer rows per call (consecutive calls give new "
                 "rows), or stream them to a file with `tssynth sample MODEL -n N -o FILE`."
             )
