@@ -207,6 +207,19 @@ def test_scores_leave_missing_values_and_the_first_gap_out():
     assert np.abs(cost).max() < 15
 
 
+def test_transform_refuses_padding_that_would_not_fit_in_memory(waves_model, monkeypatch):
+    """One long sequence among short ones pads every trajectory to its length (6 GiB for
+    one of 20,000 steps among 5,000 of 10): named before any work, not a MemoryError."""
+    import tssynth.data.memory as memory_module
+
+    X = [np.zeros((200, 2))] + [np.zeros((4, 2))] * 99
+    needed = 4 * 100 * 200 * waves_model.embedding_dim
+    monkeypatch.setattr(memory_module, "_physical_memory", lambda: needed)  # twice half
+    with pytest.raises(InvalidDataError, match=r"100 sequences to its longest, 200 steps"):
+        waves_model.transform(X)
+    assert waves_model.transform(X[1:]).shape == (99, 4, waves_model.embedding_dim)
+
+
 def test_same_seed_same_samples_and_save_load(fitted, panel, tmp_path):
     first, again = clone(fitted).fit(panel), clone(fitted).fit(panel)
     pd.testing.assert_frame_equal(first.sample(5), again.sample(5))

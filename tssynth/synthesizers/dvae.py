@@ -13,7 +13,7 @@ import torch
 
 from tssynth._validation import check_bool, check_float, check_int
 from tssynth.base import INDEX_ENTRY, BaseSynthesizer, PreparedInput
-from tssynth.data.memory import fits_in_memory
+from tssynth.data.memory import fits_in_memory, shown_bytes
 from tssynth.data.panel import (
     LongPanel,
     PanelTransformer,
@@ -727,6 +727,15 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         sequence's end. Entities in sorted key order.
         """
         panel = self._panel(X, "X")
+        n, longest = len(panel.lengths), int(panel.lengths.max())
+        needed = 4.0 * n * longest * self.module_.embedding_dim
+        if not fits_in_memory(needed):
+            raise InvalidDataError(
+                f"transform pads the latent trajectories of X's {n:,} sequences to its "
+                f"longest, {longest:,} steps: about {shown_bytes(needed)}, more than half "
+                "this machine's memory. Transform the long sequences apart from the short "
+                "ones, or in fewer sequences per call."
+            )
         z, _ = self._posterior_means(panel)
         return pad_sequences(z, panel.codes, panel.positions, panel.lengths)
 
