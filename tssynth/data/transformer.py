@@ -304,23 +304,29 @@ class DataTransformer:
         # GIL, so the columns' mixtures run in threads while this loop goes on. Warnings
         # are filtered here, in the submitting thread, for as long as any fit runs.
         with (
-            ThreadPoolExecutor(max_workers=_MIXTURE_WORKERS) as pool,
             warnings.catch_warnings(),
+            ThreadPoolExecutor(max_workers=_MIXTURE_WORKERS) as pool,
         ):
             warnings.simplefilter("ignore", ConvergenceWarning)
-            for position, spec in enumerate(self.columns):
-                if position in dependencies:
-                    continue
-                if spec.kind == CATEGORICAL:
-                    self._fit_categorical(position, df[spec.name], spec, budget, weights)
-                elif budget is not None:
-                    self._fit_private_continuous(
-                        position, to_float(df[spec.name], spec), spec, budget, weights
-                    )
-                else:
-                    self._fit_continuous(position, df, spec, rng, pool)
-            modes = self._continuous["modes"]
-            self._continuous["modes"] = [m.result() if isinstance(m, Future) else m for m in modes]
+            try:
+                for position, spec in enumerate(self.columns):
+                    if position in dependencies:
+                        continue
+                    if spec.kind == CATEGORICAL:
+                        self._fit_categorical(position, df[spec.name], spec, budget, weights)
+                    elif budget is not None:
+                        self._fit_private_continuous(
+                            position, to_float(df[spec.name], spec), spec, budget, weights
+                        )
+                    else:
+                        self._fit_continuous(position, df, spec, rng, pool)
+                modes = self._continuous["modes"]
+                self._continuous["modes"] = [
+                    m.result() if isinstance(m, Future) else m for m in modes
+                ]
+            except BaseException:  # Ctrl-C, a bad column: drop the queued fits, not wait
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
         self._derived = {
             position: (determinant, self._derived_lookup(df, position, determinant))
             for position, determinant in dependencies.items()
