@@ -177,6 +177,7 @@ def test_learning_curve_goes_down(mixed_frame):
         ({"random_state": -1}, "random_state"),
         ({"random_state": "seed"}, "random_state"),
         ({"device": "tpu"}, "device"),
+        ({"device": "meta"}, "device='meta' is a 'meta' device"),  # was a raw RuntimeError
         ({"device": "cuda:0"} if not torch.cuda.is_available() else {"device": "gpu"}, "device"),
         ({"verbose": "yes"}, "verbose"),
         ({"generator_filepath": 5}, "generator_filepath"),

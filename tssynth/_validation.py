@@ -88,6 +88,11 @@ def resolve_device(value: Any) -> torch.device:
             "device must be 'auto', 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device, "
             f"got {value!r}."
         ) from exc
+    if device.type not in ("cpu", "cuda", "mps"):  # meta, xla, xpu ...: untested here
+        raise InvalidParameterError(
+            f"device={value!r} is a {device.type!r} device; tssynth trains on 'cpu', 'cuda' "
+            "or 'mps' (or 'auto')."
+        )
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InvalidParameterError(
             f"device={value!r} but CUDA is not available on this machine; "
