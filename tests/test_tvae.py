@@ -88,6 +88,35 @@ def test_sample_sizes(fitted_tvae, mixed_frame):
     assert len(fitted_tvae.sample(3 * len(mixed_frame))) == 3 * len(mixed_frame)
 
 
+def test_samples_past_memory_are_refused_and_large_ones_come_in_blocks(
+    fitted_tvae, mixed_frame, monkeypatch
+):
+    """sample draws and decodes a block of rows at a time (its float64 temporaries took
+    8 times the result: 1.9 GiB for 229 MiB of floats); a call past half the memory is
+    refused by name."""
+    import tssynth.data.memory as memory_module
+    import tssynth.synthesizers.tvae as tvae_module
+
+    monkeypatch.setattr(tvae_module, "_DECODE_BLOCK_VALUES", 1)  # a chunk per block
+    decoded = []
+    original = fitted_tvae.transformer_.decode_draws
+
+    def counted(means, *args):
+        decoded.append(len(means))
+        return original(means, *args)
+
+    monkeypatch.setattr(fitted_tvae.transformer_, "decode_draws", counted)
+    out = fitted_tvae.sample(5_000)
+    assert len(out) == 5_000 and decoded == [2_048, 2_048, 904]
+    pd.testing.assert_series_equal(out.dtypes, mixed_frame.dtypes)
+    columns, spans = len(mixed_frame.columns), len(fitted_tvae.transformer_.spans)
+    per_row = 8 * (3 * columns + spans)
+    monkeypatch.setattr(memory_module, "_physical_memory", lambda: 2 * per_row * 1_000)
+    fitted_tvae.sample(1_000)
+    with pytest.raises(InvalidParameterError, match=r"sample\(1,001\) would take .*fewer rows"):
+        fitted_tvae.sample(1_001)
+
+
 @pytest.mark.parametrize("n", [-1, 2.5, "10", None, True])
 def test_sample_rejects_bad_counts(fitted_tvae, n):
     with pytest.raises(InvalidParameterError, match="n_samples"):
