@@ -220,6 +220,19 @@ def test_transform_refuses_padding_that_would_not_fit_in_memory(waves_model, mon
     assert waves_model.transform(X[1:]).shape == (99, 4, waves_model.embedding_dim)
 
 
+def test_sample_memory_check_counts_what_generation_holds(waves_model, monkeypatch):
+    """Generation peaks at 5 to 5.5 times the float32 steps it draws: the check counts 6
+    times (it counted once, and let through samples that took 2.5 times the memory)."""
+    import tssynth.data.memory as memory_module
+
+    width = waves_model.panel_transformer_.steps.output_dim
+    per_sequence = 6 * 4 * 8 * width  # sequences of 8 steps
+    monkeypatch.setattr(memory_module, "_physical_memory", lambda: 2 * 50 * per_sequence)
+    assert waves_model.sample(50, sequence_length=8).shape[:2] == (50, 8)
+    with pytest.raises(InvalidParameterError, match="51 sequences of up to 8 steps"):
+        waves_model.sample(51, sequence_length=8)
+
+
 def test_same_seed_same_samples_and_save_load(fitted, panel, tmp_path):
     first, again = clone(fitted).fit(panel), clone(fitted).fit(panel)
     pd.testing.assert_frame_equal(first.sample(5), again.sample(5))
