@@ -233,6 +233,19 @@ def test_sample_memory_check_counts_what_generation_holds(waves_model, monkeypat
         waves_model.sample(51, sequence_length=8)
 
 
+def test_sequences_too_long_to_train_in_memory_are_named_before_training(monkeypatch):
+    """A sequence is trained whole, at about 60 KB a step: one of 200,000 steps died in a
+    raw std::bad_alloc after half a minute. The error suggests a piece length that fits."""
+    import tssynth.data.memory as memory_module
+
+    monkeypatch.setattr(memory_module, "_physical_memory", lambda: 2 * 61_000 * 150)
+    X = [np.zeros((200, 2)), np.ones((20, 2))]
+    model = DVAESynthesizer(epochs=1, **SMALL)
+    with pytest.raises(InvalidDataError, match=r"longest has 200 steps.*at most about 150 steps"):
+        model.fit(X)
+    assert not hasattr(model, "module_")
+
+
 def test_same_seed_same_samples_and_save_load(fitted, panel, tmp_path):
     first, again = clone(fitted).fit(panel), clone(fitted).fit(panel)
     pd.testing.assert_frame_equal(first.sample(5), again.sample(5))

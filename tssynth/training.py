@@ -149,6 +149,13 @@ def _batches(n: int, batch_size: int, order: np.ndarray) -> list[np.ndarray]:
     return [order[start : start + batch_size] for start in range(0, n, batch_size)]
 
 
+def piece_steps(lengths: np.ndarray, batch_size: int) -> int:
+    """Padded steps the largest piece of a training batch runs at once (see :func:`_pieces`):
+    the budget, or the longest sequence, which runs whole."""
+    budget = _piece_budget(lengths, batch_size) or 0
+    return max(min(budget, int(lengths.sum())), int(lengths.max(initial=0)))
+
+
 def _piece_budget(lengths: np.ndarray | None, batch_size: int) -> int | None:
     """Padded steps one piece of a batch may run: twice a batch of mean length, at least
     ``_PIECE_STEPS`` (None for rows)."""

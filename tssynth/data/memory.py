@@ -28,8 +28,14 @@ def fits_in_memory(n_bytes: float) -> bool:
         True when it takes at most half of the physical memory, or when the OS
         does not tell how much there is.
     """
+    return n_bytes <= memory_budget()
+
+
+def memory_budget() -> float:
+    """Bytes one array may take: half the physical memory (infinite where the OS does
+    not tell)."""
     memory = _physical_memory()
-    return memory is None or n_bytes <= _MEMORY_SHARE * memory
+    return float("inf") if memory is None else _MEMORY_SHARE * memory
 
 
 def shown_bytes(n_bytes: float) -> str:

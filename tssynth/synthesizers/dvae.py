@@ -13,7 +13,7 @@ import torch
 
 from tssynth._validation import check_bool, check_float, check_int
 from tssynth.base import INDEX_ENTRY, BaseSynthesizer, PreparedInput
-from tssynth.data.memory import fits_in_memory, shown_bytes
+from tssynth.data.memory import fits_in_memory, memory_budget, shown_bytes
 from tssynth.data.panel import (
     LongPanel,
     PanelTransformer,
@@ -28,10 +28,14 @@ from tssynth.data.time_index import IndexClock
 from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
 from tssynth.nn.dvae import DVAE, length_chunks
 from tssynth.nn.ragged import Ragged
-from tssynth.training import TrainingConfig
+from tssynth.training import TrainingConfig, piece_steps
 
 _CHUNK = 1_024  # sequences run through the model at once: bounded memory
 _ELBO_DRAWS = 8  # posterior draws averaged by score_samples
+# Training memory (fit's peak) of default widths, measured: about 60 KB per step of one
+# sequence of 20,000 or 40,000 steps, 715 KB per padded step of 64 sequences.
+_TRAIN_BYTES_PER_STEP = 50_000
+_TRAIN_BYTES_PER_SEQUENCE_STEP = 11_000
 _FEATURES_PER_WIDTH_STEP = 16  # step features per 64 units of default GRU/MLP width
 _MAX_DEFAULT_WIDTH = 256
 
@@ -339,6 +343,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         self, prepared: PreparedInput, seed: int, budget: DataBudget | None
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
         panel: LongPanel = prepared.data
+        self._check_training_size(panel.lengths)
         transformer = PanelTransformer(self.max_modes, random_state=seed).fit(
             panel, prepared.extras["discrete_columns"], prepared.extras["metadata"], budget
         )
@@ -396,6 +401,24 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
             module.fit_residual_noise(x, mask, context, generator)
         if self.marginal_calibration:
             module.fit_calibration(x, mask, context, generator)
+
+    def _check_training_size(self, lengths: np.ndarray) -> None:
+        """A named error, before any work, for sequences too long to train in memory."""
+        longest = int(lengths.max(initial=0))
+        needed = _TRAIN_BYTES_PER_STEP * longest + _TRAIN_BYTES_PER_SEQUENCE_STEP * piece_steps(
+            lengths, self.batch_size
+        )
+        if fits_in_memory(needed):
+            return
+        room = int(memory_budget() / (_TRAIN_BYTES_PER_STEP + _TRAIN_BYTES_PER_SEQUENCE_STEP))
+        raise InvalidDataError(
+            f"Training on these sequences would take about {shown_bytes(needed)}, more than "
+            f"half this machine's memory: a sequence is trained whole, and the longest has "
+            f"{longest:,} steps. Cut long sequences into pieces of at most about "
+            f"{max(room, 2):,} steps, each with its own sequence_key, or lower batch_size "
+            f"(now {self.batch_size}); for one long series, DenseVAESynthesizer(window=...) "
+            "learns from its windows."
+        )
 
     def _sequence_lengths(self, arrays: list[Any]) -> np.ndarray:
         return arrays[1].lengths.numpy()
