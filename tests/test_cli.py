@@ -587,6 +587,17 @@ def test_no_derive_dependencies_models_every_column(files, capsys):
     assert "--no-derive-dependencies is not supported by DenseVAE" in capsys.readouterr().err
 
 
+def test_early_stopping_flag_sets_patience_and_its_errors_name_the_flag(files, capsys):
+    args = ["fit", str(files / "real.csv"), "--epochs", "200", "-q", "--early-stopping", "2"]
+    assert main([*args, "-o", str(files / "early.tssynth")]) == 0
+    fitted = load(files / "early.tssynth")
+    assert fitted.early_stopping and fitted.n_iter_no_change == 2
+    assert len(fitted.loss_history_) < 200
+    args[-1] = "0"
+    assert main([*args, "-o", str(files / "no.tssynth")]) == 1
+    assert "--early-stopping" in capsys.readouterr().err
+
+
 def test_discrete_columns_of_an_array_are_positions(files, capsys):
     rng = np.random.default_rng(0)
     array = np.column_stack([rng.integers(0, 3, 300), rng.normal(size=(300, 2))])

@@ -178,6 +178,15 @@ def test_windows_of_one_series_larger_than_memory_are_refused_before_any_copy(mo
     model.set_params(stride=4).fit(series)  # a quarter of the windows: allowed
 
 
+def test_early_stopping_holds_out_windows(windows):
+    model = DenseVAESynthesizer(
+        **{**SMALL, "epochs": 300}, early_stopping=True, n_iter_no_change=2
+    ).fit(windows)
+    history = model.loss_history_
+    assert len(history) < 300
+    assert len(history) == int(history["val_loss"].idxmin()) + 1 + 2
+
+
 def test_scikit_learn_contract(windows):
     syn = DenseVAESynthesizer(window=5, **SMALL)
     assert clone(syn).get_params() == syn.get_params()

@@ -246,6 +246,23 @@ def test_sequences_too_long_to_train_in_memory_are_named_before_training(monkeyp
     assert not hasattr(model, "module_")
 
 
+def test_early_stopping_holds_out_sequences(panel):
+    model = DVAESynthesizer(
+        sequence_key="unit",
+        sequence_index="day",
+        context_columns=["device"],
+        epochs=300,
+        early_stopping=True,
+        n_iter_no_change=2,
+        random_state=0,
+        **SMALL,
+    ).fit(panel)
+    history = model.loss_history_
+    assert len(history) < 300 and history["val_loss"].notna().all()
+    assert len(history) == int(history["val_loss"].idxmin()) + 1 + 2
+    assert len(model.sample(3)) > 0
+
+
 def test_same_seed_same_samples_and_save_load(fitted, panel, tmp_path):
     first, again = clone(fitted).fit(panel), clone(fitted).fit(panel)
     pd.testing.assert_frame_equal(first.sample(5), again.sample(5))

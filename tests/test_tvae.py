@@ -186,6 +186,21 @@ def test_works_as_a_pipeline_step():
     assert list(frame.columns)[:2] == ["latent0", "latent1"]
 
 
+def test_early_stopping_stops_after_its_patience_and_keeps_the_best_epoch(mixed_frame):
+    """The loop's early stopping was documented but not reachable from any estimator."""
+    model = TVAESynthesizer(
+        epochs=400, early_stopping=True, n_iter_no_change=3, random_state=0, **SMALL
+    ).fit(mixed_frame)
+    history = model.loss_history_
+    assert len(history) < 400 and history["val_loss"].notna().all()
+    best = int(history["val_loss"].idxmin())
+    assert len(history) == best + 1 + 3  # three epochs without a lower validation loss
+    # the kept weights are the best epoch's: a refit stopped there gives the same model
+    again = TVAESynthesizer(epochs=best + 1, random_state=0, **SMALL)
+    again.set_params(early_stopping=True, n_iter_no_change=400).fit(mixed_frame)
+    np.testing.assert_allclose(model.transform(mixed_frame), again.transform(mixed_frame))
+
+
 def test_learning_curve_goes_down(mixed_frame):
     history = TVAESynthesizer(epochs=20, random_state=0, **SMALL).fit(mixed_frame).loss_history_
     assert history["loss"].iloc[-3:].mean() < history["loss"].iloc[:3].mean()
@@ -209,6 +224,12 @@ def test_learning_curve_goes_down(mixed_frame):
         ({"device": "meta"}, "device='meta' is a 'meta' device"),  # was a raw RuntimeError
         ({"device": "cuda:0"} if not torch.cuda.is_available() else {"device": "gpu"}, "device"),
         ({"verbose": "yes"}, "verbose"),
+        ({"early_stopping": "yes"}, "early_stopping"),
+        ({"early_stopping": True, "validation_fraction": 1.0}, "validation_fraction"),
+        ({"early_stopping": True, "validation_fraction": 0.0}, "validation_fraction"),
+        ({"early_stopping": True, "n_iter_no_change": 0}, "n_iter_no_change"),
+        ({"early_stopping": True, "validation_fraction": 1e-4}, "needs at least one"),
+        ({"early_stopping": True, "epsilon": 1.0}, "early_stopping=True reads held-out"),
         ({"generator_filepath": 5}, "generator_filepath"),
     ],
 )

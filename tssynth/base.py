@@ -227,6 +227,18 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                     f"{self.delta!r} with epsilon={self.epsilon!r}."
                 )
         check_float("max_grad_norm", self.max_grad_norm, 0.0, inclusive=False)
+        check_bool("early_stopping", self.early_stopping)
+        check_float("validation_fraction", self.validation_fraction, 0.0, inclusive=False)
+        if self.validation_fraction >= 1.0:
+            raise InvalidParameterError(
+                f"validation_fraction must be below 1, got {self.validation_fraction!r}."
+            )
+        check_int("n_iter_no_change", self.n_iter_no_change)
+        if self.early_stopping and self.epsilon is not None:
+            raise InvalidParameterError(
+                "early_stopping=True reads held-out records every epoch, which differential "
+                "privacy does not account for; set early_stopping=False with epsilon."
+            )
         check_bool("verbose", self.verbose)
         resolve_device(self.device)
 
@@ -236,6 +248,8 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
             weight_decay=self.l2scale,
+            validation_fraction=self.validation_fraction if self.early_stopping else 0.0,
+            patience=self.n_iter_no_change,
             verbose=bool(self.verbose),
             description=type(self).__name__,
         )
@@ -276,6 +290,14 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             if Path(path).exists():
                 self._load_generator_into_self(path, prepared.signature)
                 return self
+        held_out = round(prepared.n_records * self.validation_fraction)
+        if self.early_stopping and not 0 < held_out < prepared.n_records:
+            raise InvalidParameterError(
+                f"early_stopping holds out validation_fraction={self.validation_fraction} of "
+                f"the {prepared.n_records:,} records, {held_out}: it needs at least one to "
+                "hold out and one to train on; change validation_fraction or set "
+                "early_stopping=False."
+            )
         seeds = _seeds(self.random_state)
         budget = self._data_budget(prepared.n_records, seeds["data"])
         release_latents = self._latent_distribution and (

@@ -490,8 +490,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         "loss_factor": args.loss_factor,
         "learning_rate": args.learning_rate,
         "embedding_dim": args.embedding_dim,
+        "n_iter_no_change": args.early_stopping,
     }
     init = {k: v for k, v in init.items() if v is not None}
+    init["early_stopping"] = args.early_stopping is not None
     init["verbose"] = not args.quiet
     identifiers = _split_columns(args.identifiers)
     options = {
@@ -798,6 +800,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="reconstruction weight (model default if omitted; 20 works well with --epsilon)",
     )
     fit.add_argument("--learning-rate", type=float, help="Adam learning rate (model default)")
+    fit.add_argument(
+        "--early-stopping",
+        type=int,
+        metavar="EPOCHS",
+        help="hold out 10%% of the records and stop after EPOCHS epochs without a lower "
+        "loss on them, keeping the best epoch's weights",
+    )
     fit.add_argument("--embedding-dim", type=int, help="latent dimensions (model default)")
     fit.add_argument(
         "-o",
@@ -951,6 +960,8 @@ _FLAGS = {
     "loss_factor": "--loss-factor",
     "learning_rate": "--learning-rate",
     "embedding_dim": "--embedding-dim",
+    "n_iter_no_change": "--early-stopping",
+    "early_stopping": "--early-stopping",
     "window": "--window",
     "stride": "--stride",
     "privacy_max_rows": "--privacy-rows",

@@ -145,6 +145,16 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         ``epsilon``.
     max_grad_norm : float, default=1.0
         Per-sample gradient clipping norm of DP-SGD.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the records, stop when their loss has
+        not improved for ``n_iter_no_change`` epochs, and keep the weights of the
+        epoch with the lowest one (``loss_history_`` gains a ``val_loss`` column).
+        Not with ``epsilon``.
+    validation_fraction : float, default=0.1
+        Share of the records held out by ``early_stopping`` (at least one record
+        on each side).
+    n_iter_no_change : int, default=10
+        Epochs without a lower validation loss before ``early_stopping`` stops.
 
     Attributes
     ----------
@@ -195,6 +205,9 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         epsilon: float | None = None,
         delta: float | None = None,
         max_grad_norm: float = 1.0,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
     ) -> None:
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
@@ -220,6 +233,9 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         self.epsilon = epsilon
         self.delta = delta
         self.max_grad_norm = max_grad_norm
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
 
     # ------------------------------------------------------------ hooks
 
