@@ -238,6 +238,28 @@ def test_pyarrow_timestamps_round_trip_with_their_dtype():
         assert frame[name].min() <= out[name].min() and out[name].max() <= frame[name].max()
 
 
+def test_integers_past_float64s_exact_ones_keep_their_grid():
+    """Nanoseconds since 1970 kept as int64 at whole seconds came back off the second grid
+    (float64 is 256 apart there); now rounded to it in integers, an offset grid too."""
+    rng = np.random.default_rng(6)
+    seconds = 1_600_000_000 + rng.integers(0, 86_400 * 30, 400)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=400),
+            "epoch_ns": seconds * 10**9,
+            "offset": pd.array(seconds * 10**9 + 7, dtype="Int64"),
+        }
+    )
+    frame.loc[3, "offset"] = pd.NA
+    out = TVAESynthesizer(**TINY).fit(frame).sample(500)
+    pd.testing.assert_series_equal(out.dtypes, frame.dtypes)
+    assert (out["epoch_ns"] % 10**9 == 0).all()
+    present = out["offset"].dropna().astype(np.int64)
+    assert len(present) and (present % 10**9 == 7).all()
+    for name in ("epoch_ns", "offset"):
+        assert frame[name].min() <= out[name].min() and out[name].max() <= frame[name].max()
+
+
 def test_pyarrow_durations_are_time_spans_and_pyarrow_times_score():
     """A pyarrow duration is a continuous time span (it was modelled as categories, one
     per distinct value), and the fidelity report reads pyarrow dates, timestamps and

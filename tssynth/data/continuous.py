@@ -161,6 +161,22 @@ def coarsest_grid(values: np.ndarray, step: float) -> tuple[float, float]:
     return step * divisor, step * (base % divisor)
 
 
+def integer_grid(values: np.ndarray) -> tuple[float, float]:
+    """:func:`coarsest_grid` of integers past float64's exact ones, in int64 arithmetic:
+    nanoseconds since 1970 at whole seconds give ``(1e9, 0)``. ``(1, 0)`` when the grid
+    is 1, or too wide for the differences or the grid to be exact."""
+    values = np.asarray(values, dtype=np.int64)
+    if values.size == 0:
+        return 1.0, 0.0
+    base, top = int(values.min()), int(values.max())
+    if top - base > np.iinfo(np.int64).max:  # the differences would overflow
+        return 1.0, 0.0
+    divisor = int(np.gcd.reduce(values - base))
+    if divisor <= 1 or divisor > EXACT_FLOAT_INTEGER:
+        return 1.0, 0.0
+    return float(divisor), float(base % divisor)
+
+
 def grid_factors(step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``per_unit`` and ``unit`` of every grid step: ``step == unit / per_unit`` with
     ``per_unit`` a power of ten (up to ``10**6``) and ``unit`` a whole number, so that

@@ -647,8 +647,9 @@ def restore_continuous(
     ``extremes``: the exact smallest and largest integer (datetimes and timedeltas:
     counts of their unit) the values are clipped into, in integer arithmetic; for
     integers beyond 2**53, which float64 cannot all tell apart. ``grid``: the
-    ``(step, origin)`` in counts of the unit that times are rounded to, in integer
-    arithmetic (nanoseconds since 1970 are floats 256 apart, off a millisecond grid).
+    ``(step, origin)`` in counts of the unit that times (and integers past 2**53) are
+    rounded to, in integer arithmetic (nanoseconds since 1970 are floats 256 apart,
+    off a millisecond grid).
     """
     dtype = pd.api.types.pandas_dtype(spec.dtype)
     if spec.value_type in (DATETIME, TIMEDELTA):
@@ -669,6 +670,9 @@ def restore_continuous(
         # Through numpy integers: a float past int64 (a uint64 hash) would overflow a
         # nullable or pyarrow integer cast.
         ints = np.where(missing, 0, values).astype(numpy_dtype(dtype))
+        if grid is not None and grid[0] > 1 and ints.dtype.kind == "i":
+            step, origin = grid
+            ints = origin + np.floor_divide(ints - origin + step // 2, step) * step
         if extremes is not None:
             ints = np.clip(ints, *extremes)
         if isinstance(dtype, np.dtype):

@@ -77,6 +77,7 @@ from tssynth.data.continuous import (
     decimal_step,
     float_precision,
     grid_factors,
+    integer_grid,
     location_scale,
     log_shift,
     time_grid,
@@ -533,6 +534,10 @@ class DataTransformer:
         exact = None
         if spec.value_type in (DATETIME, TIMEDELTA):
             exact = time_ints(series, spec)[0][~np.isnan(values)]
+        elif position in self._integer_extremes and not spec.public_bounds:
+            present = series.dropna().to_numpy()
+            if present.size and int(present.max()) <= np.iinfo(np.int64).max:
+                exact = present.astype(np.int64)  # not uint64 past int64: left on floats
         if position in self._anchors:
             anchor = self.columns[self._anchors[position]]
             anchor_missing = df[anchor.name].isna().to_numpy()
@@ -589,7 +594,9 @@ class DataTransformer:
         # The seed is drawn here, in column order, so the result never depends on threads.
         seed = int(rng.integers(2**63))
         modes = pool.submit(self._fit_modes, observed, shift, loc, scale, seed)
-        if exact is not None:
+        if exact is not None and spec.value_type not in (DATETIME, TIMEDELTA):
+            step, origin = integer_grid(exact)
+        elif exact is not None:
             step, origin = time_grid(exact, np.unique(exact), spec)
         elif spec.value_type in (DATETIME, TIMEDELTA):
             step, origin = time_grid(values, unique, spec)
@@ -1303,8 +1310,10 @@ class DataTransformer:
     def _integer_grid(self, position: int) -> tuple[int, int] | None:
         """A time column's grid ``(step, origin)`` in counts of its unit, for rounding in
         integers: its own, or what its calendar parts add up to (the steps' common
-        divisor, the origins' sum). None for columns of other kinds or with no grid."""
-        if self.columns[position].value_type not in (DATETIME, TIMEDELTA):
+        divisor, the origins' sum); an integer column's past 2**53 (float64 rounds
+        it off its grid). None for columns of other kinds or with no grid."""
+        is_time = self.columns[position].value_type in (DATETIME, TIMEDELTA)
+        if not is_time and position not in self._integer_extremes:
             return None
         if position in self._anchored:
             grids = [(self._anchored[position].step, self._anchored[position].origin)]
