@@ -263,6 +263,13 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         loaded instead of training (after checking it was fitted on the same
         columns); otherwise the trained generator is saved there.
 
+        With ``early_stopping=True``, ``validation_fraction`` of the records (rows,
+        windows or sequences; at least one on each side) are held out; training
+        stops once their loss has not gone below its lowest for
+        ``n_iter_no_change`` epochs, the weights of the epoch with the lowest are
+        kept, and ``loss_history_`` gains a ``val_loss`` column. Not with ``epsilon``:
+        the held-out loss is read every epoch outside the privacy accounting.
+
         Parameters
         ----------
         X : DataFrame or ndarray

@@ -110,16 +110,10 @@ class TVAESynthesizer(BaseSynthesizer):
         DP delta; ``1 / n_rows`` when None. Must be in (0, 1); only with ``epsilon``.
     max_grad_norm : float, default=1.0
         Per-sample gradient clipping norm of DP-SGD.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the records, stop when their loss has
-        not improved for ``n_iter_no_change`` epochs, and keep the weights of the
-        epoch with the lowest one (``loss_history_`` gains a ``val_loss`` column).
-        Not with ``epsilon``.
-    validation_fraction : float, default=0.1
-        Share of the records held out by ``early_stopping`` (at least one record
-        on each side).
-    n_iter_no_change : int, default=10
-        Epochs without a lower validation loss before ``early_stopping`` stops.
+    early_stopping, validation_fraction, n_iter_no_change : bool, float, int
+        Default False, 0.1, 10: stop training once the loss of the held-out share
+        of records has not improved for that many epochs (see
+        :meth:`tssynth.base.BaseSynthesizer.fit`).
 
     Attributes
     ----------
