@@ -221,12 +221,12 @@ def test_transform_refuses_padding_that_would_not_fit_in_memory(waves_model, mon
 
 
 def test_sample_memory_check_counts_what_generation_holds(waves_model, monkeypatch):
-    """Generation peaks at 5 to 5.5 times the float32 steps it draws: the check counts 6
+    """Generation peaks at 7.8 times the float32 steps it draws: the check counts 8
     times (it counted once, and let through samples that took 2.5 times the memory)."""
     import tssynth.data.memory as memory_module
 
     width = waves_model.panel_transformer_.steps.output_dim
-    per_sequence = 6 * 4 * 8 * width  # sequences of 8 steps
+    per_sequence = 8 * 4 * 8 * width  # sequences of 8 steps
     monkeypatch.setattr(memory_module, "_physical_memory", lambda: 2 * 50 * per_sequence)
     assert waves_model.sample(50, sequence_length=8).shape[:2] == (50, 8)
     with pytest.raises(InvalidParameterError, match="51 sequences of up to 8 steps"):

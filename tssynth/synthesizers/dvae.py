@@ -36,6 +36,7 @@ _ELBO_DRAWS = 8  # posterior draws averaged by score_samples
 # sequence of 20,000 or 40,000 steps, 715 KB per padded step of 64 sequences.
 _TRAIN_BYTES_PER_STEP = 50_000
 _TRAIN_BYTES_PER_SEQUENCE_STEP = 11_000
+_SAMPLE_MEMORY_FACTOR = 8  # peak of sample over its drawn float32 steps
 _FEATURES_PER_WIDTH_STEP = 16  # step features per 64 units of default GRU/MLP width
 _MAX_DEFAULT_WIDTH = 256
 
@@ -594,9 +595,11 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         per_sequence = float(width)
         if drawn_lengths and transformer.input_format["kind"] != "array" and width:
             per_sequence = min(per_sequence, float(transformer.lengths.mean()))
-        # Drawn steps are stacked, calibrated and decoded in float64: measured 5.1 to 5.5
-        # times their float32 model array at peak (2,000 sequences of 500 or 1,000 steps).
-        if fits_in_memory(6 * 4.0 * n * per_sequence * transformer.steps.output_dim):
+        # Drawn steps are stacked, calibrated and decoded in float64: 7.8 times their
+        # float32 model array at peak (benchmarks/sample_memory.py: 2,000 x 1,000 steps).
+        if fits_in_memory(
+            _SAMPLE_MEMORY_FACTOR * 4.0 * n * per_sequence * transformer.steps.output_dim
+        ):
             return
         why = ""
         if drawn_lengths and self.privacy_["epsilon"] is not None:
