@@ -209,6 +209,12 @@ def test_a_folder_that_cannot_be_written_fails_before_training(
     with pytest.raises(GeneratorFileError, match="cannot be written"):
         fitted.save(tmp_path / "again.tssynth")
     assert list(tmp_path.iterdir()) == []
+    # an existing generator there is loaded, which needs no write
+    monkeypatch.undo()
+    path = TVAESynthesizer(**SMALL).fit(mixed_frame).save(tmp_path / "gen.tssynth")
+    monkeypatch.setattr("tssynth.serialization._new_temporary", refuse)
+    loaded = TVAESynthesizer(generator_filepath=path, **SMALL).fit(mixed_frame)
+    assert len(loaded.sample(3)) == 3
 
 
 def test_generator_filepath_with_other_columns_is_refused(mixed_frame, tmp_path):

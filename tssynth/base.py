@@ -290,13 +290,13 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         prepared = self._prepare_input(X, **fit_params)
         path = self.generator_filepath
         if path is not None:
+            if Path(path).is_file():  # loaded, so its folder need not be writable
+                self._load_generator_into_self(path, prepared.signature)
+                return self
             try:
                 check_save_path(path, "the trained generator (generator_filepath)")
             except GeneratorFileError as exc:
                 raise InvalidParameterError(str(exc)) from None
-            if Path(path).exists():
-                self._load_generator_into_self(path, prepared.signature)
-                return self
         held_out = round(prepared.n_records * self.validation_fraction)
         if self.early_stopping and not 0 < held_out < prepared.n_records:
             raise InvalidParameterError(

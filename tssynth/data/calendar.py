@@ -230,7 +230,7 @@ def into_range(values: np.ndarray, low: float, high: float, step: float) -> np.n
 
 
 def find_anchors(
-    columns: list[ColumnSpec], df: pd.DataFrame, exclude: frozenset[int] = frozenset()
+    columns: list[ColumnSpec], df: pd.DataFrame, fixed: frozenset[int] = frozenset()
 ) -> dict[int, int]:
     """Datetime columns never before another one, and that one (their anchor), by position.
 
@@ -247,8 +247,9 @@ def find_anchors(
         The table's columns, by position.
     df : DataFrame
         The training data.
-    exclude : frozenset of int
-        Positions of columns that are neither anchored nor anchors (derived ones).
+    fixed : frozenset of int
+        Positions of columns that are never anchored (derived ones, restored
+        exactly); they may be anchors.
 
     Returns
     -------
@@ -257,14 +258,14 @@ def find_anchors(
     """
     times: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for position, spec in enumerate(columns):
-        if position in exclude:
-            continue
         if spec.kind != CATEGORICAL and spec.value_type == DATETIME and not spec.public_bounds:
             ints, missing = time_ints(df[spec.name], spec)
             if np.unique(ints[~missing]).size > 1:
                 times[position] = (ints, missing)
     anchors: dict[int, int] = {}
     for later, (late, late_missing) in times.items():
+        if later in fixed:
+            continue
         best: tuple[float, int] | None = None
         for earlier, (early, early_missing) in times.items():
             both = ~late_missing & ~early_missing

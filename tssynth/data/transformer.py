@@ -294,7 +294,7 @@ class DataTransformer:
         derivable = self.derive_dependencies and budget is None
         dependencies = find_dependencies(df, self.columns) if derivable else {}
         relative = self.relative_times and budget is None
-        derived = frozenset(dependencies)  # restored exactly: anchored to nothing
+        derived = frozenset(dependencies)  # restored exactly: never anchored, may be anchors
         self._anchors = find_anchors(self.columns, df, derived) if relative else {}
         self._anchored: dict[int, AnchoredDecoding] = {}
         self._missing_index: list[int] = []
@@ -1243,6 +1243,10 @@ class DataTransformer:
                     self.columns[position], WEEK if WEEK in self._parts(position) else DAY
                 )
                 values[position] = into_range(values[position], low, high, step)
+        codes = dict(zip(self._categorical_index, parts["codes"].T, strict=True))
+        for anchor in set(self._anchors.values()) & set(self._derived):
+            determinant, lookup = self._derived[anchor]  # in counts of its unit, as values
+            values[anchor] = lookup[codes[determinant]]
         for position, anchor in self._anchors.items():  # anchors come first
             relative = values.get(position)
             if relative is None:  # a constant offset
@@ -1272,7 +1276,6 @@ class DataTransformer:
             elif anchor in missing:
                 present = ~missing[position] if position in missing else True
                 missing[anchor] = missing[anchor] & ~present
-        codes = dict(zip(self._categorical_index, parts["codes"].T, strict=True))
         restored = {}
         for position, spec in enumerate(self.columns):
             if position in codes:
