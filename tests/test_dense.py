@@ -176,6 +176,25 @@ def test_windows_of_one_series_larger_than_memory_are_refused_before_any_copy(mo
         model.fit(series)
     assert not hasattr(model, "module_")
     model.set_params(stride=4).fit(series)  # a quarter of the windows: allowed
+    # windows of several series are gathered (copied): refused before that too
+    panel = pd.DataFrame({"k": np.repeat([0, 1], 1_000), "t": np.tile(np.arange(1_000), 2)})
+    panel["v"] = series.to_numpy()
+    gathered = []
+    monkeypatch.setattr(
+        "tssynth.data.sequences.cut_windows", lambda *args: gathered.append(1) or None
+    )
+    with pytest.raises(InvalidDataError, match=r"1,802 windows of 100 steps"):
+        model.set_params(stride=1, sequence_key="k", sequence_index="t").fit(panel)
+    assert gathered == []
+
+
+def test_a_list_mixing_flat_and_one_channel_windows_is_one_channel():
+    """(T,) among (T, 1) windows: one channel, as the DVAE reads them (was refused)."""
+    X = [np.arange(5.0), np.arange(5.0)[:, None], np.ones(5)] * 10
+    out = DenseVAESynthesizer(**{**SMALL, "epochs": 1}).fit(X).sample(2)
+    assert out.shape == (2, 5, 1)
+    with pytest.raises(InvalidDataError, match="windows of different shapes"):
+        DenseVAESynthesizer(**{**SMALL, "epochs": 1}).fit([np.zeros(5), np.zeros((5, 2))])
 
 
 def test_early_stopping_holds_out_windows(windows):

@@ -333,10 +333,11 @@ def _check_numeric_columns(frame: pd.DataFrame, what: str) -> None:
             )
 
 
-def _check_size(windows: np.ndarray, what: str) -> None:
-    """Raise when the windows, copied as float32 model rows, would not fit in memory (one
-    long series cut every step is a view, as large as its windows once copied)."""
-    n, T, d = windows.shape
+def _check_size(shape: tuple[int, ...], what: str) -> None:
+    """Raise when windows of ``shape``, copied as float32 model rows, would not fit in
+    memory (one long series cut every step is a view, as large as its windows once
+    copied; windows of several series are gathered, so this runs before)."""
+    n, T, d = shape
     needed = 4.0 * n * T * d
     if not fits_in_memory(needed):
         raise InvalidDataError(
@@ -372,7 +373,10 @@ def _from_array(X: Any, what: str) -> tuple[np.ndarray, dict[str, Any]]:
     reject_sparse(X, what)
     if isinstance(X, list | tuple) and len(X) and all(hasattr(x, "__len__") for x in X):
         sizes = {np.shape(x) for x in X}
-        if len(sizes) > 1:
+        one_channel = {size[:1] if size[1:] == (1,) else size for size in sizes}
+        if len(sizes) > 1 and len(one_channel) == 1 and len(one_channel.pop()) == 1:
+            X = [np.reshape(x, (-1, 1)) for x in X]  # (T,) among (T, 1): all (T, 1)
+        elif len(sizes) > 1:
             raise InvalidDataError(
                 f"{what} holds windows of different shapes {sorted(sizes)[:4]}; all windows "
                 "must have the same length and number of channels (ragged windows)."
@@ -454,6 +458,7 @@ def _from_long(
                 stacklevel=4,
             )
         entities, starts = window_starts(index.lengths, window, stride)
+        _check_size((len(starts), window, steps.shape[1]), what)
         windows = cut_windows(steps, index.lengths, entities, starts, window)
     columns = list(values_frame.columns)
     fmt = {
@@ -574,7 +579,7 @@ def to_windows(
         windows, fmt = _from_array(X, what)
     if windows.shape[0] == 0 or windows.shape[1] == 0:
         raise InvalidDataError(f"{what} holds no windows (shape {windows.shape}).")
-    _check_size(windows, what)
+    _check_size(windows.shape, what)
     _check_finite(windows, what, fmt)
     return windows, fmt
 
