@@ -383,6 +383,24 @@ def test_help_everywhere_and_python_dash_m():
         assert command in done.stdout
 
 
+def test_sample_sizes_its_chunks_to_the_memory_a_model_needs(tmp_path, monkeypatch):
+    """Long sequences: the default chunk (100,000) was refused by sample's own memory
+    check, whose message pointed to this command."""
+    import tssynth.data.memory as memory_module
+
+    X = np.random.default_rng(0).normal(size=(20, 12, 2))
+    np.save(tmp_path / "seq.npy", X)
+    fit = ["fit", str(tmp_path / "seq.npy"), "--model", "dvae", "--epochs", "1", "-q"]
+    assert main([*fit, "-o", str(tmp_path / "d.tssynth")]) == 0
+    model = load(tmp_path / "d.tssynth")
+    per_sequence = model._sample_bytes(12, True)
+    monkeypatch.setattr(memory_module, "_physical_memory", lambda: 2 * 7 * per_sequence)
+    assert model._sample_chunk_limit() == 7
+    out = ["-n", "30", "-o", str(tmp_path / "d.npy"), "-q"]
+    assert main(["sample", str(tmp_path / "d.tssynth"), *out]) == 0
+    assert np.load(tmp_path / "d.npy").shape == (30, 12, 2)
+
+
 def test_sequence_samples_leave_out_padding_and_number_windows_across_chunks(tmp_path):
     rng = np.random.default_rng(0)
     ragged = rng.normal(size=(20, 12, 2))

@@ -217,6 +217,23 @@ def test_a_folder_that_cannot_be_written_fails_before_training(
     assert len(loaded.sample(3)) == 3
 
 
+def test_a_file_without_newer_parameters_counts_them_at_their_defaults(
+    fitted, mixed_frame, tmp_path
+):
+    """A file from before early stopping was trained without it: asking for it warns,
+    and the loaded model reports what it was trained with (it reported the new value)."""
+    path = fitted.save(tmp_path / "old.tssynth")
+    _, payload = read_generator(path)
+    for name in ("early_stopping", "validation_fraction", "n_iter_no_change"):
+        del payload["params"][name]
+    write_generator(path, "TVAESynthesizer", payload)
+    params = {**fitted.get_params(), "early_stopping": True, "generator_filepath": path}
+    with pytest.warns(UserWarning, match=r"other values of \['early_stopping'\]"):
+        model = TVAESynthesizer(**params).fit(mixed_frame)
+    assert model.get_params()["early_stopping"] is False
+    assert TVAESynthesizer.load(path).get_params()["n_iter_no_change"] == 10
+
+
 def test_generator_filepath_with_other_columns_is_refused(mixed_frame, tmp_path):
     path = tmp_path / "gen.tssynth"
     TVAESynthesizer(epochs=1, generator_filepath=path, **SMALL).fit(mixed_frame)

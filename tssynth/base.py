@@ -228,12 +228,13 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 )
         check_float("max_grad_norm", self.max_grad_norm, 0.0, inclusive=False)
         check_bool("early_stopping", self.early_stopping)
-        check_float("validation_fraction", self.validation_fraction, 0.0, inclusive=False)
-        if self.validation_fraction >= 1.0:
-            raise InvalidParameterError(
-                f"validation_fraction must be below 1, got {self.validation_fraction!r}."
-            )
-        check_int("n_iter_no_change", self.n_iter_no_change)
+        if self.early_stopping:  # read only then, as in scikit-learn
+            check_float("validation_fraction", self.validation_fraction, 0.0, inclusive=False)
+            if self.validation_fraction >= 1.0:
+                raise InvalidParameterError(
+                    f"validation_fraction must be below 1, got {self.validation_fraction!r}."
+                )
+            check_int("n_iter_no_change", self.n_iter_no_change)
         if self.early_stopping and self.epsilon is not None:
             raise InvalidParameterError(
                 "early_stopping=True reads held-out records every epoch, which differential "
@@ -268,7 +269,9 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         stops once their loss has not gone below its lowest for
         ``n_iter_no_change`` epochs, the weights of the epoch with the lowest are
         kept, and ``loss_history_`` gains a ``val_loss`` column. Not with ``epsilon``:
-        the held-out loss is read every epoch outside the privacy accounting.
+        the held-out loss is read every epoch outside the privacy accounting. Windows
+        cut every step overlap, so held-out windows share steps with trained ones (a
+        ``stride`` of the window length keeps them apart).
 
         Parameters
         ----------
@@ -297,7 +300,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 check_save_path(path, "the trained generator (generator_filepath)")
             except GeneratorFileError as exc:
                 raise InvalidParameterError(str(exc)) from None
-        held_out = round(prepared.n_records * self.validation_fraction)
+        held_out = round(prepared.n_records * self.validation_fraction or 0)
         if self.early_stopping and not 0 < held_out < prepared.n_records:
             raise InvalidParameterError(
                 f"early_stopping holds out validation_fraction={self.validation_fraction} of "
@@ -453,6 +456,11 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
     def _fitted(self, name: str) -> Any:
         """The value parameter ``name`` had when the model was fitted."""
         return self._fitted_params[name]
+
+    def _sample_chunk_limit(self) -> int | None:
+        """Most records one ``sample`` call may draw in this machine's memory (None: no
+        estimate), so that ``tssynth sample`` can size its chunks to fit."""
+        return None
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "module_"):
@@ -631,7 +639,11 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 f"passed to fit: {_difference(stored, signature)}; delete the file or choose "
                 "another path to train anew."
             )
-        stored = {k: v for k, v in payload["params"].items() if k not in _RUNTIME_PARAMS}
+        # Parameters newer than the file were at their defaults when it was trained.
+        defaults = type(self)().get_params(deep=False)
+        stored = {
+            k: v for k, v in {**defaults, **payload["params"]}.items() if k not in _RUNTIME_PARAMS
+        }
         current = {k: v for k, v in self.get_params(deep=False).items() if k not in _RUNTIME_PARAMS}
         differing = sorted(k for k in stored if _param_differs(stored[k], current.get(k)))
         if differing:

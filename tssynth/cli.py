@@ -548,7 +548,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     writer.path = temporary
     try:
         with tqdm(total=args.n, unit="row", disable=args.quiet, desc="sample") as bar:
-            for size in _chunks(args.n, args.chunk_size) if args.n else [0]:
+            # chunks this machine holds, whatever --chunk-size (long sequences)
+            chunk_size = min(args.chunk_size, synthesizer._sample_chunk_limit() or args.chunk_size)
+            for size in _chunks(args.n, chunk_size) if args.n else [0]:
                 given = {}
                 if context is not None:  # the chunk's own rows of the context file
                     given["context"] = context.iloc[done : done + size].reset_index(drop=True)

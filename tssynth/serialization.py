@@ -44,17 +44,23 @@ MAGIC = b"TSSYNTH\x00"
 # 4: a column may be derived from the one that determines it (the "derived" state, none
 # in older files; a reader of format 3 would sample such a column as all missing), and
 # rules of single values may be kept (the "implied" state, none in older files).
-FORMAT_VERSION = 4
+# 5: the early-stopping parameters (defaults in older files; a reader of format 4 could
+# not build the synthesizer from them), derived time columns, and integer grids past
+# 2**53.
+FORMAT_VERSION = 5
 _LENGTH = struct.Struct("<I")
 
 
-def check_save_path(path: str | os.PathLike[str], what: str = "the generator") -> Path:
+def check_save_path(
+    path: str | os.PathLike[str], what: str = "the generator", probe: bool = True
+) -> Path:
     """Check that a file can be written at ``path`` (before any work goes into it).
 
     Raises
     ------
     GeneratorFileError
-        When the folder does not exist or cannot be written, or ``path`` is a folder.
+        When the folder does not exist or cannot be written (``probe``: a temporary
+        file is made there and removed), or ``path`` is a folder.
     """
     path = Path(path)
     if path.is_dir():
@@ -67,13 +73,10 @@ def check_save_path(path: str | os.PathLike[str], what: str = "the generator") -
             f"Cannot save {what} to {str(path)!r}: folder {str(path.parent)!r} does not "
             "exist; create it first."
         )
-    try:  # the temporary file a write goes through, made and removed: can it be?
-        descriptor, temporary = _new_temporary(path)
-    except OSError as exc:
-        raise GeneratorFileError(
-            f"Cannot save {what} to {str(path)!r}: folder {str(path.parent)!r} cannot be "
-            f"written ({exc.strerror or exc}); choose a folder you can write to."
-        ) from None
+    if not probe:
+        return path
+    # the temporary file a write goes through, made and removed: can it be?
+    descriptor, temporary = _open_temporary(path, what)
     os.close(descriptor)
     Path(temporary).unlink(missing_ok=True)
     return path
@@ -123,14 +126,25 @@ def _new_temporary(path: Path) -> tuple[int, str]:
     raise FileExistsError(f"could not create a temporary file beside {str(path)!r}")
 
 
+def _open_temporary(path: Path, what: str) -> tuple[int, str]:
+    """:func:`_new_temporary`, with a folder that cannot be written named."""
+    try:
+        return _new_temporary(path)
+    except OSError as exc:
+        raise GeneratorFileError(
+            f"Cannot save {what} to {str(path)!r}: folder {str(path.parent)!r} cannot be "
+            f"written ({exc.strerror or exc}); choose a folder you can write to."
+        ) from None
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes, what: str = "the generator") -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
     Readers see the old file or the new one, never a part; a failed write
     leaves the old file as it was.
     """
-    path = check_save_path(path, what)
-    descriptor, temporary = _new_temporary(path)
+    path = check_save_path(path, what, probe=False)
+    descriptor, temporary = _open_temporary(path, what)
     try:
         if path.exists():  # the replaced file's permissions carry over
             os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))

@@ -877,7 +877,8 @@ class DataTransformer:
             With a generator, each value's mixture mode is drawn from its posterior
             and missing continuous values are filled by draws from the mixture (as in
             training); without one, the most probable mode is used and missing values
-            get the column mean (deterministic, for ``transform``).
+            get the mean of the column's heaviest mode (deterministic, for ``transform``;
+            :meth:`stand_ins` marks them).
 
         Returns
         -------

@@ -13,11 +13,21 @@ from tssynth.exceptions import InvalidDataError
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """Values as strings, converted once per distinct value; ``str`` of any object, bytes
-    that are not UTF-8 included (``Series.astype(str)`` decodes bytes, and raises on them)."""
+    """Values as strings, converted once per distinct value: bytes decoded from UTF-8 as
+    ``Series.astype(str)`` does, and shown as ``b'\\xff'`` where they are not UTF-8 (on
+    which ``astype(str)`` raises); ``str`` of anything else."""
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    text = np.array([str(value) for value in uniques], dtype=object)
+    text = np.array([_text(value) for value in uniques], dtype=object)
     return pd.Series(text[codes], index=values.index, name=values.name)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return str(value)
+    return str(value)
 
 
 def check_finite(frame: pd.DataFrame, what: str) -> None:

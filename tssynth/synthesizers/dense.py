@@ -12,6 +12,7 @@ import torch
 
 from tssynth._validation import check_bool, check_int
 from tssynth.base import BaseSynthesizer, PreparedInput
+from tssynth.data.memory import memory_budget
 from tssynth.data.private import DataBudget, midpoint_and_half_range, private_range
 from tssynth.data.schema import declared_bounds
 from tssynth.data.sequences import fitted_columns, from_windows, to_windows, window_labels
@@ -424,6 +425,11 @@ class DenseVAESynthesizer(BaseSynthesizer):
         with torch.no_grad():
             scaled = self.module_.decode_windows(z, noise)
         return self._unscale(scaled.cpu().numpy())
+
+    def _sample_chunk_limit(self) -> int:
+        # the float64 windows and their copy in the fitted format
+        per_window = 16.0 * self.window_length_ * self.n_channels_
+        return max(1, int(memory_budget() / per_window))
 
     def sample(self, n_samples: int) -> Any:
         """Draw ``n_samples`` synthetic windows.

@@ -585,21 +585,28 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
                 ctx = torch.from_numpy(context_rows[rows]).to(self.device_)
             yield rows, length, ctx
 
-    def _check_sample_size(self, n: int, width: int, drawn_lengths: bool) -> None:
-        """A named error, not a MemoryError, for samples this machine cannot hold.
-
-        ``width``: the longest sequence. Drawn lengths are counted at the training
-        mean, except for array results, which are padded to the longest.
-        """
+    def _sample_bytes(self, width: int, drawn_lengths: bool) -> float:
+        """Peak memory of drawing one sequence of up to ``width`` steps (see
+        :meth:`_check_sample_size`)."""
         transformer = self.panel_transformer_
         per_sequence = float(width)
         if drawn_lengths and transformer.input_format["kind"] != "array" and width:
             per_sequence = min(per_sequence, float(transformer.lengths.mean()))
         # Drawn steps are stacked, calibrated and decoded in float64: 7.8 times their
         # float32 model array at peak (benchmarks/sample_memory.py: 2,000 x 1,000 steps).
-        if fits_in_memory(
-            _SAMPLE_MEMORY_FACTOR * 4.0 * n * per_sequence * transformer.steps.output_dim
-        ):
+        return _SAMPLE_MEMORY_FACTOR * 4.0 * per_sequence * transformer.steps.output_dim
+
+    def _sample_chunk_limit(self) -> int:
+        longest = int(self.panel_transformer_.lengths.max(initial=1))
+        return max(1, int(memory_budget() / self._sample_bytes(longest, True)))
+
+    def _check_sample_size(self, n: int, width: int, drawn_lengths: bool) -> None:
+        """A named error, not a MemoryError, for samples this machine cannot hold.
+
+        ``width``: the longest sequence. Drawn lengths are counted at the training
+        mean, except for array results, which are padded to the longest.
+        """
+        if fits_in_memory(n * self._sample_bytes(width, drawn_lengths)):
             return
         why = ""
         if drawn_lengths and self.privacy_["epsilon"] is not None:
