@@ -32,9 +32,11 @@ from tssynth.training import TrainingConfig, piece_steps
 
 _CHUNK = 1_024  # sequences run through the model at once: bounded memory
 _ELBO_DRAWS = 8  # posterior draws averaged by score_samples
-# Training memory (fit's peak) of default widths, measured: about 60 KB per step of one
-# sequence of 20,000 or 40,000 steps, 715 KB per padded step of 64 sequences.
+# Training memory (fit's peak), measured: per step of one sequence of 10,000 to 40,000
+# steps about 60 KB at width 64 (64 to 70 KB for 1 to 131 model columns, 87 KB at width
+# 256); 715 KB per padded step of 64 sequences at width 64.
 _TRAIN_BYTES_PER_STEP = 50_000
+_TRAIN_BYTES_PER_STEP_AND_UNIT = 100  # per unit of the GRU width
 _TRAIN_BYTES_PER_SEQUENCE_STEP = 11_000
 _SAMPLE_MEMORY_FACTOR = 8  # peak of sample over its drawn float32 steps
 _FEATURES_PER_WIDTH_STEP = 16  # step features per 64 units of default GRU/MLP width
@@ -354,7 +356,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         self, prepared: PreparedInput, seed: int, budget: DataBudget | None
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
         panel: LongPanel = prepared.data
-        self._check_training_size(panel.lengths)
+        self._check_training_size(panel.lengths, panel.features.shape[1])
         transformer = PanelTransformer(self.max_modes, random_state=seed).fit(
             panel, prepared.extras["discrete_columns"], prepared.extras["metadata"], budget
         )
@@ -413,15 +415,16 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         if self.marginal_calibration:
             module.fit_calibration(x, mask, context, generator)
 
-    def _check_training_size(self, lengths: np.ndarray) -> None:
+    def _check_training_size(self, lengths: np.ndarray, n_features: int) -> None:
         """A named error, before any work, for sequences too long to train in memory."""
         longest = int(lengths.max(initial=0))
-        needed = _TRAIN_BYTES_PER_STEP * longest + _TRAIN_BYTES_PER_SEQUENCE_STEP * piece_steps(
-            lengths, self.batch_size
-        )
+        width = self._widths(n_features)[0]
+        per_step = _TRAIN_BYTES_PER_STEP + _TRAIN_BYTES_PER_STEP_AND_UNIT * width
+        pieces = piece_steps(lengths, self.batch_size)
+        needed = per_step * longest + _TRAIN_BYTES_PER_SEQUENCE_STEP * pieces
         if fits_in_memory(needed):
             return
-        room = int(memory_budget() / (_TRAIN_BYTES_PER_STEP + _TRAIN_BYTES_PER_SEQUENCE_STEP))
+        room = int(memory_budget() / (per_step + _TRAIN_BYTES_PER_SEQUENCE_STEP))
         raise InvalidDataError(
             f"Training on these sequences would take about {shown_bytes(needed)}, more than "
             f"half this machine's memory: a sequence is trained whole, and the longest has "
