@@ -457,6 +457,44 @@ def test_dense_takes_public_bounds_and_warns_about_overlapping_windows():
         overlapping.fit(long, metadata={"bounds": {"v": [-1, 1]}})
 
 
+def test_dvae_step_statistics_bound_records_by_a_released_length(monkeypatch):
+    """Every step histogram's threshold counted the raw longest sequence: one extra
+    sequence of 400 steps moved it (categories released in 21 of 24 fits without it, 0
+    of 24 with it). The bound is now the longest released length, and a longer
+    sequence adds only that many steps to the statistics."""
+    import tssynth.data.transformer as transformer_module
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "key": np.repeat(np.arange(300), 8),
+            "t": np.tile(np.arange(8), 300),
+            "c": rng.choice(["p", "q"], 2_400),
+            "x": rng.normal(size=2_400),
+        }
+    )
+    extra = pd.DataFrame({"key": 999, "t": np.arange(400), "c": "p", "x": 0.0})
+    frame = pd.concat([frame, extra], ignore_index=True)
+    bounds, steps = [], []
+    original = transformer_module.release_frequent
+
+    def recorded(values, weights, budget, what, per_record=None):
+        if per_record is None:
+            bounds.append(budget.max_values_per_record)
+            steps.append(float(np.sum(weights)) if weights is not None else len(values))
+        return original(values, weights, budget, what, per_record)
+
+    monkeypatch.setattr(transformer_module, "release_frequent", recorded)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyWarning)
+        model = DVAESynthesizer(
+            sequence_key="key", sequence_index="t", epsilon=8.5, delta=1e-3, **TINY_DP
+        ).fit(frame)
+    assert set(model.panel_transformer_.lengths) == {8}  # the 400 steps are not released
+    assert bounds and set(bounds) == {8}
+    np.testing.assert_allclose(steps, 301.0)  # each sequence weighs one in all
+
+
 def test_dvae_lengths_released_as_noise_ask_for_a_length(monkeypatch):
     # With too few sequences for the budget the private length quantiles can be NaN: they
     # were cast to -9.2e18, and sample() returned empty (3, 0, 2) arrays without a word.

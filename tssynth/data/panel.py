@@ -542,7 +542,6 @@ class PanelTransformer:
             step_schema = step_schema + infer_schema(step_rows[[self.gap_column]])
         weights = None
         if budget is not None:
-            budget.max_values_per_record = int(panel.lengths.max())
             # lengths: frequent + coarse domain + quantiles; starts and step: 3 each
             budget.reserve(
                 private_units(step_schema)
@@ -551,7 +550,16 @@ class PanelTransformer:
                 + len(_LENGTH_LEVELS)
                 + 6 * (panel.time is not None)
             )
-            weights = 1.0 / panel.lengths[panel.codes]
+            # The lengths are released first: the longest released one, public from
+            # here, bounds the values one record adds to a step statistic (the raw
+            # longest would let one long sequence move every threshold). Steps past it
+            # are left out of the statistics, each kept step weighing 1 / kept steps.
+            self._fit_private_sequence_statistics(panel, budget)
+            cap = max(1, int(self.lengths.max(initial=1)))
+            budget.max_values_per_record = cap
+            kept = panel.positions < cap
+            step_rows = step_rows[kept]
+            weights = (1.0 / np.minimum(panel.lengths, cap)[panel.codes])[kept]
         # One model column per feature, on its raw scale: no log scale for skewed
         # columns (the DVAE calibrates its draws to the training quantiles within each
         # mode, which restores long tails) and no calendar parts or offsets of datetime
@@ -574,8 +582,6 @@ class PanelTransformer:
                 self.context_rows = self.context.transform(panel.context)
         if budget is None:
             self._fit_sequence_statistics(panel)
-        else:
-            self._fit_private_sequence_statistics(panel, budget)
         self.input_format = panel.input_format
         return self
 
