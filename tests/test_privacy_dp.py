@@ -495,6 +495,29 @@ def test_dvae_step_statistics_bound_records_by_a_released_length(monkeypatch):
     np.testing.assert_allclose(steps, 301.0)  # each sequence weighs one in all
 
 
+def test_private_fits_of_categories_only():
+    """No Gaussian column: the decoder's sigma took no gradient, and opacus stopped on it
+    ('Parameter' object has no attribute '_norm_sample'; DVAE: 'Per sample gradient is
+    not initialized')."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"a": rng.choice(["x", "y"], 500), "b": rng.choice(["p", "q"], 500)})
+    panel = pd.DataFrame(
+        {
+            "key": np.repeat(np.arange(200), 6),
+            "t": np.tile(np.arange(6), 200),
+            "c": rng.choice(["p", "q"], 1_200),
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyWarning)
+        tvae = TVAESynthesizer(epsilon=3.0, **TINY_DP).fit(table)
+        dvae = DVAESynthesizer(sequence_key="key", sequence_index="t", epsilon=50.0, **TINY_DP).fit(
+            panel
+        )
+    assert set(tvae.sample(200)["a"]) <= {"x", "y"} and tvae.epsilon_ <= 3.0
+    assert set(dvae.sample(5)["c"]) <= {"p", "q"} and dvae.epsilon_ <= 50.0
+
+
 def test_dvae_lengths_released_as_noise_ask_for_a_length(monkeypatch):
     # With too few sequences for the budget the private length quantiles can be NaN: they
     # were cast to -9.2e18, and sample() returned empty (3, 0, 2) arrays without a word.

@@ -183,7 +183,8 @@ class DVAE(nn.Module):
         body, width = mlp(embedding_dim + hidden_dim, compress_dims)
         self.prior_body = body
         self.prior_head = GaussianHead(width, embedding_dim)
-        self.decoder = Decoder(hidden_dim + embedding_dim, decompress_dims, data_dim)
+        gaussian = bool(self.layout.gaussian_dims.numel())
+        self.decoder = Decoder(hidden_dim + embedding_dim, decompress_dims, data_dim, gaussian)
         n_gaussian = len(self.layout.gaussian_dims)
         self.residual = ResidualNoise(n_gaussian)
         self.calibration = MarginalCalibration(n_gaussian)

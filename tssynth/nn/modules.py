@@ -78,6 +78,10 @@ class Decoder(nn.Module):
     decompress_dims : sequence of int
         Widths of the hidden layers.
     data_dim : int
+    learns_sigma : bool, default=True
+        False when no output column is Gaussian: sigma is then never read, and
+        stays out of training (differentially private training needs a per-sample
+        gradient of every trained parameter).
 
     Notes
     -----
@@ -89,11 +93,18 @@ class Decoder(nn.Module):
     ``(data_dim,)`` vector.
     """
 
-    def __init__(self, embedding_dim: int, decompress_dims: Sequence[int], data_dim: int) -> None:
+    def __init__(
+        self,
+        embedding_dim: int,
+        decompress_dims: Sequence[int],
+        data_dim: int,
+        learns_sigma: bool = True,
+    ) -> None:
         super().__init__()
         body, width = mlp(embedding_dim, decompress_dims)
         self.body = nn.Sequential(*body, nn.Linear(width, data_dim))
         self.scale = LearnedScale(data_dim)
+        self.scale.sigma.requires_grad_(learns_sigma)
         self.sigma_min = SIGMA_MIN
 
     @property

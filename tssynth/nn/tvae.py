@@ -89,7 +89,8 @@ class TVAE(nn.Module):
         self.layout = SpanLayout(spans)
         self.sampler = SpanSampler(spans)  # for draw(): buffers only, none saved
         self.encoder = Encoder(self.layout.data_dim, compress_dims, embedding_dim)
-        self.decoder = Decoder(embedding_dim, decompress_dims, self.layout.data_dim)
+        gaussian = bool(self.layout.gaussian_dims.numel())
+        self.decoder = Decoder(embedding_dim, decompress_dims, self.layout.data_dim, gaussian)
         self.embedding_dim = embedding_dim
         self.loss_factor = loss_factor
         # Sampling distribution of the latents, a Gaussian mixture of K components
