@@ -518,6 +518,26 @@ def test_private_fits_of_categories_only():
     assert set(dvae.sample(5)["c"]) <= {"p", "q"} and dvae.epsilon_ <= 50.0
 
 
+def test_generator_filepath_less_private_than_asked_is_refused(tmp_path):
+    """A file trained without DP was loaded for fit(epsilon=1) with a plain UserWarning,
+    and the model released as it was."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"a": rng.choice(["x", "y"], 500), "v": rng.normal(size=500)})
+    params = {**TINY_DP, "generator_filepath": tmp_path / "plain.tssynth"}
+    TVAESynthesizer(**params).fit(table)
+    with pytest.raises(InvalidParameterError, match="trained without differential privacy"):
+        TVAESynthesizer(epsilon=1.0, **params).fit(table)
+    private = {**params, "generator_filepath": tmp_path / "private.tssynth"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyWarning)
+        TVAESynthesizer(epsilon=2.0, **private).fit(table)
+        with pytest.raises(InvalidParameterError, match=r"with epsilon=2\.0"):
+            TVAESynthesizer(epsilon=1.0, **private).fit(table)
+        with pytest.warns(UserWarning, match=r"other values of \['epsilon'\]"):
+            loaded = TVAESynthesizer(epsilon=4.0, **private).fit(table)  # more private: kept
+    assert loaded.epsilon == 2.0 and loaded.epsilon_ <= 2.0
+
+
 def test_dvae_lengths_released_as_noise_ask_for_a_length(monkeypatch):
     # With too few sequences for the budget the private length quantiles can be NaN: they
     # were cast to -9.2e18, and sample() returned empty (3, 0, 2) arrays without a word.

@@ -639,6 +639,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 f"passed to fit: {_difference(stored, signature)}; delete the file or choose "
                 "another path to train anew."
             )
+        self._check_stored_privacy(payload["params"], path)
         # Parameters newer than the file were at their defaults when it was trained.
         defaults = type(self)().get_params(deep=False)
         stored = {
@@ -655,6 +656,27 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             # The architecture must match the stored weights.
             self.set_params(**{k: stored[k] for k in differing})
         self._restore(payload, str(path))
+
+    def _check_stored_privacy(self, stored: dict[str, Any], path: Any) -> None:
+        """Refuse a generator file less private than the ``epsilon`` / ``delta`` asked for:
+        using it as it is, as other differing parameters are, would release it."""
+        if self.epsilon is None:
+            return
+        epsilon, delta = stored.get("epsilon"), stored.get("delta")
+        weaker = epsilon is None or epsilon > self.epsilon
+        if self.delta is not None and delta is not None:
+            weaker = weaker or delta > self.delta
+        if weaker:
+            trained = (
+                "without differential privacy"
+                if epsilon is None
+                else f"with epsilon={epsilon}, delta={delta}"
+            )
+            raise InvalidParameterError(
+                f"generator_filepath {str(path)!r} was trained {trained}, less private than "
+                f"epsilon={self.epsilon}, delta={self.delta} asked for; delete the file or "
+                "choose another path to train privately."
+            )
 
     # ------------------------------------------------------------ subclass hooks
 

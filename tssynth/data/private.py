@@ -162,8 +162,24 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), uniques
 
 
+_DECLARE_BOUNDS = (
+    "Declare a column's bounds as public schema (fit(..., metadata={'bounds': "
+    "{column: [low, high]}})), or give more records or a larger epsilon."
+)
+
+
+_LATENT_ADVICE = (
+    "The latent codes are then clipped to a radius chosen from noise; give more records "
+    "or a larger epsilon (latent codes have no public bounds to declare)."
+)
+
+
 def _coarse_domain(
-    points: np.ndarray, weights: np.ndarray, budget: DataBudget, what: str
+    points: np.ndarray,
+    weights: np.ndarray,
+    budget: DataBudget,
+    what: str,
+    advice: str = _DECLARE_BOUNDS,
 ) -> tuple[float, float]:
     """Span (in asinh space) of the fixed bins whose noisy weighted count is clearly not noise.
 
@@ -184,9 +200,7 @@ def _coarse_domain(
             f"{what}: no range of values stands out from the privacy noise (the fullest "
             f"of the fixed bins holds about {counts.max():.0f} of {counts.sum():.0f} records; "
             f"noise needs {threshold:.0f} at epsilon {epsilon:.3g} per mechanism), so the "
-            "release may lie far from the data. "
-            "Declare a column's bounds as public schema (fit(..., metadata={'bounds': "
-            "{column: [low, high]}})), or give more records or a larger epsilon.",
+            f"release may lie far from the data. {advice}",
             PrivacyWarning,
             stacklevel=2,
         )
@@ -261,13 +275,15 @@ def private_spread(
     levels: np.ndarray,
     budget: DataBudget,
     what: str,
+    advice: str = _DECLARE_BOUNDS,
 ) -> tuple[np.ndarray, tuple[float, float]]:
     """Private quantiles inside a privately found coarse domain (``1 + len(levels)`` units).
 
-    Returns the quantiles and the coarse domain (in ``asinh`` space).
+    Returns the quantiles and the coarse domain (in ``asinh`` space). ``advice`` ends the
+    warning given when no range stands out from the noise.
     """
     w = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
-    domain = _coarse_domain(np.arcsinh(values), w, budget, what)
+    domain = _coarse_domain(np.arcsinh(values), w, budget, what, advice)
     return private_quantiles(values, w, levels, budget, what, domain=domain), domain
 
 
@@ -335,7 +351,7 @@ def private_gaussian_moments(
 
     def clipped(rows: np.ndarray, name: str) -> tuple[np.ndarray, float]:
         norms = np.linalg.norm(rows, axis=1)
-        radius = float(private_spread(norms, None, level, budget, name)[0][0])
+        radius = float(private_spread(norms, None, level, budget, name, _LATENT_ADVICE)[0][0])
         radius = max(radius, 1e-12)
         return rows * np.minimum(1.0, radius / np.maximum(norms, 1e-300))[:, None], radius
 
