@@ -57,12 +57,15 @@ def run(epsilon: float | None, train: pd.DataFrame, holdout: pd.DataFrame, epoch
         delta=synthesizer.delta_,
     ).to_dict()
     privacy = result["privacy"]
+    # None when the synthetic target holds one class (too few rows for the epsilon):
+    # result["errors"]["utility"] says so
+    utility = result["utility"]
     return {
         "setting": "no DP" if epsilon is None else f"epsilon={epsilon:g}",
         "fit (s)": round(fit_seconds, 1),
         "epsilon spent": synthesizer.epsilon_,
         "fidelity": result["fidelity"]["overall"],
-        "TSTR AUC": result["utility"]["synthetic"]["roc_auc"],
+        "TSTR AUC": float("nan") if utility is None else utility["synthetic"]["roc_auc"],
         "closer to train": privacy["share_closer_to_train"],
         "exact copies": privacy["exact_copies"],
         "MIA AUC": privacy["membership_inference"]["roc_auc"],

@@ -55,7 +55,8 @@ def main() -> None:
         f"mean absolute reconstruction error: {np.abs(reconstruction - X).mean():.4f} "
         f"(series standard deviation {X.std():.3f})"
     )
-    synthetic = synthesizer.sample(1000)
+    shown = min(1000, args.n)  # real and synthetic windows in the plot, each
+    synthetic = synthesizer.sample(shown)
     print(f"sampled {synthetic.shape[0]} windows of shape {synthetic.shape[1:]}")
 
     import matplotlib
@@ -63,14 +64,14 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    both = np.concatenate([latents[:1000], synthesizer.transform(synthetic)])
+    both = np.concatenate([latents[:shown], synthesizer.transform(synthetic)])
     embedded = TSNE(n_components=2, random_state=0, init="pca").fit_transform(both)
     fig, ax = plt.subplots(figsize=(6, 5))
     names = ["slow sine", "fast sine", "random walk"]
     for k in range(3):
-        mask = kind[:1000] == k
-        ax.scatter(*embedded[:1000][mask].T, s=6, alpha=0.6, label=f"real: {names[k]}")
-    ax.scatter(*embedded[1000:].T, s=6, alpha=0.4, c="black", marker="x", label="synthetic")
+        mask = kind[:shown] == k
+        ax.scatter(*embedded[:shown][mask].T, s=6, alpha=0.6, label=f"real: {names[k]}")
+    ax.scatter(*embedded[shown:].T, s=6, alpha=0.4, c="black", marker="x", label="synthetic")
     ax.set_title("t-SNE of DenseVAE latent means")
     ax.legend(markerscale=3, fontsize=8)
     fig.tight_layout()

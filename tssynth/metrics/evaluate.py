@@ -553,15 +553,16 @@ def evaluate(
     InvalidDataError, InvalidParameterError
         For invalid input: arguments and the tables' shape, columns and dtypes
         are checked before any section runs; a problem only a section can find
-        (e.g. a target with a single class in the synthetic data) is raised by
-        that section.
+        (datetimes given as plain numbers) is raised by that section, except the
+        synthetic target's (a single class), recorded as below.
 
     Notes
     -----
-    A section that fails for any other reason (e.g. ``MemoryError`` on a very
-    large table) does not lose the others: it stays ``None``, its error
-    (``"ExceptionType: message"``) goes into ``result.errors[section]`` and a
-    note, a ``RuntimeWarning`` is issued, and the remaining sections are
+    A section that fails on data that passed the checks (a synthetic target of a
+    single class, a ``MemoryError`` on a very large table) does not lose the
+    others: it stays ``None``, its error (``"ExceptionType: message"``) goes into
+    ``result.errors[section]`` and a note, a ``RuntimeWarning`` is issued, and the
+    remaining sections are
     computed and returned as usual.
     """
     chosen = _check_metrics(metrics)
@@ -716,19 +717,30 @@ def evaluate(
                         "The temporal predictive score needs at least 2 features (channels) "
                         "(it predicts the last from the others); not computed."
                     )
-        except (InvalidDataError, InvalidParameterError):
-            raise  # the input is wrong: every section would need it fixed
+        except (InvalidDataError, InvalidParameterError) as exc:
+            # The input is wrong and every section would need it fixed, except the
+            # synthetic target (one class, all missing: a weak private sample), which
+            # only the utility section reads.
+            if name != "utility" or isinstance(exc, InvalidParameterError):
+                raise
+            _record_failure(result, notes, name, exc)
         except Exception as exc:  # e.g. MemoryError on a huge table: keep the other sections
-            message = f"{type(exc).__name__}: {exc}"
-            result.errors[name] = message
-            notes.append(f"The {name} section failed and is not computed ({message}).")
-            warnings.warn(
-                f"evaluate: the {name} section failed ({message}); the other sections are "
-                "still computed.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+            _record_failure(result, notes, name, exc)
     return result
+
+
+def _record_failure(
+    result: EvaluationResult, notes: list[str], name: str, exc: BaseException
+) -> None:
+    """Leave section ``name`` out, with its error in ``result.errors``, a note and a warning."""
+    message = f"{type(exc).__name__}: {exc}"
+    result.errors[name] = message
+    notes.append(f"The {name} section failed and is not computed ({message}).")
+    warnings.warn(
+        f"evaluate: the {name} section failed ({message}); the other sections are still computed.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def _panel_temporal_inputs(
