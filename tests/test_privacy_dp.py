@@ -518,6 +518,16 @@ def test_private_fits_of_categories_only():
     assert set(dvae.sample(5)["c"]) <= {"p", "q"} and dvae.epsilon_ <= 50.0
 
 
+def test_a_delta_above_one_over_the_records_is_warned_about():
+    table = pd.DataFrame({"v": np.random.default_rng(0).normal(size=200)})
+    with pytest.warns(PrivacyWarning, match=r"delta=0\.01 is above 1 / the 200 records"):
+        TVAESynthesizer(epsilon=3.0, delta=0.01, **TINY_DP).fit(table)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TVAESynthesizer(epsilon=3.0, delta=0.005, **TINY_DP).fit(table)
+    assert not any("is above 1 / the" in str(w.message) for w in caught)
+
+
 def test_generator_filepath_less_private_than_asked_is_refused(tmp_path):
     """A file trained without DP was loaded for fit(epsilon=1) with a plain UserWarning,
     and the model released as it was."""

@@ -377,6 +377,14 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         """The data layer's share of the privacy budget (None without ``epsilon``)."""
         if self.epsilon is None:
             return None
+        if self.delta is not None and self.delta * n_records > 1.0:
+            warnings.warn(
+                f"delta={self.delta:g} is above 1 / the {n_records:,} records: a mechanism "
+                "that releases a record outright with that chance meets it. Use a delta of "
+                "at most 1 / records (the default), better well below.",
+                PrivacyWarning,
+                stacklevel=4,
+            )
         return DataBudget(
             epsilon=self.epsilon * DATA_BUDGET_SHARE,
             delta=self._total_delta(n_records) * DATA_BUDGET_SHARE,
