@@ -248,6 +248,7 @@ def test_integers_past_float64s_exact_ones_keep_their_grid():
             "x": rng.normal(size=400),
             "epoch_ns": seconds * 10**9,
             "offset": pd.array(seconds * 10**9 + 7, dtype="Int64"),
+            "unsigned": (2**60 + seconds * 1_000).astype(np.uint64),  # no grid kept before
         }
     )
     frame.loc[3, "offset"] = pd.NA
@@ -256,7 +257,8 @@ def test_integers_past_float64s_exact_ones_keep_their_grid():
     assert (out["epoch_ns"] % 10**9 == 0).all()
     present = out["offset"].dropna().astype(np.int64)
     assert len(present) and (present % 10**9 == 7).all()
-    for name in ("epoch_ns", "offset"):
+    assert ((out["unsigned"] - np.uint64(2**60)) % 1_000 == 0).all()
+    for name in ("epoch_ns", "offset", "unsigned"):
         assert frame[name].min() <= out[name].min() and out[name].max() <= frame[name].max()
 
 

@@ -293,6 +293,23 @@ def test_numbers_with_a_text_placeholder_are_warned_about_and_codes_are_not():
         assert fit_transformer(df).columns[0].kind == "continuous"
 
 
+def test_onto_grid_rounds_to_the_nearest_point_without_overflow():
+    from tssynth.data.schema import onto_grid
+
+    rng = np.random.default_rng(0)
+    values = rng.integers(-(2**62), 2**62, 10_000)
+    rounded = onto_grid(values, 12_345, 67)
+    assert ((rounded - 67) % 12_345 == 0).all() and (np.abs(rounded - values) <= 6_173).all()
+    # next to the int64 maximum, on a grid through it (rounding up used to wrap round)
+    step = 7 * 2**20
+    top = np.iinfo(np.int64).max
+    near = np.array([top, top - 3, top - step // 2, top - step + 5], dtype=np.int64)
+    assert (onto_grid(near, step, top % step) == [top, top, top, top - step]).all()
+    # unsigned: remainders taken without going below zero
+    unsigned = np.array([2**60 + 3_400, 2**60 + 3_500], dtype=np.uint64)
+    assert onto_grid(unsigned, 1_000, 2**60 % 1_000).tolist() == [2**60 + 3_000, 2**60 + 4_000]
+
+
 def test_an_interrupted_fit_drops_the_queued_mixture_fits(monkeypatch):
     """Ctrl-C while the columns' mixtures are queued reaches the caller at once: the pool
     used to run every queued fit first (300 columns: minutes after the interrupt)."""

@@ -238,7 +238,7 @@ def test_sequences_too_long_to_train_in_memory_are_named_before_training(monkeyp
     raw std::bad_alloc after half a minute. The error suggests a piece length that fits."""
     import tssynth.data.memory as memory_module
 
-    per_step = 50_000 + 100 * SMALL["hidden_dim"] + 11_000  # a sequence trained alone
+    per_step = 40_000 + 140 * SMALL["hidden_dim"] + 11_000  # a sequence trained alone
     monkeypatch.setattr(memory_module, "_physical_memory", lambda: 2 * per_step * 150)
     X = [np.zeros((200, 2)), np.ones((20, 2))]
     model = DVAESynthesizer(epochs=1, **SMALL)

@@ -267,6 +267,9 @@ def test_a_synthetic_target_of_one_class_keeps_the_other_sections(adult_parts):
         result = evaluate(real, single, holdout=holdout, target="income")
     assert result.utility is None and "single class" in result.errors["utility"]
     assert result.fidelity is not None and result.privacy.verdict is not None
+    # the real rows' target is input: still raised
+    with pytest.raises(InvalidDataError, match="real rows hold a single class"):
+        evaluate(real.assign(income="<=50K"), synthetic, holdout=holdout, target="income")
 
 
 def test_wide_tables_give_a_bounded_report(tmp_path, monkeypatch):

@@ -541,8 +541,13 @@ def test_generator_filepath_less_private_than_asked_is_refused(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PrivacyWarning)
         TVAESynthesizer(epsilon=2.0, **private).fit(table)
-        with pytest.raises(InvalidParameterError, match=r"with epsilon=2\.0"):
+        with pytest.raises(
+            InvalidParameterError, match=r"spending epsilon=2\.0|spending epsilon=1\.9"
+        ):
             TVAESynthesizer(epsilon=1.0, **private).fit(table)
+        # its delta was 1 / 500 records: a smaller one asked for is refused too
+        with pytest.raises(InvalidParameterError, match=r"delta=1e-09 asked for"):
+            TVAESynthesizer(epsilon=2.0, delta=1e-9, **private).fit(table)
         with pytest.warns(UserWarning, match=r"other values of \['epsilon'\]"):
             loaded = TVAESynthesizer(epsilon=4.0, **private).fit(table)  # more private: kept
     assert loaded.epsilon == 2.0 and loaded.epsilon_ <= 2.0

@@ -186,6 +186,12 @@ def test_works_as_a_pipeline_step():
     assert list(frame.columns)[:2] == ["latent0", "latent1"]
 
 
+def test_early_stopping_settings_are_not_read_without_it(mixed_frame):
+    """validation_fraction=None crashed fit with a TypeError though early_stopping was off."""
+    for fraction in (None, "a tenth", 0.0):
+        TVAESynthesizer(epochs=1, validation_fraction=fraction, **SMALL).fit(mixed_frame)
+
+
 def test_early_stopping_stops_after_its_patience_and_keeps_the_best_epoch(mixed_frame):
     """The loop's early stopping was documented but not reachable from any estimator."""
     model = TVAESynthesizer(

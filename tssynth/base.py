@@ -294,13 +294,16 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         path = self.generator_filepath
         if path is not None:
             if Path(path).is_file():  # loaded, so its folder need not be writable
-                self._load_generator_into_self(path, prepared.signature)
+                self._load_generator_into_self(path, prepared.signature, prepared.n_records)
                 return self
             try:
                 check_save_path(path, "the trained generator (generator_filepath)")
             except GeneratorFileError as exc:
                 raise InvalidParameterError(str(exc)) from None
-        held_out = round(prepared.n_records * self.validation_fraction or 0)
+        # validation_fraction is read (and checked) only with early_stopping
+        held_out = (
+            round(prepared.n_records * self.validation_fraction) if self.early_stopping else 0
+        )
         if self.early_stopping and not 0 < held_out < prepared.n_records:
             raise InvalidParameterError(
                 f"early_stopping holds out validation_fraction={self.validation_fraction} of "
@@ -631,7 +634,9 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             payload["params"], attributes, module, payload["signature"], history, rng, device
         )
 
-    def _load_generator_into_self(self, path: str | Path, signature: list[Any]) -> None:
+    def _load_generator_into_self(
+        self, path: str | Path, signature: list[Any], n_records: int
+    ) -> None:
         class_name, payload = read_generator(path)
         if class_name != type(self).__name__:
             raise GeneratorFileError(
@@ -647,7 +652,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 f"passed to fit: {_difference(stored, signature)}; delete the file or choose "
                 "another path to train anew."
             )
-        self._check_stored_privacy(payload["params"], path)
+        self._check_stored_privacy(payload.get("privacy") or {}, path, n_records)
         # Parameters newer than the file were at their defaults when it was trained.
         defaults = type(self)().get_params(deep=False)
         stored = {
@@ -665,26 +670,28 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             self.set_params(**{k: stored[k] for k in differing})
         self._restore(payload, str(path))
 
-    def _check_stored_privacy(self, stored: dict[str, Any], path: Any) -> None:
-        """Refuse a generator file less private than the ``epsilon`` / ``delta`` asked for:
-        using it as it is, as other differing parameters are, would release it."""
+    def _check_stored_privacy(self, spent: dict[str, Any], path: Any, n_records: int) -> None:
+        """Refuse a generator file less private than the ``epsilon`` / ``delta`` asked for
+        (``delta`` None: 1 / records), read from what the file's training spent: using it
+        as it is, as with other differing parameters, would release it."""
         if self.epsilon is None:
             return
-        epsilon, delta = stored.get("epsilon"), stored.get("delta")
-        weaker = epsilon is None or epsilon > self.epsilon
-        if self.delta is not None and delta is not None:
-            weaker = weaker or delta > self.delta
-        if weaker:
-            trained = (
-                "without differential privacy"
-                if epsilon is None
-                else f"with epsilon={epsilon}, delta={delta}"
-            )
-            raise InvalidParameterError(
-                f"generator_filepath {str(path)!r} was trained {trained}, less private than "
-                f"epsilon={self.epsilon}, delta={self.delta} asked for; delete the file or "
-                "choose another path to train privately."
-            )
+        asked = (float(self.epsilon), self._total_delta(n_records))
+        epsilon, delta = spent.get("epsilon"), spent.get("delta")
+        # spent to within the accountants' rounding
+        if epsilon is not None and delta is not None:
+            if epsilon <= asked[0] * (1 + 1e-9) and delta <= asked[1] * (1 + 1e-9):
+                return
+        trained = (
+            "without differential privacy"
+            if epsilon is None
+            else f"spending epsilon={epsilon:.4g}, delta={delta:.3g}"
+        )
+        raise InvalidParameterError(
+            f"generator_filepath {str(path)!r} was trained {trained}, less private than "
+            f"epsilon={asked[0]:g}, delta={asked[1]:.3g} asked for; delete the file or "
+            "choose another path to train privately."
+        )
 
     # ------------------------------------------------------------ subclass hooks
 

@@ -657,11 +657,10 @@ def restore_continuous(
         # Clipped into int64: a value past it (noise under DP) is not a cast's garbage.
         ints = np.where(missing, 0, np.round(values).clip(-LARGEST_TIME, LARGEST_TIME))
         ints = ints.astype(np.int64)
-        if grid is not None and grid[0] > 1:
-            step, origin = grid
-            ints = origin + np.floor_divide(ints - origin + step // 2, step) * step
         if extremes is not None:
             ints = np.clip(ints, *extremes)
+        if grid is not None:
+            ints = onto_grid(ints, *grid)
         ints[missing] = np.iinfo(np.int64).min  # NaT
         return restore_time_ints(ints, spec)
     if ptypes.is_integer_dtype(dtype):
@@ -670,17 +669,31 @@ def restore_continuous(
         # Through numpy integers: a float past int64 (a uint64 hash) would overflow a
         # nullable or pyarrow integer cast.
         ints = np.where(missing, 0, values).astype(numpy_dtype(dtype))
-        if grid is not None and grid[0] > 1 and ints.dtype.kind == "i":
-            step, origin = grid
-            ints = origin + np.floor_divide(ints - origin + step // 2, step) * step
         if extremes is not None:
             ints = np.clip(ints, *extremes)
+        if grid is not None:
+            ints = onto_grid(ints, *grid)
         if isinstance(dtype, np.dtype):
             return pd.Series(ints)
         column = pd.Series(ints).astype(dtype)
         return column.mask(missing) if missing.any() else column
     column = pd.Series(values).astype(dtype)
     return column if extremes is None else column.clip(*extremes)
+
+
+def onto_grid(ints: np.ndarray, step: int, origin: int) -> np.ndarray:
+    """Integers rounded to the nearest ``origin + k * step`` (halves up), in their own
+    integer dtype without overflow: the remainder is taken first, and a step is added
+    only where it fits. Clipped into a range whose ends are on the grid, as the data's
+    are, nothing leaves the range."""
+    step, origin = int(step), int(origin)
+    if step <= 1:
+        return ints
+    # non-negative all the way: unsigned integers would wrap below zero
+    rest = np.mod(np.mod(ints, step) + (step - origin % step), step).astype(ints.dtype)
+    below = ints - rest
+    room = np.iinfo(ints.dtype).max - step
+    return np.where((rest >= step - rest) & (below <= room), below + step, below)
 
 
 def restore_time_ints(ints: np.ndarray, spec: ColumnSpec) -> pd.Series:

@@ -44,7 +44,12 @@ from tssynth.metrics.privacy import (
     privacy_report,
     privacy_verdict,
 )
-from tssynth.metrics.utility import CLASSIFICATION, UtilityReport, utility_report
+from tssynth.metrics.utility import (
+    CLASSIFICATION,
+    UnusableSyntheticTarget,
+    UtilityReport,
+    utility_report,
+)
 
 SECTIONS = ("fidelity", "utility", "privacy", "temporal")
 TABLE, WINDOWS, PANEL = "table", "windows", "panel"
@@ -562,8 +567,7 @@ def evaluate(
     single class, a ``MemoryError`` on a very large table) does not lose the
     others: it stays ``None``, its error (``"ExceptionType: message"``) goes into
     ``result.errors[section]`` and a note, a ``RuntimeWarning`` is issued, and the
-    remaining sections are
-    computed and returned as usual.
+    remaining sections are computed and returned as usual.
     """
     chosen = _check_metrics(metrics)
     if task not in ("auto", "classification", "regression"):
@@ -717,13 +721,10 @@ def evaluate(
                         "The temporal predictive score needs at least 2 features (channels) "
                         "(it predicts the last from the others); not computed."
                     )
-        except (InvalidDataError, InvalidParameterError) as exc:
-            # The input is wrong and every section would need it fixed, except the
-            # synthetic target (one class, all missing: a weak private sample), which
-            # only the utility section reads.
-            if name != "utility" or isinstance(exc, InvalidParameterError):
-                raise
+        except UnusableSyntheticTarget as exc:  # a weak (private) sample: the others stand
             _record_failure(result, notes, name, exc)
+        except (InvalidDataError, InvalidParameterError):
+            raise  # the input is wrong: every section would need it fixed
         except Exception as exc:  # e.g. MemoryError on a huge table: keep the other sections
             _record_failure(result, notes, name, exc)
     return result

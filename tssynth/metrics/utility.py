@@ -92,6 +92,11 @@ class UtilityReport:
         }
 
 
+class UnusableSyntheticTarget(InvalidDataError):
+    """The synthetic rows' target cannot train a model (one class, all missing): a
+    property of the sample, such as a weak private one, not of the input."""
+
+
 def infer_task(real: pd.DataFrame, target: Any, discrete_columns: Any = None) -> str:
     """``"classification"`` for a categorical target, ``"regression"`` for a continuous one."""
     spec = {s.name: s for s in infer_schema(real, discrete_columns)}[target]
@@ -320,7 +325,8 @@ def utility_report(
             notes.append(f"{int((~keep).sum())} {what} rows with a missing target left out.")
         frames[what], targets[what] = frame.loc[keep], y[keep]
         if not keep.any():
-            raise InvalidDataError(f"Every {what} row has a missing target {target!r}.")
+            error = UnusableSyntheticTarget if what == "synthetic" else InvalidDataError
+            raise error(f"Every {what} row has a missing target {target!r}.")
     matrices, categorical = _feature_matrices(features, frames)
 
     if task == CLASSIFICATION:
@@ -346,7 +352,8 @@ def utility_report(
                     if what == "synthetic" and unseen.any()
                     else ""
                 )
-                raise InvalidDataError(
+                error = UnusableSyntheticTarget if what == "synthetic" else InvalidDataError
+                raise error(
                     f"The {what} rows hold a single class of {target!r}{left_out} "
                     f"({str(classes[0]) if classes.size else 'none'!r}); a classifier needs two."
                 )

@@ -35,8 +35,8 @@ _ELBO_DRAWS = 8  # posterior draws averaged by score_samples
 # Training memory (fit's peak), measured: per step of one sequence of 10,000 to 40,000
 # steps about 60 KB at width 64 (64 to 70 KB for 1 to 131 model columns, 87 KB at width
 # 256); 715 KB per padded step of 64 sequences at width 64.
-_TRAIN_BYTES_PER_STEP = 50_000
-_TRAIN_BYTES_PER_STEP_AND_UNIT = 100  # per unit of the GRU width
+_TRAIN_BYTES_PER_STEP = 40_000
+_TRAIN_BYTES_PER_STEP_AND_UNIT = 140  # per unit of the GRU width
 _TRAIN_BYTES_PER_SEQUENCE_STEP = 11_000
 _SAMPLE_MEMORY_FACTOR = 8  # peak of sample over its drawn float32 steps
 _FEATURES_PER_WIDTH_STEP = 16  # step features per 64 units of default GRU/MLP width
@@ -593,7 +593,8 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         :meth:`_check_sample_size`)."""
         transformer = self.panel_transformer_
         per_sequence = float(width)
-        if drawn_lengths and transformer.input_format["kind"] != "array" and width:
+        drawn = drawn_lengths and len(transformer.lengths)  # none released: sequence_length
+        if drawn and transformer.input_format["kind"] != "array" and width:
             per_sequence = min(per_sequence, float(transformer.lengths.mean()))
         # Drawn steps are stacked, calibrated and decoded in float64: 7.8 times their
         # float32 model array at peak (benchmarks/sample_memory.py: 2,000 x 1,000 steps).
