@@ -300,17 +300,15 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 check_save_path(path, "the trained generator (generator_filepath)")
             except GeneratorFileError as exc:
                 raise InvalidParameterError(str(exc)) from None
-        # validation_fraction is read (and checked) only with early_stopping
-        held_out = (
-            round(prepared.n_records * self.validation_fraction) if self.early_stopping else 0
-        )
-        if self.early_stopping and not 0 < held_out < prepared.n_records:
-            raise InvalidParameterError(
-                f"early_stopping holds out validation_fraction={self.validation_fraction} of "
-                f"the {prepared.n_records:,} records, {held_out}: it needs at least one to "
-                "hold out and one to train on; change validation_fraction or set "
-                "early_stopping=False."
-            )
+        if self.early_stopping:  # validation_fraction is read (and checked) only then
+            held_out = round(prepared.n_records * self.validation_fraction)
+            if not 0 < held_out < prepared.n_records:
+                raise InvalidParameterError(
+                    f"early_stopping holds out validation_fraction={self.validation_fraction} "
+                    f"of the {prepared.n_records:,} records, {held_out}: it needs at least one "
+                    "to hold out and one to train on; change validation_fraction or set "
+                    "early_stopping=False."
+                )
         seeds = _seeds(self.random_state)
         budget = self._data_budget(prepared.n_records, seeds["data"])
         release_latents = self._latent_distribution and (
@@ -685,7 +683,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         trained = (
             "without differential privacy"
             if epsilon is None
-            else f"spending epsilon={epsilon:.4g}, delta={delta:.3g}"
+            else f"spending epsilon={epsilon:.4g}, delta={delta}"
         )
         raise InvalidParameterError(
             f"generator_filepath {str(path)!r} was trained {trained}, less private than "

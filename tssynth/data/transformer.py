@@ -777,9 +777,9 @@ class DataTransformer:
         self._scalar_low, self._scalar_high = self._scalar_reach()
         row = {position: r for r, position in enumerate(self._categorical_index)}
         self._value_rules = ValueRules([(row[a], row[b], forced) for a, b, forced in self._implied])
-        # per time column (an anchored one may have no row: a constant offset)
+        # per time or big-integer column (an anchored one may have no row: a constant offset)
         grids = set(self._cont_index.tolist()) | set(self._anchored)
-        self._time_grids = {position: self._integer_grid(position) for position in grids}
+        self._integer_grids = {position: self._integer_grid(position) for position in grids}
         self._build_layout()
 
     def _scalar_reach(self) -> tuple[np.ndarray, np.ndarray]:
@@ -1295,7 +1295,7 @@ class DataTransformer:
                 restored[spec.name] = restore_categorical(column, spec).array
             else:
                 extremes = self._integer_extremes.get(position)
-                grid = self._time_grids.get(position)
+                grid = self._integer_grids.get(position)
                 restored[spec.name] = restore_continuous(column, spec, extremes, grid).array
         # Arrays, not Series: no index alignment, and no copies of fresh columns. Object
         # columns stay Series of their own dtype: pandas 3 would infer ``str`` for strings.
