@@ -19,7 +19,7 @@ from tssynth.data.private import (
     private_range,
     release_frequent,
 )
-from tssynth.exceptions import InvalidParameterError, PrivacyWarning
+from tssynth.exceptions import InvalidDataError, InvalidParameterError, PrivacyWarning
 
 
 def _table(n: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -526,6 +526,21 @@ def test_a_delta_above_one_over_the_records_is_warned_about():
         warnings.simplefilter("always")
         TVAESynthesizer(epsilon=3.0, delta=0.005, **TINY_DP).fit(table)
     assert not any("is above 1 / the" in str(w.message) for w in caught)
+
+
+def test_a_private_panel_with_nothing_released_says_why():
+    """It blamed the data ('constant or entirely missing'); declared categories fit."""
+    rng = np.random.default_rng(0)
+    panel = pd.DataFrame(
+        {"key": np.repeat(np.arange(60), 6), "t": np.tile(np.arange(6), 60)}
+    ).assign(c=rng.choice(["p", "q"], 360))
+    model = DVAESynthesizer(sequence_key="key", sequence_index="t", epsilon=1.0, **TINY_DP)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyWarning)
+        with pytest.raises(InvalidDataError, match=r"frequent enough to release at epsilon=1\.0"):
+            model.fit(panel)
+        model.fit(panel, metadata={"categories": {"c": ["p", "q"]}})
+    assert set(model.sample(3)["c"]) <= {"p", "q"}
 
 
 def test_generator_filepath_less_private_than_asked_is_refused(tmp_path):

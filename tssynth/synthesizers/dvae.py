@@ -360,6 +360,14 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         transformer = PanelTransformer(self.max_modes, random_state=seed).fit(
             panel, prepared.extras["discrete_columns"], prepared.extras["metadata"], budget
         )
+        if transformer.steps.output_dim == 0 and budget is not None:
+            raise InvalidDataError(
+                f"Under differential privacy no value of the feature columns "
+                f"({list(panel.features.columns)}) was frequent enough to release at "
+                f"epsilon={self.epsilon} (see the PrivacyWarnings), so there is nothing for a "
+                "sequence model to learn; give more sequences or a larger epsilon, or declare "
+                "the categories (metadata={'categories': {column: [...]}})."
+            )
         if transformer.steps.output_dim == 0:
             raise InvalidDataError(
                 f"Every feature column of X ({list(panel.features.columns)}) is constant or "
