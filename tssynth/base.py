@@ -43,6 +43,7 @@ from tssynth._validation import (
     check_random_state,
     resolve_device,
 )
+from tssynth.data.memory import memory_budget
 from tssynth.data.private import DataBudget, private_gaussian_moments
 from tssynth.exceptions import (
     GeneratorFileError,
@@ -466,10 +467,15 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         """The value parameter ``name`` had when the model was fitted."""
         return self._fitted_params[name]
 
+    def _sample_bytes_per_record(self) -> float | None:
+        """Peak memory of ``sample`` per record drawn (None: no estimate)."""
+        return None
+
     def _sample_chunk_limit(self) -> int | None:
         """Most records one ``sample`` call may draw in this machine's memory (None: no
         estimate), so that ``tssynth sample`` can size its chunks to fit."""
-        return None
+        per_record = self._sample_bytes_per_record()
+        return None if per_record is None else max(1, int(memory_budget() / per_record))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "module_"):

@@ -40,11 +40,7 @@ def memory_budget() -> float:
 
 def shown_bytes(n_bytes: float) -> str:
     """A size for a message: ``"18.5 GiB"``, ``"740 MiB"``, ``"12 KiB"``."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20)):
+    for unit, size, digits in (("GiB", 2**30, 1), ("MiB", 2**20, 0)):
         if n_bytes >= size:
-            return (
-                f"{n_bytes / size:,.1f} {unit}"
-                if unit == "GiB"
-                else f"{n_bytes / size:,.0f} {unit}"
-            )
+            return f"{n_bytes / size:,.{digits}f} {unit}"
     return f"{n_bytes / 2**10:,.0f} KiB"

@@ -63,23 +63,18 @@ def span_nll(
     if layout.n_segments:
         logits = output.index_select(1, layout.softmax_dims)
         onehot = target.index_select(1, layout.softmax_dims)
-        if stand_in is not None:  # an all-zero span: no term (unseen below passes it by)
+        seen = layout.segment_sum(onehot)  # 0: an unseen category (a stand-in span is set)
+        if stand_in is not None:  # its spans emptied: no term
             onehot = onehot.masked_fill(stand_in.index_select(1, layout.softmax_dims), 0.0)
         # sum_j t_j (lse - l_j): a span whose target is all zero (a category left out
         # of a private release) adds nothing, instead of rewarding logits -> -inf.
-        mass = layout.segment_sum(onehot)
+        mass = seen if stand_in is None else layout.segment_sum(onehot)
         chosen = (logits * onehot).sum(dim=1)
         normaliser = layout.segment_logsumexp(logits)
         nll = nll + (normaliser * mass).sum(dim=1) - chosen
         if unseen:
             least = -layout.segment_max(-logits)
-            empty = mass == 0
-            if stand_in is not None:
-                empty = empty & (
-                    layout.segment_sum(stand_in.index_select(1, layout.softmax_dims).to(mass.dtype))
-                    == 0
-                )
-            nll = nll + ((normaliser - least) * empty).sum(dim=1)
+            nll = nll + ((normaliser - least) * (seen == 0)).sum(dim=1)
     return nll
 
 

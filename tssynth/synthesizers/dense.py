@@ -12,7 +12,6 @@ import torch
 
 from tssynth._validation import check_bool, check_int
 from tssynth.base import BaseSynthesizer, PreparedInput
-from tssynth.data.memory import memory_budget
 from tssynth.data.private import DataBudget, midpoint_and_half_range, private_range
 from tssynth.data.schema import declared_bounds
 from tssynth.data.sequences import fitted_columns, from_windows, to_windows, window_labels
@@ -426,10 +425,8 @@ class DenseVAESynthesizer(BaseSynthesizer):
             scaled = self.module_.decode_windows(z, noise)
         return self._unscale(scaled.cpu().numpy())
 
-    def _sample_chunk_limit(self) -> int:
-        # the float64 windows and their copy in the fitted format
-        per_window = 16.0 * self.window_length_ * self.n_channels_
-        return max(1, int(memory_budget() / per_window))
+    def _sample_bytes_per_record(self) -> float:
+        return 16.0 * self.window_length_ * self.n_channels_  # float64, and a copy in the format
 
     def sample(self, n_samples: int) -> Any:
         """Draw ``n_samples`` synthetic windows.

@@ -608,9 +608,8 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         # float32 model array at peak (benchmarks/sample_memory.py: 2,000 x 1,000 steps).
         return _SAMPLE_MEMORY_FACTOR * 4.0 * per_sequence * transformer.steps.output_dim
 
-    def _sample_chunk_limit(self) -> int:
-        longest = int(self.panel_transformer_.lengths.max(initial=1))
-        return max(1, int(memory_budget() / self._sample_bytes(longest, True)))
+    def _sample_bytes_per_record(self) -> float:
+        return self._sample_bytes(int(self.panel_transformer_.lengths.max(initial=1)), True)
 
     def _check_sample_size(self, n: int, width: int, drawn_lengths: bool) -> None:
         """A named error, not a MemoryError, for samples this machine cannot hold.

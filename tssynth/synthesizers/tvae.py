@@ -14,7 +14,7 @@ from tssynth._validation import check_bool
 from tssynth.base import BaseSynthesizer, PreparedInput
 from tssynth.data import DataTransformer, infer_schema
 from tssynth.data.frame import as_frame, from_frame
-from tssynth.data.memory import fits_in_memory, memory_budget, shown_bytes
+from tssynth.data.memory import fits_in_memory, shown_bytes
 from tssynth.data.private import DataBudget
 from tssynth.data.schema import (
     CATEGORICAL,
@@ -337,7 +337,7 @@ class TVAESynthesizer(BaseSynthesizer):
         n = self._check_n("n_samples", n_samples)
         if n == 0:
             return self._assemble([], advance=True)
-        needed = n * self._sample_bytes()
+        needed = n * self._sample_bytes_per_record()
         if not fits_in_memory(needed):
             raise InvalidParameterError(
                 f"sample({n:,}) would take about {shown_bytes(needed)}, more than half "
@@ -362,16 +362,12 @@ class TVAESynthesizer(BaseSynthesizer):
             )
         return self._assemble(batches, advance=True)
 
-    def _sample_bytes(self) -> float:
-        """Peak memory of :meth:`sample` per row."""
+    def _sample_bytes_per_record(self) -> float:
         # 8 bytes per span for the draws and three times 8 per column: the decoded
         # blocks, their concatenation and the result (benchmarks/sample_memory.py, 1M
         # rows: Adult peaks at 481 MiB for 488 counted, 30 floats at 740 for 1,144).
         transformer = self.transformer_
         return 8.0 * (3 * len(transformer.columns) + len(transformer.spans))
-
-    def _sample_chunk_limit(self) -> int:
-        return max(1, int(memory_budget() / self._sample_bytes()))
 
     def _assemble(self, batches: list[dict[str, np.ndarray]], advance: bool) -> Any:
         """The decoded batches as one result in the fitted format, identifiers added.
