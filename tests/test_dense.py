@@ -93,6 +93,35 @@ def test_sample_any_n_and_two_dimensional_input():
     syn = DenseVAESynthesizer(epochs=1, random_state=0, **SMALL).fit(X)
     assert syn.sample(0).shape == (0, 8)
     assert syn.sample(9000).shape == (9000, 8)
+    # scikit-learn's n_features_in_ is X.shape[1], as for the same windows as a wide frame
+    assert syn.n_features_in_ == 8
+    assert DenseVAESynthesizer(epochs=1, **SMALL).fit(pd.DataFrame(X)).n_features_in_ == 8
+
+
+def test_an_object_array_of_numbers_fits_as_floats():
+    """``to_numpy()`` of nullable Float64 columns is an object array: it was refused as
+    ragged or non-numeric."""
+    X = make_sines(60, 6, 2, random_state=0)
+    as_objects = X.astype(object)
+    as_objects[0, 0, 0] = 1  # an int among floats
+    X[0, 0, 0] = 1.0
+    a = DenseVAESynthesizer(epochs=1, random_state=0, **SMALL).fit(X)
+    b = DenseVAESynthesizer(epochs=1, random_state=0, **SMALL).fit(as_objects)
+    np.testing.assert_array_equal(a.sample(5), b.sample(5))
+    text = np.array([["1.5", "2"], ["3", "4"]], dtype=object)
+    with pytest.raises(InvalidDataError, match=r"non-numbers .*string values"):
+        DenseVAESynthesizer(**SMALL).fit(text)
+    gaps = X.astype(object)
+    gaps[2, 3, 1] = pd.NA
+    with pytest.raises(InvalidDataError, match="window 2, step 3, channel 1"):
+        DenseVAESynthesizer(**SMALL).fit(gaps)
+
+
+def test_multiindex_columns_come_back_as_they_were():
+    X = make_sines(40, 4, 1, random_state=0)[:, :, 0]
+    wide = pd.DataFrame(X, columns=pd.MultiIndex.from_product([["x", "y"], [0, 1]]))
+    out = DenseVAESynthesizer(epochs=1, random_state=0, **SMALL).fit(wide).sample(3)
+    assert out.columns.equals(wide.columns)
 
 
 def test_wide_frame_comes_back_with_its_columns():
@@ -119,7 +148,15 @@ def test_long_panel_is_windowed_and_sampled_as_long_windows():
         epochs=1, window=10, stride=5, sequence_key="sensor", sequence_index="time", **SMALL
     ).fit(frame)
     assert (syn.window_length_, syn.n_channels_) == (10, 2)
-    assert syn.transform(frame).shape == (4 * 5, 8)  # (30 - 10) // 5 + 1 windows per sensor
+    latents = syn.transform(frame)
+    assert latents.shape == (4 * 5, 8)  # (30 - 10) // 5 + 1 windows per sensor
+    # With pandas output the rows are windows, not X's rows (a raw pandas error before).
+    indexed = clone(syn).set_output(transform="pandas").fit(frame).transform(frame)
+    labels = syn.window_labels(frame)
+    assert indexed.index.names == list(labels.columns)
+    assert indexed.index.to_frame(index=False).equals(labels)
+    np.testing.assert_array_equal(syn.set_output(transform="pandas").transform(frame), latents)
+    syn.set_output(transform="default")
     out = syn.sample(3)
     assert list(out.columns) == ["sensor", "time", "temp", "load"]
     assert out["sensor"].tolist() == np.repeat([0, 1, 2], 10).tolist()
@@ -161,6 +198,8 @@ def test_fit_rejects_bad_windows_before_training():
         DenseVAESynthesizer(window=0, **SMALL).fit(pd.Series(np.arange(30.0)))
     with pytest.raises(InvalidParameterError, match="residual_noise must be True or False"):
         DenseVAESynthesizer(residual_noise="yes", **SMALL).fit(X)
+    with pytest.raises(InvalidDataError, match="no channels"):  # trained, then raised
+        DenseVAESynthesizer(**SMALL).fit(np.zeros((5, 5, 0)))
 
 
 def test_windows_of_one_series_larger_than_memory_are_refused_before_any_copy(monkeypatch):

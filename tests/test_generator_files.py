@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import warnings
 
 import joblib
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 
 import tssynth
 from tssynth import (
+    DataWarning,
     DVAESynthesizer,
     GeneratorFileError,
     InvalidDataError,
@@ -230,8 +232,51 @@ def test_a_file_without_newer_parameters_counts_them_at_their_defaults(
     params = {**fitted.get_params(), "early_stopping": True, "generator_filepath": path}
     with pytest.warns(UserWarning, match=r"other values of \['early_stopping'\]"):
         model = TVAESynthesizer(**params).fit(mixed_frame)
-    assert model.get_params()["early_stopping"] is False
+    # fit leaves the parameters as asked (scikit-learn); the model records its own
+    assert model.get_params()["early_stopping"] is True
+    saved = TVAESynthesizer.load(model.save(tmp_path / "again.tssynth"))
+    assert saved.get_params()["early_stopping"] is False
     assert TVAESynthesizer.load(path).get_params()["n_iter_no_change"] == 10
+
+
+def test_generator_filepath_trained_on_other_records_warns(mixed_frame, tmp_path):
+    """A cross-validation fold (same columns, other rows) loaded the first fold's model
+    without a word; fit also rewrote the estimator's parameters to the file's."""
+    path = tmp_path / "gen.tssynth"
+    options = {**SMALL, "epochs": 1, "generator_filepath": path}
+    TVAESynthesizer(**options).fit(mixed_frame.iloc[:400])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same records, shuffled: no warning
+        TVAESynthesizer(**options).fit(mixed_frame.iloc[:400].sample(frac=1.0, random_state=0))
+    fold = TVAESynthesizer(**{**options, "embedding_dim": 4})
+    with pytest.warns(UserWarning) as caught:
+        fold.fit(mixed_frame.iloc[400:])
+    records = [w for w in caught if issubclass(w.category, DataWarning)]
+    assert len(records) == 1 and "other records than those passed to fit (400 then, 200 now" in str(
+        records[0].message
+    )
+    assert any("other values of ['embedding_dim']" in str(w.message) for w in caught)
+    assert fold.get_params()["embedding_dim"] == 4  # as asked, not the file's 8
+    assert fold.transform(mixed_frame).shape == (len(mixed_frame), 8)  # the file's model
+    assert len(fold.sample(5)) == 5
+
+
+def test_parameters_changed_after_fit_do_not_change_what_is_saved(mixed_frame, tmp_path):
+    """A list passed as compress_dims was shared: changing it after fit saved an
+    architecture that did not match the weights, and the file would not load."""
+    dims = [16]
+    model = TVAESynthesizer(epochs=1, embedding_dim=4, compress_dims=dims, device="cpu")
+    model.fit(mixed_frame)
+    dims.append(32)
+    assert list(TVAESynthesizer.load(model.save(tmp_path / "g.tssynth")).compress_dims) == [16]
+
+
+def test_layers_too_large_for_memory_are_named():
+    frame = pd.DataFrame({"a": np.arange(20.0)})
+    model = TVAESynthesizer(compress_dims=(10**6, 10**6), device="cpu")
+    with pytest.raises(InvalidParameterError, match=r"compress_dims.*do not fit in this machine"):
+        model.fit(frame)
+    assert not hasattr(model, "module_")
 
 
 def test_generator_filepath_with_other_columns_is_refused(mixed_frame, tmp_path):

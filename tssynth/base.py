@@ -19,6 +19,7 @@ attributes only once everything succeeded, and saves/loads generator files.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -43,9 +44,11 @@ from tssynth._validation import (
     check_random_state,
     resolve_device,
 )
+from tssynth.data.frame import fingerprint
 from tssynth.data.memory import memory_budget
 from tssynth.data.private import DataBudget, private_gaussian_moments
 from tssynth.exceptions import (
+    DataWarning,
     GeneratorFileError,
     InvalidDataError,
     InvalidParameterError,
@@ -289,13 +292,15 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        params = self.get_params(deep=False)
+        # A copy: a list the caller passed (compress_dims) and changes later must not
+        # change what this model records as fitted and saves.
+        params = copy.deepcopy(self.get_params(deep=False))
         device = resolve_device(self.device)
         prepared = self._prepare_input(X, **fit_params)
         path = self.generator_filepath
         if path is not None:
             if Path(path).is_file():  # loaded, so its folder need not be writable
-                self._load_generator_into_self(path, prepared.signature, prepared.n_records)
+                self._load_generator_into_self(path, prepared, X)
                 return self
             try:
                 check_save_path(path, "the trained generator (generator_filepath)")
@@ -358,7 +363,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 "noise_multiplier": result.noise_multiplier,
                 "data_layer": [[what, e] for what, e in budget.spent],
             }
-        attributes = {**attributes, "privacy_": privacy}
+        attributes = {**attributes, "privacy_": privacy, "_fingerprint": fingerprint(X)}
         self._set_fitted(
             params,
             attributes,
@@ -573,6 +578,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             "loss_history": self.loss_history_.to_dict(orient="list"),
             "rng_state": self._sample_rng.bit_generator.state,
             "privacy": self.privacy_,
+            "fingerprint": self._fingerprint,
         }
 
     @classmethod
@@ -629,6 +635,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         attributes["privacy_"] = payload.get(
             "privacy", {"epsilon": None, "delta": None, "noise_multiplier": None}
         )
+        attributes["_fingerprint"] = payload.get("fingerprint")  # None: files before it
         module = self._new_module(attributes)
         module.load_state_dict({k: torch.as_tensor(v) for k, v in payload["module"].items()})
         rng = np.random.default_rng()
@@ -638,9 +645,8 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             payload["params"], attributes, module, payload["signature"], history, rng, device
         )
 
-    def _load_generator_into_self(
-        self, path: str | Path, signature: list[Any], n_records: int
-    ) -> None:
+    def _load_generator_into_self(self, path: str | Path, prepared: PreparedInput, X: Any) -> None:
+        signature, n_records = prepared.signature, prepared.n_records
         class_name, payload = read_generator(path)
         if class_name != type(self).__name__:
             raise GeneratorFileError(
@@ -657,6 +663,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 "another path to train anew."
             )
         self._check_stored_privacy(payload.get("privacy") or {}, path, n_records)
+        self._check_stored_records(payload.get("fingerprint"), path, X)
         # Parameters newer than the file were at their defaults when it was trained.
         defaults = type(self)().get_params(deep=False)
         stored = {
@@ -670,9 +677,29 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 "using the saved generator as it is. Delete the file to train with the new values.",
                 stacklevel=3,
             )
-            # The architecture must match the stored weights.
-            self.set_params(**{k: stored[k] for k in differing})
-        self._restore(payload, str(path))
+        # The module is built from the stored parameters (its architecture must match
+        # the weights); the estimator's own parameters are put back, as fit must leave them.
+        asked = self.get_params(deep=False)
+        self.set_params(**{k: stored[k] for k in differing})
+        try:
+            self._restore(payload, str(path))
+        finally:
+            self.set_params(**{k: asked[k] for k in differing})
+
+    def _check_stored_records(self, stored: dict[str, int] | None, path: Any, X: Any) -> None:
+        """Warn when ``generator_filepath`` was trained on other records than ``X`` (a
+        new cross-validation fold, updated data): the file is used as it is."""
+        passed = fingerprint(X)
+        if stored is None or passed is None or stored == passed:
+            return
+        warnings.warn(
+            f"generator_filepath {str(path)!r} was trained on other records than those passed "
+            f"to fit ({stored['rows']:,} then, {passed['rows']:,} now, same columns); using "
+            "the saved generator as it is, so it has not seen these records. Delete the file "
+            "(or give each fold or dataset its own path) to train on them.",
+            DataWarning,
+            stacklevel=4,
+        )
 
     def _check_stored_privacy(self, spent: dict[str, Any], path: Any, n_records: int) -> None:
         """Refuse a generator file less private than the ``epsilon`` / ``delta`` asked for
@@ -737,7 +764,20 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         with warnings.catch_warnings():
             # Every column constant: layers of width 0, which torch warns about.
             warnings.filterwarnings("ignore", "Initializing zero-element tensors")
-            return self._build_module(attributes)
+            try:
+                return self._build_module(attributes)
+            except RuntimeError as exc:
+                if "alloc" not in str(exc):
+                    raise
+                widths = {
+                    k: v
+                    for k, v in self.get_params(deep=False).items()
+                    if k.endswith(("dim", "dims"))
+                }
+                raise InvalidParameterError(
+                    f"The network's layers ({widths}) do not fit in this machine's memory; "
+                    "choose smaller widths."
+                ) from None
 
     def _build_module(self, attributes: dict[str, Any]) -> torch.nn.Module:
         raise NotImplementedError

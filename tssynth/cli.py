@@ -511,8 +511,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     synthesizer = cls(**init, **init_extra)
     synthesizer.fit(data, **fit_options)
     synthesizer.save(output)
-    rows = len(data)
-    print(f"fitted {cls.__name__} on {rows:,} rows of {args.data}; generator saved to {output}")
+    # an array's first axis holds sequences (dvae) or windows (dense)
+    array_records = {"dvae": "sequences", "dense": "windows"}
+    records = "rows" if isinstance(data, pd.DataFrame) else array_records.get(args.model, "rows")
+    print(
+        f"fitted {cls.__name__} on {len(data):,} {records} of {args.data}; generator saved "
+        f"to {output}"
+    )
     if synthesizer.epsilon_ is not None:
         print(
             f"differential privacy: epsilon = {synthesizer.epsilon_:.3g}, "

@@ -62,3 +62,18 @@ def from_frame(frame: pd.DataFrame, input_format: dict[str, Any]) -> Any:
     if input_format["kind"] == "array":
         return frame.to_numpy(dtype=np.dtype(input_format["dtype"]))
     return frame
+
+
+def fingerprint(X: Any) -> dict[str, int] | None:
+    """Rows and an order-free hash of the records of ``X`` (a frame's rows, an array's
+    first axis), to tell whether a generator file was trained on these records; None
+    when ``X`` cannot be hashed (ragged sequences, unhashable cells)."""
+    try:
+        if not isinstance(X, pd.DataFrame | pd.Series):
+            array = np.asarray(X)
+            X = pd.DataFrame(array.reshape(len(array), -1))
+        hashes = pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64)
+    except (TypeError, ValueError):
+        return None
+    # A sum, not a hash of the sequence: shuffled rows are the same records.
+    return {"rows": len(hashes), "hash": int(hashes.sum(dtype=np.uint64))}

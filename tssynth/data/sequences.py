@@ -320,6 +320,29 @@ def _float_array(values: Any, what: str) -> np.ndarray:
         ) from exc
 
 
+_NUMERIC_OBJECTS = {"integer", "floating", "mixed-integer-float", "decimal", "empty"}
+
+
+def numeric_object_array(raw: np.ndarray, what: str, shapes: str) -> np.ndarray:
+    """An object array of numbers (``to_numpy()`` of nullable ``Float64`` / ``Int64``
+    columns; ``None`` or ``pd.NA`` where missing) as float64 with NaN for the gaps.
+
+    Ragged input (an array of sequences) and anything that is not numbers (text,
+    booleans, mixed objects) raise an :class:`InvalidDataError` asking for ``shapes``.
+    """
+    flat = raw.ravel()
+    missing = pd.isna(flat) if raw.ndim > 1 else None
+    kind = "ragged" if missing is None else pd.api.types.infer_dtype(flat[~missing])
+    if kind not in _NUMERIC_OBJECTS:
+        problem = (
+            "is ragged (sequences of different lengths)"
+            if missing is None
+            else f"holds non-numbers (an object array of {kind} values)"
+        )
+        raise InvalidDataError(f"{what} {problem}; pass a numeric array of shape {shapes}.")
+    return np.where(missing, np.nan, flat).astype(np.float64).reshape(raw.shape)
+
+
 def _check_numeric_columns(frame: pd.DataFrame, what: str) -> None:
     for name, dtype in frame.dtypes.items():
         if (
@@ -386,9 +409,7 @@ def _from_array(X: Any, what: str) -> tuple[np.ndarray, dict[str, Any]]:
     except ValueError as exc:
         raise InvalidDataError(f"{what} is ragged or not an array: {exc}") from exc
     if raw.dtype == object:
-        raise InvalidDataError(
-            f"{what} is ragged or holds non-numbers; pass a (n, T) or (n, T, d) numeric array."
-        )
+        raw = numeric_object_array(raw, what, "(n, T) or (n, T, d)")
     if raw.ndim not in (2, 3):
         raise InvalidDataError(
             f"{what} must be an array of shape (n, T) or (n, T, d), got shape {raw.shape}."
@@ -579,6 +600,11 @@ def to_windows(
         windows, fmt = _from_array(X, what)
     if windows.shape[0] == 0 or windows.shape[1] == 0:
         raise InvalidDataError(f"{what} holds no windows (shape {windows.shape}).")
+    if windows.shape[2] == 0:
+        raise InvalidDataError(
+            f"{what} has no channels (shape {windows.shape}); pass windows of shape (n, T) "
+            "or (n, T, d) with d >= 1."
+        )
     _check_size(windows.shape, what)
     _check_finite(windows, what, fmt)
     return windows, fmt
@@ -649,7 +675,7 @@ def from_windows(windows: np.ndarray, input_format: dict[str, Any]) -> Any:
         out = windows if input_format["ndim"] == 3 else windows[:, :, 0]
         return out.astype(input_format["dtype"], copy=False)
     if kind == "wide":
-        frame = pd.DataFrame(windows[:, :, 0], columns=input_format["columns"])
+        frame = pd.DataFrame(windows[:, :, 0], columns=pd.Index(input_format["columns"]))
         return frame.astype(dict(zip(frame.columns, _float_dtypes(input_format), strict=True)))
     key, step = window_columns(input_format)
     ids = np.repeat(np.arange(n), T)

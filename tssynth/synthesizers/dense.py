@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import sklearn
 import torch
 
 from tssynth._validation import check_bool, check_int
@@ -109,7 +110,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
     verbose : bool, default=False
     generator_filepath : str or Path, optional
         Where ``fit`` saves the trained generator; an existing file is loaded
-        instead of training (after checking T, d and the columns match).
+        instead of training (after checking T, d and the columns match). A file
+        trained on other records (another cross-validation fold) is loaded with a
+        ``DataWarning``.
     epsilon : float or None, default=None
         Differential privacy budget (``pip install 'tssynth[privacy]'``): DP-SGD
         with at most this epsilon spent in all, 20 % of it on private per-channel
@@ -142,9 +145,10 @@ class DenseVAESynthesizer(BaseSynthesizer):
     input_format_ : dict
         How ``fit`` received the data, to give samples back in kind.
     n_features_in_ : int
-        Columns of a DataFrame fitted on, else the windows' last axis.
+        Columns of a DataFrame fitted on, ``T`` for an (n, T) array, ``d`` for an
+        (n, T, d) array.
     feature_names_in_ : ndarray of str or None
-        The DataFrame's column names when all are strings.
+        The DataFrame's column names when all are strings, else None.
     module_ : DenseVAE
     loss_history_ : DataFrame
 
@@ -285,13 +289,14 @@ class DenseVAESynthesizer(BaseSynthesizer):
         for channel, pair in enumerate(declared):
             if pair is not None:
                 low[channel], high[channel] = pair
+        input_format = prepared.extras["input_format"]
         attributes = {
-            "input_format_": prepared.extras["input_format"],
+            "input_format_": input_format,
             "window_length_": int(T),
             "n_channels_": int(d),
             "data_min_": low,
             "data_max_": high,
-            **_input_features(prepared.extras["columns"], windows.shape[-1]),
+            **_input_features(prepared.extras["columns"], _array_width(input_format, T, d)),
         }
         scaled = self._scale(windows, attributes)
         return attributes, [np.clip(scaled, -1.0, 1.0, out=scaled)]
@@ -381,9 +386,10 @@ class DenseVAESynthesizer(BaseSynthesizer):
         attributes = {name: state[name] for name in _WINDOW_ATTRIBUTES}
         if "columns" in state:
             attributes.update(_input_features(state["columns"], state["n_features_in_"]))
-        else:  # files before these attributes: the last axis of the windows
-            kind = state["input_format_"]["kind"]
-            width = state["window_length_"] if kind == "wide" else state["n_channels_"]
+        else:  # files before these attributes
+            width = _array_width(
+                state["input_format_"], state["window_length_"], state["n_channels_"]
+            )
             attributes.update(_input_features(None, width))
         return attributes
 
@@ -477,10 +483,28 @@ class DenseVAESynthesizer(BaseSynthesizer):
         Returns
         -------
         ndarray of shape (n_windows, embedding_dim), float32
+            With pandas output (``set_output(transform="pandas")`` or scikit-learn's
+            ``transform_output``) and long input, whose rows are steps and not
+            windows, a DataFrame indexed by :meth:`window_labels`.
         """
         array = self._model_array(X)
         with torch.no_grad():
-            return self.module_.encode(array).cpu().numpy()
+            latents = self.module_.encode(array).cpu().numpy()
+        if isinstance(X, pd.DataFrame | pd.Series) and len(X) != len(latents):
+            if self._pandas_output():  # scikit-learn would index them by X's rows
+                labels = self.window_labels(X)
+                index = (
+                    pd.MultiIndex.from_frame(labels)
+                    if labels.shape[1] > 1
+                    else pd.Index(labels.iloc[:, 0])
+                )
+                return pd.DataFrame(latents, index=index, columns=self.get_feature_names_out())
+        return latents
+
+    def _pandas_output(self) -> bool:
+        """Whether scikit-learn's output setting asks for DataFrames from transform."""
+        default = sklearn.get_config()["transform_output"]
+        return getattr(self, "_sklearn_output_config", {}).get("transform", default) == "pandas"
 
     def inverse_transform(self, X: Any) -> Any:
         """Decode latent vectors into windows (the decoder's means).
@@ -551,8 +575,14 @@ class DenseVAESynthesizer(BaseSynthesizer):
         return torch.cat(scores).double().cpu().numpy()
 
 
+def _array_width(input_format: dict[str, Any], T: int, d: int) -> int:
+    """``X.shape[1]`` of windows given as a wide frame or an (n, T) array (T), else the
+    channels of (n, T, d) windows (scikit-learn has no convention for 3-D input)."""
+    return T if input_format["kind"] == "wide" or input_format.get("ndim") == 2 else d
+
+
 def _input_features(columns: list[Any] | None, width: int) -> dict[str, Any]:
-    """``n_features_in_`` (the frame's columns, else the windows' last axis) and
+    """``n_features_in_`` (the frame's columns, else ``width``) and
     ``feature_names_in_`` (the column names when all are strings, else None)."""
     if columns is None:
         return {"n_features_in_": int(width), "feature_names_in_": None}

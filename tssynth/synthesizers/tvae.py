@@ -98,7 +98,9 @@ class TVAESynthesizer(BaseSynthesizer):
         Show a progress bar while training.
     generator_filepath : str or Path, optional
         Where ``fit`` saves the trained generator; when the file exists, ``fit``
-        loads it instead of training (after checking the columns match).
+        loads it instead of training (after checking the columns match). A file
+        trained on other records (another cross-validation fold) is loaded with a
+        ``DataWarning``.
     epsilon : float or None, default=None
         Differential privacy budget (needs ``pip install 'tssynth[privacy]'``). When
         set, training is DP-SGD with noise calibrated so that ``fit`` spends at
@@ -127,8 +129,9 @@ class TVAESynthesizer(BaseSynthesizer):
     epsilon_, delta_ : float or None
         Privacy budget actually spent (None when trained without ``epsilon``).
     n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Only when fitted on a DataFrame whose column names are all strings.
+    feature_names_in_ : ndarray of str or None
+        The column names when fitted on a DataFrame whose column names are all
+        strings, else None.
 
     Examples
     --------
