@@ -63,6 +63,9 @@ def test_read_panel_rejects_bad_frames(change, message):
 def test_read_panel_needs_a_key_for_frames():
     with pytest.raises(InvalidDataError, match="sequence_key"):
         read_panel(make_panel())
+    # several key columns in one name (as `--sequence-key a,b` gives): how to join them
+    with pytest.raises(InvalidDataError, match=r"names several columns.*X\['unit'\]\.astype"):
+        read_panel(make_panel(), "unit, device", "day")
 
 
 def test_array_lengths_come_from_trailing_nan_padding():
@@ -72,6 +75,21 @@ def test_array_lengths_come_from_trailing_nan_padding():
     panel = read_panel(X)
     assert panel.lengths.tolist() == [3, 5]
     assert np.isnan(panel.features[0]).sum() == 1
+
+
+def test_an_object_array_of_numbers_reads_as_floats_with_missing_values():
+    """``to_numpy()`` of nullable Float64 columns (pd.NA for gaps, trailing padding) was
+    refused as ragged or non-numeric."""
+    X = np.arange(2 * 5 * 2, dtype=float).reshape(2, 5, 2)
+    X[0, 3:] = np.nan
+    X[1, 1, 0] = np.nan
+    as_objects = X.astype(object)
+    as_objects[np.isnan(X)] = pd.NA
+    floats, objects = read_panel(X), read_panel(as_objects)
+    assert objects.lengths.tolist() == [3, 5]
+    pd.testing.assert_frame_equal(objects.features, floats.features)
+    with pytest.raises(InvalidDataError, match=r"non-numbers \(an object array of string"):
+        read_panel(np.array([[["a"], ["b"]]], dtype=object))
 
 
 def test_a_list_of_sequences_of_different_lengths_reads_as_the_padded_array():
@@ -130,5 +148,9 @@ def test_check_columns_names_unseen_columns():
     frame = make_panel()
     transformer = PanelTransformer(random_state=0).fit(read_panel(frame, "unit", "day", ["device"]))
     other = read_panel(frame.assign(extra=1.0), "unit", "day", ["device"])
-    with pytest.raises(InvalidDataError, match="extra"):
+    # only what is wrong is named (it listed an empty set of lacking columns too)
+    with pytest.raises(InvalidDataError, match=r"prefix has columns \['extra'\] unseen in fit;"):
         transformer.check_columns(other, "prefix")
+    fewer = read_panel(frame.drop(columns="state"), "unit", "day", ["device"])
+    with pytest.raises(InvalidDataError, match=r"prefix lacks the fitted columns \['state'\];"):
+        transformer.check_columns(fewer, "prefix")

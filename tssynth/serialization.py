@@ -47,7 +47,10 @@ MAGIC = b"TSSYNTH\x00"
 # 5: the early-stopping parameters (defaults in older files; a reader of format 4 could
 # not build the synthesizer from them), derived time columns, and integer grids past
 # 2**53.
-FORMAT_VERSION = 5
+# 6: a DVAE's context rows may end with absence flags (the panel "absent_columns" state,
+# none in older files; a reader of format 5 would build a model narrower than its
+# weights), and a fingerprint of the training records (absent: not checked).
+FORMAT_VERSION = 6
 _LENGTH = struct.Struct("<I")
 
 

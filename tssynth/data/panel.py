@@ -56,6 +56,7 @@ from tssynth.data.schema import (
 from tssynth.data.sequences import (
     _float_array,
     index_long_frame,
+    numeric_object_array,
     pad_sequences,
     padded_lengths,
     step_positions,
@@ -160,6 +161,17 @@ def nearest_rows(queries: np.ndarray, rows: np.ndarray, rng: np.random.Generator
     return members[firsts[nearest] + pick]
 
 
+def _absent_flags(panel: LongPanel, columns: list[Hashable]) -> np.ndarray:
+    """Whether each entity of ``panel`` lacks each of ``columns`` at every step: (n, k)."""
+    firsts = np.concatenate([[0], np.cumsum(panel.lengths)[:-1]]).astype(np.int64)
+    flags = np.zeros((len(firsts), len(columns)), dtype=np.float32)
+    for j, name in enumerate(columns):  # a column's mask at a time, not rows x columns
+        missing = panel.features[name].isna().to_numpy()
+        if len(firsts) and missing.any():
+            flags[:, j] = np.logical_and.reduceat(missing, firsts)
+    return flags
+
+
 def _gap_column(panel: LongPanel) -> str | None:
     """A free column name for the time gaps when they are irregular, else None."""
     if panel.time is None:
@@ -231,7 +243,9 @@ def _read_array(X: Any, what: str) -> LongPanel:
         raw = np.asarray(X)
     except ValueError as exc:
         raise InvalidDataError(f"{what} is ragged or not an array: {exc}") from exc
-    if raw.dtype == object or raw.ndim not in (2, 3):
+    if raw.dtype == object:
+        raw = numeric_object_array(raw, what, "(n, T) or (n, T, d)")
+    if raw.ndim not in (2, 3):
         raise InvalidDataError(
             f"{what} must be a long DataFrame or a numeric array of shape (n, T) or (n, T, d), "
             f"got {type(X).__name__} with shape {raw.shape} and dtype {raw.dtype}."
@@ -253,6 +267,7 @@ def _read_array(X: Any, what: str) -> LongPanel:
         "ndim": int(raw.ndim),
         "dtype": str(raw.dtype) if raw.dtype.kind == "f" else "float64",
         "n_channels": int(d),
+        "steps": int(T),  # trailing all-NaN steps are padding, but results keep them
     }
     return LongPanel(features, codes, positions, lengths, pd.RangeIndex(n), None, None, fmt)
 
@@ -287,6 +302,14 @@ def _read_frame(
         ("context_columns", context_columns),
     ):
         missing = [name for name in names if name not in X.columns]
+        parts = str(sequence_key).split(",")
+        several = len(parts) > 1 and all(part.strip() in X.columns for part in parts)
+        if missing and param == "sequence_key" and several:
+            raise InvalidDataError(
+                f"sequence_key={sequence_key!r} names several columns; a sequence is keyed by "
+                "one column: join them into one first, e.g. X['key'] = "
+                f"X[{parts[0].strip()!r}].astype(str) + '/' + X[{parts[1].strip()!r}].astype(str)."
+            )
         if missing:
             raise InvalidDataError(
                 f"{param} names {missing}, which {'is' if len(missing) == 1 else 'are'} not "
@@ -509,7 +532,16 @@ class PanelTransformer:
         What ``starts`` count from: the earliest training time (0 under
         differential privacy, where starts are released as absolute values).
     context_rows : ndarray of shape (n_entities, context_dim) or None
-        The encoded training contexts (drawn from when sampling).
+        The encoded training contexts, then the entities' absence flags (drawn from
+        when sampling).
+    absent_columns : list of column labels
+        Features that some entities (at least two, not all) lack at every step (a lab
+        never taken for a patient, a channel a device does not have). Whether an
+        entity lacks each is a context value after the encoded context columns: the
+        model conditions on it, sampled entities take it from the training entity
+        they are drawn from, and one that lacks a column gets none of its values (per
+        step, missing values would be drawn independently, and nearly every sampled
+        entity would have a few). None under differential privacy.
     input_format : dict
     """
 
@@ -574,13 +606,18 @@ class PanelTransformer:
         }
         self.steps = DataTransformer(**settings)
         self.steps.fit(step_rows, step_schema, budget, weights)
-        self.context, self.context_rows = None, None
+        self.context, self.context_rows, self.absent_columns = None, None, []
         if panel.context is not None:
             self.context = DataTransformer(**settings)
             self.context.fit(panel.context, context_schema, budget)
-            if budget is None:  # sampling draws training contexts; DP keeps none
-                self.context_rows = self.context.transform(panel.context)
-        if budget is None:
+        if budget is None:  # sampling draws training contexts; DP keeps none
+            lacking = _absent_flags(panel, list(panel.features.columns)).sum(axis=0)
+            n = len(panel.lengths)
+            self.absent_columns = [
+                name for name, k in zip(panel.features.columns, lacking, strict=True) if 2 <= k < n
+            ]
+            user = None if panel.context is None else self.context.transform(panel.context)
+            self.context_rows = self.with_flags(user, _absent_flags(panel, self.absent_columns), n)
             self._fit_sequence_statistics(panel)
         self.input_format = panel.input_format
         return self
@@ -659,8 +696,25 @@ class PanelTransformer:
 
     @property
     def context_dim(self) -> int:
-        """Width of an encoded context row (0 without context)."""
+        """Width of an encoded context row (0 without context and absence flags)."""
+        return self.user_context_dim + len(self.absent_columns)
+
+    @property
+    def user_context_dim(self) -> int:
+        """Width of the encoded context columns, which come first in a context row."""
         return 0 if self.context is None else self.context.output_dim
+
+    def with_flags(
+        self, user_rows: np.ndarray | None, flags: np.ndarray | None, n: int
+    ) -> np.ndarray | None:
+        """Context rows of ``n`` entities: the encoded context columns (``user_rows``),
+        then the absence flags (``flags``; none absent when not given)."""
+        if not self.absent_columns:
+            return user_rows
+        if flags is None:
+            flags = np.zeros((n, len(self.absent_columns)), dtype=np.float32)
+        parts = [flags] if user_rows is None else [user_rows, flags]
+        return np.hstack(parts).astype(np.float32, copy=False)
 
     def check_columns(self, panel: LongPanel, what: str) -> None:
         """Raise when ``panel`` is not in the fitted format or has other columns."""
@@ -678,9 +732,11 @@ class PanelTransformer:
         unseen = [c for c in panel.input_format["columns"] if c not in fitted["columns"]]
         absent = [c for c in fitted["columns"] if c not in panel.input_format["columns"]]
         if unseen or absent:
+            problems = [f"has columns {unseen} unseen in fit"] if unseen else []
+            problems += [f"lacks the fitted columns {absent}"] if absent else []
             raise InvalidDataError(
-                f"{what} has columns {unseen} unseen in fit and lacks the fitted columns "
-                f"{absent}; pass exactly the columns seen in fit: {fitted['columns']}."
+                f"{what} {' and '.join(problems)}; pass exactly the columns seen in fit: "
+                f"{fitted['columns']}."
             )
 
     def warn_unseen_categories(self, panel: LongPanel, what: str) -> None:
@@ -707,10 +763,13 @@ class PanelTransformer:
         steps : ndarray of shape (total steps, D), float32
             Every sequence's steps back to back, ``panel.lengths`` of each (no padding).
         context : ndarray of shape (n, context_dim), float32, or None
+            The encoded context columns, then whether each entity lacks each of
+            :attr:`absent_columns` at every step.
         """
         rows = self.steps.transform(self._step_rows(panel), rng)
         context = None if panel.context is None else self.context.transform(panel.context)
-        return np.asarray(rows, dtype=np.float32), context
+        flags = _absent_flags(panel, self.absent_columns)
+        return np.asarray(rows, dtype=np.float32), self.with_flags(context, flags, len(flags))
 
     def last_times(self, panel: LongPanel) -> np.ndarray | None:
         """The last ``sequence_index`` of every entity, as a number from ``panel.time_origin``."""
@@ -774,6 +833,12 @@ class PanelTransformer:
         n = len(lengths)
         codes, positions = step_positions(lengths)
         features = self.steps.inverse_transform(values)
+        user_rows = context_rows
+        if self.absent_columns and context_rows is not None:
+            user_rows = context_rows[:, : self.user_context_dim]
+            lacking = context_rows[codes, self.user_context_dim :] > 0.5
+            for j, name in enumerate(self.absent_columns):  # the few columns entities lack
+                features[name] = features[name].mask(lacking[:, j])
         fmt = self.input_format
         if fmt["kind"] == "array":
             T = int(lengths.max(initial=0)) if width is None else width
@@ -788,7 +853,7 @@ class PanelTransformer:
         if context is not None:
             context = self.given_context(context)
         elif self.context is not None and context_rows is not None:
-            context = self.context.inverse_transform(context_rows)
+            context = self.context.inverse_transform(user_rows)
         for name in fmt["columns"]:
             if name == fmt["sequence_key"]:
                 columns[name] = pd.Series(key_values[codes], dtype=key_dtype)
@@ -909,6 +974,7 @@ class PanelTransformer:
             "step": self.step,
             "origin": self.origin,
             "gap_column": self.gap_column,
+            "absent_columns": self.absent_columns,
             "input_format": self.input_format,
         }
 
@@ -926,5 +992,6 @@ class PanelTransformer:
         self.step = float(state["step"])
         self.origin = int(state.get("origin", 0))  # files written before: absolute starts
         self.gap_column = state.get("gap_column")  # files written before: regular steps
+        self.absent_columns = list(state.get("absent_columns", []))  # files written before
         self.input_format = state["input_format"]
         return self

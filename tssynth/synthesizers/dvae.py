@@ -134,7 +134,9 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
     generator_filepath : str or Path, optional
         Where ``fit`` saves the trained generator; when the file exists, ``fit``
         loads it instead of training (after checking the columns and parameters
-        match).
+        match). A file
+        trained on other records (another cross-validation fold) is loaded with a
+        ``DataWarning``.
     epsilon : float or None, default=None
         Differential privacy budget (``pip install 'tssynth[privacy]'``); the
         private unit is one whole sequence. DP-SGD runs with opacus's ``DPGRU``
@@ -562,6 +564,9 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         lengths, starts, drawn_context = self._entity_draws(n, context_rows)
         if context_rows is None:
             context_rows = drawn_context
+        elif drawn_context is not None:  # given contexts: the drawn entities' absence flags
+            flags = drawn_context[:, transformer.user_context_dim :]
+            context_rows = transformer.with_flags(context_rows, flags, n)
         if sequence_length is not None:
             lengths = np.full(n, sequence_length)
         steps = int(lengths.max(initial=0))
@@ -650,7 +655,8 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         if context_rows is None or transformer.context_rows is None:
             entities = rng.integers(len(transformer.lengths), size=n)
         else:
-            entities = nearest_rows(context_rows, transformer.context_rows, rng)
+            known = transformer.context_rows[:, : transformer.user_context_dim]
+            entities = nearest_rows(context_rows, known, rng)
         lengths = transformer.lengths[entities]
         starts = None if transformer.starts is None else transformer.starts[entities]
         drawn = None
@@ -756,8 +762,8 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
 
         Returns
         -------
-        The sequences, in the fitted format (entities in sorted key order); context
-        columns hold the given values.
+        The sequences, in the fitted format (entities in sorted key order; an array
+        with as many steps as ``X``); context columns hold the given values.
         """
         panel = self._panel(X, "X")
         _, recon = self._posterior_means(panel)
@@ -768,6 +774,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
             keys=panel.keys,
             context=panel.context,
             index_values=panel.index_values,
+            width=panel.input_format.get("steps"),
         )
 
     def transform(self, X: Any) -> np.ndarray:
@@ -824,7 +831,8 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
                 "This synthesizer was fitted with context_columns; pass context= (a DataFrame "
                 f"with one row per sequence and the columns {transformer.context.column_names})."
             )
-        context_rows = self._context_rows(len(z), context)
+        # no entity is known to lack a column
+        context_rows = transformer.with_flags(self._context_rows(len(z), context), None, len(z))
         layout, values = self._flat_output(lengths, transformer.steps.output_dim)
         for rows, length, ctx in self._chunks(lengths, context_rows):
             latents = torch.from_numpy(z[rows, :length]).to(self.device_)
