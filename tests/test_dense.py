@@ -98,6 +98,17 @@ def test_sample_any_n_and_two_dimensional_input():
     assert DenseVAESynthesizer(epochs=1, **SMALL).fit(pd.DataFrame(X)).n_features_in_ == 8
 
 
+def test_a_file_from_before_reads_n_features_in_of_an_array_as_its_steps(tmp_path):
+    from tssynth.serialization import read_generator, write_generator
+
+    X = make_sines(30, 8, 1, random_state=0)[:, :, 0]
+    path = DenseVAESynthesizer(epochs=1, **SMALL).fit(X).save(tmp_path / "old.tssynth")
+    _, payload = read_generator(path)
+    payload["data"]["n_features_in_"] = 1  # what 0.4.1 stored for (n, T) arrays
+    write_generator(path, "DenseVAESynthesizer", payload)
+    assert DenseVAESynthesizer.load(path).n_features_in_ == 8
+
+
 def test_an_object_array_of_numbers_fits_as_floats():
     """``to_numpy()`` of nullable Float64 columns is an object array: it was refused as
     ragged or non-numeric."""
@@ -157,6 +168,12 @@ def test_long_panel_is_windowed_and_sampled_as_long_windows():
     assert indexed.index.to_frame(index=False).equals(labels)
     np.testing.assert_array_equal(syn.set_output(transform="pandas").transform(frame), latents)
     syn.set_output(transform="default")
+    # as many windows as rows (window=1): labelled by window all the same, not by X's rows
+    single = DenseVAESynthesizer(
+        epochs=1, window=1, sequence_key="sensor", sequence_index="time", **SMALL
+    ).fit(frame)
+    indexed = single.set_output(transform="pandas").transform(frame)
+    assert indexed.index.to_frame(index=False).equals(single.window_labels(frame))
     out = syn.sample(3)
     assert list(out.columns) == ["sensor", "time", "temp", "load"]
     assert out["sensor"].tolist() == np.repeat([0, 1, 2], 10).tolist()

@@ -754,7 +754,25 @@ def test_a_column_some_entities_lack_entirely_stays_absent_for_whole_entities(tm
     z = model.transform(panel)
     assert model.inverse_transform(z).shape[1] == panel.shape[1]
     assert np.isfinite(model.score_samples(panel)).all()
-    assert len(model.forecast(panel[panel["pid"] < "p004"], steps=3)) == 4 * 3
+    paths = model.forecast(panel[panel["pid"] < "p020"], steps=4, n_samples=5)
+    lacks = paths["pid"].isin([f"p{unit:03d}" for unit in range(1, 20, 2)])
+    assert paths.loc[lacks, "lactate"].isna().all()  # as the prefix: it was drawn per step
+    assert paths.loc[~lacks, "lactate"].notna().mean() > 0.5
     loaded = DVAESynthesizer.load(model.save(tmp_path / "labs.tssynth"))
     assert loaded.panel_transformer_.absent_columns == ["lactate"]
     pd.testing.assert_frame_equal(loaded.sample(20), model.sample(20))
+
+
+def test_a_file_from_before_absence_flags_samples_as_it_did(tmp_path):
+    from tssynth.serialization import read_generator, write_generator
+
+    panel = _lab_panel(40).dropna().drop(columns="ward")  # no column lacking for entities
+    model = DVAESynthesizer(sequence_key="pid", sequence_index="t", epochs=2, **SMALL)
+    path = model.fit(panel).save(tmp_path / "old.tssynth")
+    _, payload = read_generator(path)
+    del payload["data"]["panel_transformer"]["absent_columns"]
+    del payload["fingerprint"]
+    write_generator(path, "DVAESynthesizer", payload)
+    old = DVAESynthesizer.load(path)
+    assert old.panel_transformer_.absent_columns == []
+    pd.testing.assert_frame_equal(old.sample(10), model.sample(10))  # saved right after fit

@@ -261,6 +261,17 @@ def test_generator_filepath_trained_on_other_records_warns(mixed_frame, tmp_path
     assert len(fold.sample(5)) == 5
 
 
+def test_the_same_array_in_another_dtype_is_the_same_records(tmp_path):
+    windows = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+    options = {**SMALL, "epochs": 1, "generator_filepath": tmp_path / "w.tssynth"}
+    tssynth.DenseVAESynthesizer(**options).fit(windows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tssynth.DenseVAESynthesizer(**options).fit(windows.astype(np.float64))
+    with pytest.warns(DataWarning, match="other records"):
+        tssynth.DenseVAESynthesizer(**options).fit(windows[:, ::-1])
+
+
 def test_parameters_changed_after_fit_do_not_change_what_is_saved(mixed_frame, tmp_path):
     """A list passed as compress_dims was shared: changing it after fit saved an
     architecture that did not match the weights, and the file would not load."""

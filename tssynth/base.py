@@ -578,7 +578,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             "loss_history": self.loss_history_.to_dict(orient="list"),
             "rng_state": self._sample_rng.bit_generator.state,
             "privacy": self.privacy_,
-            "fingerprint": self._fingerprint,
+            "fingerprint": getattr(self, "_fingerprint", None),  # pickled before it: none
         }
 
     @classmethod

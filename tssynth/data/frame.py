@@ -64,16 +64,46 @@ def from_frame(frame: pd.DataFrame, input_format: dict[str, Any]) -> Any:
     return frame
 
 
+# Odd multipliers that weigh each column's cell hashes differently in a row's hash.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
 def fingerprint(X: Any) -> dict[str, int] | None:
     """Rows and an order-free hash of the records of ``X`` (a frame's rows, an array's
     first axis), to tell whether a generator file was trained on these records; None
-    when ``X`` cannot be hashed (ragged sequences, unhashable cells)."""
+    when ``X`` cannot be hashed (ragged sequences, unhashable cells).
+
+    Numbers hash as float64, so the same values in another numeric dtype (arrays carry
+    no dtype in a file's checks) are the same records.
+    """
     try:
-        if not isinstance(X, pd.DataFrame | pd.Series):
-            array = np.asarray(X)
-            X = pd.DataFrame(array.reshape(len(array), -1))
-        hashes = pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64)
+        if isinstance(X, pd.Series):
+            X = X.to_frame()
+        if isinstance(X, pd.DataFrame) and not all(map(_is_number, X.dtypes)):
+            hashes = pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64)
+        else:
+            hashes = _row_hashes(X)
     except (TypeError, ValueError):
         return None
     # A sum, not a hash of the sequence: shuffled rows are the same records.
     return {"rows": len(hashes), "hash": int(hashes.sum(dtype=np.uint64))}
+
+
+def _is_number(dtype: Any) -> bool:
+    return pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)
+
+
+def _row_hashes(X: Any) -> np.ndarray:
+    """One hash per record of numbers (any shape): every cell hashed at once, then each
+    row's cells weighed by column (no loop over a wide array's columns)."""
+    if isinstance(X, pd.DataFrame):
+        values = X.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        try:
+            values = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):  # text or mixed objects: hashed as they are
+            values = np.asarray(X)
+    cells = values.reshape(len(values), -1)
+    hashes = pd.util.hash_array(cells.ravel()).reshape(cells.shape)
+    weights = (2 * np.arange(cells.shape[1], dtype=np.uint64) + 1) * _GOLDEN
+    return (hashes * weights).sum(axis=1, dtype=np.uint64)

@@ -24,7 +24,7 @@ was fitted. Nothing here loops over rows, steps or entities.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -545,6 +545,8 @@ class PanelTransformer:
     input_format : dict
     """
 
+    absent_columns: Sequence[Hashable] = ()  # transformers pickled before them
+
     def __init__(self, max_modes: int = 10, random_state: int | None = None) -> None:
         self.max_modes = max_modes
         self.random_state = random_state
@@ -836,7 +838,7 @@ class PanelTransformer:
         user_rows = context_rows
         if self.absent_columns and context_rows is not None:
             user_rows = context_rows[:, : self.user_context_dim]
-            lacking = context_rows[codes, self.user_context_dim :] > 0.5
+            lacking = (context_rows[:, self.user_context_dim :] > 0.5)[codes]
             for j, name in enumerate(self.absent_columns):  # the few columns entities lack
                 features[name] = features[name].mask(lacking[:, j])
         fmt = self.input_format

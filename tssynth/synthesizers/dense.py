@@ -384,9 +384,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
 
     def _data_attributes(self, state: dict[str, Any]) -> dict[str, Any]:
         attributes = {name: state[name] for name in _WINDOW_ATTRIBUTES}
-        if "columns" in state:
+        if "columns" in state and state["input_format_"]["kind"] != "array":
             attributes.update(_input_features(state["columns"], state["n_features_in_"]))
-        else:  # files before these attributes
+        else:  # files before these attributes, and arrays (an (n, T) array's T since 0.4.2)
             width = _array_width(
                 state["input_format_"], state["window_length_"], state["n_channels_"]
             )
@@ -490,7 +490,8 @@ class DenseVAESynthesizer(BaseSynthesizer):
         array = self._model_array(X)
         with torch.no_grad():
             latents = self.module_.encode(array).cpu().numpy()
-        if isinstance(X, pd.DataFrame | pd.Series) and len(X) != len(latents):
+        cut = self.input_format_["kind"] in ("long", "series")  # rows are steps, not windows
+        if cut and isinstance(X, pd.DataFrame | pd.Series):
             if self._pandas_output():  # scikit-learn would index them by X's rows
                 labels = self.window_labels(X)
                 index = (

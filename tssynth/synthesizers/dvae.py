@@ -738,10 +738,12 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
             starts = np.repeat(starts, n_samples)
         keys = panel.keys.repeat(n_samples)
         samples = np.tile(np.arange(n_samples), m)
+        # The context rows carry the prefixes' absence flags: a column a prefix lacks
+        # at every step stays absent in its paths, as in sample().
         result = transformer.decode(
             values.numpy(),
             lengths,
-            None,
+            None if context is None else context.cpu().numpy(),
             starts,
             keys,
             samples,
