@@ -302,9 +302,8 @@ def _read_frame(
         ("context_columns", context_columns),
     ):
         missing = [name for name in names if name not in X.columns]
-        parts = str(sequence_key).split(",")
-        several = len(parts) > 1 and all(part.strip() in X.columns for part in parts)
-        if missing and param == "sequence_key" and several:
+        parts = str(sequence_key).split(",") if missing and param == "sequence_key" else []
+        if len(parts) > 1 and all(part.strip() in X.columns for part in parts):
             raise InvalidDataError(
                 f"sequence_key={sequence_key!r} names several columns; a sequence is keyed by "
                 "one column: join them into one first, e.g. X['key'] = "
@@ -541,7 +540,7 @@ class PanelTransformer:
         model conditions on it, sampled entities take it from the training entity
         they are drawn from, and one that lacks a column gets none of its values (per
         step, missing values would be drawn independently, and nearly every sampled
-        entity would have a few). None under differential privacy.
+        entity would have a few). Empty under differential privacy.
     input_format : dict
     """
 

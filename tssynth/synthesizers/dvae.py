@@ -134,9 +134,8 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
     generator_filepath : str or Path, optional
         Where ``fit`` saves the trained generator; when the file exists, ``fit``
         loads it instead of training (after checking the columns and parameters
-        match). A file
-        trained on other records (another cross-validation fold) is loaded with a
-        ``DataWarning``.
+        match). A file trained on other records (another cross-validation fold) is
+        loaded with a ``DataWarning``.
     epsilon : float or None, default=None
         Differential privacy budget (``pip install 'tssynth[privacy]'``); the
         private unit is one whole sequence. DP-SGD runs with opacus's ``DPGRU``
