@@ -404,6 +404,17 @@ def test_dvae_results_keep_the_key_dtype(key_dtype):
         assert out["id"].dtype == panel["id"].dtype
 
 
+@pytest.mark.parametrize("key_dtype", ["object", "category"])
+def test_dvae_integer_keys_in_an_object_or_category_column_stay_integers(key_dtype):
+    """They came back as the text "0", "1", ... while forecast kept the integers."""
+    panel = _panel()
+    panel["id"] = panel["id"].astype(key_dtype)
+    syn = DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t").fit(panel)
+    for out in (syn.sample(3), syn.forecast(panel, steps=2)):
+        assert out["id"].dtype == key_dtype
+        assert all(isinstance(key, int | np.integer) for key in out["id"])
+
+
 @pytest.mark.parametrize("model", [DVAESynthesizer, DenseVAESynthesizer])
 @pytest.mark.parametrize("unit", ["datetime64[us]", "timedelta64[s]"])
 def test_window_and_sequence_models_refuse_arrays_of_times(model, unit):

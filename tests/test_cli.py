@@ -625,3 +625,14 @@ def test_discrete_columns_of_an_array_are_positions(files, capsys):
     assert load(files / "array.tssynth").transformer_.columns[0].kind == "categorical"
     assert main([*args, "first", "-o", str(files / "no.tssynth")]) == 1
     assert "an array's columns are positions 0 to 2" in capsys.readouterr().err
+
+
+def test_chunk_offsets_keep_integer_keys_of_object_and_category_columns():
+    """Integer keys in an object or categorical column were shifted as text ("10")."""
+    from tssynth.cli import _offset_keys
+
+    for keys in (pd.Series([0, 1, 2], dtype=object), pd.Series([0, 1, 2], dtype="category")):
+        shifted = _offset_keys(keys, 10)
+        assert str(shifted.dtype) == str(keys.dtype) and shifted.tolist() == [10, 11, 12]
+    text = _offset_keys(pd.Series(["0", "1"], dtype="category"), 10)
+    assert text.tolist() == ["10", "11"]

@@ -189,6 +189,16 @@ def _gap_column(panel: LongPanel) -> str | None:
     return free_name("__gap__", panel.features.columns)
 
 
+def _holds_integers(keys: pd.Series) -> bool:
+    """Whether an object or categorical column holds integers (its labels are numbers)."""
+    if isinstance(keys.dtype, pd.CategoricalDtype):
+        categories = keys.cat.categories
+        return pd.api.types.is_integer_dtype(categories.dtype)
+    if pd.api.types.is_object_dtype(keys.dtype):
+        return pd.api.types.infer_dtype(keys, skipna=True) == "integer"
+    return False
+
+
 def _is_text_dtype(dtype: Any) -> bool:
     """Object, string or categorical: a dtype that holds the labels "0", "1", ..."""
     return (
@@ -361,6 +371,7 @@ def _read_frame(
         "index_spec": None if index_spec is None else index_spec.to_dict(),
         "index_clock": None if clock is None else clock.to_dict(),
         "key_dtype": dtype_name(X[sequence_key].dtype, CATEGORICAL),
+        "key_numbers": _holds_integers(X[sequence_key]),
     }
     return LongPanel(
         ordered[feature_names],
@@ -934,10 +945,17 @@ class PanelTransformer:
         """Keys 0..n-1 for new sequences in the fitted key dtype (text when it was text).
 
         Numbers take the fitted dtype when it holds 0..n-1 (int64 when, say, int8
-        cannot hold n keys); other keys (datetimes, booleans) become int64.
+        cannot hold n keys), also as the labels of an object or categorical column of
+        integers; other keys (datetimes, time spans, booleans) become int64.
         """
         dtype = pd.api.types.pandas_dtype(self.input_format.get("key_dtype", "int64"))
         keys = np.arange(n)
+        if self.input_format.get("key_numbers"):  # integer labels in an object or category
+            return (
+                pd.Categorical(keys)
+                if isinstance(dtype, pd.CategoricalDtype)
+                else keys.astype(object)
+            )
         if _is_text_dtype(dtype):
             return pd.array(keys.astype(str), dtype=dtype)
         if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
