@@ -154,3 +154,29 @@ def test_check_columns_names_unseen_columns():
     fewer = read_panel(frame.drop(columns="state"), "unit", "day", ["device"])
     with pytest.raises(InvalidDataError, match=r"prefix lacks the fitted columns \['state'\];"):
         transformer.check_columns(fewer, "prefix")
+
+
+def test_absence_rates_give_the_chance_that_a_prefix_lacks_a_column_throughout():
+    """Four of ten entities never have a lab; the others miss one step in four. A
+    forecast prefix without it lacks it throughout by Bayes, not for certain."""
+    units, length = 10, 4
+    lab = np.arange(units * length, dtype=float)
+    lab[: 4 * length] = np.nan
+    lab[4 * length :: length] = np.nan  # the first step of every other entity
+    frame = pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(units), length),
+            "day": np.tile(np.arange(length), units),
+            "value": np.random.default_rng(0).normal(size=units * length),
+            "lab": lab,
+        }
+    )
+    transformer = PanelTransformer(random_state=0).fit(read_panel(frame, "unit", "day"))
+    assert transformer.absent_columns == ["lab"]
+    np.testing.assert_allclose(transformer.absent_rates, [[0.4, 0.25]])
+    chance = transformer.lacking_chance(np.array([1, 3]))
+    np.testing.assert_allclose(chance[:, 0], 0.4 / (0.4 + 0.6 * 0.25 ** np.array([1, 3])))
+    copy = PanelTransformer.from_state(transformer.to_state())
+    np.testing.assert_array_equal(
+        copy.lacking_chance(np.array([2])), transformer.lacking_chance(np.array([2]))
+    )

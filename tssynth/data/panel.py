@@ -172,6 +172,18 @@ def _absent_flags(panel: LongPanel, columns: list[Hashable]) -> np.ndarray:
     return flags
 
 
+def _absence_rates(panel: LongPanel, columns: list[Hashable], flags: np.ndarray) -> np.ndarray:
+    """Per column: the share of entities lacking it, and the share of missing steps
+    among the entities that have it (k, 2)."""
+    rates = np.zeros((len(columns), 2))
+    for j, name in enumerate(columns):
+        has = flags[panel.codes, j] == 0
+        steps_had = int(has.sum())
+        missing = int((panel.features[name].isna().to_numpy() & has).sum())
+        rates[j] = flags[:, j].mean(), missing / max(steps_had, 1)
+    return rates
+
+
 def _gap_column(panel: LongPanel) -> str | None:
     """A free column name for the time gaps when they are irregular, else None."""
     if panel.time is None:
@@ -556,6 +568,7 @@ class PanelTransformer:
     """
 
     absent_columns: Sequence[Hashable] = ()  # transformers pickled before them
+    absent_rates: np.ndarray | None = None
 
     def __init__(self, max_modes: int = 10, random_state: int | None = None) -> None:
         self.max_modes = max_modes
@@ -623,13 +636,16 @@ class PanelTransformer:
             self.context = DataTransformer(**settings)
             self.context.fit(panel.context, context_schema, budget)
         if budget is None:  # sampling draws training contexts; DP keeps none
-            lacking = _absent_flags(panel, list(panel.features.columns)).sum(axis=0)
-            n = len(panel.lengths)
+            every = _absent_flags(panel, list(panel.features.columns))
+            n, lacking = len(panel.lengths), every.sum(axis=0)
+            kept = (lacking >= 2) & (lacking < n)
             self.absent_columns = [
-                name for name, k in zip(panel.features.columns, lacking, strict=True) if 2 <= k < n
+                c for c, k in zip(panel.features.columns, kept, strict=True) if k
             ]
+            flags = every[:, kept]
+            self.absent_rates = _absence_rates(panel, self.absent_columns, flags)
             user = None if panel.context is None else self.context.transform(panel.context)
-            self.context_rows = self.with_flags(user, _absent_flags(panel, self.absent_columns), n)
+            self.context_rows = self.with_flags(user, flags, n)
             self._fit_sequence_statistics(panel)
         self.input_format = panel.input_format
         return self
@@ -727,6 +743,19 @@ class PanelTransformer:
             flags = np.zeros((n, len(self.absent_columns)), dtype=np.float32)
         parts = [flags] if user_rows is None else [user_rows, flags]
         return np.hstack(parts).astype(np.float32, copy=False)
+
+    def lacking_chance(self, lengths: np.ndarray) -> np.ndarray | None:
+        """Chance that an entity lacks each absent column throughout, given that its first
+        ``lengths`` steps lack it (a forecast prefix): (n, k), or None when not known.
+
+        Bayes over the training entities: a share ``s`` lacks the column; the others
+        miss a step with rate ``q``, so all of ``L`` steps with chance ``q**L``.
+        """
+        if self.absent_rates is None or not self.absent_columns:
+            return None
+        share, rate = self.absent_rates[:, 0], self.absent_rates[:, 1]
+        by_chance = (1.0 - share) * rate ** np.asarray(lengths, dtype=np.float64)[:, None]
+        return share / (share + by_chance)
 
     def check_columns(self, panel: LongPanel, what: str) -> None:
         """Raise when ``panel`` is not in the fitted format or has other columns."""
@@ -994,6 +1023,7 @@ class PanelTransformer:
             "origin": self.origin,
             "gap_column": self.gap_column,
             "absent_columns": self.absent_columns,
+            "absent_rates": self.absent_rates,
             "input_format": self.input_format,
         }
 
@@ -1012,5 +1042,7 @@ class PanelTransformer:
         self.origin = int(state.get("origin", 0))  # files written before: absolute starts
         self.gap_column = state.get("gap_column")  # files written before: regular steps
         self.absent_columns = list(state.get("absent_columns", []))  # files written before
+        rates = state.get("absent_rates")
+        self.absent_rates = None if rates is None else np.asarray(rates, dtype=np.float64)
         self.input_format = state["input_format"]
         return self

@@ -720,6 +720,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         if context is not None:
             context = context[paths]
         generator = self._generator()
+        context = self._continued_absence(context, panel.lengths[paths.cpu().numpy()], generator)
         lengths = np.full(len(x), steps)
         layout, values = self._flat_output(lengths, x.steps.shape[1])
         for rows, _ in length_chunks(mask.lengths, _CHUNK):
@@ -753,6 +754,22 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         if isinstance(result, np.ndarray):
             return result.reshape(m, n_samples, *result.shape[1:])
         return result
+
+    def _continued_absence(
+        self, context: torch.Tensor | None, lengths: np.ndarray, generator: torch.Generator
+    ) -> torch.Tensor | None:
+        """A forecast path whose prefix lacks an absent column at every step lacks it
+        throughout with the chance the training entities give (a short prefix may just
+        not have reached its first value); each path draws its own."""
+        chance = self.panel_transformer_.lacking_chance(lengths)
+        if context is None or chance is None:
+            return context
+        k = chance.shape[1]
+        draws = torch.rand(chance.shape, generator=generator, device=context.device)
+        keep = draws < torch.from_numpy(chance).to(context)
+        context = context.clone()
+        context[:, -k:] = context[:, -k:] * keep
+        return context
 
     def reconstruct(self, X: Any) -> pd.DataFrame | np.ndarray:
         """Most likely reconstruction of every sequence through its posterior-mean latents.
