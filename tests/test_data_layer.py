@@ -634,6 +634,26 @@ def test_state_from_before_the_log_transform_still_loads():
     )
 
 
+def test_noise_keeps_a_mixture_mode_clear_of_the_gap_next_to_a_point_mass():
+    """An amount that is 0 or at least 1,000: drawn noise reflected at the column's
+    minimum (0) let values into (0, 1000), which the data never has."""
+    rng = np.random.default_rng(0)
+    gain = np.where(rng.random(2000) < 0.8, 0.0, rng.uniform(1_000, 20_000, 2000))
+    frame = pd.DataFrame({"gain": gain})
+    transformer = fit_transformer(frame)
+    encoded = transformer.transform(frame, np.random.default_rng(1)).astype(np.float32)
+    sigmas = np.full(transformer.output_dim, 0.5)  # a wide decoder sigma
+    drawn = transformer.inverse_transform(encoded, sigmas, np.random.default_rng(2))["gain"]
+    assert drawn[drawn > 0].min() >= 1_000 and (drawn == 0).mean() > 0.7
+    state = transformer.to_state()  # a state from before the modes' bounds still loads
+    del state["continuous"]["low"], state["continuous"]["high"]
+    old = DataTransformer.from_state(state)
+    assert np.isnan(old._mode_low).all()
+    pd.testing.assert_frame_equal(
+        old.inverse_transform(encoded), transformer.inverse_transform(encoded)
+    )
+
+
 def _event_times(n: int, seed: int = 0, tz: str | None = None) -> pd.Series:
     rng = np.random.default_rng(seed)
     day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")

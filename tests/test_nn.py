@@ -70,6 +70,25 @@ def test_span_nll_leaves_stand_ins_out():
     )
 
 
+def test_span_nll_leaves_the_scalar_of_a_point_mass_mode_out():
+    """Mode 1 of the first Gaussian column is a point mass: rows in it score their
+    mode, not their (constant) scalar, whatever the output there; other rows score both."""
+    generator = torch.Generator().manual_seed(2)
+    plain, masses = SpanLayout(SPANS), SpanLayout(SPANS, point_masses=[(2, 0)])
+    output = torch.randn(16, 7, generator=generator)
+    sigma = torch.full((7,), 0.05)
+    target = _target(16, generator)
+    in_mass = target[:, 2] == 1
+    moved = output.clone()
+    moved[:, 0] += 1.0
+    a, b = span_nll(output, sigma, target, masses), span_nll(moved, sigma, target, masses)
+    torch.testing.assert_close(a[in_mass], b[in_mass])
+    assert (a[~in_mass] != b[~in_mass]).all() and in_mass.any() and (~in_mass).any()
+    gaussian = -Normal(torch.tanh(output[:, 0]), 0.05).log_prob(target[:, 0])
+    full = span_nll(output, sigma, target, plain)
+    torch.testing.assert_close(a, full - gaussian * in_mass)
+
+
 def _many_spans(n_spans: int) -> list[tuple[int, int, str]]:
     """A gaussian column, then ``n_spans`` softmax spans of widths 2, 3, 4, 2, 3, 4, ..."""
     spans, start = [(0, 1, "gaussian")], 1

@@ -571,3 +571,22 @@ def test_nanosecond_timestamps_keep_their_millisecond_grid():
     model = TVAESynthesizer(epochs=3, batch_size=200, random_state=0, **SMALL)
     bounded = model.fit(frame[["short"]], metadata={"bounds": {"short": days}}).sample(n)
     assert (bounded["short"].astype("int64") % 10**6 == 0).all()
+
+
+def test_columns_mostly_at_one_value_leave_their_categories_learnable():
+    """scikit-learn's digits: 64 pixel columns mostly 0 (a point-mass mode, whose scalar
+    is a constant 0). Scored, that constant pulled each column's sigma to its floor and
+    the other rows' errors drowned the label: train-on-synthetic accuracy was 0.12
+    (chance 0.1) at 40 epochs, 0.22 at 300."""
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    digits = load_digits(as_frame=True).frame.astype(np.int64)
+    digits["target"] = digits["target"].astype(str)
+    train, test = digits.iloc[::2], digits.iloc[1::2]
+    model = TVAESynthesizer(epochs=40, batch_size=100, random_state=0).fit(train)
+    synthetic = model.sample(len(train))
+    classifier = HistGradientBoostingClassifier(max_iter=50, random_state=0)
+    classifier.fit(synthetic.drop(columns="target"), synthetic["target"])
+    accuracy = (classifier.predict(test.drop(columns="target")) == test["target"]).mean()
+    assert accuracy > 0.4

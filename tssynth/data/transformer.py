@@ -137,7 +137,9 @@ _ROW_CHUNK = 16_384
 _CHUNK_ENTRIES = 2**21
 _SCALAR_STATE = ("index", "loc", "scale", "min", "max", "step", "origin", "shift", "part")
 _ABSENT_STATE = {"origin": 0.0, "shift": np.nan, "part": WHOLE}  # rows in files written before them
-_MODE_STATE = ("weights", "means", "stds", "exact")  # the parts of each column's modes
+# The parts of each column's modes; "low" and "high" (absent from older files, NaN:
+# none) bound a mixture mode's values inside the column's range on the modes' scale.
+_MODE_STATE = ("weights", "means", "stds", "exact", "low", "high")
 _MIXTURE_WORKERS = min(4, os.cpu_count() or 1)  # mixtures of different columns fit in parallel
 _IDENTIFIER_SHARE = 0.9  # a categorical column this unique (of 20+ values) looks like an ID
 _NUMBERED_ROWS = 100  # distinct, nearly consecutive integers in this many rows look like an ID
@@ -282,7 +284,7 @@ class DataTransformer:
         self.columns = list(columns)
         # Names of the column index's levels (MultiIndex names, or columns.name).
         self.level_names = list(df.columns.names)
-        # "modes" holds (weights, means, stds, exact) per column, or a Future of it.
+        # "modes" holds (weights, means, stds, exact, low, high) per column, or a Future of it.
         self._continuous: dict[str, list[Any]] = {k: [] for k in (*_SCALAR_STATE, "modes")}
         self._constants: dict[int, float] = {}
         # Exact smallest and largest values of integer columns beyond float64's exact
@@ -661,7 +663,14 @@ class DataTransformer:
             0.0,
             np.nan,
             WHOLE,
-            (mode_weights[sort] / mode_weights.sum(), means[sort], stds[sort], exact[sort]),
+            (
+                mode_weights[sort] / mode_weights.sum(),
+                means[sort],
+                stds[sort],
+                exact[sort],
+                np.full(sort.size, np.nan),  # the range is private: no bound of its own
+                np.full(sort.size, np.nan),
+            ),
         )
 
     def _fit_modes(
@@ -702,7 +711,20 @@ class DataTransformer:
         weights, means, stds = (np.concatenate(column) for column in zip(*parts, strict=True))
         exact_values = np.concatenate(exact)
         order = np.argsort(means)
-        return weights[order] / weights.sum(), means[order], stds[order], exact_values[order]
+        # Next to point masses, the mixture's values keep to the range of the values that
+        # are not point masses: an amount that is 0 or at least 1,000 draws none in between.
+        low, high = np.full(weights.size, np.nan), np.full(weights.size, np.nan)
+        if spikes.size and rest_values.size:
+            mixture = np.isnan(exact_values)
+            low[mixture], high[mixture] = standardised(rest_values[[0, -1]])
+        return (
+            weights[order] / weights.sum(),
+            means[order],
+            stds[order],
+            exact_values[order],
+            low[order],
+            high[order],
+        )
 
     def _fit_mixture(
         self, standardised: np.ndarray, n_unique: int, rng: np.random.Generator
@@ -740,11 +762,13 @@ class DataTransformer:
         self._means = np.zeros((n_cont, width))
         self._stds = np.ones((n_cont, width))
         self._exact = np.full((n_cont, width), np.nan)
-        for row, (w, m, s, e) in enumerate(cont["modes"]):
+        self._mode_low, self._mode_high = np.full((2, n_cont, width), np.nan)
+        for row, (w, m, s, e, low, high) in enumerate(cont["modes"]):
             self._log_weights[row, : len(w)] = np.log(w)
             self._means[row, : len(m)] = m
             self._stds[row, : len(s)] = s
             self._exact[row, : len(e)] = e
+            self._mode_low[row, : len(low)], self._mode_high[row, : len(high)] = low, high
         self._n_modes = np.array([len(modes[0]) for modes in cont["modes"]], dtype=np.int64)
         self._cont_arrays = {
             k: np.asarray(cont[k], dtype=np.float64)
@@ -783,13 +807,14 @@ class DataTransformer:
         self._build_layout()
 
     def _scalar_reach(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per column and mode, the scalars in [-1, 1] that decode inside [min, max]."""
+        """Per column and mode, the scalars in [-1, 1] that decode inside [min, max] (and
+        inside the mode's own bounds, where it has them)."""
         a = self._cont_columns
         with np.errstate(over="ignore", invalid="ignore"):
-            low, high = (
-                (a[f"standard_{bound}"] - self._means) / (4.0 * self._stds)
-                for bound in ("min", "max")
-            )
+            # fmax / fmin: a NaN bound (none of its own) leaves the column's
+            lowest = np.fmax(a["standard_min"], self._mode_low)
+            highest = np.fmin(a["standard_max"], self._mode_high)
+            low, high = ((bound - self._means) / (4.0 * self._stds) for bound in (lowest, highest))
         low, high = np.clip(low, -1.0, 1.0), np.clip(high, -1.0, 1.0)
         usable = low < high  # else (a mode wholly outside the range) plain clipping
         return np.where(usable, low, -1.0), np.where(usable, high, 1.0)
@@ -1478,14 +1503,19 @@ class DataTransformer:
         """Rebuild a fitted transformer from :meth:`to_state` output."""
         self = cls(**state["params"])
         self.columns = [ColumnSpec.from_dict(c) for c in state["columns"]]
-        continuous = state["continuous"]
+        continuous = dict(state["continuous"])  # low and high may be added below
         rows = len(continuous["index"])
         self._continuous = {
             k: list(continuous[k] if k in continuous else [_ABSENT_STATE[k]] * rows)
             for k in _SCALAR_STATE
         }
+        for key in ("low", "high"):  # files written before them: no bounds of the modes'
+            continuous.setdefault(key, [np.full(len(w), np.nan) for w in continuous["weights"]])
         self._continuous["modes"] = [
-            tuple(np.asarray(v) for v in modes)
+            tuple(
+                np.asarray(v, dtype=np.float64) if k in ("low", "high") else np.asarray(v)
+                for k, v in zip(_MODE_STATE, modes, strict=True)
+            )
             for modes in zip(*(continuous[k] for k in _MODE_STATE), strict=True)
         ]
         self._constants = dict(state["constants"])
@@ -1525,6 +1555,20 @@ class DataTransformer:
         """
         order = np.argsort(self._scalar_pos)
         return [[int(c) for c in self._mode_cols[row] if c >= 0] for row in order]
+
+    @property
+    def point_masses(self) -> list[tuple[int, int]]:
+        """(mode indicator, scalar) model-array columns of every point-mass mode.
+
+        A row in a point-mass mode (a value that holds at least 5 % of its column)
+        has the scalar 0, which decoding ignores: the loss leaves it out (see
+        :class:`~tssynth.nn.layout.SpanLayout`).
+        """
+        rows, modes = np.nonzero(~np.isnan(self._exact) & (self._mode_cols >= 0))
+        return [
+            (int(self._mode_cols[r, m]), int(self._scalar_pos[r]))
+            for r, m in zip(rows.tolist(), modes.tolist(), strict=True)
+        ]
 
     @property
     def column_names(self) -> list[Hashable]:

@@ -143,6 +143,8 @@ class DVAE(nn.Module):
         For every Gaussian column, in layout order, the columns of the softmax
         span saying which mixture mode its value is normalised in (empty when it
         has one mode). The marginal calibration then maps values within each mode.
+    point_masses : sequence of (mode column, Gaussian column), optional
+        See :class:`~tssynth.nn.layout.SpanLayout`.
     """
 
     def __init__(
@@ -157,9 +159,10 @@ class DVAE(nn.Module):
         scheduled_sampling: float = 0.0,
         private: bool = False,
         mode_columns: Sequence[Sequence[int]] = (),
+        point_masses: Sequence[tuple[int, int]] = (),
     ) -> None:
         super().__init__()
-        self.layout = SpanLayout(spans)
+        self.layout = SpanLayout(spans, point_masses)
         data_dim = self.layout.data_dim
         self.data_dim, self.context_dim = data_dim, context_dim
         self.embedding_dim, self.hidden_dim = embedding_dim, hidden_dim

@@ -25,6 +25,12 @@ class SpanLayout(nn.Module):
     ----------
     spans : sequence of (start, stop, kind)
         The layout of the model array (kind ``"gaussian"`` or ``"softmax"``).
+    point_masses : sequence of (mode column, Gaussian column), optional
+        Softmax columns of point-mass modes and the Gaussian column whose value
+        they fix: a row in such a mode has a constant scalar, which the loss leaves
+        out (:meth:`point_mass_rows`). Scored, the constant pulled the learned sigma
+        of columns mostly at a point mass to its floor, and the other rows' errors,
+        divided by it, drowned the mode and category terms.
 
     Notes
     -----
@@ -34,7 +40,11 @@ class SpanLayout(nn.Module):
     spans, ``index_add`` otherwise), so no Python loop runs over the spans.
     """
 
-    def __init__(self, spans: Sequence[tuple[int, int, str]]) -> None:
+    def __init__(
+        self,
+        spans: Sequence[tuple[int, int, str]],
+        point_masses: Sequence[tuple[int, int]] = (),
+    ) -> None:
         super().__init__()
         spans = [tuple(s) for s in spans]
         unknown = {kind for _, _, kind in spans} - {GAUSSIAN, SOFTMAX}
@@ -64,6 +74,27 @@ class SpanLayout(nn.Module):
             "segment_width", torch.bincount(segment, minlength=self.n_segments), persistent=False
         )
         self.register_buffer("membership", membership, persistent=False)
+        rank = {column: i for i, column in enumerate(gaussian)}
+        pairs = [(mode, rank[scalar]) for mode, scalar in point_masses]
+        self.register_buffer(
+            "point_mass_modes",
+            torch.tensor([m for m, _ in pairs], dtype=torch.long),
+            persistent=False,
+        )
+        self.register_buffer(
+            "point_mass_rank",
+            torch.tensor([r for _, r in pairs], dtype=torch.long),
+            persistent=False,
+        )
+
+    def point_mass_rows(self, target: torch.Tensor) -> torch.Tensor | None:
+        """Where rows of ``target`` (n, data_dim) are in a point-mass mode: (n, n_gaussian)
+        bool over the Gaussian columns, or None without point masses."""
+        if not self.point_mass_modes.numel():
+            return None
+        hits = target.index_select(1, self.point_mass_modes)
+        taken = target.new_zeros((len(target), len(self.gaussian_dims)))
+        return taken.index_add_(1, self.point_mass_rank, hits) > 0.5
 
     def segment_max(self, values: torch.Tensor) -> torch.Tensor:
         """Peak of every softmax span of ``values`` (n, n_softmax_dims): (n, n_segments)."""

@@ -21,7 +21,8 @@ def span_nll(
 ) -> torch.Tensor:
     """Negative log-likelihood of ``target`` under the decoder output, per row.
 
-    Gaussian columns: ``N(target; tanh(output), sigma^2)``. Softmax spans:
+    Gaussian columns: ``N(target; tanh(output), sigma^2)``, except in rows whose
+    value is a point-mass mode (its scalar is a constant). Softmax spans:
     cross-entropy of the one-hot target against ``softmax(output)`` within the
     span (zero for an all-zero target). Everything is computed with tensor ops
     over all spans at once.
@@ -57,8 +58,12 @@ def span_nll(
         sd = sigma.index_select(-1, g)
         err = (target.index_select(1, g) - torch.tanh(output.index_select(1, g))) / sd
         terms = 0.5 * err**2 + torch.log(sd) + _HALF_LOG_TWO_PI
+        skip = layout.point_mass_rows(target)  # a constant scalar: nothing to learn
         if stand_in is not None:
-            terms = terms.masked_fill(stand_in.index_select(1, g), 0.0)
+            given = stand_in.index_select(1, g)
+            skip = given if skip is None else skip | given
+        if skip is not None:
+            terms = terms.masked_fill(skip, 0.0)
         nll = nll + terms.sum(dim=1)
     if layout.n_segments:
         logits = output.index_select(1, layout.softmax_dims)

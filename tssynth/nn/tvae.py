@@ -75,6 +75,8 @@ class TVAE(nn.Module):
     compress_dims, decompress_dims : sequence of int
     loss_factor : float
         Weight of the reconstruction term against the KL term.
+    point_masses : sequence of (mode column, Gaussian column), optional
+        See :class:`~tssynth.nn.layout.SpanLayout`.
     """
 
     def __init__(
@@ -84,9 +86,10 @@ class TVAE(nn.Module):
         compress_dims: Sequence[int],
         decompress_dims: Sequence[int],
         loss_factor: float,
+        point_masses: Sequence[tuple[int, int]] = (),
     ) -> None:
         super().__init__()
-        self.layout = SpanLayout(spans)
+        self.layout = SpanLayout(spans, point_masses)
         self.sampler = SpanSampler(spans)  # for draw(): buffers only, none saved
         self.encoder = Encoder(self.layout.data_dim, compress_dims, embedding_dim)
         gaussian = bool(self.layout.gaussian_dims.numel())

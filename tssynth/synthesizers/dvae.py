@@ -397,6 +397,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
             self.scheduled_sampling,
             private=self.epsilon is not None,
             mode_columns=transformer.steps.mode_columns,
+            point_masses=transformer.steps.point_masses,
         )
         module.mean_length = (
             float(np.mean(transformer.lengths)) if len(transformer.lengths) else None

@@ -291,12 +291,14 @@ class TVAESynthesizer(BaseSynthesizer):
         return attributes, arrays
 
     def _build_module(self, attributes: dict[str, Any]) -> TVAE:
+        transformer = attributes["transformer_"]
         return TVAE(
-            attributes["transformer_"].spans,
+            transformer.spans,
             self.embedding_dim,
             self.compress_dims,
             self.decompress_dims,
             self.loss_factor,
+            transformer.point_masses,
         )
 
     def _data_state(self, attributes: dict[str, Any]) -> dict[str, Any]:
