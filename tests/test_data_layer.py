@@ -645,6 +645,11 @@ def test_noise_keeps_a_mixture_mode_clear_of_the_gap_next_to_a_point_mass():
     sigmas = np.full(transformer.output_dim, 0.5)  # a wide decoder sigma
     drawn = transformer.inverse_transform(encoded, sigmas, np.random.default_rng(2))["gain"]
     assert drawn[drawn > 0].min() >= 1_000 and (drawn == 0).mean() > 0.7
+    # declared bounds are the range samples may take: no narrower one for the modes
+    declared = DataTransformer(random_state=0).fit(
+        frame, infer_schema(frame, metadata={"bounds": {"gain": [0, 30_000]}})
+    )
+    assert np.isnan(declared._mode_low).all() and not np.isnan(transformer._mode_low).all()
     state = transformer.to_state()  # a state from before the modes' bounds still loads
     del state["continuous"]["low"], state["continuous"]["high"]
     old = DataTransformer.from_state(state)

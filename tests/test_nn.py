@@ -71,22 +71,31 @@ def test_span_nll_leaves_stand_ins_out():
 
 
 def test_span_nll_leaves_the_scalar_of_a_point_mass_mode_out():
-    """Mode 1 of the first Gaussian column is a point mass: rows in it score their
-    mode, not their (constant) scalar, whatever the output there; other rows score both."""
+    """Mode 1 of the first Gaussian column and mode 1 of the second are point masses:
+    rows in one score its mode, not its (constant) scalar, whatever the output there;
+    other rows score both. Settled rows hold 0 there, as encoding puts it."""
     generator = torch.Generator().manual_seed(2)
-    plain, masses = SpanLayout(SPANS), SpanLayout(SPANS, point_masses=[(2, 0)])
-    output = torch.randn(16, 7, generator=generator)
+    plain, masses = SpanLayout(SPANS), SpanLayout(SPANS, point_masses=[(2, 0), (6, 4)])
+    output = torch.randn(32, 7, generator=generator)
     sigma = torch.full((7,), 0.05)
-    target = _target(16, generator)
-    in_mass = target[:, 2] == 1
-    moved = output.clone()
-    moved[:, 0] += 1.0
-    a, b = span_nll(output, sigma, target, masses), span_nll(moved, sigma, target, masses)
-    torch.testing.assert_close(a[in_mass], b[in_mass])
-    assert (a[~in_mass] != b[~in_mass]).all() and in_mass.any() and (~in_mass).any()
-    gaussian = -Normal(torch.tanh(output[:, 0]), 0.05).log_prob(target[:, 0])
+    target = _target(32, generator)
     full = span_nll(output, sigma, target, plain)
-    torch.testing.assert_close(a, full - gaussian * in_mass)
+    left_out = span_nll(output, sigma, target, masses)
+    expected = full.clone()
+    for scalar, mode in ((0, 2), (4, 6)):
+        in_mass = target[:, mode] == 1
+        assert in_mass.any() and (~in_mass).any()
+        moved = output.clone()
+        moved[:, scalar] += 1.0
+        again = span_nll(moved, sigma, target, masses)
+        torch.testing.assert_close(again[in_mass], left_out[in_mass])
+        assert (again[~in_mass] != left_out[~in_mass]).all()
+        gaussian = -Normal(torch.tanh(output[:, scalar]), 0.05).log_prob(target[:, scalar])
+        expected -= gaussian * in_mass
+    torch.testing.assert_close(left_out, expected, rtol=1e-4, atol=1e-3)  # float32 sums
+    settled = masses.settle_point_masses(target + 0.3)
+    assert (settled[target[:, 2] == 1, 0] == 0).all() and (settled[target[:, 6] == 1, 4] == 0).all()
+    assert (settled[target[:, 2] == 0, 0] != 0).all()
 
 
 def _many_spans(n_spans: int) -> list[tuple[int, int, str]]:

@@ -595,7 +595,9 @@ class DataTransformer:
         loc, scale = location_scale(to_log(observed, shift))
         # The seed is drawn here, in column order, so the result never depends on threads.
         seed = int(rng.integers(2**63))
-        modes = pool.submit(self._fit_modes, observed, shift, loc, scale, seed)
+        # Declared bounds are the range samples may take: no narrower one for a mode.
+        own_range = spec.public_bounds is None
+        modes = pool.submit(self._fit_modes, observed, shift, loc, scale, seed, own_range)
         if exact is not None and spec.value_type not in (DATETIME, TIMEDELTA):
             step, origin = integer_grid(exact)
         elif exact is not None:
@@ -674,13 +676,21 @@ class DataTransformer:
         )
 
     def _fit_modes(
-        self, observed: np.ndarray, shift: float, loc: float, scale: float, seed: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        self,
+        observed: np.ndarray,
+        shift: float,
+        loc: float,
+        scale: float,
+        seed: int,
+        own_range: bool = True,
+    ) -> tuple[np.ndarray, ...]:
         """Point-mass modes for very frequent values, a Bayesian mixture for the rest.
 
         Modes live on ``(to_log(x, shift) - loc) / scale``. Returns weights,
-        standardised means and stds of the modes, and each mode's exact raw value (NaN
-        for mixture modes).
+        standardised means and stds of the modes, each mode's exact raw value (NaN
+        for mixture modes), and the low and high bounds of each mode's values on the
+        modes' scale (NaN: the column's range). With point masses and ``own_range``, the
+        mixture modes keep to the range of the values that are not point masses.
         """
         rng = np.random.default_rng(seed)
 
@@ -714,7 +724,7 @@ class DataTransformer:
         # Next to point masses, the mixture's values keep to the range of the values that
         # are not point masses: an amount that is 0 or at least 1,000 draws none in between.
         low, high = np.full(weights.size, np.nan), np.full(weights.size, np.nan)
-        if spikes.size and rest_values.size:
+        if own_range and spikes.size and rest_values.size:
             mixture = np.isnan(exact_values)
             low[mixture], high[mixture] = standardised(rest_values[[0, -1]])
         return (
@@ -1400,9 +1410,14 @@ class DataTransformer:
         """
         if len(self._cont_index) == 0:
             return np.zeros((0, scalar.shape[1]))
-        values = np.clip(scalar, -1.0, 1.0, out=scalar)
         # One flat take per mode table: row r, mode k is entry r * width + k.
         flat = np.add(mode, self._mode_offset, out=mode)
+        # Inside the mode's reach (within [-1, 1], and the mode's own bounds next to
+        # point masses), on every path: noise-free decodes and the DVAE's torch draws too.
+        low = np.take(self._scalar_low, flat, out=scratch, mode="clip")
+        values = np.maximum(scalar, low, out=scalar)
+        high = np.take(self._scalar_high, flat, out=scratch, mode="clip")
+        values = np.minimum(values, high, out=values)
         looked_up = np.take(self._stds, flat, out=scratch, mode="clip")
         a = self._cont_columns
         # (scalar * 4 * std + mean) * scale + loc, in this order of operations.

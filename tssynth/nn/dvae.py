@@ -361,7 +361,7 @@ class DVAE(nn.Module):
         noise = torch.randn(mu_p.shape, generator=generator, device=x.device)
         z_prior = mu_p + torch.exp(0.5 * logvar_p) * noise
         output, sigma = self.decoder(torch.cat([h, z_prior], dim=2))
-        return self.draw(output, sigma, generator).clamp(-1.0, 1.0)
+        return self.layout.settle_point_masses(self.draw(output, sigma, generator).clamp(-1.0, 1.0))
 
     def _step_terms(
         self, batch: Sequence[torch.Tensor], generator: torch.Generator | None
@@ -481,7 +481,11 @@ class DVAE(nn.Module):
         """
         _, output = self._posterior_output(x, mask, context)
         g = self.layout.gaussian_dims
-        return (x[..., g] - torch.tanh(output[..., g]))[mask > 0]
+        residuals = x[..., g] - torch.tanh(output[..., g])
+        taken = self.layout.point_mass_rows(x)  # a constant scalar, never trained: no residual
+        if taken is not None:
+            residuals = residuals.masked_fill(taken, 0.0)
+        return residuals[mask > 0]
 
     @torch.no_grad()
     def fit_residual_noise(
@@ -659,7 +663,8 @@ class DVAE(nn.Module):
             z_t = mu + torch.exp(0.5 * logvar) * noise
             output, sigma = self.decoder(torch.cat([h_t, z_t], dim=1))
             drawn = self.draw(output, sigma, generator)
-            x_t = drawn.clamp(-1.0, 1.0)
+            # fed back as training fed it: point-mass scalars at their constant 0
+            x_t = self.layout.settle_point_masses(drawn.clamp(-1.0, 1.0))
             out.append(x_t if clip else drawn)
         if not out:
             return hidden.new_zeros(hidden.shape[1], 0, self.data_dim)

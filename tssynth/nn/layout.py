@@ -88,13 +88,22 @@ class SpanLayout(nn.Module):
         )
 
     def point_mass_rows(self, target: torch.Tensor) -> torch.Tensor | None:
-        """Where rows of ``target`` (n, data_dim) are in a point-mass mode: (n, n_gaussian)
-        bool over the Gaussian columns, or None without point masses."""
+        """Where rows of ``target`` (..., data_dim) are in a point-mass mode: (...,
+        n_gaussian) bool over the Gaussian columns, or None without point masses."""
         if not self.point_mass_modes.numel():
             return None
-        hits = target.index_select(1, self.point_mass_modes)
-        taken = target.new_zeros((len(target), len(self.gaussian_dims)))
-        return taken.index_add_(1, self.point_mass_rank, hits) > 0.5
+        hits = target.index_select(-1, self.point_mass_modes)
+        taken = target.new_zeros((*target.shape[:-1], len(self.gaussian_dims)))
+        return taken.index_add_(-1, self.point_mass_rank, hits) > 0.5
+
+    def settle_point_masses(self, rows: torch.Tensor) -> torch.Tensor:
+        """``rows`` (..., data_dim) with the scalar of every point-mass row set to its
+        constant 0, as encoding sets it (a drawn scalar there was never trained)."""
+        taken = self.point_mass_rows(rows)
+        if taken is None:
+            return rows
+        g = self.gaussian_dims
+        return rows.index_copy(-1, g, rows.index_select(-1, g).masked_fill(taken, 0.0))
 
     def segment_max(self, values: torch.Tensor) -> torch.Tensor:
         """Peak of every softmax span of ``values`` (n, n_softmax_dims): (n, n_segments)."""
