@@ -610,17 +610,13 @@ def _read_context(path: str, synthesizer: Any, n: int) -> pd.DataFrame:
     return context
 
 
-def _integer_labels(keys: pd.Series) -> bool:
-    if isinstance(keys.dtype, pd.CategoricalDtype):
-        return pd.api.types.is_integer_dtype(keys.cat.categories.dtype)
-    return pd.api.types.is_object_dtype(keys) and pd.api.types.infer_dtype(keys) == "integer"
-
-
 def _offset_keys(keys: pd.Series, offset: int) -> pd.Series:
     """Keep sequence keys unique across chunks: integers (also as text) shifted, others prefixed."""
+    from tssynth.data.panel import holds_integers
+
     if pd.api.types.is_integer_dtype(keys):
         return keys + offset
-    if _integer_labels(keys):  # integers in an object or categorical column
+    if holds_integers(keys):  # integers in an object or categorical column
         shifted = keys.astype(np.int64) + offset
         return shifted.astype("category" if keys.dtype == "category" else object)
     text = keys.astype(str)

@@ -161,27 +161,21 @@ def nearest_rows(queries: np.ndarray, rows: np.ndarray, rng: np.random.Generator
     return members[firsts[nearest] + pick]
 
 
-def _absent_flags(panel: LongPanel, columns: list[Hashable]) -> np.ndarray:
-    """Whether each entity of ``panel`` lacks each of ``columns`` at every step: (n, k)."""
+def _missing_steps(panel: LongPanel, columns: list[Hashable]) -> np.ndarray:
+    """Missing steps of each entity of ``panel`` in each of ``columns``: (n, k)."""
     firsts = np.concatenate([[0], np.cumsum(panel.lengths)[:-1]]).astype(np.int64)
-    flags = np.zeros((len(firsts), len(columns)), dtype=np.float32)
+    counts = np.zeros((len(firsts), len(columns)), dtype=np.int64)
     for j, name in enumerate(columns):  # a column's mask at a time, not rows x columns
         missing = panel.features[name].isna().to_numpy()
         if len(firsts) and missing.any():
-            flags[:, j] = np.logical_and.reduceat(missing, firsts)
-    return flags
+            counts[:, j] = np.add.reduceat(missing, firsts, dtype=np.int64)
+    return counts
 
 
-def _absence_rates(panel: LongPanel, columns: list[Hashable], flags: np.ndarray) -> np.ndarray:
-    """Per column: the share of entities lacking it, and the share of missing steps
-    among the entities that have it (k, 2)."""
-    rates = np.zeros((len(columns), 2))
-    for j, name in enumerate(columns):
-        has = flags[panel.codes, j] == 0
-        steps_had = int(has.sum())
-        missing = int((panel.features[name].isna().to_numpy() & has).sum())
-        rates[j] = flags[:, j].mean(), missing / max(steps_had, 1)
-    return rates
+def _absent_flags(panel: LongPanel, columns: list[Hashable]) -> np.ndarray:
+    """Whether each entity of ``panel`` lacks each of ``columns`` at every step: (n, k)."""
+    lacks = _missing_steps(panel, columns) == panel.lengths[:, None]
+    return lacks.astype(np.float32)
 
 
 def _gap_column(panel: LongPanel) -> str | None:
@@ -201,7 +195,7 @@ def _gap_column(panel: LongPanel) -> str | None:
     return free_name("__gap__", panel.features.columns)
 
 
-def _holds_integers(keys: pd.Series) -> bool:
+def holds_integers(keys: pd.Series) -> bool:
     """Whether an object or categorical column holds integers (its labels are numbers)."""
     if isinstance(keys.dtype, pd.CategoricalDtype):
         categories = keys.cat.categories
@@ -383,7 +377,7 @@ def _read_frame(
         "index_spec": None if index_spec is None else index_spec.to_dict(),
         "index_clock": None if clock is None else clock.to_dict(),
         "key_dtype": dtype_name(X[sequence_key].dtype, CATEGORICAL),
-        "key_numbers": _holds_integers(X[sequence_key]),
+        "key_numbers": holds_integers(X[sequence_key]),
     }
     return LongPanel(
         ordered[feature_names],
@@ -636,16 +630,22 @@ class PanelTransformer:
             self.context = DataTransformer(**settings)
             self.context.fit(panel.context, context_schema, budget)
         if budget is None:  # sampling draws training contexts; DP keeps none
-            every = _absent_flags(panel, list(panel.features.columns))
-            n, lacking = len(panel.lengths), every.sum(axis=0)
-            kept = (lacking >= 2) & (lacking < n)
+            missing = _missing_steps(panel, list(panel.features.columns))
+            lengths = panel.lengths[:, None]
+            n, lacks = len(panel.lengths), missing == lengths
+            kept = (lacks.sum(axis=0) >= 2) & (lacks.sum(axis=0) < n)
             self.absent_columns = [
                 c for c, k in zip(panel.features.columns, kept, strict=True) if k
             ]
-            flags = every[:, kept]
-            self.absent_rates = _absence_rates(panel, self.absent_columns, flags)
+            missing, lacks = missing[:, kept], lacks[:, kept]
+            # Per column: the share of entities lacking it, and the share of missing steps
+            # among the entities that have it (for forecasts, lacking_chance).
+            had = np.maximum((lengths * ~lacks).sum(axis=0), 1)
+            self.absent_rates = np.column_stack(
+                [lacks.mean(axis=0), (missing * ~lacks).sum(0) / had]
+            )
             user = None if panel.context is None else self.context.transform(panel.context)
-            self.context_rows = self.with_flags(user, flags, n)
+            self.context_rows = self.with_flags(user, lacks.astype(np.float32), n)
             self._fit_sequence_statistics(panel)
         self.input_format = panel.input_format
         return self

@@ -1527,10 +1527,7 @@ class DataTransformer:
         for key in ("low", "high"):  # files written before them: no bounds of the modes'
             continuous.setdefault(key, [np.full(len(w), np.nan) for w in continuous["weights"]])
         self._continuous["modes"] = [
-            tuple(
-                np.asarray(v, dtype=np.float64) if k in ("low", "high") else np.asarray(v)
-                for k, v in zip(_MODE_STATE, modes, strict=True)
-            )
+            tuple(np.asarray(v) for v in modes)
             for modes in zip(*(continuous[k] for k in _MODE_STATE), strict=True)
         ]
         self._constants = dict(state["constants"])

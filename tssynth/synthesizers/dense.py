@@ -491,16 +491,14 @@ class DenseVAESynthesizer(BaseSynthesizer):
         with torch.no_grad():
             latents = self.module_.encode(array).cpu().numpy()
         cut = self.input_format_["kind"] in ("long", "series")  # rows are steps, not windows
-        if cut and isinstance(X, pd.DataFrame | pd.Series):
-            if self._pandas_output():  # scikit-learn would index them by X's rows
-                labels = self.window_labels(X)
-                index = (
-                    pd.MultiIndex.from_frame(labels)
-                    if labels.shape[1] > 1
-                    else pd.Index(labels.iloc[:, 0])
-                )
-                return pd.DataFrame(latents, index=index, columns=self.get_feature_names_out())
-        return latents
+        if not (cut and isinstance(X, pd.DataFrame | pd.Series) and self._pandas_output()):
+            return latents
+        # scikit-learn would index them by X's rows: by the windows' labels instead
+        labels = self.window_labels(X)
+        index = (
+            pd.MultiIndex.from_frame(labels) if labels.shape[1] > 1 else pd.Index(labels.iloc[:, 0])
+        )
+        return pd.DataFrame(latents, index=index, columns=self.get_feature_names_out())
 
     def _pandas_output(self) -> bool:
         """Whether scikit-learn's output setting asks for DataFrames from transform."""
