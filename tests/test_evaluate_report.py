@@ -6,6 +6,7 @@ import base64
 import importlib
 import json
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -356,6 +357,39 @@ def test_identifier_columns_do_not_hide_copied_rows():
     result = evaluate(real, synthetic, holdout=holdout, metrics=["privacy"])
     assert result.privacy.to_dict()["exact_copy_rate"] == pytest.approx(0.05)
     assert any("leave out the identifier columns ['customer']" in note for note in result.notes)
+    # Fidelity leaves the text IDs out too (as categories every fresh one is unseen),
+    # but keeps a number distinct on every row: it still has a distribution.
+    real["serial"] = synthetic["serial"] = np.arange(600)
+    scored = evaluate(real, synthetic, metrics=["fidelity"]).fidelity
+    alone = evaluate(
+        real.drop(columns="customer"), synthetic.drop(columns="customer"), metrics=["fidelity"]
+    )
+    assert scored.overall == pytest.approx(alone.fidelity.overall)
+    assert set(scored.per_column["column"]) == {"age", "c", "x", "serial"}
+
+
+def test_categories_written_as_text_are_read_as_the_real_values():
+    rng = np.random.default_rng(0)
+
+    def table(seed: int) -> pd.DataFrame:
+        r = np.random.default_rng(seed)
+        x = r.normal(size=300)
+        return pd.DataFrame(
+            {"x": x, "flag": r.random(300) < 0.3, "grade": r.integers(1, 4, 300), "y": x > 0}
+        )
+
+    train, holdout = table(0), table(1)
+    # As another tool writes a CSV: booleans in lower case, integer codes as text.
+    text = train.assign(
+        flag=np.where(train["flag"], "true", "false"), grade=train["grade"].astype(str)
+    )
+    text.loc[rng.choice(300, 5, replace=False), "grade"] = "4"  # a code the real data lacks
+    kwargs = {"holdout": holdout, "target": "y", "discrete_columns": ["grade"], "n_threads": 1}
+    as_is, written = evaluate(train, train, **kwargs), evaluate(train, text, **kwargs)
+    shapes = written.fidelity.per_column.set_index("column")["score"]
+    assert shapes["flag"] == 1.0 and shapes["grade"] == pytest.approx(1 - 5 / 300)
+    assert written.privacy.exact_copies == 295 and as_is.privacy.exact_copies == 300
+    assert not written.utility.notes  # no feature left out for want of values
 
 
 def test_numbers_are_not_read_as_datetimes():
@@ -384,6 +418,22 @@ def test_long_column_labels_stay_apart_in_the_plots():
     labels = [_short_label(name, 16) for name in names]
     assert len(set(labels)) == 3 and all(len(label) == 16 for label in labels)
     assert _short_label("age", 16) == "age"
+
+
+def test_dollar_signs_in_names_and_categories_are_drawn_as_text(tmp_path):
+    pytest.importorskip("matplotlib")
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame(
+        {
+            "mass_$g_x_y$": rng.normal(size=200),  # TeX would fail: a double subscript
+            "price": rng.choice(["$5-$10", "$10-$20", "<$5"], 200),
+        }
+    )
+    result = evaluate(real, real.sample(200, replace=True, random_state=1), metrics=["fidelity"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # no downcasting warning per category
+        path = result.save_html(tmp_path / "report.html")
+    assert "mass_$g_x_y$" in path.read_text(encoding="utf-8")
 
 
 def test_scores_of_columns_that_print_alike_are_all_kept():

@@ -17,6 +17,7 @@ from tssynth.metrics import (
     nearest_neighbours,
     nndr,
     privacy_report,
+    privacy_verdict,
     share_closer_to_train,
     utility_report,
 )
@@ -155,6 +156,35 @@ def test_privacy_flags_copied_training_rows():
     assert copied.exact_copy_rate == 1.0 and copied.dcr_synthetic["median"] == 0.0
     assert copied.nndr_synthetic["median"] == 0.0
     assert fresh.dcr_synthetic["median"] == pytest.approx(fresh.dcr_holdout["median"], rel=0.3)
+
+
+def test_closer_share_reads_copies_alike_whatever_the_holdout_size():
+    # 80/20 as a user splits: before, the training rows were subsampled to the
+    # holdout's size, and a verbatim copy of them read 0.63 (a coin flip for the
+    # copies of rows the subsample left out).
+    train, holdout = _table(2000, 0), _table(500, 1)
+    copied = privacy_report(train, train.copy(), holdout)
+    assert copied.share_closer_to_train == 1.0 and copied.overall == 0.0
+    assert copied.closer_to_train_by_chance == pytest.approx(0.8)
+    fresh = privacy_report(train, _table(2000, 2), holdout)
+    assert 0.45 < fresh.share_closer_to_train < 0.55 and fresh.overall > 0.9
+    assert 0.75 < fresh.closer_to_train_observed < 0.85  # chance: 2000 of 2500 real rows
+    # A quarter copied, the rest fresh: 0.5 + 0.25 / 2 on the equal-size scale.
+    mixed = pd.concat([train.sample(500, random_state=0), _table(1500, 3)])
+    share = privacy_report(train, mixed, holdout).share_closer_to_train
+    assert 0.58 < share < 0.67
+    text = privacy_verdict(privacy_report(train, mixed, holdout)).reasons[0]
+    assert "against 80.0 % by chance (2,000 training and 500 holdout rows)" in text
+
+
+def test_closer_share_maps_chance_to_one_half():
+    to_train, to_holdout = np.array([0.0, 1.0, 1.0, 1.0]), np.array([1.0, 0.0, 0.0, 1.0])
+    # observed: 1 + 0 + 0 + 0.8 (a tie counts chance) of 4 = 0.45 < 0.8
+    assert share_closer_to_train(to_train, to_holdout, chance=0.8) == pytest.approx(
+        0.5 * 0.45 / 0.8
+    )
+    assert share_closer_to_train(np.zeros(3), np.ones(3), chance=0.9) == 1.0
+    assert share_closer_to_train(np.ones(5), np.ones(5), chance=0.7) == pytest.approx(0.5)
 
 
 def test_privacy_without_holdout_and_with_missing_values():

@@ -275,6 +275,22 @@ def _identifier_columns(real: pd.DataFrame, synthesizer: Any) -> list[Hashable]:
     return names if keep else []  # a table of identifiers only: nothing else to compare
 
 
+def _unscored_identifiers(
+    real: pd.DataFrame, identifiers: list[Hashable], synthesizer: Any
+) -> list[Hashable]:
+    """The identifier columns that fidelity leaves out: those declared to the synthesizer
+    (its samples number them afresh) and labels (text, categories) with a distinct value
+    on every real row, whose shapes and pairs say nothing as categories. Integer columns
+    found distinct per row stay: as numbers their shape is still a distribution."""
+    declared = getattr(synthesizer, "identifiers_", None) or {}
+    named = {c["name"] for c in declared.get("columns", [])}
+    return [
+        name
+        for name in identifiers
+        if name in named or not pd.api.types.is_integer_dtype(real[name].dtype)
+    ]
+
+
 def _check_both_windows(given: dict[str, Any]) -> None:
     """A table beside windows is a mix-up (a long CSV of windows read back): say so."""
     for what, data in given.items():
@@ -605,6 +621,7 @@ def evaluate(
         # One row per step (NaN padding left out); per-feature values for fidelity.
         real_long, synth_long = long_frame(real_w), long_frame(synth_w)
         real_t, synth_t = (f.drop(columns=["sequence", "step"]) for f in (real_long, synth_long))
+        real_f, synth_f = real_t, synth_t
         real_p, synth_p = _flat_windows(real_w), _flat_windows(synth_w)
         hold_p = None if hold_w is None else _flat_windows(hold_w)
         if ragged and "temporal" in chosen:
@@ -649,6 +666,7 @@ def evaluate(
             )
             chosen.discard("temporal")
         real_p, synth_p, hold_p = real_t, synth_t, hold_t
+        real_f, synth_f = real_t, synth_t
         identifiers = _identifier_columns(real_t, synthesizer)
         if identifiers:
             notes.append(
@@ -657,6 +675,13 @@ def evaluate(
                 "rows."
             )
             real_p, synth_p, hold_p = _without(identifiers, real_p, synth_p, hold_p)
+            unscored = _unscored_identifiers(real_t, identifiers, synthesizer)
+            if unscored and "fidelity" in chosen:
+                notes.append(
+                    f"Fidelity leaves out the identifier columns {unscored}: their values are "
+                    "numbered afresh or distinct on every row, so they match nothing by design."
+                )
+                real_f, synth_f = _without(unscored, real_t, synth_t)
     result.real, result.synthetic = real_t, synth_t
     if target is not None and "utility" in chosen and target not in real_t.columns:
         raise InvalidParameterError(
@@ -682,7 +707,7 @@ def evaluate(
     for name in tqdm(steps, desc="evaluate", disable=not verbose, unit="section"):
         try:
             if name == "fidelity":
-                result.fidelity = fidelity_report(real_t, synth_t, discrete_columns)
+                result.fidelity = fidelity_report(real_f, synth_f, discrete_columns)
             elif name == "utility":
                 result.utility = _utility(
                     real_t,

@@ -69,7 +69,7 @@ from tssynth.data.schema import (
     to_float,
 )
 from tssynth.exceptions import InvalidDataError
-from tssynth.metrics.inputs import check_tables
+from tssynth.metrics.inputs import check_tables, conform_labels
 
 _BINS = 10
 
@@ -306,6 +306,9 @@ def fidelity_report(
     check_float("correlation_threshold", correlation_threshold, 0.0)
     check_float("association_threshold", association_threshold, 0.0)
     check_tables({"real": real, "synthetic": synthetic})
+    synthetic = conform_labels({"real": real, "synthetic": synthetic}, "real", discrete_columns)[
+        "synthetic"
+    ]
     schema = infer_schema(real, discrete_columns)
     columns, numeric, codes = [], {}, {}
     for spec in schema:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tssynth.data.schema import check_frame
+from tssynth.data.schema import CATEGORICAL, check_frame, infer_schema
 from tssynth.exceptions import InvalidDataError
 
 
@@ -72,3 +72,56 @@ def check_tables(frames: Mapping[str, Any], reference: str = "real") -> None:
         absent = [c for c in columns if c not in frame.columns]
         if absent:
             raise InvalidDataError(f"The {what} data lacks the {reference} columns {absent}.")
+
+
+def conform_labels(
+    frames: Mapping[str, pd.DataFrame | None], reference: str, discrete_columns: Any = None
+) -> dict[str, pd.DataFrame | None]:
+    """``frames`` with the categories of other tables read as the reference table's values.
+
+    A categorical column of the reference that holds booleans or numbers, compared with
+    a column of text in another table (``"True"``, ``"3"``: a table written to CSV and
+    read back), has each text that prints like a reference value replaced by that value,
+    so that both hold the same categories; ``"true"``/``"false"`` in any case count for
+    booleans. Other texts stay as they are (categories the reference lacks).
+
+    Parameters
+    ----------
+    frames : mapping of str to DataFrame or None
+        Tables by role, checked by :func:`check_tables`; None stays None.
+    reference : str
+        The role whose columns are the real ones.
+    discrete_columns : list of column labels, optional
+        Columns to treat as categorical whatever their dtype.
+
+    Returns
+    -------
+    dict
+        The same roles; a table is copied only where a column changes.
+    """
+    real = frames[reference]
+    conformed = dict(frames)
+    for spec in infer_schema(real, discrete_columns):
+        if spec.kind != CATEGORICAL:
+            continue
+        values = pd.unique(real[spec.name].dropna().to_numpy(dtype=object))
+        if len(values) == 0 or pd.api.types.infer_dtype(values, skipna=True) == "string":
+            continue
+        printed: dict[str, Any] = {}
+        booleans = any(isinstance(value, bool | np.bool_) for value in values)
+        for value in values:
+            printed.setdefault(_text(value).lower() if booleans else _text(value), value)
+        for what, frame in conformed.items():
+            if what == reference or frame is None:
+                continue
+            column = frame[spec.name]
+            if pd.api.types.infer_dtype(column, skipna=True) != "string":
+                continue
+            key = column.astype(object)
+            if booleans:
+                key = key.where(key.isna(), key.str.lower())
+            read = key.map(printed)
+            frame = frame.copy(deep=False)
+            frame[spec.name] = read.where(read.notna(), column.astype(object))
+            conformed[what] = frame
+    return conformed

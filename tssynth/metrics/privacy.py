@@ -17,8 +17,9 @@ Metrics, each a function of its own:
 - distance to closest record (DCR): synthetic → train, compared with holdout →
   train (real rows the synthesizer never saw: the natural distance);
 - :func:`share_closer_to_train`: the share of synthetic rows closer to the training
-  rows than to the holdout (the training rows subsampled to the holdout's size,
-  so 0.5 is ideal and 1.0 means every synthetic row sits on its training data);
+  rows than to the holdout, both complete, put on the scale of equal-sized sets
+  (0.5 is ideal: what chance gives; 1.0 means every synthetic row sits on its
+  training data);
 - :func:`exact_copies`: synthetic rows identical to a training row (hashing, all
   rows), with the holdout's own share of copies as the natural baseline;
 - nearest-neighbour distance ratio (NNDR): nearest / second-nearest training
@@ -53,7 +54,7 @@ from tssynth._validation import check_float, check_int
 from tssynth.data.schema import CATEGORICAL, infer_schema
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.metrics.fidelity import column_as_float
-from tssynth.metrics.inputs import check_tables
+from tssynth.metrics.inputs import check_tables, conform_labels
 
 _CHUNK_ELEMENTS = 2**25  # distances held at once: 128 MiB of float32
 _CANDIDATES = 4  # float32 candidates refined in float64 per query row
@@ -296,14 +297,38 @@ def nndr(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(ratio), ratio, 1.0)
 
 
-def share_closer_to_train(to_train: np.ndarray, to_holdout: np.ndarray) -> float:
-    """Share of rows strictly closer to the training set than to the holdout (ties count half).
+def share_closer_to_train(
+    to_train: np.ndarray, to_holdout: np.ndarray, *, chance: float = 0.5
+) -> float:
+    """Share of rows closer to the training set than to the holdout, on the equal-size scale.
 
-    Meaningful when the two reference sets have the same size: 0.5 is ideal.
+    A row is closer to the training set when its distance to it is smaller; a tie
+    counts ``chance``. ``chance`` is the probability that a row which favours
+    neither set is closer to the training set: ``n_train / (n_train + n_holdout)``
+    when the distances are to all rows of each (the nearest of all real rows is then
+    any of them alike). The observed share ``p`` is mapped piecewise linearly so that
+    ``chance`` reads 0.5, 1 reads 1 and 0 reads 0: a share ``f`` of rows copied from
+    the training set and the rest favouring neither reads ``0.5 + f / 2`` whatever
+    the sizes, as it does with equal-sized sets (``chance=0.5``, the raw share).
+
+    Parameters
+    ----------
+    to_train, to_holdout : ndarray
+        Each row's distance to the closest training row and to the closest holdout row.
+    chance : float, default=0.5
+        In (0, 1).
+
+    Returns
+    -------
+    float
+        NaN without rows.
     """
     if to_train.size == 0:
         return float("nan")
-    return float(np.mean(to_train < to_holdout) + 0.5 * np.mean(to_train == to_holdout))
+    observed = float(np.mean(to_train < to_holdout) + chance * np.mean(to_train == to_holdout))
+    if observed <= chance:
+        return 0.5 * observed / chance
+    return 1.0 - 0.5 * (1.0 - observed) / (1.0 - chance)
 
 
 def _mix(bits: np.ndarray) -> np.ndarray:
@@ -585,6 +610,8 @@ def membership_inference(
     """
     frames = {"train": train, "synthetic": synthetic, "holdout": holdout}
     check_tables(frames, "train")
+    frames = conform_labels(frames, "train", discrete_columns)
+    synthetic, holdout = frames["synthetic"], frames.get("holdout")
     if max_rows is not None:
         max_rows = check_int("max_rows", max_rows)
     encoder = RowEncoder.fit(train, (synthetic, holdout), discrete_columns)
@@ -604,7 +631,13 @@ class PrivacyReport:
         no closer to the training rows than to unseen real rows, 0 when every
         one is closer to training (NaN without a holdout).
     share_closer_to_train : float
-        0.5 is ideal (NaN without a holdout).
+        The share of synthetic rows closer to a training row than to any holdout
+        row, on the scale of equal-sized sets (:func:`share_closer_to_train`): 0.5
+        is ideal, ``0.5 + f / 2`` when a share ``f`` of the rows are copies (NaN
+        without a holdout).
+    closer_to_train_observed, closer_to_train_by_chance : float
+        The observed share itself, and what chance gives: the training set's share
+        of all real rows (NaN without a holdout).
     exact_copies : int
         Synthetic rows identical to a training row.
     exact_copy_rate, holdout_copy_rate : float
@@ -618,8 +651,9 @@ class PrivacyReport:
         Query rows the distance metrics used (at most ``max_rows``).
     membership_inference : MembershipInference
         The distance attack (NaN without a holdout).
-    n_synthetic, n_holdout : int
-        Rows of the synthetic table and of the holdout (0 without one).
+    n_synthetic, n_holdout, n_train : int
+        Rows of the synthetic table, of the holdout (0 without one) and of the
+        training table.
     verdict : PrivacyVerdict or None
         Set by :func:`tssynth.metrics.evaluate` (or by you, from
         :func:`privacy_verdict`); ``None`` from :func:`privacy_report` alone.
@@ -643,6 +677,9 @@ class PrivacyReport:
     )
     n_synthetic: int = 0
     n_holdout: int = 0
+    n_train: int = 0
+    closer_to_train_observed: float = float("nan")
+    closer_to_train_by_chance: float = float("nan")
     verdict: PrivacyVerdict | None = None
     distances: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     notes: list[str] = field(default_factory=list)
@@ -652,6 +689,8 @@ class PrivacyReport:
         return {
             "overall": self.overall,
             "share_closer_to_train": self.share_closer_to_train,
+            "closer_to_train_observed": self.closer_to_train_observed,
+            "closer_to_train_by_chance": self.closer_to_train_by_chance,
             "exact_copies": self.exact_copies,
             "exact_copy_rate": self.exact_copy_rate,
             "holdout_copy_rate": self.holdout_copy_rate,
@@ -663,6 +702,7 @@ class PrivacyReport:
             "membership_inference": self.membership_inference.to_dict(),
             "n_synthetic": self.n_synthetic,
             "n_holdout": self.n_holdout,
+            "n_train": self.n_train,
             "verdict": None if self.verdict is None else self.verdict.to_dict(),
             "notes": list(self.notes),
         }
@@ -713,6 +753,8 @@ def privacy_report(
     if holdout is not None:
         frames["holdout"] = holdout
     check_tables(frames, "train")
+    frames = conform_labels(frames, "train", discrete_columns)
+    synthetic, holdout = frames["synthetic"], frames.get("holdout")
     if max_rows is not None:
         max_rows = check_int("max_rows", max_rows)
     rng = np.random.default_rng(random_state)
@@ -740,6 +782,7 @@ def privacy_report(
     }
     nan_summary = distance_summary(np.zeros(0))
     share, holdout_rate, overall = float("nan"), float("nan"), float("nan")
+    raw_share, chance = float("nan"), float("nan")
     dcr_holdout, nndr_holdout = nan_summary, nan_summary
     if holdout is not None:
         held = encoded["holdout"]
@@ -749,20 +792,12 @@ def privacy_report(
         dcr_holdout = distance_summary(held_to_train[:, 0])
         nndr_holdout = distance_summary(nndr(held_to_train[:, 0], held_to_train[:, 1]))
         result["distances"]["holdout"] = held_to_train[:, 0]
-        # Equal-sized reference sets, so that a synthetic row with no preference
-        # is closer to either with probability 1/2.
-        size = min(len(held), len(train))
-        train_part = encoded["train"][_subsample(len(train), size, rng)]
-        held_part = held[_subsample(len(held), size, rng)]
-        if size < len(train):
-            notes.append(
-                f"Closer-to-train share compares with {size:,} training rows drawn at random "
-                "(as many as the holdout has)."
-            )
-        share = share_closer_to_train(
-            nearest_neighbours(query, train_part, k=1)[:, 0],
-            nearest_neighbours(query, held_part, k=1)[:, 0],
-        )
+        # All rows of both sets: a synthetic row copied from a training row is closer
+        # to the training set whichever rows a subsample would have kept.
+        chance = len(train) / (len(train) + len(held))
+        to_held = nearest_neighbours(query, held, k=1)[:, 0]
+        raw_share = share_closer_to_train(to_train[:, 0], to_held)
+        share = share_closer_to_train(to_train[:, 0], to_held, chance=chance)
         overall = float(min(1.0, 2.0 * (1.0 - share)))
         attack = _attack(encoded["train"], held, encoded["synthetic"], max_rows, rng)
         notes.extend(attack.notes)
@@ -775,6 +810,8 @@ def privacy_report(
     return PrivacyReport(
         overall=overall,
         share_closer_to_train=share,
+        closer_to_train_observed=raw_share,
+        closer_to_train_by_chance=chance,
         exact_copies=int(copies.sum()),
         exact_copy_rate=float(copies.mean()),
         holdout_copy_rate=holdout_rate,
@@ -786,6 +823,7 @@ def privacy_report(
         membership_inference=attack,
         n_synthetic=len(synthetic),
         n_holdout=0 if holdout is None else len(holdout),
+        n_train=len(train),
         distances=result["distances"],
         notes=notes,
     )
@@ -951,10 +989,22 @@ def privacy_verdict(
         else:
             passed.append(copies)
     else:
+        observed, chance = report.closer_to_train_observed, report.closer_to_train_by_chance
+        if math.isnan(observed) or chance == 0.5:  # equal-sized sets: the share as observed
+            closer = (
+                f"{_percent(share)} of synthetic rows are closer to a training row than to any "
+                "holdout row"
+            )
+        else:
+            closer = (
+                f"{_percent(observed)} of synthetic rows are closer to a training row than to "
+                f"any holdout row, against {_percent(chance)} by chance ({report.n_train:,} "
+                f"training and {report.n_holdout:,} holdout rows): {_percent(share)} on the "
+                "scale of equal-sized sets"
+            )
         check(
             share <= max_closer_share,
-            f"{_percent(share)} of synthetic rows are closer to a training row than to any "
-            f"holdout row (threshold {_threshold(max_closer_share)}; 50 % is ideal)",
+            f"{closer} (threshold {_threshold(max_closer_share)}; 50 % is ideal)",
         )
         rate, natural = report.exact_copy_rate, report.holdout_copy_rate
         excess = rate - natural

@@ -129,8 +129,9 @@ def _dict_table(data: dict[str, Any]) -> str:
 def _column_plot(plt: Any, real: pd.Series, synth: pd.Series, spec: Any) -> str:
     fig, ax = plt.subplots(figsize=(3.6, 2.6))
     if spec.kind == CATEGORICAL:
-        r = as_text(real.astype(object).fillna("(missing)")).value_counts(normalize=True)
-        s = as_text(synth.astype(object).fillna("(missing)")).value_counts(normalize=True)
+        r = as_text(real.astype(object).where(real.notna(), "(missing)"))
+        s = as_text(synth.astype(object).where(synth.notna(), "(missing)"))
+        r, s = r.value_counts(normalize=True), s.value_counts(normalize=True)
         levels = r.index[:_MAX_LEVELS]
         r_top, s_top = r.reindex(levels, fill_value=0), s.reindex(levels, fill_value=0)
         labels = list(levels)
@@ -515,7 +516,27 @@ def write_html(
             '<p class="note">Plots need matplotlib: <code>pip install "tssynth[plot]"</code>. '
             "This report holds the numbers only.</p>"
         )
-    body.append(_summary(result))
+        body += _sections(result, plt)
+    else:
+        import matplotlib
+
+        # Names and categories are data: "$5-$10" is a price band, not TeX to typeset.
+        with matplotlib.rc_context({"text.parse_math": False}):
+            body += _sections(result, plt)
+    if result.notes:
+        items = "".join(f"<li>{html.escape(note)}</li>" for note in result.notes)
+        body.append(f'<h2>Notes</h2><ul class="note">{items}</ul>')
+    document = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+    return write_atomic(path, document.encode("utf-8"), "the report")
+
+
+def _sections(result: EvaluationResult, plt: _Figures | None) -> list[str]:
+    """The report's sections after the title, plots drawn with ``plt`` (None: numbers only)."""
+    body = [_summary(result)]
     if result.fidelity is not None:
         body.append(_fidelity_section(result, plt))
     if result.utility is not None:
@@ -528,12 +549,4 @@ def write_html(
         data = _loss_plot(plt, result.loss_history)
         if data is not None:
             body += ["<h2>Training</h2>", _img(data, "plot-loss", "training loss curves")]
-    if result.notes:
-        items = "".join(f"<li>{html.escape(note)}</li>" for note in result.notes)
-        body.append(f'<h2>Notes</h2><ul class="note">{items}</ul>')
-    document = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
-        f"<body>{''.join(body)}</body></html>\n"
-    )
-    return write_atomic(path, document.encode("utf-8"), "the report")
+    return body

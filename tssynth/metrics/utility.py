@@ -33,7 +33,7 @@ from threadpoolctl import threadpool_limits
 from tssynth.data.schema import CATEGORICAL, ColumnSpec, free_name, infer_schema
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.metrics.fidelity import column_as_float
-from tssynth.metrics.inputs import check_tables
+from tssynth.metrics.inputs import check_tables, conform_labels
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -306,6 +306,8 @@ def utility_report(
                 f"{list(frame.columns)}."
             )
     check_tables(frames)
+    frames = conform_labels(frames, "real", discrete_columns)
+    synthetic, test = frames["synthetic"], frames["test"]
     if task not in ("auto", CLASSIFICATION, REGRESSION):
         raise InvalidParameterError(
             f"task must be 'auto', 'classification' or 'regression', got {task!r}."
