@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -504,6 +505,26 @@ def test_dst_offsets_in_csv_and_parquet_dates_and_decimals_are_read_as_such(tmp_
     frame = read_data(tmp_path / "db.parquet")
     assert frame["d"].tolist() == [pd.Timestamp(d) for d in dates]
     assert frame["a"].dtype == np.float64 and frame["a"].tolist() == [1.25 * i for i in range(5)]
+
+
+def test_dst_offsets_are_read_as_utc_where_pandas_warns_instead_of_raising(tmp_path, monkeypatch):
+    berlin = pd.date_range("2024-03-30", periods=48, freq="h", tz="Europe/Berlin")
+    pd.DataFrame({"t": berlin, "x": range(48)}).to_csv(tmp_path / "dst.csv", index=False)
+    parse = pd.to_datetime
+
+    def pandas2(values, *args, utc=False, **kwargs):  # pandas 2.x on changing offsets
+        if not utc and isinstance(values, pd.Series) and values.str.contains(r"\+01:00").any():
+            warnings.warn(
+                "Parsing datetimes with mixed time zones ...", FutureWarning, stacklevel=2
+            )
+            return values.map(lambda text: pd.Timestamp(text).to_pydatetime()).astype(object)
+        return parse(values, *args, utc=utc, **kwargs)
+
+    monkeypatch.setattr(pd, "to_datetime", pandas2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        read = read_data(tmp_path / "dst.csv")["t"]
+    assert str(read.dt.tz) == "UTC" and (read == berlin.tz_convert("UTC")).all()
 
 
 def test_fit_passes_the_stride_of_windows(tmp_path):

@@ -812,3 +812,38 @@ def test_a_zero_inflated_feature_keeps_its_gap_and_its_constant_scalar():
     taken = module.layout.point_mass_rows(fed)
     assert taken.any()
     assert (fed[..., module.layout.gaussian_dims][taken] == 0).all()
+
+
+def test_forecasts_past_the_training_range_are_not_piled_on_its_bound():
+    # Growth curves forecast beyond their last step head for values above the training
+    # maximum: a draw past it is reflected back inside, not clipped onto it (clipped,
+    # a quarter of the last steps' values were the maximum itself).
+    rng = np.random.default_rng(0)
+    steps = np.tile(np.arange(12), 40)
+    panel = pd.DataFrame(
+        {
+            "k": np.repeat(np.arange(40), 12),
+            "t": steps,
+            "w": 20 + 8 * steps + rng.normal(0, 1.5, 480),
+        }
+    )
+    model = DVAESynthesizer(
+        sequence_key="k", sequence_index="t", epochs=30, batch_size=8, random_state=0
+    ).fit(panel)
+    paths = model.forecast(panel[panel["t"] >= 6], steps=6, n_samples=5)
+    top = panel["w"].max()
+    assert paths["w"].max() <= top
+    assert (paths["w"] == top).mean() < 0.01
+    assert (paths["w"] > panel["w"].quantile(0.9)).mean() > 0.3  # they do reach the top
+
+
+def test_an_untrained_dvae_draws_missing_values_at_their_share():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=2000)
+    x[rng.random(2000) < 0.02] = np.nan
+    panel = pd.DataFrame(
+        {"k": np.repeat(np.arange(200), 10), "t": np.tile(np.arange(10), 200), "x": x}
+    )
+    model = DVAESynthesizer(sequence_key="k", sequence_index="t", epochs=1, random_state=0)
+    sample = model.fit(panel).sample(300)
+    assert sample["x"].isna().mean() < 0.04  # 0.40 before: even odds at the start

@@ -106,7 +106,12 @@ def test_index_long_frame_and_padding():
         (pd.DataFrame({"a": [1.0, np.nan, 3.0]}), {"window": 2}, "missing.*column 'a'"),
         (np.array([[1.0, np.nan]]), {}, "missing or infinite.*step 1, channel 0"),
         (pd.DataFrame({"h0": [1.0], "h1": [np.inf]}), {}, "step 1, column 'h1'"),
-        (pd.DataFrame({"a": ["x", "y"]}), {"window": 1}, "Column 'a'"),
+        (pd.DataFrame({"a": ["x", "y"]}), {"window": 1}, "Column 'a'.*DVAESynthesizer"),
+        (
+            pd.DataFrame({"day": pd.date_range("2024", periods=3), "v": [1.0, 2.0, 3.0]}),
+            {"window": 2},
+            r"Column 'day'.*pass sequence_index='day' \(the command line's --sequence-index\)",
+        ),
         (_panel(), {"window": 2, "sequence_key": "nope"}, "sequence_key='nope'"),
         (
             _panel().assign(t=0),

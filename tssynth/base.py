@@ -56,6 +56,7 @@ from tssynth.exceptions import (
 )
 from tssynth.nn.modules import PRIVATE_SIGMA_MIN, Decoder
 from tssynth.nn.private import PrivacyConfig, releases_epsilon, require_opacus
+from tssynth.nn.ragged import Ragged
 from tssynth.serialization import check_save_path, read_generator, write_generator
 from tssynth.training import TrainingConfig, train
 
@@ -99,6 +100,22 @@ class PreparedInput:
     signature: list[Any]
     extras: dict[str, Any] = field(default_factory=dict)
     n_records: int = 0
+
+
+def _start_at_training_shares(module: torch.nn.Module, arrays: list[Any], dims: list[int]) -> None:
+    """Start the decoder's outputs ``dims`` (softmax columns) at their training shares
+    (see :meth:`~tssynth.nn.modules.Decoder.start_at`)."""
+    decoder = getattr(module, "decoder", None)
+    if not dims or not isinstance(decoder, Decoder):
+        return
+    data = arrays[0]
+    rows = data.steps if isinstance(data, Ragged) else torch.as_tensor(data)
+    index = torch.tensor(dims, dtype=torch.long)
+    shares = rows.index_select(1, index).double().mean(0).clamp(min=_SHARE_FLOOR)
+    decoder.start_at(index, shares.log().float())
+
+
+_SHARE_FLOOR = 1e-3  # log floor of a share that training starts from
 
 
 def _seeds(random_state: int | None) -> dict[str, int]:
@@ -326,6 +343,8 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             # CPU only: torch.manual_seed would also reseed (and not restore) CUDA.
             torch.random.default_generator.manual_seed(seeds["init"])
             module = self._new_module(attributes)
+        if budget is None:  # the shares are the data's: not under differential privacy
+            _start_at_training_shares(module, arrays, self._missing_indicator_dims(attributes))
         config = self._training_config()
         # The latent radii run after training and always spend their whole share.
         latent_share = (
@@ -778,6 +797,14 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                     f"The network's layers ({widths}) do not fit in this machine's memory; "
                     "choose smaller widths."
                 ) from None
+
+    def _missing_indicator_dims(self, attributes: dict[str, Any]) -> list[int]:
+        """Model-array columns of the missing-value indicators, which training starts
+        at their shares (a column missing once in 800 values came back half missing
+        after a few epochs). Only those: starting every category and mode at its share
+        let the decoder fit the marginals without the latent, which then carried
+        nothing (scikit-learn's digits: train-on-synthetic accuracy 0.44 to 0.08)."""
+        return []
 
     def _build_module(self, attributes: dict[str, Any]) -> torch.nn.Module:
         raise NotImplementedError

@@ -83,13 +83,27 @@ def _parse_datetimes(frame: pd.DataFrame) -> pd.DataFrame:
         if observed.empty or not observed.astype(str).str.match(r"^\d{4}-\d{2}-\d{2}").all():
             continue
         try:
-            frame[name] = pd.to_datetime(column, format="ISO8601")
+            frame[name] = _read_times(column, utc=False)
         except (TypeError, ValueError):
             try:  # offsets that change (a daylight-saving change): the UTC instants
-                frame[name] = pd.to_datetime(column, format="ISO8601", utc=True)
+                frame[name] = _read_times(column, utc=True)
             except (TypeError, ValueError):
                 continue
     return frame
+
+
+def _read_times(column: pd.Series, utc: bool) -> pd.Series:
+    """ISO 8601 text as datetimes; ValueError where they do not make one datetime column.
+
+    pandas 3 raises on offsets that change within a column; pandas 2 returns the
+    parsed objects with a FutureWarning instead, which counts as the same failure.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*mixed time zones", category=FutureWarning)
+        parsed = pd.to_datetime(column, format="ISO8601", utc=utc)
+    if not pd.api.types.is_datetime64_any_dtype(parsed):
+        raise ValueError("the times do not share one UTC offset")
+    return parsed
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -831,6 +831,7 @@ class PanelTransformer:
         index_values: pd.Series | None = None,
         origin: int | None = None,
         width: int | None = None,
+        drawn: bool = False,
     ) -> Any:
         """Model arrays back to a panel in the fitted format.
 
@@ -864,6 +865,11 @@ class PanelTransformer:
             What ``starts`` count from (default: the training origin).
         width : int, optional
             Steps ``T`` of an array result (default: the longest length).
+        drawn : bool, default=False
+            ``values`` are draws (samples, forecasts), not most likely values: a
+            continuous value past its range is reflected back inside rather than
+            clipped onto the bound (``fold`` of
+            :meth:`~tssynth.data.transformer.DataTransformer.decode_draws`).
 
         Returns
         -------
@@ -873,7 +879,7 @@ class PanelTransformer:
         lengths = np.asarray(lengths, dtype=np.int64)
         n = len(lengths)
         codes, positions = step_positions(lengths)
-        features = self.steps.inverse_transform(values)
+        features = self.steps.inverse_transform(values, fold=drawn)
         user_rows = context_rows
         if self.absent_columns and context_rows is not None:
             user_rows = context_rows[:, : self.user_context_dim]

@@ -350,9 +350,21 @@ def _check_numeric_columns(frame: pd.DataFrame, what: str) -> None:
             or pd.api.types.is_bool_dtype(dtype)
             or pd.api.types.is_complex_dtype(dtype)
         ):
+            if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(
+                dtype
+            ):
+                hint = (
+                    f" If it is the time of each row, pass sequence_index={name!r} (the "
+                    "command line's --sequence-index): it orders the steps."
+                )
+            else:
+                hint = (
+                    " Encode it as numbers or leave it out; DVAESynthesizer models "
+                    "categorical features."
+                )
             raise InvalidDataError(
                 f"Column {name!r} of {what} has dtype {dtype}; window models take numeric "
-                "columns only."
+                f"columns only.{hint}"
             )
 
 

@@ -118,6 +118,16 @@ class Decoder(nn.Module):
         return self.body(z), self.scale(z.detach())
 
     @torch.no_grad()
+    def start_at(self, dims: torch.Tensor, logits: torch.Tensor) -> None:
+        """Set the output bias of columns ``dims`` to ``logits``.
+
+        Given the log training shares of softmax columns (missing-value indicators),
+        an untrained decoder draws them at their training rates, not at even odds.
+        """
+        bias = self.body[-1].bias
+        bias.index_copy_(0, dims.to(bias.device), logits.to(bias.device, bias.dtype))
+
+    @torch.no_grad()
     def clamp_sigma(self) -> None:
         self.sigma.clamp_(self.sigma_min, SIGMA_MAX)
 

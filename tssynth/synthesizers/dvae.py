@@ -123,7 +123,10 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         as drawn). Neither option is fitted under differential privacy (both read
         the data without noise).
     max_modes : int, default=10
-        Mixture modes per continuous feature (1: plain standardisation).
+        Mixture modes per continuous feature (1: plain standardisation). Use 1 for
+        series that drift through their range (growth curves, counters): with
+        several modes every step draws its mode anew, and such a series jumps
+        (docs/dvae.md, known limitations).
     sequence_key, sequence_index : column labels, optional
         Entity and time columns of long DataFrame input.
     context_columns : list of column labels, optional
@@ -386,6 +389,9 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         }
         return attributes, arrays
 
+    def _missing_indicator_dims(self, attributes: dict[str, Any]) -> list[int]:
+        return attributes["panel_transformer_"].steps.missing_indicator_dims
+
     def _build_module(self, attributes: dict[str, Any]) -> DVAE:
         transformer: PanelTransformer = attributes["panel_transformer_"]
         module = DVAE(
@@ -579,7 +585,13 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
             drawn = self.module_.generate(length, state, ctx, generator, clip=False)
             layout.scatter(torch.from_numpy(rows), self.module_.calibrate(drawn), values)
         return transformer.decode(
-            values.numpy(), lengths, context_rows, starts, context=context, width=max(steps, width)
+            values.numpy(),
+            lengths,
+            context_rows,
+            starts,
+            context=context,
+            width=max(steps, width),
+            drawn=True,
         )
 
     @staticmethod
@@ -728,7 +740,9 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
             ctx = None if context is None else context[rows]
             prefix = (x.index_select(0, rows), mask.index_select(0, rows))
             state = self.module_.prefix_state(*prefix, ctx, generator)
-            drawn = self.module_.generate(steps, state, ctx, generator)
+            # As drawn, not clipped to [-1, 1]: the decode reflects a value past its
+            # mode's reach back inside (clipped, forecasts piled up on the training max).
+            drawn = self.module_.generate(steps, state, ctx, generator, clip=False)
             layout.scatter(rows, drawn, values)
         transformer = self.panel_transformer_
         given = None
@@ -751,6 +765,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
             context=given,
             continuation=True,
             origin=panel.time_origin,
+            drawn=True,
         )
         if isinstance(result, np.ndarray):
             return result.reshape(m, n_samples, *result.shape[1:])

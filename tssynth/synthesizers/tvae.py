@@ -290,6 +290,9 @@ class TVAESynthesizer(BaseSynthesizer):
         }
         return attributes, arrays
 
+    def _missing_indicator_dims(self, attributes: dict[str, Any]) -> list[int]:
+        return attributes["transformer_"].missing_indicator_dims
+
     def _build_module(self, attributes: dict[str, Any]) -> TVAE:
         transformer = attributes["transformer_"]
         return TVAE(
