@@ -102,6 +102,9 @@ class PreparedInput:
     n_records: int = 0
 
 
+_SHARE_FLOOR = 1e-3  # log floor of a share that training starts from
+
+
 def _start_at_training_shares(module: torch.nn.Module, arrays: list[Any], dims: list[int]) -> None:
     """Start the decoder's outputs ``dims`` (softmax columns) at their training shares
     (see :meth:`~tssynth.nn.modules.Decoder.start_at`)."""
@@ -113,9 +116,6 @@ def _start_at_training_shares(module: torch.nn.Module, arrays: list[Any], dims: 
     index = torch.tensor(dims, dtype=torch.long)
     shares = rows.index_select(1, index).double().mean(0).clamp(min=_SHARE_FLOOR)
     decoder.start_at(index, shares.log().float())
-
-
-_SHARE_FLOOR = 1e-3  # log floor of a share that training starts from
 
 
 def _seeds(random_state: int | None) -> dict[str, int]:

@@ -325,10 +325,15 @@ def share_closer_to_train(
     """
     if to_train.size == 0:
         return float("nan")
-    observed = float(np.mean(to_train < to_holdout) + chance * np.mean(to_train == to_holdout))
+    observed = _observed_share(to_train, to_holdout, chance)
     if observed <= chance:
         return 0.5 * observed / chance
     return 1.0 - 0.5 * (1.0 - observed) / (1.0 - chance)
+
+
+def _observed_share(to_train: np.ndarray, to_holdout: np.ndarray, chance: float) -> float:
+    """Share of rows closer to the training set, a tie counting ``chance``."""
+    return float(np.mean(to_train < to_holdout) + chance * np.mean(to_train == to_holdout))
 
 
 def _mix(bits: np.ndarray) -> np.ndarray:
@@ -796,7 +801,7 @@ def privacy_report(
         # to the training set whichever rows a subsample would have kept.
         chance = len(train) / (len(train) + len(held))
         to_held = nearest_neighbours(query, held, k=1)[:, 0]
-        raw_share = share_closer_to_train(to_train[:, 0], to_held)
+        raw_share = _observed_share(to_train[:, 0], to_held, chance)
         share = share_closer_to_train(to_train[:, 0], to_held, chance=chance)
         overall = float(min(1.0, 2.0 * (1.0 - share)))
         attack = _attack(encoded["train"], held, encoded["synthetic"], max_rows, rng)
