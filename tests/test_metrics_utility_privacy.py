@@ -185,6 +185,9 @@ def test_closer_share_maps_chance_to_one_half():
     )
     assert share_closer_to_train(np.zeros(3), np.ones(3), chance=0.9) == 1.0
     assert share_closer_to_train(np.ones(5), np.ones(5), chance=0.7) == pytest.approx(0.5)
+    for chance in (0.0, 1.0):
+        with pytest.raises(InvalidParameterError, match="chance must be"):
+            share_closer_to_train(np.ones(5), np.ones(5), chance=chance)
 
 
 def test_privacy_without_holdout_and_with_missing_values():

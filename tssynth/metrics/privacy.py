@@ -323,6 +323,8 @@ def share_closer_to_train(
     float
         NaN without rows.
     """
+    if not 0.0 < check_float("chance", chance, 0.0, inclusive=False) < 1.0:
+        raise InvalidParameterError(f"chance must be below 1, got {chance!r}.")
     if to_train.size == 0:
         return float("nan")
     observed = _observed_share(to_train, to_holdout, chance)
