@@ -1,6 +1,6 @@
 """DVAE marginal calibration within mixture modes against one map pooled over modes.
 
-Fits one DVAESynthesizer (default ``max_modes=10``) on the real panel of
+Fits one DVAESynthesizer with ``max_modes=10`` on the real panel of
 ``examples/panel_generation.py`` (UCI Appliances, one sequence per day), then
 samples it twice from the same sampling seeds: once with the fitted calibration
 (a map per mixture mode) and once with the column maps pooled over modes (what
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     torch.set_num_threads(1)
     panel = load_energy_panel()
     n_days = panel["day"].nunique()
-    model = fit_dvae(panel, args.epochs)
+    model = fit_dvae(panel, args.epochs, max_modes=10)
     real = to_windows(panel)
     by_mode = model.module_.calibration
     columns = len(by_mode.tables)

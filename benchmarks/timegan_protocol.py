@@ -67,7 +67,7 @@ def _dense_vae(seed: int, overrides: dict[str, Any]) -> Any:
 def _dvae(seed: int, overrides: dict[str, Any]) -> Any:
     from tssynth import DVAESynthesizer
 
-    return DVAESynthesizer(random_state=seed, **{"max_modes": 1, "device": "cpu", **overrides})
+    return DVAESynthesizer(random_state=seed, **{"device": "cpu", **overrides})
 
 
 _FRESH_SEED = 1_000  # seeds of the independent Sines draws that measure the metric's floor

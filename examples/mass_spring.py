@@ -52,9 +52,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     mean, std = train_units.mean(axis=(0, 1)), train_units.std(axis=(0, 1))
     train_units, test_units = (train_units - mean) / std, (test_units - mean) / std
 
-    model = DVAESynthesizer(
-        epochs=args.epochs, batch_size=64, max_modes=1, random_state=0, verbose=True
-    )
+    model = DVAESynthesizer(epochs=args.epochs, batch_size=64, random_state=0, verbose=True)
     start = time.perf_counter()
     model.fit(windows(train_units, stride=10))
     fit_s = time.perf_counter() - start

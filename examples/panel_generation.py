@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 from importlib import resources
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -66,8 +67,11 @@ def to_windows(panel: pd.DataFrame, steps: int = COMPARE_STEPS) -> np.ndarray:
     return values.reshape(-1, steps, values.shape[1])
 
 
-def fit_dvae(panel: pd.DataFrame, epochs: int, verbose: bool = False) -> DVAESynthesizer:
-    """The example's DVAE: one sequence per day, the weekday as context."""
+def fit_dvae(
+    panel: pd.DataFrame, epochs: int, verbose: bool = False, **params: Any
+) -> DVAESynthesizer:
+    """The example's DVAE: one sequence per day, the weekday as context (``params``:
+    other estimator parameters)."""
     return DVAESynthesizer(
         sequence_key="day",
         sequence_index="time",
@@ -76,6 +80,7 @@ def fit_dvae(panel: pd.DataFrame, epochs: int, verbose: bool = False) -> DVAESyn
         batch_size=16,
         random_state=0,
         verbose=verbose,
+        **params,
     ).fit(panel)
 
 

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> float:
     test, labels = inject_faults(
         windows((test_units - mean) / std, stride=WINDOW), 0.1, np.random.default_rng(0)
     )
-    model = DVAESynthesizer(epochs=args.epochs, max_modes=1, random_state=0, verbose=True)
+    model = DVAESynthesizer(epochs=args.epochs, random_state=0, verbose=True)
     model.fit(train)
     scores = model.score_samples(test)
     auc = roc_auc_score(labels, -scores)

@@ -293,6 +293,100 @@ def test_numbers_with_a_text_placeholder_are_warned_about_and_codes_are_not():
         assert fit_transformer(df).columns[0].kind == "continuous"
 
 
+def test_decimals_and_dates_written_as_text_are_warned_about_and_codes_are_not():
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame(
+        {
+            "price": np.round(rng.normal(50, 10, n), 2).astype(str),
+            "day": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "stamp": pd.date_range("2020-01-01", periods=n, freq="h").strftime("%m/%d/%Y %H:%M"),
+            "count": rng.integers(0, 60, n).astype(str),  # whole numbers: codes or counts
+            "month": rng.choice(["March 2020", "April 2020", "May 2021"], n),
+        }
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit_transformer(df)
+    messages = {str(w.message).split("'")[1]: str(w.message) for w in caught}
+    assert set(messages) == {"price", "day", "stamp"}
+    assert "decimal numbers written as text" in messages["price"]
+    assert "pd.to_numeric(df['price'])" in messages["price"]
+    for name in ("day", "stamp"):  # not called identifiers, though distinct on every row
+        assert "dates or times written as text" in messages[name]
+        assert f"pd.to_datetime(df[{name!r}])" in messages[name]
+    df["price"] = pd.to_numeric(df["price"])  # the advice works
+    df["day"] = pd.to_datetime(df["day"])
+    df["stamp"] = pd.to_datetime(df["stamp"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        kinds = {c.name: c.kind for c in fit_transformer(df).columns}
+    assert kinds["price"] == "continuous" and kinds["count"] == "categorical"
+
+
+@pytest.mark.parametrize(
+    "grid",
+    [
+        pd.date_range("2015-01-01", periods=60, freq="MS"),  # monthly
+        pd.date_range("2010-03-31", periods=20, freq="QE"),  # quarter ends
+        pd.date_range("1950-01-01", periods=50, freq="YS"),  # 1 January
+        pd.date_range("2020-01-15 09:30", periods=12, freq="2MS") + pd.Timedelta("14D 9.5h"),
+        pd.date_range("2015-01-01", periods=60, freq="MS", tz="Europe/Paris"),
+    ],
+)
+def test_dates_on_a_month_grid_are_sampled_on_it(grid):
+    # Monthly reports, quarter ends, birth years: samples keep to the calendar points
+    # the column is on, not to arbitrary days between them.
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {"when": grid.take(rng.integers(0, len(grid), 500)), "x": rng.normal(size=500)}
+    )
+    transformer = fit_transformer(df)
+    rebuilt = DataTransformer.from_state(transformer.to_state())
+    noise = rng.uniform(-1, 1, size=(2000, transformer.output_dim))
+    for fitted in (transformer, rebuilt):
+        out = fitted.inverse_transform(
+            noise, sigmas=np.ones(transformer.output_dim), random_state=np.random.default_rng(1)
+        )
+        assert out["when"].dtype == df["when"].dtype
+        assert out["when"].isin(grid).all()
+        assert out["when"].nunique() > len(grid) // 2  # spread over the grid, not piled
+    pd.testing.assert_frame_equal(transformer.inverse_transform(transformer.transform(df)), df)
+
+
+def test_dates_off_a_month_grid_keep_their_days():
+    days = pd.date_range("2015-01-01", periods=60, freq="MS").append(
+        pd.DatetimeIndex(["2016-06-17"])  # one value on another day: no month grid
+    )
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"when": days.take(rng.integers(0, len(days), 500))})
+    transformer = fit_transformer(df)
+    noise = rng.uniform(-1, 1, size=(2000, transformer.output_dim))
+    out = transformer.inverse_transform(
+        noise, sigmas=np.ones(transformer.output_dim), random_state=rng
+    )
+    assert (out["when"].dt.day != 1).mean() > 0.5
+
+
+def test_a_declared_schema_that_misses_the_data_is_warned_about():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {"sex": rng.choice(["female", "male"], 500, p=[0.8, 0.2]), "age": rng.integers(18, 90, 500)}
+    )
+    metadata = {"categories": {"sex": ["Female", "Male"]}, "bounds": {"age": [30, 40]}}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit_transformer(df, metadata=metadata)
+    messages = sorted(str(w.message) for w in caught if issubclass(w.category, DataWarning))
+    assert len(messages) == 2
+    assert messages[0].startswith("Column 'age': ") and "outside its declared bounds" in messages[0]
+    assert messages[1].startswith("Column 'sex': 100.0% of its values ('female', 'male')")
+    matching = {"categories": {"sex": ["female", "male"]}, "bounds": {"age": [0, 120]}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        fit_transformer(df, metadata=matching)
+
+
 def test_onto_grid_rounds_to_the_nearest_point_without_overflow():
     from tssynth.data.schema import onto_grid
 
@@ -399,18 +493,41 @@ def test_frequent_values_are_exact_point_masses():
 
 
 @pytest.mark.parametrize("max_modes", [1, 2, 3])
-def test_frequent_values_never_take_more_modes_than_allowed(max_modes):
-    # Six values each hold over 5 % of the column (point-mass candidates), the rest is spread.
+def test_frequent_values_keep_their_point_masses_beside_few_mixture_modes(max_modes):
+    # Six values each hold over 5 % of the column (point masses), the rest is spread:
+    # a small max_modes bounds the mixture modes only, and the frequent values still
+    # come back exactly.
     rng = np.random.default_rng(0)
     values = np.concatenate([np.repeat(np.arange(6.0), 100), rng.normal(50, 5, 400)])
     frame = pd.DataFrame({"x": values})
     transformer = DataTransformer(max_modes=max_modes, random_state=0)
     transformer.fit(frame, infer_schema(frame))
-    mode_span = [s for s in transformer.spans if s.kind == "softmax"]
-    width = mode_span[0].stop - mode_span[0].start if mode_span else 1
-    assert width <= max_modes
+    exact = transformer._exact[0]
+    assert np.array_equal(np.sort(exact[np.isfinite(exact)]), np.arange(6.0))
+    mixture_modes = np.isnan(exact) & np.isfinite(transformer._log_weights[0])
+    assert 1 <= mixture_modes.sum() <= max_modes
     back = transformer.inverse_transform(transformer.transform(frame))
     assert back["x"].between(values.min(), values.max()).all()
+    np.testing.assert_array_equal(back["x"].to_numpy()[:600], values[:600])
+
+
+def test_a_few_far_outliers_leave_the_bulk_of_a_column_narrow():
+    # Readings near 20 (sd 0.5) with an error code of -999999 in 1 % of rows: the
+    # column's sd is 80,000, and with the mixture's default priors the readings' mode
+    # was 1,900 wide, so the decoder's smallest noise drew values far into the gap.
+    rng = np.random.default_rng(0)
+    reading = rng.normal(20, 0.5, 2000)
+    reading[rng.random(2000) < 0.01] = -999999.0
+    df = pd.DataFrame({"reading": reading})
+    transformer = fit_transformer(df)
+    encoded = transformer.transform(df)
+    np.testing.assert_allclose(transformer.inverse_transform(encoded)["reading"], reading)
+    noisy = transformer.inverse_transform(
+        encoded, sigmas=np.full(transformer.output_dim, 0.01), random_state=rng
+    )["reading"]
+    bulk = noisy[noisy > -100]
+    assert len(bulk) == (reading > -100).sum()  # nothing drawn into the gap
+    assert bulk.std() < 0.6
 
 
 def test_values_beyond_the_training_range_are_not_encoded_as_the_bound():

@@ -454,8 +454,11 @@ def test_marginal_calibration_restores_every_column_distribution(noise_models):
     zeros = np.mean(X[:, :, 3] == low)  # 70 % of the bursts sit at their minimum
     uncalibrated = noise_models["sigma"].sample(2000)
     calibrated = noise_models["default"].sample(2000)
-    assert abs(np.mean(uncalibrated[:, :, 3] < low + 0.01) - zeros) > 0.2
-    assert np.mean(calibrated[:, :, 3] < low + 0.01) == pytest.approx(zeros, abs=0.05)
+    # The zeros are a point mass beside the one Gaussian mode: exact with or without
+    # the calibration, which is what restores the spread of the smooth wave.
+    for drawn in (uncalibrated, calibrated):
+        assert np.mean(drawn[:, :, 3] == low) == pytest.approx(zeros, abs=0.03)
+    assert _ks(X[:, :, 0], uncalibrated[:, :, 0]) > 0.1
     for c in range(4):  # every marginal close to the training one (Kolmogorov-Smirnov)
         grid = np.quantile(X[:, :, c], np.linspace(0, 1, 101))
         real_cdf = np.searchsorted(np.sort(X[:, :, c].ravel()), grid, "right") / X[:, :, c].size
@@ -835,6 +838,27 @@ def test_forecasts_past_the_training_range_are_not_piled_on_its_bound():
     assert paths["w"].max() <= top
     assert (paths["w"] == top).mean() < 0.01
     assert (paths["w"] > panel["w"].quantile(0.9)).mean() > 0.3  # they do reach the top
+
+
+def test_growth_curves_keep_rising_with_the_default_single_mode():
+    # Weights that grow by about 8 a step through their whole range: one Gaussian per
+    # feature (the default) keeps sampled sequences rising step after step; with ten
+    # modes (the default before 0.5.0) every step draws its mode anew, and the curves
+    # rose at 63 % of steps.
+    rng = np.random.default_rng(0)
+    steps = np.tile(np.arange(12), 60)
+    panel = pd.DataFrame(
+        {
+            "k": np.repeat(np.arange(60), 12),
+            "t": steps,
+            "w": 20 + 8 * steps + np.repeat(rng.normal(0, 3, 60), 12) + rng.normal(0, 1, 720),
+        }
+    )
+    model = DVAESynthesizer(
+        sequence_key="k", sequence_index="t", epochs=30, batch_size=8, random_state=0
+    ).fit(panel)
+    sample = model.sample(100)
+    assert (sample.groupby("k")["w"].diff().dropna() > 0).mean() > 0.9
 
 
 def test_an_untrained_dvae_draws_missing_values_at_their_share():

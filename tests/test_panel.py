@@ -180,3 +180,21 @@ def test_absence_rates_give_the_chance_that_a_prefix_lacks_a_column_throughout()
     np.testing.assert_array_equal(
         copy.lacking_chance(np.array([2])), transformer.lacking_chance(np.array([2]))
     )
+
+
+def test_a_time_column_of_text_dates_gets_an_error_that_says_how_to_convert_it():
+    frame = pd.DataFrame(
+        {
+            "unit": np.repeat(["a", "b"], 3),
+            "day": ["20.01.2021", "21.01.2021", "22.01.2021"] * 2,
+            "x": np.arange(6.0),
+        }
+    )
+    with pytest.raises(InvalidDataError, match="dates written as text") as error:
+        read_panel(frame, "unit", "day")
+    assert "pd.to_datetime(df['day']" in str(error.value) and "ISO 8601" in str(error.value)
+    frame["day"] = ["a", "b", "c"] * 2  # text that is not dates: no such advice
+    with pytest.raises(InvalidDataError, match=r"must hold numbers or datetimes\.$"):
+        read_panel(frame, "unit", "day")
+    with pytest.raises(InvalidDataError, match="--sequence-key on the command line"):
+        read_panel(frame, None, "day")

@@ -105,14 +105,24 @@ class PreparedInput:
 _SHARE_FLOOR = 1e-3  # log floor of a share that training starts from
 
 
-def _start_at_training_shares(module: torch.nn.Module, arrays: list[Any], dims: list[int]) -> None:
-    """Start the decoder's outputs ``dims`` (softmax columns) at their training shares
-    (see :meth:`~tssynth.nn.modules.Decoder.start_at`)."""
+def _start_at_training_shares(
+    module: torch.nn.Module, arrays: list[Any], dims: list[int], categories: list[int]
+) -> None:
+    """Start the decoder's outputs ``dims`` (softmax columns), and those of the
+    ``categories`` columns that training never takes (declared in a public schema but
+    absent from the data), at their training shares (see
+    :meth:`~tssynth.nn.modules.Decoder.start_at`)."""
     decoder = getattr(module, "decoder", None)
-    if not dims or not isinstance(decoder, Decoder):
+    if not (dims or categories) or not isinstance(decoder, Decoder):
         return
     data = arrays[0]
     rows = data.steps if isinstance(data, Ragged) else torch.as_tensor(data)
+    if categories:
+        taken = rows.index_select(1, torch.tensor(categories, dtype=torch.long)).amax(0) > 0
+        unseen = [c for c, t in zip(categories, taken.tolist(), strict=True) if not t]
+        dims = sorted({*dims, *unseen})
+    if not dims:
+        return
     index = torch.tensor(dims, dtype=torch.long)
     shares = rows.index_select(1, index).double().mean(0).clamp(min=_SHARE_FLOOR)
     decoder.start_at(index, shares.log().float())
@@ -344,7 +354,12 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             torch.random.default_generator.manual_seed(seeds["init"])
             module = self._new_module(attributes)
         if budget is None:  # the shares are the data's: not under differential privacy
-            _start_at_training_shares(module, arrays, self._missing_indicator_dims(attributes))
+            _start_at_training_shares(
+                module,
+                arrays,
+                self._missing_indicator_dims(attributes),
+                self._category_dims(attributes),
+            )
         config = self._training_config()
         # The latent radii run after training and always spend their whole share.
         latent_share = (
@@ -804,6 +819,12 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         after a few epochs). Only those: starting every category and mode at its share
         let the decoder fit the marginals without the latent, which then carried
         nothing (scikit-learn's digits: train-on-synthetic accuracy 0.44 to 0.08)."""
+        return []
+
+    def _category_dims(self, attributes: dict[str, Any]) -> list[int]:
+        """Model-array columns of the categories, those of which training never takes
+        (a category declared in a public schema, absent from the data) start at the
+        share floor: at even odds, 3 epochs drew an absent category in 31 % of rows."""
         return []
 
     def _build_module(self, attributes: dict[str, Any]) -> torch.nn.Module:

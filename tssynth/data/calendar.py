@@ -31,6 +31,7 @@ from tssynth.data.schema import (
     nanoseconds_per_unit,
     time_ints,
 )
+from tssynth.data.time_index import IndexClock, month_clock, month_times
 
 # What a continuous row of DataTransformer models: a whole column, a calendar part of
 # a datetime column, or a part of a datetime column relative to its anchor.
@@ -227,6 +228,70 @@ def into_range(values: np.ndarray, low: float, high: float, step: float) -> np.n
         above = np.maximum(values - high - tolerance, 0.0)
         values = values - np.ceil(above / step) * step
     return np.clip(values, low, high)  # a range shorter than the period
+
+
+class MonthGrid(NamedTuple):
+    """Datetimes all on one day of the month (or all month ends) at one time of day,
+    every ``step``-th month: monthly or quarterly reports, yearly dates."""
+
+    step: int  # months between grid points: 1 monthly, 3 quarterly, 12 yearly
+    origin: int  # the grid's months since 1970-01, modulo ``step``
+    low: int  # the first and the last month of the training values, since 1970-01
+    high: int
+    clock: IndexClock  # the day of the month and the time of day
+
+    def to_list(self) -> list:
+        """Plain-data form, for generator files."""
+        return [self.step, self.origin, self.low, self.high, self.clock.to_dict()]
+
+    @classmethod
+    def from_list(cls, state: list) -> MonthGrid:
+        """Inverse of :meth:`to_list`."""
+        step, origin, low, high, clock = state
+        return cls(int(step), int(origin), int(low), int(high), IndexClock.from_dict(clock))
+
+
+def month_grid(ints: np.ndarray, spec: ColumnSpec) -> MonthGrid | None:
+    """The month grid every value of a datetime column is on, or None.
+
+    Parameters
+    ----------
+    ints : ndarray of int64
+        The column's present values in counts of its unit (:func:`time_ints`).
+    spec : ColumnSpec
+
+    Returns
+    -------
+    MonthGrid or None
+        None for other columns, for values off every month grid (see
+        :func:`~tssynth.data.time_index.month_clock`) and for fewer than two
+        distinct months.
+    """
+    if spec.value_type != DATETIME:
+        return None
+    times = np.unique(ints).astype(f"datetime64[{spec.unit or 'ns'}]")
+    clock = month_clock(times)
+    if clock is None:
+        return None
+    months = times.astype("datetime64[M]").astype(np.int64)
+    step = int(np.gcd.reduce(months - months[0]))
+    return MonthGrid(step, int(months[0] % step), int(months[0]), int(months[-1]), clock)
+
+
+def onto_month_grid(values: np.ndarray, spec: ColumnSpec, grid: MonthGrid) -> np.ndarray:
+    """Decoded datetimes (floats of counts of the unit, NaN where missing) moved to
+    the nearest point of ``grid`` between its first and last month."""
+    values = values.copy()
+    present = ~np.isnan(values)
+    ints = np.round(values[present]).astype(np.int64)
+    month = ints.astype(f"datetime64[{spec.unit or 'ns'}]").astype("datetime64[M]")
+    month = month.astype(np.int64)
+    below = month - (month - grid.origin) % grid.step
+    candidates = below[:, None] + grid.step * np.array([-1, 0, 1])
+    points = month_times(np.clip(candidates, grid.low, grid.high), spec, grid.clock)
+    nearest = np.abs(points - ints[:, None]).argmin(axis=1)
+    values[present] = points[np.arange(ints.size), nearest]
+    return values
 
 
 def find_anchors(

@@ -52,6 +52,7 @@ from tssynth.data.schema import (
     free_name,
     infer_schema,
     numpy_dtype,
+    written_dates,
 )
 from tssynth.data.sequences import (
     _float_array,
@@ -218,9 +219,18 @@ def _index_spec(frame: pd.DataFrame, name: Hashable) -> ColumnSpec:
     # UTC instants: an hourly index keeps one step across DST changes.
     spec = replace(infer_schema(frame[[name]])[0], wall_clock=False)
     if spec.value_type not in (NUMERIC, DATETIME, TIMEDELTA):
+        values = pd.Series(pd.unique(frame[name].dropna()), dtype=object)
+        advice = (
+            f" Its values are dates written as text (such as {shown(values.iloc[0])}): "
+            f"convert it with df[{name!r}] = pd.to_datetime(df[{name!r}], format=...); the "
+            "command line reads ISO 8601 dates (2021-01-20 or 2021-01-20 08:30) as times, "
+            "so write the file's dates so."
+            if len(values) and written_dates(values)
+            else ""
+        )
         raise InvalidDataError(
             f"The sequence_index column {name!r} has dtype {frame[name].dtype}; it must hold "
-            "numbers or datetimes."
+            f"numbers or datetimes.{advice}"
         )
     return spec
 
@@ -299,8 +309,8 @@ def _read_frame(
 ) -> LongPanel:
     if sequence_key is None:
         raise InvalidDataError(
-            f"{what} is a long DataFrame; pass sequence_key= (the entity column) so its rows "
-            "can be split into sequences."
+            f"{what} is a long DataFrame; pass sequence_key= (the entity column; "
+            "--sequence-key on the command line) so its rows can be split into sequences."
         )
     for param, name in (("sequence_key", sequence_key), ("sequence_index", sequence_index)):
         if not isinstance(name, Hashable) or (

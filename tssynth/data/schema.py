@@ -8,6 +8,7 @@ category sets and time zones as the data it was learned from.
 from __future__ import annotations
 
 import datetime
+import warnings
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -767,3 +768,18 @@ def _clip_to_integer_range(values: np.ndarray, dtype: Any) -> np.ndarray:
     if int(high) > info.max:
         high = float(np.nextafter(high, -np.inf))
     return np.clip(values, float(info.min), high)
+
+
+def written_dates(values: pd.Series, sample: int = 200) -> bool:
+    """Whether text ``values`` (a spread-out sample of them) all read as dates or times:
+    each has at least four digits ('March' and 'Monday' are categories) and parses."""
+    picked = values.iloc[np.unique(np.linspace(0, len(values) - 1, sample).astype(int))]
+    if not all(isinstance(v, str) and sum(c.isdigit() for c in v) >= 4 for v in picked):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dateutil's guesses on odd strings
+        try:
+            parsed = pd.to_datetime(picked, errors="coerce", format="mixed")
+        except (ValueError, TypeError, OverflowError):
+            return False
+    return bool(parsed.notna().all())

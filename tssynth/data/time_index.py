@@ -105,7 +105,7 @@ def fit_clock(
     if spec.value_type == DATETIME:
         # Distinct times on one day of the month are whole months apart, even where
         # their steps happen to be equal in days (2021-07-01, 08-01, 09-01: 31 days).
-        clock = _month_clock(local_ints.view(f"datetime64[{spec.unit}]"))
+        clock = month_clock(local_ints.view(f"datetime64[{spec.unit}]"))
         if clock is not None:
             return local, clock
     # Daily local midnights (a day missing or not) step on the local clock only.
@@ -197,7 +197,7 @@ def restore_times(
     offsets = np.round(offsets)
     if clock.months:
         _check_range(_month_days(offsets + origin) * _per_day(spec), spec)
-        return restore_time_ints(_month_times(offsets.astype(np.int64) + origin, spec, clock), spec)
+        return restore_time_ints(month_times(offsets.astype(np.int64) + origin, spec, clock), spec)
     if spec.value_type in (DATETIME, TIMEDELTA) and clock.resolution > 1:
         # On the grid of the origin: a prefix at 06:00 of a daily model stays at 06:00.
         offsets = np.round(offsets / clock.resolution) * clock.resolution
@@ -252,7 +252,7 @@ def _on_grid(ints: np.ndarray, codes: np.ndarray) -> bool:
     return steps.size == 0 or bool(np.all(steps % steps.min() == 0))
 
 
-def _month_clock(times: np.ndarray) -> IndexClock | None:
+def month_clock(times: np.ndarray) -> IndexClock | None:
     """A monthly clock when every time is on one day of the month (or a month end)."""
     if times.size < 2:
         return None
@@ -273,7 +273,7 @@ def _month_clock(times: np.ndarray) -> IndexClock | None:
 def _months(times: np.ndarray, spec: ColumnSpec, clock: IndexClock) -> np.ndarray:
     """Months since 1970-01 of datetimes on the fitted day and time of day."""
     months = times.astype("datetime64[M]")
-    expected = _month_times(months.astype(np.int64), spec, clock).view(times.dtype)
+    expected = month_times(months.astype(np.int64), spec, clock).view(times.dtype)
     off = np.flatnonzero(times != expected)
     if off.size:
         anchor = "the last day of a month" if clock.month_end else f"day {clock.day} of a month"
@@ -284,7 +284,7 @@ def _months(times: np.ndarray, spec: ColumnSpec, clock: IndexClock) -> np.ndarra
     return months.astype(np.int64)
 
 
-def _month_times(months: np.ndarray, spec: ColumnSpec, clock: IndexClock) -> np.ndarray:
+def month_times(months: np.ndarray, spec: ColumnSpec, clock: IndexClock) -> np.ndarray:
     """Int64 times (in the unit) of the fitted day and time of day of each month."""
     if clock.month_end:
         days = (months + 1).astype("datetime64[M]").astype("datetime64[D]") - _DAY

@@ -59,6 +59,7 @@ from tssynth.data.calendar import (
     WEEK,
     WHOLE,
     AnchoredDecoding,
+    MonthGrid,
     after_anchor,
     anchored_parts,
     calendar_parts,
@@ -66,6 +67,8 @@ from tssynth.data.calendar import (
     choose_calendar_parts,
     find_anchors,
     into_range,
+    month_grid,
+    onto_month_grid,
     period,
     unit_ratio,
     weekdays,
@@ -108,6 +111,7 @@ from tssynth.data.schema import (
     restore_continuous,
     time_ints,
     to_float,
+    written_dates,
 )
 from tssynth.data.spans import (
     GAUSSIAN,
@@ -131,6 +135,12 @@ _STANDARDISED_LIMIT = 1e6  # far past every mode; keeps the encoding finite
 _MIN_MODE_STD = 1e-3
 _BOUND_TOLERANCE = 4.0 * 2**-21  # of a mode's std: 16 float32 roundings of a scalar
 _SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
+_UNDECLARED_SHARE = 0.01  # values outside declared categories warned about past this share
+_CLIPPED_SHARE = 0.05  # values outside declared bounds warned about past this share
+_OUTLIER_SPREAD = 0.1  # typical values this narrow against the std: outliers dominate it
+# Point masses a column keeps however few mixture modes it is allowed (max_modes=1 still
+# draws exact zeros of a zero-inflated amount); a larger max_modes allows max_modes - 1.
+_MIN_POINT_MASS_ROOM = 9
 # Rows encoded at once: at most 16,384, and fewer for wide tables, so that the float64
 # (rows, continuous columns, modes) temporaries stay near 2**21 entries (16 MiB) each.
 _ROW_CHUNK = 16_384
@@ -171,6 +181,73 @@ def _shown(values: Any, limit: int = 3) -> str:
     return ", ".join(map(shown, list(values)[:limit])) + (", ..." if len(values) > limit else "")
 
 
+def _warn_outside_categories(series: pd.Series, spec: ColumnSpec) -> None:
+    """Warn when over 1 % of the values of ``series`` are not among its declared
+    categories (a misspelt or mistyped schema leaves the column without its values)."""
+    present = series.dropna()
+    declared = pd.Series(spec.public_categories, dtype=object)
+    outside = present[~present.astype(object).isin(declared)]
+    if len(outside) <= _UNDECLARED_SHARE * len(present):
+        return
+    warnings.warn(
+        f"Column {spec.name!r}: {len(outside) / len(present):.1%} of its values "
+        f"({_shown(pd.unique(outside.astype(object)))}) are not among its declared categories "
+        f"({_shown(spec.public_categories)}): they train no category, and samples hold "
+        "only declared ones. Check metadata['categories'] for this column: values match "
+        "exactly ('Female' is not 'female', 1 is not '1'), and a column of numbers "
+        "declared with categories becomes categorical.",
+        DataWarning,
+        stacklevel=caller_stacklevel(),
+    )
+
+
+def _warn_outside_bounds(observed: np.ndarray, spec: ColumnSpec) -> None:
+    """Warn when over 5 % of a column's values lie outside its declared bounds (they
+    are clipped: declared bounds that miss the data, not outliers cut on purpose)."""
+    low, high = spec.public_bounds
+    outside = (observed < low) | (observed > high)
+    if outside.sum() <= _CLIPPED_SHARE * outside.size:  # outliers clipped on purpose (DP)
+        return
+    warnings.warn(
+        f"Column {spec.name!r}: {outside.mean():.1%} of its values lie outside its declared "
+        f"bounds [{shown(low)}, {shown(high)}] (they range from {shown(observed.min())} to "
+        f"{shown(observed.max())}) and are clipped to them. Check metadata['bounds'] for "
+        "this column.",
+        DataWarning,
+        stacklevel=caller_stacklevel(),
+    )
+
+
+def _covering_stds(
+    values: np.ndarray, weights: np.ndarray, means: np.ndarray, stds: np.ndarray
+) -> np.ndarray:
+    """Mode stds widened so that every value lies within reach of the mode it is
+    encoded in (its scalar inside +-0.99, i.e. 3.96 stds), so that encoding and
+    decoding a training value gives it back: tight modes (and the values of modes
+    dropped for their small weight) would otherwise be clipped."""
+    values = np.unique(values)
+    for _ in range(3):  # a widened mode may take on values from its neighbours
+        reach = np.zeros_like(stds)
+        for start in range(0, values.size, _ROW_CHUNK):
+            chunk = values[start : start + _ROW_CHUNK, None]
+            z = (chunk - means) / stds
+            mode = np.argmax(np.log(weights) - np.log(stds) - 0.5 * z**2, axis=1)
+            np.maximum.at(reach, mode, np.abs(chunk[:, 0] - means[mode]))
+        needed = reach / (4.0 * _SCALAR_LIMIT)
+        if np.all(needed <= stds):
+            break
+        stds = np.maximum(stds, needed)
+    return stds
+
+
+def _robust_spread(values: np.ndarray) -> float:
+    """Interquartile range over 1.349 (the standard deviation of normal values), or
+    the standard deviation where half the values or more are equal; never 0."""
+    low, high = np.quantile(values, [0.25, 0.75])
+    spread = (high - low) / 1.349 if high > low else float(np.std(values))
+    return max(spread, 1e-12)
+
+
 def _lookup(values: list[Any], numeric: bool) -> np.ndarray:
     """A derived column's values per determinant code, from a generator file."""
     if numeric:
@@ -194,7 +271,13 @@ class DataTransformer:
     Parameters
     ----------
     max_modes : int, default=10
-        Largest number of mixture modes per continuous column.
+        Largest number of mixture modes per continuous column. Values that each
+        hold at least 5 % of a column are point-mass modes, which come back
+        exactly: with the default they count against the 10 (at most 9 of them,
+        and the mixture of the other values takes the rest); with a smaller
+        ``max_modes`` up to 9 point masses still sit beside ``max_modes`` mixture
+        modes, so ``max_modes=1`` standardises the other values as one Gaussian
+        and keeps the exact zeros of a zero-inflated amount.
     weight_threshold : float, default=0.005
         Modes whose mixture weight is below this are dropped.
     max_fit_rows : int, default=10000
@@ -293,6 +376,9 @@ class DataTransformer:
         # Whole-column [min, max] of datetime columns modelled in calendar parts or as
         # relative to their anchor (see tssynth.data.calendar).
         self._split_bounds: dict[int, tuple[float, float]] = {}
+        # Datetime columns on a month grid (monthly, quarterly, yearly dates), which
+        # decoded values are moved onto (see tssynth.data.calendar.month_grid).
+        self._month_grids: dict[int, MonthGrid] = {}
         derivable = self.derive_dependencies and budget is None
         dependencies = find_dependencies(df, self.columns) if derivable else {}
         relative = self.relative_times and budget is None
@@ -395,6 +481,8 @@ class DataTransformer:
         for row, position in enumerate(self._categorical_index):
             name = self.columns[position].name
             n_categories, present = len(self._categories[row]), int(df[name].notna().sum())
+            if self._warn_about_text_values(df, row):
+                continue
             if present >= 20 and n_categories >= _IDENTIFIER_SHARE * present:
                 warnings.warn(
                     f"Column {name!r} has a different value in {n_categories / present:.0%} "
@@ -407,8 +495,6 @@ class DataTransformer:
                     stacklevel=caller_stacklevel(),
                 )
                 continue
-            if self._warn_about_text_numbers(df, row):
-                continue
             if n_categories > _WIDE_CATEGORIES:
                 warnings.warn(
                     f"Column {name!r} has {n_categories:,} categories; each is a model column "
@@ -419,28 +505,50 @@ class DataTransformer:
                     stacklevel=caller_stacklevel(),
                 )
 
-    def _warn_about_text_numbers(self, df: pd.DataFrame, row: int) -> bool:
-        """Warn about a text column of numbers but for a placeholder or two ('?', 'n/a');
+    def _warn_about_text_values(self, df: pd.DataFrame, row: int) -> bool:
+        """Warn about a text column of decimal numbers (or of numbers but for a
+        placeholder or two: '?', 'n/a') or of dates, which is modelled as categories;
         whether it warned."""
         position = self._categorical_index[row]
         name, dtype = self.columns[position].name, df[self.columns[position].name].dtype
         if not (ptypes.is_object_dtype(dtype) or ptypes.is_string_dtype(dtype)):
             return False
         categories = pd.Series(self._categories[row], dtype=object)
-        numbers = pd.to_numeric(categories, errors="coerce").notna().to_numpy()
-        texts = categories[~numbers].tolist()
-        if numbers.sum() < _TEXT_NUMBER_VALUES or not 0 < len(texts) <= _PLACEHOLDERS:
+        if len(categories) < _TEXT_NUMBER_VALUES:
             return False
-        share = float(df[name].isin(texts).mean())
-        warnings.warn(
-            f"Column {name!r} holds numbers except for {_shown(texts)} in {share:.1%} of its "
-            f"rows, so it is modelled as categorical ({len(categories):,} categories): the "
-            "numbers lose their order and samples only repeat them. If the text marks a "
-            f"missing value, make the column numeric: df[{name!r}] = pd.to_numeric("
-            f"df[{name!r}], errors='coerce') (or read the file with na_values={texts!r}).",
-            DataWarning,
-            stacklevel=caller_stacklevel(),
-        )
+        numbers = pd.to_numeric(categories, errors="coerce")
+        is_number = numbers.notna().to_numpy()
+        texts = categories[~is_number].tolist()
+        modelled = f"so it is modelled as categorical ({len(categories):,} categories)"
+        if not texts:
+            values = numbers.to_numpy(np.float64)
+            if np.all(values == np.round(values)):  # whole numbers: codes are categories too
+                return False
+            message = (
+                f"Column {name!r} holds decimal numbers written as text, {modelled}: the "
+                "numbers lose their order and samples only repeat them. Make the column "
+                f"numeric: df[{name!r}] = pd.to_numeric(df[{name!r}])."
+            )
+        elif is_number.sum() >= _TEXT_NUMBER_VALUES and len(texts) <= _PLACEHOLDERS:
+            share = float(df[name].isin(texts).mean())
+            message = (
+                f"Column {name!r} holds numbers except for {_shown(texts)} in {share:.1%} of "
+                f"its rows, {modelled}: the numbers lose their order and samples only repeat "
+                f"them. If the text marks a missing value, make the column numeric: "
+                f"df[{name!r}] = pd.to_numeric(df[{name!r}], errors='coerce') (or read the "
+                f"file with na_values={texts!r})."
+            )
+        elif not is_number.any() and written_dates(categories):
+            message = (
+                f"Column {name!r} holds dates or times written as text (such as "
+                f"{_shown(categories.iloc[[0, -1]])}), {modelled}: samples only repeat "
+                "them, with no order in time. Make it a datetime column: "
+                f"df[{name!r}] = pd.to_datetime(df[{name!r}]) (or read the file with "
+                f"parse_dates=[{name!r}])."
+            )
+        else:
+            return False
+        warnings.warn(message, DataWarning, stacklevel=caller_stacklevel())
         return True
 
     def _too_large(self, n: int) -> str:
@@ -475,6 +583,8 @@ class DataTransformer:
         weights: np.ndarray | None,
     ) -> None:
         declared = spec.public_categories
+        if declared is not None:
+            _warn_outside_categories(series, spec)
         if declared is None and budget is not None and spec.categories is not None:
             declared = [*spec.categories, None]  # a category dtype is a public schema
         if declared is not None:
@@ -525,6 +635,7 @@ class DataTransformer:
             )
         observed = values[~np.isnan(values)]
         if spec.public_bounds is not None:
+            _warn_outside_bounds(observed, spec)
             observed = np.clip(observed, *spec.public_bounds)
         if 0 < observed.size < values.size:
             self._missing_index.append(position)
@@ -554,7 +665,11 @@ class DataTransformer:
             chosen = choose_anchored_parts(relative, spec, by_day=self.split_times)
             parts = {part: relative[ANCHORED_PART[part]] for part in chosen}
         else:
-            parts = choose_calendar_parts(series, spec) if self.split_times else {}
+            grid = month_grid(exact, spec) if spec.public_bounds is None else None
+            if grid is not None:  # a week and a weekday mean nothing on a month grid
+                self._month_grids[position] = grid
+            split = self.split_times and grid is None
+            parts = choose_calendar_parts(series, spec) if split else {}
         if not parts:
             self._fit_row(position, values, spec, series.dtype, rng, pool, WHOLE, extremes, exact)
             return
@@ -626,6 +741,7 @@ class DataTransformer:
         """One mode over private (or public) bounds, plus released frequent values."""
         present = ~np.isnan(values)
         if spec.public_bounds is not None:
+            _warn_outside_bounds(values[present], spec)
             low, high = spec.public_bounds
         else:
             low, high = private_range(
@@ -646,7 +762,7 @@ class DataTransformer:
         share = noisy[~missing] / max(total, 1.0)
         spikes = released[~missing].astype(np.float64)
         is_spike = (share >= _SPIKE_SHARE) & (spikes >= low) & (spikes <= high)
-        order = np.argsort(share[is_spike])[::-1][: self.max_modes - 1]
+        order = np.argsort(share[is_spike])[::-1][: self._point_mass_room]
         spikes, share = spikes[is_spike][order], share[is_spike][order]
         loc, scale = midpoint_and_half_range(low, high)
         mode_weights = np.append(share, max(1.0 - share.sum(), 0.01))
@@ -675,6 +791,11 @@ class DataTransformer:
             ),
         )
 
+    @property
+    def _point_mass_room(self) -> int:
+        """How many frequent values of a column may become point-mass modes."""
+        return max(self.max_modes - 1, _MIN_POINT_MASS_ROOM)
+
     def _fit_modes(
         self,
         observed: np.ndarray,
@@ -700,7 +821,7 @@ class DataTransformer:
         values, counts = np.unique(observed, return_counts=True)
         share = counts / observed.size
         is_spike = share >= _SPIKE_SHARE
-        room = self.max_modes - 1  # keep one mode for the mixture
+        room = self._point_mass_room
         if is_spike.sum() > room:  # the `room` most frequent values, ties broken by order
             is_spike = np.zeros_like(is_spike)
             is_spike[np.argsort(-share, kind="stable")[:room]] = True
@@ -710,7 +831,7 @@ class DataTransformer:
         rest_values = values[~is_spike]
         if rest_values.size >= 2:
             rest = observed[~np.isin(observed, spikes)]
-            budget = min(rest_values.size, self.max_modes - spikes.size)
+            budget = min(rest_values.size, max(self.max_modes - spikes.size, 1))
             w, m, sd = self._fit_mixture(standardised(rest), budget, rng)
             parts.append((w * rest.size / observed.size, m, sd))
             exact.append(np.full(w.size, np.nan))
@@ -737,10 +858,29 @@ class DataTransformer:
         )
 
     def _fit_mixture(
-        self, standardised: np.ndarray, n_unique: int, rng: np.random.Generator
+        self, every: np.ndarray, n_unique: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        standardised = every
         if standardised.size > self.max_fit_rows:
             standardised = rng.choice(standardised, self.max_fit_rows, replace=False)
+        # A few far outliers (error codes of -999999 beside readings near 20) make the
+        # values' variance huge against their robust spread; sklearn's default priors
+        # (that variance; a mean prior at the values' mean, of precision 1) then widen
+        # every mode, by about 1 / sqrt(its size) and by its distance from the mean over
+        # that, and the bulk is drawn thousands of its widths wide. Such columns get
+        # weak priors scaled to the robust spread, and modes widened just enough to
+        # encode every value; other columns keep the defaults.
+        spread = _robust_spread(standardised)
+        outlying = spread < _OUTLIER_SPREAD
+        priors = (
+            {
+                "covariance_prior": np.array([(0.01 * spread) ** 2]),
+                "reg_covar": (_MIN_MODE_STD * spread) ** 2,
+                "mean_precision_prior": 1e-6,
+            }
+            if outlying
+            else {}
+        )
         # In one dimension "diag" is the same model as "full", with cheaper updates.
         mixture = BayesianGaussianMixture(
             n_components=min(self.max_modes, n_unique),
@@ -750,6 +890,7 @@ class DataTransformer:
             max_iter=100,
             n_init=1,
             random_state=int(rng.integers(2**31 - 1)),
+            **priors,
         )
         mixture.fit(standardised.reshape(-1, 1))
         keep = mixture.weights_ > self.weight_threshold
@@ -757,7 +898,10 @@ class DataTransformer:
             keep = mixture.weights_ == mixture.weights_.max()
         weights = mixture.weights_[keep] / mixture.weights_[keep].sum()
         means = mixture.means_[keep, 0]
-        stds = np.maximum(np.sqrt(mixture.covariances_[keep].reshape(-1)), _MIN_MODE_STD)
+        floor = _MIN_MODE_STD * spread if outlying else _MIN_MODE_STD
+        stds = np.maximum(np.sqrt(mixture.covariances_[keep].reshape(-1)), floor)
+        if outlying:
+            stds = _covering_stds(every, weights, means, stds)
         order = np.argsort(means)
         return weights[order], means[order], stds[order]
 
@@ -858,6 +1002,7 @@ class DataTransformer:
                 category_pos[row] = add(width, SOFTMAX)
         self.spans = spans
         self.output_dim = cursor
+        self._category_starts = sorted(category_pos.values())
         n_cont = len(self._cont_index)
         self._scalar_pos = np.array([scalar_pos[r] for r in range(n_cont)], dtype=np.int64)
         # Padded (n_cont, width) index of mode columns; -1 where a column has fewer modes.
@@ -1300,6 +1445,8 @@ class DataTransformer:
                     self.columns[position], WEEK if WEEK in self._parts(position) else DAY
                 )
                 values[position] = into_range(values[position], low, high, step)
+        for position, grid in self._month_grids.items():  # before dependants read anchors
+            values[position] = onto_month_grid(values[position], self.columns[position], grid)
         codes = dict(zip(self._categorical_index, parts["codes"].T, strict=True))
         for anchor in set(self._anchors.values()) & set(self._derived):
             determinant, lookup = self._derived[anchor]  # in counts of its unit, as values
@@ -1511,6 +1658,7 @@ class DataTransformer:
             "level_names": list(self.level_names),
             "integer_extremes": {k: list(v) for k, v in self._integer_extremes.items()},
             "split_bounds": {k: list(v) for k, v in self._split_bounds.items()},
+            "month_grids": {k: grid.to_list() for k, grid in self._month_grids.items()},
             "anchors": [
                 [later, earlier, *self._anchored[later]] for later, earlier in self._anchors.items()
             ],
@@ -1557,6 +1705,8 @@ class DataTransformer:
         self._integer_extremes = {int(k): (int(lo), int(hi)) for k, (lo, hi) in extremes.items()}
         split = state.get("split_bounds", {})  # absent from older files
         self._split_bounds = {int(k): (float(lo), float(hi)) for k, (lo, hi) in split.items()}
+        grids = state.get("month_grids", {})  # absent from older files
+        self._month_grids = {int(k): MonthGrid.from_list(v) for k, v in grids.items()}
         anchors = state.get("anchors", [])  # absent from older files
         self._anchors = {int(later): int(earlier) for later, earlier, *_ in anchors}
         self._anchored = {
@@ -1602,6 +1752,12 @@ class DataTransformer:
             (int(self._mode_cols[r, m]), int(self._scalar_pos[r]))
             for r, m in zip(rows.tolist(), modes.tolist(), strict=True)
         ]
+
+    @property
+    def category_dims(self) -> list[int]:
+        """Model-array columns of the categorical columns' one-hot spans, in layout order."""
+        starts = set(self._category_starts)
+        return [i for s in self.spans if s.start in starts for i in range(s.start, s.stop)]
 
     @property
     def missing_indicator_dims(self) -> list[int]:

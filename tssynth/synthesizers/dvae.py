@@ -122,11 +122,15 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         pooled one). Used by ``sample`` (a forecast is conditional, so it is left
         as drawn). Neither option is fitted under differential privacy (both read
         the data without noise).
-    max_modes : int, default=10
-        Mixture modes per continuous feature (1: plain standardisation). Use 1 for
-        series that drift through their range (growth curves, counters): with
-        several modes every step draws its mode anew, and such a series jumps
-        (docs/dvae.md, known limitations).
+    max_modes : int, default=1
+        Mixture modes per continuous feature. With the default 1 a feature is one
+        Gaussian (plain standardisation) beside point masses for values that each
+        hold at least 5 % of it (the zeros of a zero-inflated amount, a regular time
+        gap), which come back exactly. Several modes make every step draw its mode
+        anew, so a series that drifts through its range (a growth curve, a counter)
+        jumps between modes; they can fit better a feature whose scale differs
+        widely between entities (the economies of large and small states):
+        docs/dvae.md, known limitations.
     sequence_key, sequence_index : column labels, optional
         Entity and time columns of long DataFrame input.
     context_columns : list of column labels, optional
@@ -195,7 +199,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         scheduled_sampling: float = 0.3,
         residual_noise: bool = True,
         marginal_calibration: bool = True,
-        max_modes: int = 10,
+        max_modes: int = 1,
         sequence_key: Hashable = None,
         sequence_index: Hashable = None,
         context_columns: Iterable[Hashable] | None = None,
@@ -391,6 +395,9 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
 
     def _missing_indicator_dims(self, attributes: dict[str, Any]) -> list[int]:
         return attributes["panel_transformer_"].steps.missing_indicator_dims
+
+    def _category_dims(self, attributes: dict[str, Any]) -> list[int]:
+        return attributes["panel_transformer_"].steps.category_dims
 
     def _build_module(self, attributes: dict[str, Any]) -> DVAE:
         transformer: PanelTransformer = attributes["panel_transformer_"]

@@ -293,6 +293,9 @@ class TVAESynthesizer(BaseSynthesizer):
     def _missing_indicator_dims(self, attributes: dict[str, Any]) -> list[int]:
         return attributes["transformer_"].missing_indicator_dims
 
+    def _category_dims(self, attributes: dict[str, Any]) -> list[int]:
+        return attributes["transformer_"].category_dims
+
     def _build_module(self, attributes: dict[str, Any]) -> TVAE:
         transformer = attributes["transformer_"]
         return TVAE(
