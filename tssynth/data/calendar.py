@@ -295,7 +295,10 @@ def onto_month_grid(values: np.ndarray, spec: ColumnSpec, grid: MonthGrid) -> np
 
 
 def find_anchors(
-    columns: list[ColumnSpec], df: pd.DataFrame, fixed: frozenset[int] = frozenset()
+    columns: list[ColumnSpec],
+    df: pd.DataFrame,
+    fixed: frozenset[int] = frozenset(),
+    blocked: list[tuple[int, int, int]] | None = None,
 ) -> dict[int, int]:
     """Datetime columns never before another one, and that one (their anchor), by position.
 
@@ -315,6 +318,10 @@ def find_anchors(
     fixed : frozenset of int
         Positions of columns that are never anchored (derived ones, restored
         exactly); they may be anchors.
+    blocked : list, optional
+        Filled with ``(later, earlier, rows)`` for the unanchored columns that are
+        never before ``earlier`` where both are present, but are present in ``rows``
+        rows where ``earlier`` is missing (such an anchor could not restore them).
 
     Returns
     -------
@@ -332,6 +339,7 @@ def find_anchors(
         if later in fixed:
             continue
         best: tuple[float, int] | None = None
+        unrestorable: tuple[int, int] | None = None  # (rows, earlier) of the commonest
         for earlier, (early, early_missing) in times.items():
             both = ~late_missing & ~early_missing
             if earlier == later or not same_clock(columns[later], columns[earlier]):
@@ -341,21 +349,23 @@ def find_anchors(
                 if np.abs(early).max(initial=0) > np.iinfo(np.int64).max // ratio:
                     continue
                 early = early * ratio
-            if (
-                (early_missing & ~late_missing).any()
-                or both.sum() < 2
-                or late[~late_missing].min() > early[~early_missing].max()
-            ):
+            if both.sum() < 2 or late[~late_missing].min() > early[~early_missing].max():
                 continue
             gaps = late[both] - early[both]
             identical = not gaps.any() and (late_missing == early_missing).all()
             if (gaps < 0).any() or (identical and earlier > later):
+                continue
+            lone = int((early_missing & ~late_missing).sum())
+            if lone:
+                unrestorable = max(unrestorable or (0, 0), (lone, earlier))
                 continue
             median = float(np.median(gaps))
             if best is None or median < best[0]:
                 best = (median, earlier)
         if best is not None:
             anchors[later] = best[1]
+        elif unrestorable is not None and blocked is not None:
+            blocked.append((later, unrestorable[1], unrestorable[0]))
     ordered: dict[int, int] = {}
 
     def place(column: int) -> None:

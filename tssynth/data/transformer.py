@@ -383,7 +383,19 @@ class DataTransformer:
         dependencies = find_dependencies(df, self.columns) if derivable else {}
         relative = self.relative_times and budget is None
         derived = frozenset(dependencies)  # restored exactly: never anchored, may be anchors
-        self._anchors = find_anchors(self.columns, df, derived) if relative else {}
+        blocked: list[tuple[int, int, int]] = []
+        self._anchors = find_anchors(self.columns, df, derived, blocked) if relative else {}
+        for later, earlier, rows in blocked:
+            later_name, earlier_name = self.columns[later].name, self.columns[earlier].name
+            warnings.warn(
+                f"Column {later_name!r} is never before {earlier_name!r} where both are "
+                f"present, but {earlier_name!r} is missing in {rows:,} rows where "
+                f"{later_name!r} is present, so the two are modelled apart and samples may "
+                f"put {later_name!r} first. To keep the order, fill in those rows' "
+                f"{earlier_name!r} (or blank their {later_name!r}).",
+                DataWarning,
+                stacklevel=caller_stacklevel(),
+            )
         self._anchored: dict[int, AnchoredDecoding] = {}
         self._missing_index: list[int] = []
         self._categorical_index: list[int] = []
