@@ -817,19 +817,20 @@ def test_a_zero_inflated_feature_keeps_its_gap_and_its_constant_scalar():
     assert (fed[..., module.layout.gaussian_dims][taken] == 0).all()
 
 
+def _growth_panel(units: int, noise_sd: float, unit_sd: float = 0.0) -> pd.DataFrame:
+    """Weights growing by 8 a step over 12 steps, from 20 (plus a level per unit)."""
+    rng = np.random.default_rng(0)
+    steps = np.tile(np.arange(12), units)
+    level = np.repeat(rng.normal(0, unit_sd, units), 12) if unit_sd else 0.0
+    weight = 20 + 8 * steps + level + rng.normal(0, noise_sd, units * 12)
+    return pd.DataFrame({"k": np.repeat(np.arange(units), 12), "t": steps, "w": weight})
+
+
 def test_forecasts_past_the_training_range_are_not_piled_on_its_bound():
     # Growth curves forecast beyond their last step head for values above the training
     # maximum: a draw past it is reflected back inside, not clipped onto it (clipped,
     # a quarter of the last steps' values were the maximum itself).
-    rng = np.random.default_rng(0)
-    steps = np.tile(np.arange(12), 40)
-    panel = pd.DataFrame(
-        {
-            "k": np.repeat(np.arange(40), 12),
-            "t": steps,
-            "w": 20 + 8 * steps + rng.normal(0, 1.5, 480),
-        }
-    )
+    panel = _growth_panel(40, noise_sd=1.5)
     model = DVAESynthesizer(
         sequence_key="k", sequence_index="t", epochs=30, batch_size=8, random_state=0
     ).fit(panel)
@@ -845,15 +846,7 @@ def test_growth_curves_keep_rising_with_the_default_single_mode():
     # feature (the default) keeps sampled sequences rising step after step; with ten
     # modes (the default before 0.5.0) every step draws its mode anew, and the curves
     # rose at 63 % of steps.
-    rng = np.random.default_rng(0)
-    steps = np.tile(np.arange(12), 60)
-    panel = pd.DataFrame(
-        {
-            "k": np.repeat(np.arange(60), 12),
-            "t": steps,
-            "w": 20 + 8 * steps + np.repeat(rng.normal(0, 3, 60), 12) + rng.normal(0, 1, 720),
-        }
-    )
+    panel = _growth_panel(60, noise_sd=1.0, unit_sd=3.0)
     model = DVAESynthesizer(
         sequence_key="k", sequence_index="t", epochs=30, batch_size=8, random_state=0
     ).fit(panel)
