@@ -165,12 +165,10 @@ def nearest_rows(queries: np.ndarray, rows: np.ndarray, rng: np.random.Generator
 def _missing_steps(panel: LongPanel, columns: list[Hashable]) -> np.ndarray:
     """Missing steps of each entity of ``panel`` in each of ``columns``: (n, k)."""
     firsts = np.concatenate([[0], np.cumsum(panel.lengths)[:-1]]).astype(np.int64)
-    counts = np.zeros((len(firsts), len(columns)), dtype=np.int64)
-    for j, name in enumerate(columns):  # a column's mask at a time, not rows x columns
-        missing = panel.features[name].isna().to_numpy()
-        if len(firsts) and missing.any():
-            counts[:, j] = np.add.reduceat(missing, firsts, dtype=np.int64)
-    return counts
+    missing = panel.features[columns].isna().to_numpy()
+    if not (len(firsts) and columns and missing.any()):
+        return np.zeros((len(firsts), len(columns)), dtype=np.int64)
+    return np.add.reduceat(missing, firsts, axis=0, dtype=np.int64)
 
 
 def _absent_flags(panel: LongPanel, columns: list[Hashable]) -> np.ndarray:

@@ -1768,14 +1768,17 @@ class DataTransformer:
     @property
     def category_dims(self) -> list[int]:
         """Model-array columns of the categorical columns' one-hot spans, in layout order."""
-        starts = set(self._category_starts)
-        return [i for s in self.spans if s.start in starts for i in range(s.start, s.stop)]
+        return self._span_dims(self._category_starts)
 
     @property
     def missing_indicator_dims(self) -> list[int]:
         """Model-array columns of the missing-value indicator spans, in layout order."""
-        starts = set(self._missing_cols.tolist())
-        return [i for s in self.spans if s.start in starts for i in range(s.start, s.stop)]
+        return self._span_dims(self._missing_cols.tolist())
+
+    def _span_dims(self, starts: list[int]) -> list[int]:
+        """Model-array columns of the spans that start at ``starts``, in layout order."""
+        first = set(starts)
+        return [i for s in self.spans if s.start in first for i in range(s.start, s.stop)]
 
     @property
     def column_names(self) -> list[Hashable]:

@@ -121,8 +121,9 @@ class Decoder(nn.Module):
     def start_at(self, dims: torch.Tensor, logits: torch.Tensor) -> None:
         """Set the output bias of columns ``dims`` to ``logits``.
 
-        Given the log training shares of softmax columns (missing-value indicators),
-        an untrained decoder draws them at their training rates, not at even odds.
+        Given the log training shares of softmax columns (missing-value indicators,
+        categories the data never takes), an untrained decoder draws them at their
+        training rates, not at even odds.
         """
         bias = self.body[-1].bias
         bias.index_copy_(0, dims.to(bias.device), logits.to(bias.device, bias.dtype))
