@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -385,6 +387,40 @@ def test_dvae_rejects_a_panel_without_a_varying_feature():
     with pytest.raises(InvalidDataError, match="'v'"):
         syn.fit(panel)
     assert not hasattr(syn, "module_")
+
+
+def test_date_objects_are_modelled_as_dates_and_come_back_as_dates():
+    """A database DATE column (or .dt.date) is object dtype; it was one category per date."""
+    rng = np.random.default_rng(0)
+    days = pd.Series(pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 700, 300), "D"))
+    frame = pd.DataFrame({"d": days.dt.date.astype(object), "y": rng.normal(size=300)})
+    frame.loc[:29, "d"] = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tssynth.DataWarning)  # no identifier warning
+        syn = TVAESynthesizer(**TINY).fit(frame)
+    out = syn.sample(2000)
+    assert out["d"].dtype == object
+    present = out["d"].dropna()
+    assert {type(value) for value in present} == {datetime.date}
+    assert frame["d"].min() <= present.min() and present.max() <= frame["d"].max()
+    assert 0.05 < out["d"].isna().mean() < 0.15  # 10 % missing in the data
+    assert not set(present).issubset(set(frame["d"]))  # dates between the seen ones
+    as_datetimes = frame.assign(d=pd.to_datetime(frame["d"]))
+    np.testing.assert_array_equal(syn.transform(as_datetimes), syn.transform(frame))
+    with pytest.raises(InvalidDataError, match=r"'d' was fitted on dates .* holds string"):
+        syn.transform(frame.assign(d=frame["d"].astype(str).astype(object)))
+
+
+def test_dvae_takes_date_objects_as_sequence_index():
+    panel = _panel(n_entities=6, length=8)
+    panel["t"] = np.tile(pd.date_range("2021-01-04", periods=8, freq="W-MON").date, 6)
+    syn = DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t").fit(panel)
+    for out in (syn.sample(3), syn.forecast(panel, steps=2)):
+        assert out["t"].dtype == object
+        weeks = np.diff(pd.to_datetime(out["t"]).to_numpy()) / np.timedelta64(7, "D")
+        steps = weeks[out["id"].to_numpy()[1:] == out["id"].to_numpy()[:-1]]
+        assert {type(value) for value in out["t"]} == {datetime.date}
+        np.testing.assert_array_equal(steps, 1.0)
 
 
 def test_dvae_rejects_complex_arrays():

@@ -34,6 +34,8 @@ _UNIT_NANOSECONDS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 # pyarrow dates have no unit attribute; they are read as datetimes of this unit and
 # restored to the date dtype on output.
 _ARROW_DATE_UNITS = {"date32[day]": "s", "date64[ms]": "ms"}
+# datetime.date objects (object columns) likewise, restored to dates on output.
+_DATE_OBJECT_UNIT = "s"
 # The largest float64 inside int64 (which holds datetimes and integer times): float64
 # rounds 2**63 - 1 up to 2**63, which a cast would wrap round to the smallest int64.
 LARGEST_TIME = float(np.nextafter(2.0**63, 0.0))
@@ -146,6 +148,45 @@ def _value_type(dtype: Any) -> str:
     if ptypes.is_numeric_dtype(dtype) and not ptypes.is_complex_dtype(dtype):
         return NUMERIC
     return OTHER
+
+
+def holds_dates(series: pd.Series) -> bool:
+    """Whether an object column holds ``datetime.date`` values (and missing values) only."""
+    return ptypes.is_object_dtype(series.dtype) and (
+        ptypes.infer_dtype(series, skipna=True) == "date"
+    )
+
+
+def holds_date_objects(spec: ColumnSpec) -> bool:
+    """Whether a datetime column was fitted on ``datetime.date`` objects (see :func:`as_times`)."""
+    return spec.value_type == DATETIME and spec.dtype == "object"
+
+
+def as_times(series: pd.Series, spec: ColumnSpec) -> pd.Series:
+    """A column of ``datetime.date`` objects (a database DATE column, ``.dt.date``) as
+    datetimes of its fitted unit, when it was fitted so; any other series as it is.
+
+    Raises
+    ------
+    InvalidDataError
+        Values that are not dates, or dates a datetime cannot hold.
+    """
+    if not (holds_date_objects(spec) and ptypes.is_object_dtype(series.dtype)):
+        return series
+    kind = ptypes.infer_dtype(series, skipna=True)
+    if kind not in ("date", "datetime", "empty"):
+        raise InvalidDataError(
+            f"Column {spec.name!r} was fitted on dates (datetime.date values) but holds "
+            f"{kind} values; pass dates, e.g. with pd.to_datetime(X[{spec.name!r}]).dt.date."
+        )
+    try:
+        if kind == "datetime":  # Timestamps at their own unit: finer ones are refused later
+            return pd.Series(pd.to_datetime(series), index=series.index)
+        return series.astype(f"datetime64[{spec.unit}]")
+    except (OutOfBoundsDatetime, OverflowError, TypeError, ValueError) as exc:
+        raise InvalidDataError(
+            f"Column {spec.name!r} has dates that a datetime cannot hold: {exc}"
+        ) from exc
 
 
 def _is_arrow_duration(dtype: Any) -> bool:
@@ -307,6 +348,8 @@ def infer_schema(
         series = df[name]
         _check_supported(name, series)
         value_type = _value_type(series.dtype)
+        if forced.get(name) != CATEGORICAL and holds_dates(series):
+            value_type = DATETIME  # a database DATE column, or .dt.date: times of a day grid
         kind = forced.get(name, CONTINUOUS if value_type != OTHER else CATEGORICAL)
         if kind == CONTINUOUS and value_type == OTHER:
             raise InvalidDataError(
@@ -320,7 +363,11 @@ def infer_schema(
                 kind=kind,
                 dtype=dtype_name(dtype, kind),
                 value_type=value_type,
-                unit=time_unit(dtype) if value_type in (DATETIME, TIMEDELTA) else None,
+                unit=(
+                    (time_unit(dtype) or _DATE_OBJECT_UNIT)
+                    if value_type in (DATETIME, TIMEDELTA)
+                    else None
+                ),
                 tz=_time_zone(dtype),
                 wall_clock=_time_zone(dtype) is not None,
                 categories=(
@@ -529,6 +576,7 @@ def check_time_kind(series: pd.Series, spec: ColumnSpec) -> None:
         Datetimes where numbers were fitted (or the reverse), tz-naive where
         tz-aware datetimes were fitted (or the reverse), and so on.
     """
+    series = as_times(series, spec)
     value_type = _value_type(series.dtype)
     time_types = (DATETIME, TIMEDELTA)
     if (value_type in time_types or spec.value_type in time_types) and (
@@ -538,6 +586,8 @@ def check_time_kind(series: pd.Series, spec: ColumnSpec) -> None:
             advice = f".dt.tz_localize({spec.tz!r}) if its times are {spec.tz} times"
         elif value_type == spec.value_type:
             advice = ".dt.tz_localize(None), which keeps the local times"
+        elif holds_date_objects(spec):
+            advice = f"pd.to_datetime(X[{spec.name!r}]).dt.date"
         else:
             advice = f".astype({spec.dtype!r})"
         raise InvalidDataError(
@@ -592,6 +642,7 @@ def integer_extremes(series: pd.Series, spec: ColumnSpec) -> tuple[int, int] | N
 
 def time_ints(series: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, np.ndarray]:
     """Datetimes or timedeltas as int64 counts of the fitted unit, and the missing mask."""
+    series = as_times(series, spec)
     if spec.tz is not None:
         series = series.dt.tz_convert(spec.tz if spec.wall_clock else "UTC").dt.tz_localize(None)
     series = _in_unit(series, spec)
@@ -713,6 +764,8 @@ def restore_time_ints(ints: np.ndarray, spec: ColumnSpec) -> pd.Series:
         )
     elif spec.tz is not None:
         series = series.dt.tz_localize("UTC").dt.tz_convert(spec.tz)
+    if holds_date_objects(spec):
+        return series.dt.date.where(series.notna(), None)
     return series.astype(pd.api.types.pandas_dtype(spec.dtype))
 
 

@@ -35,7 +35,7 @@ import pandas as pd
 from tssynth._validation import shown
 from tssynth.data.frame import reject_sparse
 from tssynth.data.memory import fits_in_memory, shown_bytes
-from tssynth.data.schema import check_frame, free_name
+from tssynth.data.schema import check_frame, free_name, holds_dates
 from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
 
 _FINITE_CHECK_VALUES = 2**24  # values of windows checked for NaN and inf at once
@@ -86,7 +86,7 @@ def _check_orderable(column: pd.Series, name: Hashable) -> None:
             return
     elif pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
         return
-    elif pd.api.types.is_timedelta64_dtype(dtype):
+    elif pd.api.types.is_timedelta64_dtype(dtype) or holds_dates(column):
         return
     first = column.dropna().iloc[0] if column.notna().any() else None
     raise InvalidDataError(
