@@ -524,6 +524,13 @@ def test_sparse_input_is_named_before_training(model):
         model(**TINY).fit(sparse.csr_matrix(np.eye(6)))
 
 
+@pytest.mark.parametrize("model", [TVAESynthesizer, DenseVAESynthesizer, DVAESynthesizer])
+def test_a_list_of_records_gets_the_dataframe_advice(model):
+    records = [{"a": float(i), "b": 2.0 * i} for i in range(8)]
+    with pytest.raises(InvalidDataError, match=r"list of records.*pd\.DataFrame\(X\)"):
+        model(**TINY).fit(records)
+
+
 def test_scikit_learn_tags_describe_the_inputs():
     from sklearn.utils import get_tags
 

@@ -14,6 +14,7 @@ import pytest
 from tssynth import load
 from tssynth.cli import CLIError, main, read_data
 from tssynth.datasets import load_adult
+from tssynth.exceptions import DataWarning
 
 
 @pytest.fixture(scope="module")
@@ -585,6 +586,20 @@ def test_zero_padded_codes_stay_text_and_repeated_headers_are_refused(tmp_path):
     (tmp_path / "semi.csv").write_text("zip;v;f\n01000;1;1,5\n02110;2;2,5\n")
     semi = read_data(tmp_path / "semi.csv")  # decimal commas
     assert semi["zip"].tolist() == ["01000", "02110"] and semi["f"].tolist() == [1.5, 2.5]
+
+
+def test_the_index_to_csv_writes_is_left_out_and_other_unnamed_columns_kept(tmp_path):
+    frame = pd.DataFrame({"x": [0.5, 1.5, 2.5, 3.5], "c": list("abab")})
+    frame.to_csv(tmp_path / "indexed.csv")  # ",x,c" then "0,0.5,a" ...
+    with pytest.warns(DataWarning, match=r"first column .* numbers the rows .*to_csv\(index="):
+        read = read_data(tmp_path / "indexed.csv")
+    pd.testing.assert_frame_equal(read, frame, check_dtype=False)
+    frame.set_index(pd.Index([3, 1, 2, 0])).to_csv(tmp_path / "shuffled.csv")  # not rows 0..n-1
+    frame.to_csv(tmp_path / "named.csv", index_label="row")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        assert read_data(tmp_path / "shuffled.csv").shape == (4, 3)
+        assert list(read_data(tmp_path / "named.csv").columns) == ["row", "x", "c"]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM cannot be sent to a process there")

@@ -219,15 +219,17 @@ def _read_csv(path: Path, suffix: str, what: str = "data") -> pd.DataFrame:
                 "the header. Quote text that holds the separator, or add the missing column "
                 "names to the header."
             ) from None
-    _check_header(path, options["sep"], what)
+    names = _check_header(path, options["sep"], what)
+    frame = _without_written_index(frame, names, path, what)
     if options.get("decimal") == ",":
         frame = _text_numbers(frame)
     frame = _keep_leading_zeros(frame, path, encoding, options)  # after: text may be numbers
     return _parse_datetimes(frame)
 
 
-def _check_header(path: Path, sep: str, what: str) -> None:
-    """Refuse a header naming a column twice (pandas would rename the second ``age.1``).
+def _check_header(path: Path, sep: str, what: str) -> list[str]:
+    """The header's names; refuses one naming a column twice (pandas would rename the
+    second ``age.1``).
 
     Empty names (a spreadsheet's trailing empty columns) are pandas' ``Unnamed: 2``.
     """
@@ -239,6 +241,29 @@ def _check_header(path: Path, sep: str, what: str) -> None:
             f"{what} file {str(path)!r}: the header names {', '.join(map(repr, twice))} more "
             "than once; give every column a name of its own."
         )
+    return names
+
+
+def _without_written_index(
+    frame: pd.DataFrame, names: list[str], path: Path, what: str
+) -> pd.DataFrame:
+    """Leave out a first column without a name that numbers the rows 0, 1, 2, ...: the
+    index ``DataFrame.to_csv`` writes, which would be modelled as an identifier."""
+    if not names or names[0].strip() or frame.shape[1] < 2:
+        return frame
+    first = frame.iloc[:, 0]
+    if not pd.api.types.is_integer_dtype(first) or not np.array_equal(
+        first.to_numpy(), np.arange(len(frame))
+    ):
+        return frame
+    warnings.warn(
+        f"The first column of {what} file {str(path)!r} has no name and numbers the rows "
+        "0, 1, 2, ... (the index that DataFrame.to_csv writes), so it is left out; name it in "
+        "the header to keep it, or write the file with to_csv(index=False).",
+        DataWarning,
+        stacklevel=2,
+    )
+    return frame.iloc[:, 1:]
 
 
 def _keep_leading_zeros(

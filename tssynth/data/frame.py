@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -10,14 +11,20 @@ import pandas as pd
 from tssynth.exceptions import InvalidDataError
 
 
-def reject_sparse(X: Any, what: str = "X") -> None:
-    """Raise a clear error for a scipy sparse matrix or array (not supported as input)."""
+def reject_unreadable(X: Any, what: str = "X") -> None:
+    """Raise a clear error for input numpy would misread: a scipy sparse matrix or array
+    (not supported), or a list of records (dicts), which numpy reads as one column."""
     from scipy import sparse
 
     if sparse.issparse(X):
         raise InvalidDataError(
             f"{what} is a scipy sparse {type(X).__name__}; sparse input is not supported: "
             f"pass a dense array ({what}.toarray()) or a DataFrame."
+        )
+    if isinstance(X, list | tuple) and X and all(isinstance(row, Mapping) for row in X):
+        raise InvalidDataError(
+            f"{what} is a list of records (dicts); pass pd.DataFrame({what}), which makes "
+            "each key a named column."
         )
 
 
@@ -35,7 +42,7 @@ def as_frame(X: Any, *, what: str = "X") -> tuple[pd.DataFrame, dict[str, Any]]:
     """
     if isinstance(X, pd.DataFrame):
         return X, {"kind": "frame"}
-    reject_sparse(X, what)
+    reject_unreadable(X, what)
     if isinstance(X, pd.Series):
         raise InvalidDataError(
             f"{what} is a pandas Series; pass a DataFrame, e.g. {what}.to_frame()."

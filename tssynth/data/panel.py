@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from tssynth._validation import shown
-from tssynth.data.frame import reject_sparse
+from tssynth.data.frame import reject_unreadable
 from tssynth.data.private import (
     DataBudget,
     private_spread,
@@ -261,7 +261,7 @@ def _pad_ragged(X: Any, what: str) -> Any:
 
 
 def _read_array(X: Any, what: str) -> LongPanel:
-    reject_sparse(X, what)
+    reject_unreadable(X, what)
     X = _pad_ragged(X, what)
     try:
         raw = np.asarray(X)

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from tssynth._validation import shown
-from tssynth.data.frame import reject_sparse
+from tssynth.data.frame import reject_unreadable
 from tssynth.data.memory import fits_in_memory, shown_bytes
 from tssynth.data.schema import check_frame, free_name, holds_dates
 from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
@@ -405,7 +405,7 @@ def _check_finite(windows: np.ndarray, what: str, fmt: dict[str, Any]) -> None:
 
 
 def _from_array(X: Any, what: str) -> tuple[np.ndarray, dict[str, Any]]:
-    reject_sparse(X, what)
+    reject_unreadable(X, what)
     if isinstance(X, list | tuple) and len(X) and all(hasattr(x, "__len__") for x in X):
         sizes = {np.shape(x) for x in X}
         one_channel = {size[:1] if size[1:] == (1,) else size for size in sizes}

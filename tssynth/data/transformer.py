@@ -470,8 +470,8 @@ class DataTransformer:
     def _warn_about_wide_columns(self, df: pd.DataFrame) -> None:
         """Warn about identifier-like columns and very wide categorical ones."""
         advice = (
-            "declare it with fit(..., metadata={{'identifiers': [{name!r}]}}) to number the "
-            "samples' values afresh (tables), or drop it"
+            "declare it with fit(..., metadata={{'identifiers': [{name!r}]}}) (on the command "
+            "line: --identifiers) to number the samples' values afresh (tables), or drop it"
         )
         for position in dict.fromkeys(self._cont_index.tolist()):  # a column's parts: once
             spec = self.columns[position]
