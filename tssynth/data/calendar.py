@@ -29,6 +29,7 @@ from tssynth.data.schema import (
     ColumnSpec,
     check_time_kind,
     nanoseconds_per_unit,
+    restore_time_ints,
     time_ints,
 )
 from tssynth.data.time_index import IndexClock, month_clock, month_times
@@ -317,11 +318,12 @@ def find_anchors(
         The training data.
     fixed : frozenset of int
         Positions of columns that are never anchored (derived ones, restored
-        exactly); they may be anchors.
+        exactly); they may be anchors, but only of columns that are missing wherever
+        they are (a derived anchor has no stand-in, see :func:`with_stand_in_anchor`).
     blocked : list, optional
         Filled with ``(later, earlier, rows)`` for the unanchored columns that are
-        never before ``earlier`` where both are present, but are present in ``rows``
-        rows where ``earlier`` is missing (such an anchor could not restore them).
+        never before a derived ``earlier`` where both are present, but are present in
+        ``rows`` rows where ``earlier`` is missing.
 
     Returns
     -------
@@ -356,7 +358,7 @@ def find_anchors(
             if (gaps < 0).any() or (identical and earlier > later):
                 continue
             lone = int((early_missing & ~late_missing).sum())
-            if lone:
+            if lone and earlier in fixed:
                 unrestorable = max(unrestorable or (0, 0), (lone, earlier))
                 continue
             median = float(np.median(gaps))
@@ -376,6 +378,44 @@ def find_anchors(
     for column in anchors:
         place(column)
     return ordered
+
+
+def stand_in_offset(
+    later: pd.Series, later_spec: ColumnSpec, earlier: pd.Series, earlier_spec: ColumnSpec
+) -> float | None:
+    """The median of ``later - earlier`` (in ``later``'s unit) when ``earlier`` is missing
+    in some rows where ``later`` is present; None when it is present wherever ``later`` is.
+
+    Such rows model ``earlier`` as missing with a stand-in value ``later - offset``
+    (:func:`with_stand_in_anchor`), from which ``later`` is decoded as in any other row,
+    so that ``later`` is never before ``earlier`` in samples where both are present.
+    """
+    if not (earlier.isna().to_numpy() & later.notna().to_numpy()).any():
+        return None
+    offsets = anchored_parts(later, later_spec, earlier, earlier_spec)["offset"]
+    present = offsets[~np.isnan(offsets)]
+    return float(np.median(present)) if present.size else None
+
+
+def with_stand_in_anchor(
+    later: pd.Series,
+    later_spec: ColumnSpec,
+    earlier: pd.Series,
+    earlier_spec: ColumnSpec,
+    offset: float,
+) -> pd.Series:
+    """``earlier`` with ``later - offset`` (floored to ``earlier``'s unit, in its dtype) in
+    the rows where it is missing and ``later`` is present (see :func:`stand_in_offset`)."""
+    late, late_missing = time_ints(later, later_spec)
+    early, early_missing = time_ints(earlier, earlier_spec)
+    lone = early_missing & ~late_missing
+    if not lone.any():
+        return earlier
+    ratio = int(unit_ratio(later_spec, earlier_spec))
+    early = early.copy()
+    early[lone] = (late[lone] - round(offset)) // ratio
+    filled = restore_time_ints(early, earlier_spec)  # the smallest int64 (NaT) stays missing
+    return pd.Series(filled.array, index=earlier.index, name=earlier.name)
 
 
 def choose_anchored_parts(

@@ -70,8 +70,10 @@ from tssynth.data.calendar import (
     month_grid,
     onto_month_grid,
     period,
+    stand_in_offset,
     unit_ratio,
     weekdays,
+    with_stand_in_anchor,
 )
 from tssynth.data.continuous import (
     EXACT_FLOAT_INTEGER,
@@ -385,6 +387,13 @@ class DataTransformer:
         derived = frozenset(dependencies)  # restored exactly: never anchored, may be anchors
         blocked: list[tuple[int, int, int]] = []
         self._anchors = find_anchors(self.columns, df, derived, blocked) if relative else {}
+        # Anchors missing where their column is present: stood in for in those rows.
+        self._stand_in_offsets: dict[int, float] = {}
+        for later, earlier in self._anchors.items():
+            late, early = self.columns[later], self.columns[earlier]
+            offset = stand_in_offset(df[late.name], late, df[early.name], early)
+            if offset is not None:
+                self._stand_in_offsets[later] = offset
         for later, earlier, rows in blocked:
             later_name, earlier_name = self.columns[later].name, self.columns[earlier].name
             warnings.warn(
@@ -401,6 +410,7 @@ class DataTransformer:
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
         self._categorical_missing: list[bool] = []
+        filled = self._with_stand_ins(df)
         # sklearn's mixture fit spends most of its time in numpy calls that release the
         # GIL, so the columns' mixtures run in threads while this loop goes on. Warnings
         # are filtered here, in the submitting thread, for as long as any fit runs.
@@ -420,7 +430,7 @@ class DataTransformer:
                             position, to_float(df[spec.name], spec), spec, budget, weights
                         )
                     else:
-                        self._fit_continuous(position, df, spec, rng, pool)
+                        self._fit_continuous(position, df, spec, rng, pool, filled)
                 modes = self._continuous["modes"]
                 self._continuous["modes"] = [
                     m.result() if isinstance(m, Future) else m for m in modes
@@ -637,7 +647,10 @@ class DataTransformer:
         spec: ColumnSpec,
         rng: np.random.Generator,
         pool: ThreadPoolExecutor,
+        filled: pd.DataFrame,
     ) -> None:
+        """Fit a continuous column's modes (or its parts'); ``filled`` is ``df`` with
+        the stand-ins of anchors (:meth:`_with_stand_ins`), which its parts count from."""
         series = df[spec.name]
         values = to_float(series, spec)
         if np.isinf(values).any():
@@ -673,7 +686,7 @@ class DataTransformer:
                 shares_missing=bool((np.isnan(values) == anchor_missing).all()),
                 origin=origin,
             )
-            relative = anchored_parts(series, spec, df[anchor.name], anchor)
+            relative = anchored_parts(series, spec, filled[anchor.name], anchor)
             chosen = choose_anchored_parts(relative, spec, by_day=self.split_times)
             parts = {part: relative[ANCHORED_PART[part]] for part in chosen}
         else:
@@ -1130,10 +1143,27 @@ class DataTransformer:
                 "the copies so that every column name is unique."
             )
 
+    def _with_stand_ins(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``df`` with a stand-in for each anchor where it is missing and its anchored
+        column is present (see :func:`~tssynth.data.calendar.stand_in_offset`)."""
+        filled = {}
+        for later, offset in self._stand_in_offsets.items():
+            late, early = self.columns[later], self.columns[self._anchors[later]]
+            earlier = filled.get(early.name, df[early.name])
+            filled[early.name] = with_stand_in_anchor(df[late.name], late, earlier, early, offset)
+        if not filled:
+            return df
+        df = df.copy(deep=False)  # labels of any kind (assign takes strings only)
+        for name, column in filled.items():
+            df[name] = column
+        return df
+
     def _continuous_matrix(self, df: pd.DataFrame) -> np.ndarray:
-        """Float values of every continuous row (a column, or its day or time of day)."""
+        """Float values of every continuous row (a column, or its day or time of day);
+        an anchor's stand-ins (:meth:`_with_stand_ins`) in place of its missing values."""
         if len(self._cont_index) == 0:
             return np.zeros((len(df), 0))
+        df = self._with_stand_ins(df)
         columns, parts = [], {}
         rows = zip(self._cont_index.tolist(), self._cont_part.tolist(), strict=True)
         for position, part in rows:
@@ -1483,6 +1513,8 @@ class DataTransformer:
         # (one mask for both where they were missing together, else the anchor is
         # present where the dependant is).
         for position, anchor in reversed(self._anchors.items()):
+            if position in self._stand_in_offsets:  # the anchor's own mask stands
+                continue
             if (
                 anchor in missing
                 and position in missing
@@ -1674,6 +1706,7 @@ class DataTransformer:
             "anchors": [
                 [later, earlier, *self._anchored[later]] for later, earlier in self._anchors.items()
             ],
+            "stand_in_offsets": dict(self._stand_in_offsets),
             "missing_index": list(self._missing_index),
             "categorical_index": list(self._categorical_index),
             "categories": [list(c) for c in self._categories],
@@ -1726,6 +1759,8 @@ class DataTransformer:
             int(later): AnchoredDecoding(float(step), list(days), bool(shares), *map(float, origin))
             for later, _, step, days, shares, *origin in anchors
         }
+        offsets = state.get("stand_in_offsets", {})  # absent from older files
+        self._stand_in_offsets = {int(k): float(v) for k, v in offsets.items()}
         self._missing_index = list(state["missing_index"])
         self._categorical_index = list(state["categorical_index"])
         self._categories = [list(c) for c in state["categories"]]
