@@ -76,6 +76,17 @@ def test_score_samples_ranks_anomalous_windows_lowest(fitted, windows):
     assert roc_auc_score(np.r_[np.zeros(100), np.ones(100)], -scores) > 0.95
 
 
+def test_score_samples_stay_finite_and_ordered_for_huge_spikes(fitted):
+    normal = make_sines(4, 12, 2, random_state=5)
+    normal[:, :, 1] = normal[:, :, 1] * 100.0 - 50.0
+    spiked = np.repeat(normal[:1], 4, axis=0)
+    spiked[:, 6, 0] = [10.0, 1e4, 1e8, -1e8]  # 1e4 gave an infinite variance, then NaN
+    scores = fitted.score_samples(np.concatenate([normal, spiked]))
+    assert np.isfinite(scores).all()
+    assert scores[4] > scores[5] > scores[6] and scores[7] < scores[5]
+    assert scores[4:].max() < scores[:4].min()
+
+
 def test_same_seed_same_samples_and_consecutive_samples_differ(windows):
     first = DenseVAESynthesizer(epochs=2, random_state=3, **SMALL).fit(windows)
     second = DenseVAESynthesizer(epochs=2, random_state=3, **SMALL).fit(windows)

@@ -864,3 +864,21 @@ def test_an_untrained_dvae_draws_missing_values_at_their_share():
     model = DVAESynthesizer(sequence_key="k", sequence_index="t", epochs=1, random_state=0)
     sample = model.fit(panel).sample(300)
     assert sample["x"].isna().mean() < 0.04  # 0.40 before: even odds at the start
+
+
+def test_inverse_transform_times_start_on_the_grid_and_never_repeat():
+    # Twelve entities starting at 0..11: the mean start 5.5 sat half-way between two
+    # times, and rounding put consecutive steps on one time (6, 6, 8, 8, ...).
+    rng = np.random.default_rng(0)
+    key, step = np.repeat(np.arange(12), 6), np.tile(np.arange(6), 12)
+    for times in (step + key, pd.Timestamp("2020-01-01") + pd.to_timedelta(step + key, "D")):
+        panel = pd.DataFrame({"key": key, "t": times, "x": rng.normal(size=72)})
+        model = DVAESynthesizer(
+            sequence_key="key", sequence_index="t", **{**SMALL, "epochs": 2}
+        ).fit(panel)
+        out = model.inverse_transform(model.transform(panel[panel["key"] < 2]))
+        for _, sequence in out.groupby("key"):
+            np.testing.assert_array_equal(
+                sequence["t"].to_numpy()[1:], sequence["t"].to_numpy()[:-1] + (times[1] - times[0])
+            )
+            assert sequence["t"].iloc[0] in set(times[step == 0])

@@ -156,6 +156,15 @@ def test_check_columns_names_unseen_columns():
         transformer.check_columns(fewer, "prefix")
 
 
+def test_errors_about_a_panel_name_the_argument_it_came_in():
+    frame = make_panel()
+    twice = pd.concat([frame, frame.iloc[:1]])
+    with pytest.raises(InvalidDataError, match=r"^prefix has 1 duplicate time steps"):
+        read_panel(twice, "unit", "day", ["device"], what="prefix")
+    with pytest.raises(InvalidDataError, match=r"'unit' of prefix has missing values"):
+        read_panel(frame.assign(unit=np.nan), "unit", "day", ["device"], what="prefix")
+
+
 def test_absence_rates_give_the_chance_that_a_prefix_lacks_a_column_throughout():
     """Four of ten entities never have a lab; the others miss one step in four. A
     forecast prefix without it lacks it throughout by Bayes, not for certain."""

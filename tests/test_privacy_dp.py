@@ -518,6 +518,22 @@ def test_private_fits_of_categories_only():
     assert set(dvae.sample(5)["c"]) <= {"p", "q"} and dvae.epsilon_ <= 50.0
 
 
+def test_a_private_integer_index_steps_by_whole_units():
+    """A noisy released step of 0.58 put consecutive steps on one integer time."""
+    rng = np.random.default_rng(0)
+    panel = pd.DataFrame(
+        {"key": np.repeat(np.arange(200), 5), "t": np.tile(np.arange(5), 200)}
+    ).assign(x=rng.normal(size=1_000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyWarning)
+        model = DVAESynthesizer(
+            sequence_key="key", sequence_index="t", epsilon=3.0, hidden_dim=8, **TINY_DP
+        ).fit(panel)
+    assert model.panel_transformer_.step >= 1.0
+    assert model.panel_transformer_.step == round(model.panel_transformer_.step)
+    assert not model.sample(5).duplicated(["key", "t"]).any()
+
+
 def test_a_delta_above_one_over_the_records_is_warned_about():
     table = pd.DataFrame({"v": np.random.default_rng(0).normal(size=200)})
     with pytest.warns(PrivacyWarning, match=r"delta=0\.01 is above 1 / the 200 records"):

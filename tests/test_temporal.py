@@ -46,6 +46,16 @@ def test_discriminative_score_separates_same_from_different(sines):
     assert high > 0.4
 
 
+def test_discriminative_score_is_low_for_like_data_in_unequal_counts():
+    # Pooled accuracy rewarded leaning to the larger set: up to 0.40 for identical data.
+    rng = np.random.default_rng(0)
+    real, synthetic = rng.random((60, 8, 2)), rng.random((600, 8, 2))
+    scores = [discriminative_score(real, synthetic, steps=300, random_state=s) for s in range(3)]
+    assert max(scores) < 0.15
+    noise = rng.normal(3.0, 1.0, (600, 8, 2))
+    assert discriminative_score(real, noise, steps=300) > 0.4
+
+
 def test_predictive_score_is_best_when_trained_on_like_data(sines):
     real, same = sines
     flipped = same.copy()

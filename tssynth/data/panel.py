@@ -348,7 +348,7 @@ def _read_frame(
             f"{what} has no feature columns besides the key, index and context columns."
         )
     index_spec = None if sequence_index is None else _index_spec(X, sequence_index)
-    index = index_long_frame(X, sequence_key, sequence_index)
+    index = index_long_frame(X, sequence_key, sequence_index, what)
     ordered = X.iloc[index.order].reset_index(drop=True)
     time, origin, clock = None, 0, None
     if sequence_index is not None:
@@ -727,6 +727,10 @@ class PanelTransformer:
             if not (np.isfinite(step) and 0 < step < LARGEST_TIME):
                 _warn_unusable("time step", "samples step by one unit of the index")
                 step = 1.0
+            index_dtype = pd.api.types.pandas_dtype(panel.input_format["index_spec"]["dtype"])
+            if not pd.api.types.is_float_dtype(index_dtype):
+                # whole units (integers, datetimes, months): a step of 0.58 repeated times
+                step = max(float(np.round(step)), 1.0)
             self.starts = starts if starts.size else np.zeros(1)
             self.step = step
 
@@ -920,8 +924,13 @@ class PanelTransformer:
             elif name == fmt["sequence_index"] and index_values is not None:
                 columns[name] = index_values.reset_index(drop=True)
             elif name == fmt["sequence_index"]:
-                first = self.starts.mean() if starts is None else None
-                start = np.full(n, first) if starts is None else np.asarray(starts, float)
+                if starts is None:
+                    # the training start nearest their mean: a mean half-way between two
+                    # grid times rounded consecutive steps onto one time
+                    nearest = np.argmin(np.abs(self.starts - self.starts.mean()))
+                    start = np.full(n, self.starts[nearest])
+                else:
+                    start = np.asarray(starts, float)
                 times = start[codes] + self._offsets(features, positions, continuation)
                 columns[name] = restore_times(
                     times,

@@ -69,13 +69,13 @@ class LongIndex:
     keys: pd.Index
 
 
-def _check_column(frame: pd.DataFrame, name: str, param: str) -> None:
+def _check_column(frame: pd.DataFrame, name: str, param: str, what: str = "X") -> None:
     if name not in frame.columns:
         raise InvalidDataError(
-            f"{param}={name!r} is not a column of X; columns are {list(frame.columns)[:10]}."
+            f"{param}={name!r} is not a column of {what}; columns are {list(frame.columns)[:10]}."
         )
     if frame[name].isna().any():
-        raise InvalidDataError(f"The {param} column {name!r} has missing values.")
+        raise InvalidDataError(f"The {param} column {name!r} of {what} has missing values.")
 
 
 def _check_orderable(column: pd.Series, name: Hashable) -> None:
@@ -97,7 +97,7 @@ def _check_orderable(column: pd.Series, name: Hashable) -> None:
 
 
 def index_long_frame(
-    frame: pd.DataFrame, sequence_key: Any = None, sequence_index: Any = None
+    frame: pd.DataFrame, sequence_key: Any = None, sequence_index: Any = None, what: str = "X"
 ) -> LongIndex:
     """Sort and validate a long frame into entity codes, positions and lengths.
 
@@ -110,6 +110,8 @@ def index_long_frame(
     sequence_index : column label, optional
         Time column; rows are sorted by it within each entity (stable). Without
         it the given row order is the time order.
+    what : str, default="X"
+        The argument's name, for error messages.
 
     Returns
     -------
@@ -123,13 +125,13 @@ def index_long_frame(
     """
     n = len(frame)
     if sequence_key is not None:
-        _check_column(frame, sequence_key, "sequence_key")
+        _check_column(frame, sequence_key, "sequence_key", what)
         codes, keys = pd.factorize(frame[sequence_key], sort=True)
         keys = pd.Index(keys)
     else:
         codes, keys = np.zeros(n, dtype=np.int64), pd.Index([0])
     if sequence_index is not None:
-        _check_column(frame, sequence_index, "sequence_index")
+        _check_column(frame, sequence_index, "sequence_index", what)
         _check_orderable(frame[sequence_index], sequence_index)
         time = frame[sequence_index].to_numpy()
         try:
@@ -149,7 +151,7 @@ def index_long_frame(
             )
             when = shown(frame[sequence_index].iloc[row])
             raise InvalidDataError(
-                f"X has {int(duplicate.sum())} duplicate time steps in sequence_index "
+                f"{what} has {int(duplicate.sum())} duplicate time steps in sequence_index "
                 f"{sequence_index!r} (first: {where}time {when}); "
                 "each (entity, time) pair must occur once."
             )

@@ -12,6 +12,9 @@ SIGMA_MAX = 1.0
 # Under DP-SGD, clipping caps the large restoring gradient of the few badly
 # reconstructed rows, and sigma would sink to SIGMA_MIN (Adult: NLL x10).
 PRIVATE_SIGMA_MIN = 0.1
+# Far outside any trained posterior: bounds exp(logvar) for wild inputs (a window with a
+# spike of 1e4 gave an infinite variance, then NaN scores).
+_ENCODER_LOGVAR = (-30.0, 20.0)
 
 
 def mlp(input_dim: int, hidden_dims: Sequence[int]) -> tuple[nn.Sequential, int]:
@@ -66,7 +69,7 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.body(x)
-        return self.mu(hidden), self.logvar(hidden)
+        return self.mu(hidden), self.logvar(hidden).clamp(*_ENCODER_LOGVAR)
 
 
 class Decoder(nn.Module):

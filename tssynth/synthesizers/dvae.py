@@ -862,7 +862,8 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         Returns
         -------
         New sequences in the fitted format (fresh keys 0..n-1; times start at the
-        mean training start and follow the learned step, or the decoded gaps).
+        training start nearest the mean start and follow the learned step, or the
+        decoded gaps).
         """
         self._check_fitted()
         z, lengths = self._latent_trajectories(X)
