@@ -214,6 +214,38 @@ def test_panels_are_cut_into_windows():
     assert any("predictive score needs at least 2" in note for note in result.notes)
 
 
+def _walks(n: int, T: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "k": np.repeat(np.arange(n), T),
+            "t": np.tile(np.arange(T), n),
+            "a": np.cumsum(rng.normal(size=n * T)),
+            "b": rng.random(n * T),
+        }
+    )
+
+
+def test_panel_windows_fit_both_panels_and_skip_a_missing_first_step():
+    fast = {"discriminative_steps": 20, "predictive_steps": 20, "metrics": ["temporal"]}
+    real = _walks(40, 17)
+    # DenseVAE samples are windows of their own length: the window was 17, none fitted
+    short = evaluate(real, _walks(60, 5, seed=1), sequence_key="k", sequence_index="t", **fast)
+    assert short.temporal is not None and short.real_windows.shape[1:] == (5, 2)
+    # a first step without a value in every sequence spoiled every window of 17 steps
+    gap = real.assign(b=real["b"].mask(real["t"] == 0))
+    result = evaluate(gap, gap, sequence_key="k", sequence_index="t", **fast)
+    assert result.temporal is not None and result.real_windows.shape[1] < 17
+    assert len(result.real_windows) >= 40
+    assert any("most held a missing value" in note for note in result.notes)
+
+
+def test_a_panel_with_a_time_twice_is_refused_by_name():
+    real = _walks(10, 6)
+    with pytest.raises(InvalidDataError, match=r"^real has 60 duplicate time steps in sequence_i"):
+        evaluate(pd.concat([real, real]), real, sequence_key="k", sequence_index="t", window=3)
+
+
 def test_windows_beside_a_table_are_named_as_a_mix_up():
     windows = _sines(20, 0)
     table = pd.DataFrame({"sequence": [0, 0], "step": [0, 1], "x0": [0.1, 0.2]})

@@ -927,7 +927,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--sequence-key", metavar="COL", help="entity column of a long panel")
     evaluate.add_argument("--sequence-index", metavar="COL", help="time column of a long panel")
-    evaluate.add_argument("--window", type=int, help="steps per window for temporal scores")
+    evaluate.add_argument(
+        "--window",
+        type=int,
+        help="steps per window for temporal scores (default: the shorter median length, "
+        "at most 24)",
+    )
     evaluate.add_argument(
         "--metrics",
         metavar="LIST",

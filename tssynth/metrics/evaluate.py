@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from tssynth._validation import check_int
 from tssynth.data.schema import CONTINUOUS, check_frame, infer_schema
-from tssynth.data.sequences import long_frame, padded_lengths
+from tssynth.data.sequences import index_long_frame, long_frame, padded_lengths
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 from tssynth.metrics.fidelity import FidelityReport, column_as_float, fidelity_report
 from tssynth.metrics.inputs import check_tables
@@ -325,6 +325,7 @@ def panel_windows(
     window: int,
     columns: list[Hashable],
     reference: pd.DataFrame | None = None,
+    what: str = "panel",
 ) -> np.ndarray:
     """Cut every sequence of a long panel into non-overlapping windows of ``window`` steps.
 
@@ -339,31 +340,56 @@ def panel_windows(
         The continuous columns that make the features.
     reference : DataFrame, optional
         Where the column specs come from (the real data); default ``frame``.
+    what : str, default="panel"
+        The panel's name in error messages.
 
     Returns
     -------
     ndarray of shape (n_windows, window, len(columns)); windows with a missing
     value are left out, and so are the last steps that do not fill a window.
+
+    Raises
+    ------
+    InvalidDataError
+        A missing key or time, or a (key, time) pair that occurs twice.
     """
+    return _complete(
+        _all_windows(frame, sequence_key, sequence_index, window, columns, reference, what)
+    )
+
+
+def _all_windows(
+    frame: pd.DataFrame,
+    sequence_key: Hashable,
+    sequence_index: Hashable | None,
+    window: int,
+    columns: list[Hashable],
+    reference: pd.DataFrame | None,
+    what: str,
+) -> np.ndarray:
+    """:func:`panel_windows` with the windows that hold a missing value."""
     specs = {s.name: s for s in infer_schema(reference if reference is not None else frame)}
-    order = [sequence_key] if sequence_index is None else [sequence_key, sequence_index]
-    ordered = frame.sort_values(order, kind="stable")
-    values = np.column_stack(
-        [column_as_float(ordered[c], specs[c], "panel") for c in columns]
-    ).astype(np.float64)
-    step = ordered.groupby(sequence_key, sort=False).cumcount().to_numpy()
-    lengths = ordered.groupby(sequence_key, sort=False)[sequence_key].transform("size").to_numpy()
-    keep = step < (lengths // window) * window  # complete windows only
-    values = values[keep]
-    windows = values.reshape(-1, window, len(columns))
+    index = index_long_frame(frame, sequence_key, sequence_index, what)
+    ordered = frame.iloc[index.order]
+    values = np.column_stack([column_as_float(ordered[c], specs[c], what) for c in columns]).astype(
+        np.float64
+    )
+    lengths = index.lengths[index.codes]
+    keep = index.positions < (lengths // window) * window  # whole windows only
+    return values[keep].reshape(-1, window, len(columns))
+
+
+def _complete(windows: np.ndarray) -> np.ndarray:
     return windows[~np.isnan(windows).any(axis=(1, 2))]
 
 
-def _panel_window_length(frame: pd.DataFrame, sequence_key: Hashable, window: int | None) -> int:
-    if window is not None:
-        return check_int("window", window)
-    median = float(frame.groupby(sequence_key).size().median())
-    return max(2, min(24, int(median)))
+def _panel_window_length(
+    real: pd.DataFrame, synthetic: pd.DataFrame, sequence_key: Hashable
+) -> int:
+    """The shorter of the two panels' median sequence lengths, in [2, 24]: windows both
+    can fill (DenseVAE samples are windows of their own length)."""
+    medians = [float(f.groupby(sequence_key).size().median()) for f in (real, synthetic)]
+    return max(2, min(24, int(min(medians))))
 
 
 # --------------------------------------------------------------------------- sections
@@ -538,7 +564,9 @@ def evaluate(
         For a long panel: the entity column and the time column.
     window : int, optional
         Steps per window cut from panel (or NaN-padded) sequences for the
-        temporal scores (default: the median sequence length, at most 24).
+        temporal scores (default: the shorter of the two panels' median sequence
+        lengths, at most 24, halved while a missing value spoils most windows; a
+        panel's windows that hold a missing value are left out).
     synthesizer : fitted synthesizer, optional
         Its loss curves go into the HTML report, and its ``epsilon_`` and
         ``delta_`` (when trained with differential privacy) into the privacy
@@ -789,9 +817,27 @@ def _panel_temporal_inputs(
     if not columns:
         result.notes.append("Temporal scores need continuous columns besides the key and index.")
         return
-    length = _panel_window_length(real, sequence_key, window)
-    real_w = panel_windows(real, sequence_key, sequence_index, length, columns)
-    synth_w = panel_windows(synthetic, sequence_key, sequence_index, length, columns, real)
+    default = window is None
+    length = _panel_window_length(real, synthetic, sequence_key) if default else window
+    first = length = check_int("window", length)
+    while True:
+        real_all, synth_all = (
+            _all_windows(frame, sequence_key, sequence_index, length, columns, real, name)
+            for frame, name in ((real, "real"), (synthetic, "synthetic"))
+        )
+        real_w, synth_w = _complete(real_all), _complete(synth_all)
+        # A default length shortens while a missing value spoils most windows (a first
+        # step without feed in every sequence): half-length windows miss it.
+        spoiled = any(
+            len(w) < max(2, len(a) / 2) for w, a in ((real_w, real_all), (synth_w, synth_all))
+        )
+        if not default or length == 2 or not spoiled:
+            break
+        length = max(2, length // 2)
+    if length < first:
+        result.notes.append(
+            f"Temporal windows are {length} steps: in longer ones, most held a missing value."
+        )
     if len(real_w) < 2 or len(synth_w) < 2:
         result.notes.append(
             f"Temporal scores need at least 2 complete windows of {length} steps (no value of "
