@@ -179,6 +179,20 @@ def test_transform_reconstruct_and_score_shapes(fitted, panel):
         np.testing.assert_allclose(alone, scores[i : i + 1], rtol=1e-5)
 
 
+def test_scores_keep_falling_for_readings_far_past_the_training_range(fitted, panel):
+    # Encoded at training's limit (about 4 sd out in a mode), spikes of 5, 1e3 and 1e8
+    # all scored the same.
+    unit = panel[panel["unit"] == "u00"].copy()
+    scores = []
+    for spike in (None, 50.0, 1e3, 1e8, -1e8):
+        spiked = unit.copy()
+        if spike is not None:
+            spiked.iloc[2, spiked.columns.get_loc("value")] = spike
+        scores.append(fitted.score_samples(spiked)[0])
+    assert np.isfinite(scores).all()
+    assert scores[0] > scores[1] > scores[2] > scores[3] and scores[4] < scores[2]
+
+
 def test_scores_leave_missing_values_and_the_first_gap_out():
     """A missing value, and the gap before a sequence's first step (irregular times),
     cost what their missing indicator costs, not the likelihood of a made-up value: the

@@ -800,7 +800,7 @@ class PanelTransformer:
             self.context.warn_unseen_categories(panel.context, what)
 
     def encode(
-        self, panel: LongPanel, rng: np.random.Generator | None = None
+        self, panel: LongPanel, rng: np.random.Generator | None = None, clip: bool = True
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Model arrays of a panel.
 
@@ -810,6 +810,9 @@ class PanelTransformer:
         rng : numpy.random.Generator, optional
             Draw mixture modes and fill missing values by draws (training);
             without it the most probable mode and the mean (deterministic).
+        clip : bool, default=True
+            Whether step values far out in their mode are encoded at its limit (see
+            :meth:`DataTransformer.transform`).
 
         Returns
         -------
@@ -819,7 +822,7 @@ class PanelTransformer:
             The encoded context columns, then whether each entity lacks each of
             :attr:`absent_columns` at every step.
         """
-        rows = self.steps.transform(self._step_rows(panel), rng)
+        rows = self.steps.transform(self._step_rows(panel), rng, clip)
         context = None if panel.context is None else self.context.transform(panel.context)
         flags = _absent_flags(panel, self.absent_columns)
         return np.asarray(rows, dtype=np.float32), self.with_flags(context, flags, len(flags))

@@ -1070,7 +1070,10 @@ class DataTransformer:
     # ---------------------------------------------------------------- transform
 
     def transform(
-        self, df: pd.DataFrame, random_state: np.random.Generator | None = None
+        self,
+        df: pd.DataFrame,
+        random_state: np.random.Generator | None = None,
+        clip: bool = True,
     ) -> np.ndarray:
         """Encode ``df`` as a float32 model array.
 
@@ -1084,11 +1087,16 @@ class DataTransformer:
             training); without one, the most probable mode is used and missing values
             get the mean of the column's heaviest mode (deterministic, for ``transform``;
             :meth:`stand_ins` marks them).
+        clip : bool, default=True
+            Whether a value far out in its mode (past about 4 of its standard
+            deviations, where training rows never go) is encoded at that limit; an
+            anomaly score needs the distance kept (``False``).
 
         Returns
         -------
         ndarray of shape (len(df), output_dim), float32
-            Continuous values beyond the fitted bounds are encoded as the bounds.
+            Continuous values beyond the fitted bounds are encoded as the bounds
+            (with ``clip``).
         """
         self._check_columns(df)
         n = len(df)
@@ -1099,7 +1107,7 @@ class DataTransformer:
         except MemoryError:
             raise InvalidDataError(self._too_large(n)) from None
         rows = np.arange(n)[:, None]
-        self._transform_continuous(df, out, random_state)
+        self._transform_continuous(df, out, random_state, clip)
         self._transform_missing(df, out, rows)
         self._transform_categorical(df, out, rows)
         return out
@@ -1185,7 +1193,7 @@ class DataTransformer:
         return np.column_stack(columns)
 
     def _transform_continuous(
-        self, df: pd.DataFrame, out: np.ndarray, rng: np.random.Generator | None
+        self, df: pd.DataFrame, out: np.ndarray, rng: np.random.Generator | None, clip: bool
     ) -> None:
         values = self._continuous_matrix(df)
         if values.shape[1] == 0:
@@ -1209,7 +1217,7 @@ class DataTransformer:
         chunk = min(_ROW_CHUNK, max(1, _CHUNK_ENTRIES // self._means.size))
         for start in range(0, len(df), chunk):
             block = slice(start, start + chunk)
-            scalar, mode = self._encode_values(standardised[block], rng)
+            scalar, mode = self._encode_values(standardised[block], rng, clip)
             out[block, self._scalar_pos] = scalar
             mode_col = np.take_along_axis(self._mode_cols[None, :, :], mode[:, :, None], axis=2)[
                 :, :, 0
@@ -1219,7 +1227,7 @@ class DataTransformer:
             out[block][chunk_rows, mode_col[:, has_modes]] = 1.0
 
     def _encode_values(
-        self, x: np.ndarray, rng: np.random.Generator | None
+        self, x: np.ndarray, rng: np.random.Generator | None, clip: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Mode assignment and normalised scalar for standardised values ``x`` (n, n_cont)."""
         missing = np.isnan(x)
@@ -1243,7 +1251,8 @@ class DataTransformer:
             log_post -= log_post.max(axis=2, keepdims=True)
             mode = sample_last_axis(np.exp(log_post), rng)
         chosen_z = np.take_along_axis(z, mode[..., None], axis=2)[..., 0]
-        return np.clip(chosen_z / 4.0, -_SCALAR_LIMIT, _SCALAR_LIMIT), mode
+        scalar = chosen_z / 4.0
+        return (np.clip(scalar, -_SCALAR_LIMIT, _SCALAR_LIMIT) if clip else scalar), mode
 
     def _transform_missing(self, df: pd.DataFrame, out: np.ndarray, rows: np.ndarray) -> None:
         if not self._missing_index:

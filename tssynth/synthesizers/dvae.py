@@ -941,7 +941,8 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         ndarray of shape (n_sequences,), float64, entities in sorted key order
         """
         panel = self._panel(X, "X")
-        steps, context_rows = self.panel_transformer_.encode(panel)
+        # Unclipped: a reading 1e8 out scored as one 4 sd out (training's encoding limit)
+        steps, context_rows = self.panel_transformer_.encode(panel, clip=False)
         x, mask, context = self._tensors(panel, (steps, context_rows))
         stand_ins = self.panel_transformer_.steps.stand_ins(steps)
         if stand_ins is not None:
