@@ -525,10 +525,13 @@ def test_sparse_input_is_named_before_training(model):
 
 
 @pytest.mark.parametrize("model", [TVAESynthesizer, DenseVAESynthesizer, DVAESynthesizer])
-def test_a_list_of_records_gets_the_dataframe_advice(model):
+def test_records_and_dicts_get_the_dataframe_advice(model):
     records = [{"a": float(i), "b": 2.0 * i} for i in range(8)]
     with pytest.raises(InvalidDataError, match=r"list of records.*pd\.DataFrame\(X\)"):
         model(**TINY).fit(records)
+    columns = {"a": np.arange(8.0), "b": np.arange(8.0)}
+    with pytest.raises(InvalidDataError, match=r"X is a dict; pass pd\.DataFrame\(X\)"):
+        model(**TINY).fit(columns)
 
 
 def test_scikit_learn_tags_describe_the_inputs():

@@ -13,13 +13,18 @@ from tssynth.exceptions import InvalidDataError
 
 def reject_unreadable(X: Any, what: str = "X") -> None:
     """Raise a clear error for input numpy would misread: a scipy sparse matrix or array
-    (not supported), or a list of records (dicts), which numpy reads as one column."""
+    (not supported), a dict of columns, or a list of records (dicts), which numpy reads
+    as one column."""
     from scipy import sparse
 
     if sparse.issparse(X):
         raise InvalidDataError(
             f"{what} is a scipy sparse {type(X).__name__}; sparse input is not supported: "
             f"pass a dense array ({what}.toarray()) or a DataFrame."
+        )
+    if isinstance(X, Mapping):
+        raise InvalidDataError(
+            f"{what} is a dict; pass pd.DataFrame({what}), which makes each key a named column."
         )
     if isinstance(X, list | tuple) and X and all(isinstance(row, Mapping) for row in X):
         raise InvalidDataError(
