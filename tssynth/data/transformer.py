@@ -1518,21 +1518,18 @@ class DataTransformer:
                 low=self._split_bounds[position][0],
             )
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
-        # An anchor was present wherever its dependant was: its missing mask keeps so
-        # (one mask for both where they were missing together, else the anchor is
-        # present where the dependant is).
-        for position, anchor in reversed(self._anchors.items()):
-            if position in self._stand_in_offsets:  # the anchor's own mask stands
-                continue
-            if (
-                anchor in missing
-                and position in missing
-                and self._anchored[position].shares_missing
-            ):
-                missing[anchor] = missing[position]
-            elif anchor in missing:
-                present = ~missing[position] if position in missing else True
-                missing[anchor] = missing[anchor] & ~present
+        # An anchor was present wherever its dependant was: the dependant is missing
+        # where the anchor is (one mask for both where they were missing together). The
+        # anchor's own mask stands: forcing it present where the dependant is put its
+        # missing rate near the product of the two. Anchors come first, so a chain's
+        # masks pass down it.
+        for position, anchor in self._anchors.items():
+            if position in self._stand_in_offsets or anchor not in missing:
+                continue  # a stand-in anchor: each keeps its own mask
+            if position in missing and self._anchored[position].shares_missing:
+                missing[position] = missing[anchor]
+            elif position in missing:
+                missing[position] = missing[position] | missing[anchor]
         restored = {}
         for position, spec in enumerate(self.columns):
             if position in codes:
