@@ -61,6 +61,24 @@ def test_regression_utility_and_missing_targets_are_counted():
     assert report.n_synthetic == 990 and any("10 synthetic rows" in n for n in report.notes)
 
 
+def test_whole_number_classes_score_alike_as_ints_floats_and_text():
+    # A 0/1 column with a missing value reads from CSV as 0.0/1.0: compared as text,
+    # "1.0" was not "1", and the same labels scored chance (ROC AUC 0.5, accuracy 0).
+    train, test = _table(1000, 0), _table(500, 1)
+    train, test = (t.assign(label=(t["label"] == "yes").astype(int)) for t in (train, test))
+    kwargs = {"task": "classification", "n_threads": 1}
+    ints = utility_report(train, train, test, "label", **kwargs)
+    floats = utility_report(
+        train, train.assign(label=train["label"] * 1.0), test, "label", **kwargs
+    )
+    texts = test.assign(label=test["label"].astype(float).astype(str))  # "0.0" and "1.0"
+    held = utility_report(train, train, texts, "label", **kwargs)
+    assert ints.synthetic["roc_auc"] > 0.9
+    for report in (floats, held):
+        assert report.synthetic == pytest.approx(ints.synthetic)
+        assert report.real == pytest.approx(ints.real)
+
+
 def test_multiclass_utility_with_a_class_missing_from_synthetic():
     train, test = _table(1000, 0), _table(500, 1)
     synth = _table(1000, 2)

@@ -169,6 +169,23 @@ def _classification_scores(model: Any, X: np.ndarray, y: np.ndarray, labels: lis
     return {"roc_auc": auc, "accuracy": float(accuracy_score(y, predicted))}
 
 
+def _whole_number_labels(targets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Class labels that are whole numbers in every table, as ints: ``1.0`` (a column of
+    0/1 with a missing value, read from CSV) and ``1`` are one class, not ``"1.0"`` and
+    ``"1"``. Booleans and any other labels stay as they are."""
+    converted = {}
+    for what, y in targets.items():
+        if pd.api.types.infer_dtype(y, skipna=True) == "boolean":
+            return targets
+        numbers = pd.to_numeric(pd.Series(y, dtype=object), errors="coerce").to_numpy(float)
+        if np.isnan(numbers).any() or not np.all(numbers == np.round(numbers)):
+            return targets
+        if np.abs(numbers).max(initial=0.0) >= 2**53:  # not exact as floats
+            return targets
+        converted[what] = numbers.astype(np.int64).astype(object)
+    return converted
+
+
 def _merge_rare_classes(
     targets: dict[str, np.ndarray], limit: int
 ) -> tuple[dict[str, np.ndarray], str | None]:
@@ -332,6 +349,7 @@ def utility_report(
     matrices, categorical = _feature_matrices(features, frames)
 
     if task == CLASSIFICATION:
+        targets = _whole_number_labels(targets)
         if estimator is None:
             targets, note = _merge_rare_classes(targets, _MAX_CLASSES)
             if note:
