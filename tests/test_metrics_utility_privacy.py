@@ -176,6 +176,25 @@ def test_privacy_flags_copied_training_rows():
     assert fresh.dcr_synthetic["median"] == pytest.approx(fresh.dcr_holdout["median"], rel=0.3)
 
 
+def test_a_holdout_that_holds_training_rows_is_warned_about():
+    # The training file passed again as the holdout: a verbatim copy passed the verdict.
+    train = _table(600, 0)
+    copied = privacy_report(train, train, holdout=train, random_state=0)
+    assert copied.split_copy_rate == 0.0 and copied.holdout_copy_rate == 1.0
+    verdict = privacy_verdict(copied)
+    assert verdict.status == "warn"
+    assert any("holdout holds training rows" in reason for reason in verdict.reasons)
+    # Few categories: real rows repeat by chance, in the holdout as between the halves.
+    rng = np.random.default_rng(0)
+    coarse = pd.DataFrame({"a": rng.choice(list("pq"), 1200), "b": rng.choice(list("xyz"), 1200)})
+    honest = privacy_report(coarse[:800], coarse[:800].sample(400, random_state=1), coarse[800:])
+    assert honest.holdout_copy_rate == 1.0 and honest.split_copy_rate == 1.0
+    verdict = privacy_verdict(honest)
+    problems = verdict.reasons if verdict.status == "warn" else []
+    assert not any("holdout holds" in problem for problem in problems)
+    assert any("holdout holds" in text for text in verdict.reasons + verdict.notes)
+
+
 def test_closer_share_reads_copies_alike_whatever_the_holdout_size():
     # 80/20 as a user splits: before, the training rows were subsampled to the
     # holdout's size, and a verbatim copy of them read 0.63 (a coin flip for the

@@ -61,6 +61,9 @@ _CANDIDATES = 4  # float32 candidates refined in float64 per query row
 _REFERENCE_FACTOR = 10  # the attack's synthetic reference: at most this many times max_rows
 _ATTACK_FPRS = (0.01, 0.10)  # false-positive rates at which the attack's TPR is reported
 _COPY_SIGMAS = 3.0  # standard errors an exact-copy excess must also exceed to warn
+# Holdout rows copying training rows beyond the training halves' own share: the holdout
+# holds training rows (the training file passed twice, or overlapping splits).
+_HOLDOUT_OVERLAP = 0.2
 _HASH_ELEMENTS = 2**20  # values hashed or compared at once by exact_copies
 _ONE_HOT_LEVELS = 64  # categorical columns with more levels are compared by code
 
@@ -650,6 +653,10 @@ class PrivacyReport:
     exact_copy_rate, holdout_copy_rate : float
         That count as a share, and the holdout's own share of training copies
         (the natural rate of duplicates; NaN without a holdout).
+    split_copy_rate : float
+        The share of one random half of the training rows that copy a row of the
+        other half: the duplicates real rows share by chance, against which a
+        holdout that holds training rows stands out (NaN without a holdout).
     dcr_synthetic, dcr_holdout : dict
         ``mean``, ``median``, ``p05`` of the distance to the closest training row.
     nndr_synthetic, nndr_holdout : dict
@@ -687,6 +694,7 @@ class PrivacyReport:
     n_train: int = 0
     closer_to_train_observed: float = float("nan")
     closer_to_train_by_chance: float = float("nan")
+    split_copy_rate: float = float("nan")
     verdict: PrivacyVerdict | None = None
     distances: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     notes: list[str] = field(default_factory=list)
@@ -701,6 +709,7 @@ class PrivacyReport:
             "exact_copies": self.exact_copies,
             "exact_copy_rate": self.exact_copy_rate,
             "holdout_copy_rate": self.holdout_copy_rate,
+            "split_copy_rate": self.split_copy_rate,
             "dcr_synthetic": dict(self.dcr_synthetic),
             "dcr_holdout": dict(self.dcr_holdout),
             "nndr_synthetic": dict(self.nndr_synthetic),
@@ -772,6 +781,12 @@ def privacy_report(
     train_rows = _RowIndex(keys["train"])
     copies = train_rows.contains(keys["synthetic"])
     holdout_copies = None if holdout is None else train_rows.contains(keys["holdout"])
+    split_rate = float("nan")
+    if holdout is not None and len(train) >= 2:
+        # Its own seed: the subsamples below draw as they did before this rate existed.
+        halves = np.random.default_rng(random_state).permutation(len(train))
+        half = _RowIndex(keys["train"][halves[: len(train) // 2]])
+        split_rate = float(half.contains(keys["train"][halves[len(train) // 2 :]]).mean())
     del keys, train_rows
     encoded = {what: encoder.encode(frame, what) for what, frame in frames.items()}
     notes: list[str] = []
@@ -822,6 +837,7 @@ def privacy_report(
         exact_copies=int(copies.sum()),
         exact_copy_rate=float(copies.mean()),
         holdout_copy_rate=holdout_rate,
+        split_copy_rate=split_rate,
         dcr_synthetic=result["dcr_synthetic"],
         dcr_holdout=dcr_holdout,
         nndr_synthetic=result["nndr_synthetic"],
@@ -947,6 +963,9 @@ def privacy_verdict(
       noise on a small one warns;
     - the membership-inference attack's ROC AUC is above ``max_mia_auc``
       (0.5 = the attacker does no better than chance);
+    - the holdout copies training rows more often than one half of the training
+      rows copies the other (by more than 20 points and 3 standard errors): it
+      holds training rows, and every check against it says too little;
     - no holdout was given: without unseen real rows nothing tells memorisation
       from a faithful model, so the verdict cannot pass.
 
@@ -1014,6 +1033,18 @@ def privacy_verdict(
             f"{closer} (threshold {_threshold(max_closer_share)}; 50 % is ideal)",
         )
         rate, natural = report.exact_copy_rate, report.holdout_copy_rate
+        split, n_half = report.split_copy_rate, report.n_train - report.n_train // 2
+        if not math.isnan(split) and report.n_holdout and n_half:
+            spread = math.sqrt(
+                natural * (1 - natural) / report.n_holdout + split * (1 - split) / n_half
+            )
+            check(
+                natural - split <= max(_HOLDOUT_OVERLAP, _COPY_SIGMAS * spread),
+                f"{_percent(natural)} of holdout rows are exact copies of a training row, "
+                f"against {_percent(split)} of training rows copying a row of the other half "
+                "(more would mean the holdout holds training rows, which hides memorisation: "
+                "pass real rows kept out of training)",
+            )
         excess = rate - natural
         variance = sum(  # of the difference of the two rates (row counts 0: unknown)
             p * (1 - p) / n
