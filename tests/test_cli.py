@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tssynth import load
-from tssynth.cli import CLIError, main, read_data
+from tssynth.cli import CLIError, TableWriter, main, read_data
 from tssynth.datasets import load_adult
 from tssynth.exceptions import DataWarning
 
@@ -586,6 +586,24 @@ def test_zero_padded_codes_stay_text_and_repeated_headers_are_refused(tmp_path):
     (tmp_path / "semi.csv").write_text("zip;v;f\n01000;1;1,5\n02110;2;2,5\n")
     semi = read_data(tmp_path / "semi.csv")  # decimal commas
     assert semi["zip"].tolist() == ["01000", "02110"] and semi["f"].tolist() == [1.5, 2.5]
+
+
+def test_parquet_chunks_wait_for_a_value_of_every_column_to_type_it(tmp_path):
+    # A mostly missing column of dates was all missing in the first chunk: typed null,
+    # the chunk with dates then failed ("ArrowTypeError") half-way through the file.
+    pytest.importorskip("pyarrow")
+    import datetime
+
+    writer = TableWriter(tmp_path / "out.parquet")
+    empty = pd.Series([None] * 3, dtype=object)
+    dated = pd.Series([None, datetime.date(2020, 1, 2), None], dtype=object)
+    for death in (empty, empty, dated, empty):
+        writer.write(pd.DataFrame({"age": [30, 40, 50], "death": death}))
+    writer.close()
+    back = pd.read_parquet(tmp_path / "out.parquet")
+    assert len(back) == writer.rows == 12
+    assert back["death"].dropna().tolist() == [datetime.date(2020, 1, 2)]
+    assert back["age"].tolist() == [30, 40, 50] * 4
 
 
 def test_the_index_to_csv_writes_is_left_out_and_other_unnamed_columns_kept(tmp_path):

@@ -44,6 +44,8 @@ _COMPRESSION = {"gz": "gzip", "bz2": "bz2", "xz": "xz", "zip": "zip"}
 _DELIMITERS = ",;\t|"  # separators a .csv file may use
 _SNIFF_BYTES = 1 << 16  # text read to tell the separator
 _GROUPED_NUMBER = r"[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"  # 1.234,5 or 2,5 or 7
+# Parquet rows held back at most to learn every column's type from a value.
+_SCHEMA_ROWS = 100_000
 _ENCODINGS = ("utf-8", "cp1252")  # tried in turn (Excel on Windows writes cp1252)
 
 
@@ -371,34 +373,57 @@ class TableWriter:
             )
         self._writer: Any = None
         self._schema: Any = None
+        # Parquet chunks held back while a column has no value yet (its type unknown).
+        self._pending: list[pd.DataFrame] = []
+        self._held = 0
+        self._typed: np.ndarray | None = None  # columns that had a value
         self.rows = 0
 
     def write(self, frame: pd.DataFrame) -> None:
         """Append one chunk."""
         if self.suffix in _PARQUET:
-            import pyarrow.parquet as pq
-
+            self._pending.append(frame)
+            self._held += len(frame)
+            self.rows += len(frame)
             if self._writer is None:
-                table = self._pa.Table.from_pandas(frame, preserve_index=False)
-                self._schema = table.schema
-                self._writer = pq.ParquetWriter(self.path, self._schema)
-            else:
-                table = self._pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
-            self._writer.write_table(table)
-        else:
-            sep = "\t" if self.suffix.startswith(".tsv") else ","
-            frame.to_csv(
-                self.path,
-                mode="w" if self.rows == 0 else "a",
-                header=self.rows == 0,
-                index=False,
-                sep=sep,
-                compression=self._compression,  # appended chunks: one gzip member each
-            )
+                seen = frame.notna().any().to_numpy()
+                self._typed = seen if self._typed is None else self._typed | seen
+                if not self._typed.all() and self._held < _SCHEMA_ROWS:
+                    return
+            self._write_pending()
+            return
+        sep = "\t" if self.suffix.startswith(".tsv") else ","
+        frame.to_csv(
+            self.path,
+            mode="w" if self.rows == 0 else "a",
+            header=self.rows == 0,
+            index=False,
+            sep=sep,
+            compression=self._compression,  # appended chunks: one gzip member each
+        )
         self.rows += len(frame)
 
-    def close(self) -> None:
-        """Finish the file."""
+    def _write_pending(self) -> None:
+        import pyarrow.parquet as pq
+
+        frame = self._pending[0] if len(self._pending) == 1 else pd.concat(self._pending)
+        self._pending, self._held = [], 0
+        try:
+            table = self._pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
+        except (self._pa.ArrowInvalid, self._pa.ArrowTypeError) as exc:
+            raise CLIError(
+                f"could not write Parquet {str(self.path)!r}: a column holds values of another "
+                f"type than in the rows written before ({exc}); write CSV instead."
+            ) from exc
+        if self._writer is None:
+            self._schema = table.schema
+            self._writer = pq.ParquetWriter(self.path, self._schema)
+        self._writer.write_table(table)
+
+    def close(self, complete: bool = True) -> None:
+        """Finish the file (``complete=False``: a failed run, whose file is removed)."""
+        if complete and self._pending:
+            self._write_pending()
         if self._writer is not None:
             self._writer.close()
 
@@ -425,7 +450,7 @@ class ArrayWriter:
         self._array[self.rows : self.rows + len(sample)] = sample
         self.rows += len(sample)
 
-    def close(self) -> None:
+    def close(self, complete: bool = True) -> None:
         """Finish the file."""
         if self._array is not None:
             self._array.flush()
@@ -609,7 +634,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         writer.close()
         temporary.replace(output)
     except BaseException:
-        writer.close()
+        writer.close(complete=False)
         temporary.unlink(missing_ok=True)
         raise
     if not args.quiet:
