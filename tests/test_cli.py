@@ -588,6 +588,17 @@ def test_zero_padded_codes_stay_text_and_repeated_headers_are_refused(tmp_path):
     assert semi["zip"].tolist() == ["01000", "02110"] and semi["f"].tolist() == [1.5, 2.5]
 
 
+def test_numbers_with_commas_between_thousands_are_read_as_numbers(tmp_path):
+    # As Excel in English writes amounts; they were categories, each sample a real amount.
+    (tmp_path / "amounts.csv").write_text(
+        'income,pair,name\n"36,133.00","1,5",a\n"1,000",2,b\n"-2,500.5",3,"c,d"\n17,4,e\n'
+    )
+    frame = read_data(tmp_path / "amounts.csv")
+    assert frame["income"].tolist() == [36133.0, 1000.0, -2500.5, 17.0]
+    assert frame["pair"].tolist() == ["1,5", "2", "3", "4"]  # not grouped by thousands
+    assert frame["name"].tolist() == ["a", "b", "c,d", "e"]
+
+
 def test_parquet_chunks_wait_for_a_value_of_every_column_to_type_it(tmp_path):
     # A mostly missing column of dates was all missing in the first chunk: typed null,
     # the chunk with dates then failed ("ArrowTypeError") half-way through the file.

@@ -43,7 +43,12 @@ _CSV = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".
 _COMPRESSION = {"gz": "gzip", "bz2": "bz2", "xz": "xz", "zip": "zip"}
 _DELIMITERS = ",;\t|"  # separators a .csv file may use
 _SNIFF_BYTES = 1 << 16  # text read to tell the separator
-_GROUPED_NUMBER = r"[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"  # 1.234,5 or 2,5 or 7
+# Numbers with their thousands grouped, by decimal mark: 1.234,5 or 2,5 or 7 in a
+# decimal-comma file; 36,133.00 (Excel in English) in a decimal-point one.
+_GROUPED_NUMBER = {
+    ",": r"[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?",
+    ".": r"[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?",
+}
 # Parquet rows held back at most to learn every column's type from a value.
 _SCHEMA_ROWS = 100_000
 _ENCODINGS = ("utf-8", "cp1252")  # tried in turn (Excel on Windows writes cp1252)
@@ -179,24 +184,31 @@ def _csv_dialect(path: Path) -> dict[str, str]:
     return {"sep": ";", "decimal": ","} if sep == ";" else {"sep": sep}
 
 
-def _text_numbers(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns of a decimal-comma read that hold numbers after all, as numbers.
+def _text_numbers(frame: pd.DataFrame, decimal: str) -> pd.DataFrame:
+    """Text columns that hold numbers after all, as numbers.
 
-    Dot decimals (``1.5``), and decimal commas with dots between thousands
-    (``1.234,5``), which pandas cannot read in one pass without misreading the other.
-    Dot decimals are tried first, so a column of only ``1.000``-like values reads
-    as 1.0: both readings are guesses there.
+    In a decimal-comma file: dot decimals (``1.5``), and decimal commas with dots
+    between thousands (``1.234,5``), which pandas cannot read in one pass without
+    misreading the other. Dot decimals are tried first, so a column of only
+    ``1.000``-like values reads as 1.0: both readings are guesses there. In a
+    decimal-point file: numbers with commas between thousands (``36,133.00``,
+    quoted), which would be categories, each sampled value a real one.
     """
+    group = "." if decimal == "," else ","
     for name in frame.columns[frame.dtypes.map(pd.api.types.is_string_dtype)]:
         column = frame[name]
-        try:
-            frame[name] = pd.to_numeric(column)
-            continue
-        except (TypeError, ValueError):
-            pass
+        if decimal == ",":
+            try:
+                frame[name] = pd.to_numeric(column)
+                continue
+            except (TypeError, ValueError):
+                pass
         values = column.dropna().astype(str)
-        if len(values) and values.str.fullmatch(_GROUPED_NUMBER).all():
-            plain = column.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        grouped = decimal == "," or values.str.contains(group, regex=False).any()
+        if len(values) and grouped and values.str.fullmatch(_GROUPED_NUMBER[decimal]).all():
+            plain = column.str.replace(group, "", regex=False).str.replace(
+                decimal, ".", regex=False
+            )
             frame[name] = pd.to_numeric(plain)
     return frame
 
@@ -223,8 +235,7 @@ def _read_csv(path: Path, suffix: str, what: str = "data") -> pd.DataFrame:
             ) from None
     names = _check_header(path, options["sep"], what)
     frame = _without_written_index(frame, names, path, what)
-    if options.get("decimal") == ",":
-        frame = _text_numbers(frame)
+    frame = _text_numbers(frame, options.get("decimal", "."))
     frame = _keep_leading_zeros(frame, path, encoding, options)  # after: text may be numbers
     return _parse_datetimes(frame)
 
