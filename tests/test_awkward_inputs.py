@@ -534,6 +534,14 @@ def test_records_and_dicts_get_the_dataframe_advice(model):
         model(**TINY).fit(columns)
 
 
+def test_windows_given_to_the_table_model_point_to_the_window_models():
+    windows = np.zeros((10, 6, 2))
+    with pytest.raises(InvalidDataError, match=r"\(10, 6, 2\), windows .*DenseVAESynthesizer"):
+        TVAESynthesizer(**TINY).fit(windows)
+    with pytest.raises(InvalidDataError, match=r"shape \(10,\); reshape a single column"):
+        TVAESynthesizer(**TINY).fit(np.zeros(10))
+
+
 def test_scikit_learn_tags_describe_the_inputs():
     from sklearn.utils import get_tags
 

@@ -61,6 +61,12 @@ def as_frame(X: Any, *, what: str = "X") -> tuple[pd.DataFrame, dict[str, Any]]:
             f"{what} is a numpy structured (record) array; convert it with "
             f"pd.DataFrame({what}) so that each field becomes a named column."
         )
+    if array.ndim == 3:
+        raise InvalidDataError(
+            f"{what} is an array of shape {array.shape}, windows or sequences (n, T, d): fit "
+            "DenseVAESynthesizer or DVAESynthesizer on them, or flatten each into one row "
+            f"with {what}.reshape(len({what}), -1) for a table."
+        )
     if array.ndim != 2:
         raise InvalidDataError(
             f"{what} must be a DataFrame or a 2-D array, got an array of shape {array.shape}; "
