@@ -716,13 +716,21 @@ def restore_continuous(
         ints[missing] = np.iinfo(np.int64).min  # NaT
         return restore_time_ints(ints, spec)
     if ptypes.is_integer_dtype(dtype):
-        values = _clip_to_integer_range(np.round(values), dtype)
+        rounded = np.round(values)
+        values = _clip_to_integer_range(rounded, dtype)
         missing = np.isnan(values)
         # Through numpy integers: a float past int64 (a uint64 hash) would overflow a
         # nullable or pyarrow integer cast.
         ints = np.where(missing, 0, values).astype(numpy_dtype(dtype))
         if extremes is not None:
             ints = np.clip(ints, *extremes)
+            # An extreme that float64 rounds off (a sentinel at 2**63 - 1 is 2**63 as a
+            # float, clipped one float step below): a value at its float is the extreme.
+            floats = np.array([float(extremes[0]), float(extremes[1])])
+            bottom, top = _clip_to_integer_range(floats, dtype)
+            with np.errstate(invalid="ignore"):
+                ints[rounded >= top] = extremes[1]
+                ints[rounded <= bottom] = extremes[0]
         if grid is not None:
             ints = onto_grid(ints, *grid)
         if isinstance(dtype, np.dtype):

@@ -897,10 +897,14 @@ class DataTransformer:
         # encode every value; other columns keep the defaults.
         spread = _robust_spread(standardised)
         outlying = spread < _OUTLIER_SPREAD
+        # Fitted on the values over their robust spread (a bulk 1e-15 wide beside
+        # sentinels at the ends of int64 was below float64's resolution of the priors).
+        center = float(np.median(standardised)) if outlying else 0.0
+        unit = spread if outlying else 1.0
         priors = (
             {
-                "covariance_prior": np.array([(0.01 * spread) ** 2]),
-                "reg_covar": (_MIN_MODE_STD * spread) ** 2,
+                "covariance_prior": np.array([0.01**2]),
+                "reg_covar": _MIN_MODE_STD**2,
                 "mean_precision_prior": 1e-6,
             }
             if outlying
@@ -917,14 +921,23 @@ class DataTransformer:
             random_state=int(rng.integers(2**31 - 1)),
             **priors,
         )
-        mixture.fit(standardised.reshape(-1, 1))
+        try:
+            mixture.fit(((standardised - center) / unit).reshape(-1, 1))
+        except ValueError:  # collapsed modes sklearn cannot fit: one mode over the values
+            std = max(float(np.std(standardised)), _MIN_MODE_STD * spread)
+            weights, means, stds = (
+                np.ones(1),
+                np.array([float(np.mean(standardised))]),
+                np.array([std]),
+            )
+            return weights, means, _covering_stds(every, weights, means, stds)
         keep = mixture.weights_ > self.weight_threshold
         if not keep.any():
             keep = mixture.weights_ == mixture.weights_.max()
         weights = mixture.weights_[keep] / mixture.weights_[keep].sum()
-        means = mixture.means_[keep, 0]
+        means = mixture.means_[keep, 0] * unit + center
         floor = _MIN_MODE_STD * spread if outlying else _MIN_MODE_STD
-        stds = np.maximum(np.sqrt(mixture.covariances_[keep].reshape(-1)), floor)
+        stds = np.maximum(np.sqrt(mixture.covariances_[keep].reshape(-1)) * unit, floor)
         if outlying:
             stds = _covering_stds(every, weights, means, stds)
         order = np.argsort(means)
