@@ -50,7 +50,12 @@ MAGIC = b"TSSYNTH\x00"
 # 6: a DVAE's context rows may end with absence flags (the panel "absent_columns" state,
 # none in older files; a reader of format 5 would build a model narrower than its
 # weights), and a fingerprint of the training records (absent: not checked).
-FORMAT_VERSION = 6
+# 7: columns of datetime.date objects are datetime columns (a reader of format 6 would
+# restore them as timestamps and refuse dates to transform), and an anchor may have
+# stand-ins where it is missing and its column is present (the transformer's
+# "stand_in_offsets" state, none in older files; a reader of format 6 would decode
+# such a start as present wherever its end is).
+FORMAT_VERSION = 7
 _LENGTH = struct.Struct("<I")
 
 
