@@ -87,6 +87,15 @@ def test_tiny_and_huge_floats_are_learned(scale):
     assert out.nunique() > 2  # not collapsed onto the bounds
 
 
+def test_subnormal_values_are_learned_apart_from_zero():
+    # 0 and 5e-324: a spread that underflowed divided by zero (a NaN loss), and 5e-324
+    # lay within its own float spacing of the integer grid (sampled as 0).
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.choice([5e-324, 0.0], 200, p=[0.4, 0.6])})
+    out = TVAESynthesizer(**{**TINY, "epochs": 3}).fit(frame).sample(2000)["a"]
+    assert set(out.unique()) == {0.0, 5e-324} and 0.2 < (out > 0).mean() < 0.6
+
+
 @pytest.mark.parametrize("tz", ["Europe/Paris", "Asia/Kolkata", "America/New_York"])
 def test_tz_aware_daily_dates_stay_on_local_midnights(tz):
     # Local midnight is not a whole number of days in UTC (nor of hours in Kolkata), and

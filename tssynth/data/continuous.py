@@ -25,7 +25,8 @@ def location_scale(observed: np.ndarray) -> tuple[float, float]:
 
     When the plain moments underflow (values near 1e-300 give a variance of 0) or
     overflow (values near 1e300 or 1.7e308), they are computed on the values divided
-    by their largest magnitude and scaled back.
+    by their largest magnitude and scaled back; a spread that still underflows
+    (subnormal values) is taken as that magnitude.
     """
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         loc, scale = float(observed.mean()), float(observed.std())
@@ -33,7 +34,9 @@ def location_scale(observed: np.ndarray) -> tuple[float, float]:
         return loc, scale
     magnitude = float(np.abs(observed).max())
     relative = observed / magnitude
-    return float(relative.mean()) * magnitude, float(relative.std()) * magnitude
+    loc, scale = float(relative.mean()) * magnitude, float(relative.std()) * magnitude
+    # Subnormal values (0 beside 5e-324): a spread float64 cannot hold counts as their size.
+    return loc, scale if scale > 0 else magnitude
 
 
 def decimal_step(observed: np.ndarray, precision: Any = np.float64) -> float:
@@ -46,7 +49,8 @@ def decimal_step(observed: np.ndarray, precision: Any = np.float64) -> float:
     # A stored value lies within half a unit of its precision of the decimal, and float64
     # arithmetic adds a few units of its own.
     magnitude = np.abs(observed)
-    tolerance = 4 * np.spacing(magnitude)
+    # at most half the value: a subnormal's spacing is its own size (5e-324 is 0 within it)
+    tolerance = np.minimum(4 * np.spacing(magnitude), 0.5 * magnitude)
     if precision is not np.float64:
         tolerance += 0.5 * np.spacing(magnitude.astype(precision)).astype(np.float64)
     for decimals in range(MAX_DECIMALS + 1):
