@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import sys
@@ -603,8 +604,6 @@ def test_parquet_chunks_wait_for_a_value_of_every_column_to_type_it(tmp_path):
     # A mostly missing column of dates was all missing in the first chunk: typed null,
     # the chunk with dates then failed ("ArrowTypeError") half-way through the file.
     pytest.importorskip("pyarrow")
-    import datetime
-
     writer = TableWriter(tmp_path / "out.parquet")
     empty = pd.Series([None] * 3, dtype=object)
     dated = pd.Series([None, datetime.date(2020, 1, 2), None], dtype=object)
