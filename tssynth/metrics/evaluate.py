@@ -353,30 +353,33 @@ def panel_windows(
     InvalidDataError
         A missing key or time, or a (key, time) pair that occurs twice.
     """
-    return _complete(
-        _all_windows(frame, sequence_key, sequence_index, window, columns, reference, what)
-    )
+    steps = _panel_steps(frame, sequence_key, sequence_index, columns, reference, what)
+    return _complete(_cut_windows(*steps, window))
 
 
-def _all_windows(
+def _panel_steps(
     frame: pd.DataFrame,
     sequence_key: Hashable,
     sequence_index: Hashable | None,
-    window: int,
     columns: list[Hashable],
     reference: pd.DataFrame | None,
     what: str,
-) -> np.ndarray:
-    """:func:`panel_windows` with the windows that hold a missing value."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A long panel's values in time order (rows, len(columns)), each row's position in
+    its sequence and its sequence's length (validated as in :func:`panel_windows`)."""
     specs = {s.name: s for s in infer_schema(reference if reference is not None else frame)}
     index = index_long_frame(frame, sequence_key, sequence_index, what)
     ordered = frame.iloc[index.order]
-    values = np.column_stack([column_as_float(ordered[c], specs[c], what) for c in columns]).astype(
-        np.float64
-    )
-    lengths = index.lengths[index.codes]
-    keep = index.positions < (lengths // window) * window  # whole windows only
-    return values[keep].reshape(-1, window, len(columns))
+    values = np.column_stack([column_as_float(ordered[c], specs[c], what) for c in columns])
+    return values.astype(np.float64), index.positions, index.lengths[index.codes]
+
+
+def _cut_windows(
+    values: np.ndarray, positions: np.ndarray, lengths: np.ndarray, window: int
+) -> np.ndarray:
+    """Every whole window of ``window`` steps, those holding a missing value too."""
+    keep = positions < (lengths // window) * window
+    return values[keep].reshape(-1, window, values.shape[1])
 
 
 def _complete(windows: np.ndarray) -> np.ndarray:
@@ -820,11 +823,12 @@ def _panel_temporal_inputs(
     default = window is None
     length = _panel_window_length(real, synthetic, sequence_key) if default else window
     first = length = check_int("window", length)
+    real_steps, synth_steps = (
+        _panel_steps(frame, sequence_key, sequence_index, columns, real, name)
+        for frame, name in ((real, "real"), (synthetic, "synthetic"))
+    )
     while True:
-        real_all, synth_all = (
-            _all_windows(frame, sequence_key, sequence_index, length, columns, real, name)
-            for frame, name in ((real, "real"), (synthetic, "synthetic"))
-        )
+        real_all, synth_all = (_cut_windows(*steps, length) for steps in (real_steps, synth_steps))
         real_w, synth_w = _complete(real_all), _complete(synth_all)
         # A default length shortens while a missing value spoils most windows (a first
         # step without feed in every sequence): half-length windows miss it.
