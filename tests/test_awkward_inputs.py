@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import decimal
 import re
 import warnings
 
@@ -418,6 +419,74 @@ def test_date_objects_are_modelled_as_dates_and_come_back_as_dates():
     np.testing.assert_array_equal(syn.transform(as_datetimes), syn.transform(frame))
     with pytest.raises(InvalidDataError, match=r"'d' was fitted on dates .* holds string"):
         syn.transform(frame.assign(d=frame["d"].astype(str).astype(object)))
+
+
+def _python_numbers_frame(n: int = 400) -> pd.DataFrame:
+    """Object columns as a database driver or JSON records give them: Decimals, Python
+    ints, Python floats, None where missing."""
+    rng = np.random.default_rng(0)
+    missing = rng.random((3, n)) < 0.1
+    prices = [decimal.Decimal(f"{value:.2f}") for value in rng.gamma(2.0, 30.0, n)]
+    counts = rng.poisson(4, n).tolist()
+    ratios = rng.normal(size=n).tolist()
+    columns = {}
+    named = zip(("price", "count", "ratio"), (prices, counts, ratios), missing, strict=True)
+    for name, values, gaps in named:
+        kept = [None if gap else value for value, gap in zip(values, gaps, strict=True)]
+        columns[name] = pd.Series(kept, dtype=object)
+    return pd.DataFrame(columns)
+
+
+def test_object_columns_of_python_numbers_are_numbers_of_their_type(tmp_path):
+    """They were categories (real values copied, the order lost) under a warning that
+    called them "numbers written as text"."""
+    frame = _python_numbers_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tssynth.DataWarning)
+        syn = TVAESynthesizer(**{**TINY, "epochs": 30}).fit(frame)
+    out = syn.sample(2000)
+    assert all(pd.api.types.is_object_dtype(dtype) for dtype in out.dtypes)
+    for name, kind in (("price", decimal.Decimal), ("count", int), ("ratio", float)):
+        present = out[name].dropna()
+        assert {type(value) for value in present} == {kind}, name
+        assert out[name][out[name].isna()].map(lambda value: value is None).all(), name
+        assert 0.05 < out[name].isna().mean() < 0.15, name  # 10 % in the data
+        real = pd.to_numeric(frame[name])
+        values = pd.to_numeric(present)
+        assert real.min() <= values.min() and values.max() <= real.max(), name
+        assert abs(values.median() - real.median()) < 0.25 * real.std(), name
+    assert {value.as_tuple().exponent for value in out["price"].dropna()} == {-2}
+    assert not set(out["ratio"].dropna()).issubset(set(frame["ratio"].dropna()))
+    numeric = frame.apply(pd.to_numeric)
+    np.testing.assert_allclose(syn.transform(numeric), syn.transform(frame), rtol=1e-6)
+    with pytest.raises(InvalidDataError, match="'price' must hold numbers"):
+        syn.transform(frame.assign(price="cheap"))
+    syn.save(tmp_path / "numbers.tssynth")
+    again = tssynth.load(tmp_path / "numbers.tssynth").sample(50)
+    assert {type(value) for value in again["price"].dropna()} == {decimal.Decimal}
+
+
+def test_declared_categorical_object_numbers_stay_categories():
+    frame = _python_numbers_frame()
+    syn = TVAESynthesizer(**TINY).fit(frame, discrete_columns=["count"])
+    out = syn.sample(500)
+    assert set(out["count"].dropna()) <= set(frame["count"].dropna())
+    assert {type(value) for value in out["count"].dropna()} == {int}
+
+
+@pytest.mark.parametrize(("marker", "check"), [(None, lambda v: v is None), (np.nan, pd.isna)])
+def test_object_columns_write_missing_values_as_the_data_did(marker, check):
+    rng = np.random.default_rng(0)
+    words = pd.Series(rng.choice(["x", "y", "z"], 300), dtype=object)
+    flags = pd.Series(rng.choice([True, False], 300), dtype=object)
+    words[rng.random(300) < 0.3] = marker
+    flags[rng.random(300) < 0.3] = marker
+    frame = pd.DataFrame({"word": words, "flag": flags, "y": rng.normal(size=300)})
+    out = TVAESynthesizer(**TINY).fit(frame).sample(1000)
+    for name in ("word", "flag"):
+        gaps = out[name][out[name].isna()]
+        assert len(gaps) > 0 and gaps.map(check).all() and gaps.map(type).nunique() == 1
+        assert out[name].dtype == object
 
 
 def test_dvae_takes_date_objects_as_sequence_index():

@@ -55,7 +55,10 @@ MAGIC = b"TSSYNTH\x00"
 # stand-ins where it is missing and its column is present (the transformer's
 # "stand_in_offsets" state, none in older files; a reader of format 6 would decode
 # such a start as present wherever its end is).
-FORMAT_VERSION = 7
+# 8: object columns of Python numbers are numeric, and object columns keep their missing
+# marker (the column specs' "python_type", "decimal_places" and "missing_as", absent in
+# older files; a reader of format 7 could not build the specs).
+FORMAT_VERSION = 8
 _LENGTH = struct.Struct("<I")
 
 

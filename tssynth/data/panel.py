@@ -52,6 +52,7 @@ from tssynth.data.schema import (
     free_name,
     infer_schema,
     numpy_dtype,
+    with_missing_marker,
     written_dates,
 )
 from tssynth.data.sequences import (
@@ -899,8 +900,11 @@ class PanelTransformer:
         if self.absent_columns and context_rows is not None:
             user_rows = context_rows[:, : self.user_context_dim]
             lacking = (context_rows[:, self.user_context_dim :] > 0.5)[codes]
+            specs = {spec.name: spec for spec in self.steps.columns}
             for j, name in enumerate(self.absent_columns):  # the few columns entities lack
-                features[name] = features[name].mask(lacking[:, j])
+                masked = features[name].mask(lacking[:, j])
+                marked = with_missing_marker(masked, specs[name])
+                features[name] = pd.Series(marked, index=masked.index, dtype=masked.dtype)
         fmt = self.input_format
         if fmt["kind"] == "array":
             T = int(lengths.max(initial=0)) if width is None else width

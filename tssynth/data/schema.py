@@ -8,6 +8,7 @@ category sets and time zones as the data it was learned from.
 from __future__ import annotations
 
 import datetime
+import decimal
 import warnings
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -73,6 +74,15 @@ class ColumnSpec:
     public_bounds : list of two floats or None
         ``[low, high]`` declared in ``metadata["bounds"]`` (public schema): values
         are clipped to them in training and samples stay inside them.
+    python_type : {"int", "float", "decimal"} or None
+        The Python type of the numbers an object column holds (a column built with
+        ``None`` for missing values, ``decimal.Decimal`` from a database ``NUMERIC``):
+        it is modelled as numbers and samples are objects of this type.
+    decimal_places : int or None
+        Digits after the point of such ``decimal.Decimal`` values (their finest).
+    missing_as : {"None", "NA"} or None
+        How an object column wrote its missing values when not as NaN (``None``,
+        ``pd.NA``); samples write theirs the same way.
     """
 
     name: Hashable
@@ -86,6 +96,9 @@ class ColumnSpec:
     ordered: bool = False
     public_categories: list[Any] | None = None
     public_bounds: list[float] | None = None
+    python_type: str | None = None
+    decimal_places: int | None = None
+    missing_as: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form, for generator files."""
@@ -160,6 +173,56 @@ def holds_dates(series: pd.Series) -> bool:
 def holds_date_objects(spec: ColumnSpec) -> bool:
     """Whether a datetime column was fitted on ``datetime.date`` objects (see :func:`as_times`)."""
     return spec.value_type == DATETIME and spec.dtype == "object"
+
+
+_PYTHON_NUMBERS = {
+    "integer": "int",
+    "floating": "float",
+    "mixed-integer-float": "float",
+    "decimal": "decimal",
+}
+_MISSING_MARKERS = {"None": None, "NA": pd.NA}
+
+
+def held_number_type(series: pd.Series) -> str | None:
+    """The Python type ("int", "float" or "decimal") of the numbers an object column
+    holds besides missing values; None for other columns."""
+    if not ptypes.is_object_dtype(series.dtype):
+        return None
+    return _PYTHON_NUMBERS.get(ptypes.infer_dtype(series, skipna=True))
+
+
+def decimal_places(series: pd.Series) -> int:
+    """Digits after the point of the finest ``decimal.Decimal`` in an object column."""
+    unique = pd.unique(series.dropna().to_numpy(dtype=object))
+    exponents = np.frompyfunc(lambda value: value.as_tuple().exponent, 1, 1)(unique)
+    finite = [exponent for exponent in exponents if isinstance(exponent, int)]  # not NaN
+    return max(0, -min(finite)) if finite else 0
+
+
+def missing_marker(series: pd.Series) -> str | None:
+    """How an object column writes missing values when not as NaN: "None" or "NA"."""
+    if not ptypes.is_object_dtype(series.dtype):
+        return None
+    missing = series.isna().to_numpy()
+    if not missing.any():
+        return None
+    first = series.iloc[int(np.argmax(missing))]
+    return next((name for name, marker in _MISSING_MARKERS.items() if first is marker), None)
+
+
+def with_missing_marker(values: Any, spec: ColumnSpec) -> Any:
+    """An object column's values with missing ones written as the data wrote them."""
+    if spec.missing_as is None or not ptypes.is_object_dtype(values.dtype):
+        return values
+    values = np.asarray(values, dtype=object).copy()
+    values[pd.isna(values)] = _MISSING_MARKERS[spec.missing_as]
+    return values
+
+
+def holds_integers(spec: ColumnSpec) -> bool:
+    """Whether a numeric column holds whole numbers by its type (int dtypes, Python ints)."""
+    return spec.value_type == NUMERIC and ("int" in spec.dtype.lower() or spec.python_type == "int")
 
 
 def as_times(series: pd.Series, spec: ColumnSpec) -> pd.Series:
@@ -348,8 +411,11 @@ def infer_schema(
         series = df[name]
         _check_supported(name, series)
         value_type = _value_type(series.dtype)
+        python_type = held_number_type(series) if forced.get(name) != CATEGORICAL else None
         if forced.get(name) != CATEGORICAL and holds_dates(series):
             value_type = DATETIME  # a database DATE column, or .dt.date: times of a day grid
+        elif python_type is not None:
+            value_type = NUMERIC  # built with None for missing values, or database decimals
         kind = forced.get(name, CONTINUOUS if value_type != OTHER else CATEGORICAL)
         if kind == CONTINUOUS and value_type == OTHER:
             raise InvalidDataError(
@@ -376,6 +442,9 @@ def infer_schema(
                 ordered=bool(getattr(dtype, "ordered", False) or False),
                 public_categories=declared_categories.get(name),
                 public_bounds=declared_bounds.get(name),
+                python_type=python_type,
+                decimal_places=decimal_places(series) if python_type == "decimal" else None,
+                missing_as=missing_marker(series),
             )
         )
         if kind == CATEGORICAL and name in declared_bounds:
@@ -737,8 +806,26 @@ def restore_continuous(
             return pd.Series(ints)
         column = pd.Series(ints).astype(dtype)
         return column.mask(missing) if missing.any() else column
+    if spec.python_type is not None:
+        return _python_numbers(values, spec)
     column = pd.Series(values).astype(dtype)
     return column if extremes is None else column.clip(*extremes)
+
+
+def _python_numbers(values: np.ndarray, spec: ColumnSpec) -> pd.Series:
+    """Floats as the Python numbers an object column held (``spec.python_type``), NaN
+    where missing."""
+    restored = np.full(values.shape, np.nan, dtype=object)
+    present = ~np.isnan(values)
+    kept = values[present]
+    if spec.python_type == "int":
+        restored[present] = np.frompyfunc(int, 1, 1)(np.round(kept))
+    elif spec.python_type == "decimal":  # through text: Decimal(0.1) is 0.1000000000000000055...
+        written = np.char.mod(f"%.{spec.decimal_places or 0}f", kept)
+        restored[present] = np.frompyfunc(decimal.Decimal, 1, 1)(written)
+    else:
+        restored[present] = kept.astype(object)
+    return pd.Series(restored, dtype=object)
 
 
 def onto_grid(ints: np.ndarray, step: int, origin: int) -> np.ndarray:

@@ -108,11 +108,13 @@ from tssynth.data.schema import (
     NUMERIC,
     TIMEDELTA,
     ColumnSpec,
+    holds_integers,
     integer_extremes,
     restore_categorical,
     restore_continuous,
     time_ints,
     to_float,
+    with_missing_marker,
     written_dates,
 )
 from tssynth.data.spans import (
@@ -485,7 +487,7 @@ class DataTransformer:
         )
         for position in dict.fromkeys(self._cont_index.tolist()):  # a column's parts: once
             spec = self.columns[position]
-            if spec.value_type != NUMERIC or "int" not in spec.dtype.lower():
+            if not holds_integers(spec):
                 continue
             values = to_float(df[spec.name], spec)
             values = values[~np.isnan(values)]
@@ -795,7 +797,7 @@ class DataTransformer:
         stds = np.append(np.full(spikes.size, _MIN_MODE_STD), 0.25)  # [low, high] -> [-1, 1]
         exact = np.append(spikes, np.nan)
         sort = np.argsort(means)
-        step = 1.0 if spec.value_type != NUMERIC or "int" in spec.dtype.lower() else 0.0
+        step = 1.0 if spec.value_type != NUMERIC or holds_integers(spec) else 0.0
         self._add_continuous(
             position,
             loc,
@@ -1565,10 +1567,11 @@ class DataTransformer:
                 restored[spec.name] = restore_continuous(column, spec, extremes, grid).array
         # Arrays, not Series: no index alignment, and no copies of fresh columns. Object
         # columns stay Series of their own dtype: pandas 3 would infer ``str`` for strings.
-        restored = {
-            name: pd.Series(array, dtype=object, copy=False) if _is_object(array) else array
-            for name, array in restored.items()
-        }
+        for spec in self.columns:
+            array = with_missing_marker(restored[spec.name], spec)
+            if _is_object(array):
+                array = pd.Series(array, dtype=object, copy=False)
+            restored[spec.name] = array
         frame = pd.DataFrame(restored, index=pd.RangeIndex(n), copy=False)
         if (
             any(name is not None for name in self.level_names)
