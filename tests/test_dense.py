@@ -484,3 +484,15 @@ def test_window_labels_tie_scores_to_their_entity_and_time():
     assert labels["t"].tolist()[:3] == [1000, 1010, 1020]
     windows = np.zeros((4, 10, 1))
     assert model.window_labels(windows)["window"].tolist() == [0, 1, 2, 3]
+
+
+def test_wide_frames_get_one_label_per_row_and_huge_samples_are_refused():
+    """A wide frame was labelled as one long series (one row); sample(10**10) drew until
+    memory ran out."""
+    wide = pd.DataFrame(make_sines(50, 8, 1, random_state=0)[:, :, 0])
+    model = DenseVAESynthesizer(epochs=1, random_state=0, **SMALL).fit(wide)
+    labels = model.window_labels(wide)
+    assert labels["window"].tolist() == list(range(50))
+    assert len(labels.assign(elbo=model.score_samples(wide))) == 50
+    with pytest.raises(InvalidParameterError, match="draw fewer windows per call"):
+        model.sample(10**12)

@@ -272,6 +272,29 @@ def test_the_same_array_in_another_dtype_is_the_same_records(tmp_path):
         tssynth.DenseVAESynthesizer(**options).fit(windows[:, ::-1])
 
 
+def test_sequences_of_different_lengths_are_checked_as_records(tmp_path):
+    """A list of sequences could not be hashed: another fold's file loaded silently."""
+    rng = np.random.default_rng(0)
+    sequences = [rng.normal(size=(int(rng.integers(2, 6)), 2)) for _ in range(30)]
+    options = {**SMALL, "hidden_dim": 8, "epochs": 1, "generator_filepath": tmp_path / "d.tssynth"}
+    tssynth.DVAESynthesizer(**options).fit(sequences[:20])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tssynth.DVAESynthesizer(**options).fit(sequences[:20][::-1])  # any order
+    with pytest.warns(DataWarning, match="other records"):
+        tssynth.DVAESynthesizer(**options).fit(sequences[10:])
+    steps_reversed = [sequence[::-1] for sequence in sequences[:20]]
+    with pytest.warns(DataWarning, match="other records"):
+        tssynth.DVAESynthesizer(**options).fit(steps_reversed)
+
+
+def test_a_path_is_required_to_save_and_load(fitted):
+    with pytest.raises(InvalidParameterError, match="path must be a file path, got None"):
+        fitted.save(None)
+    with pytest.raises(InvalidParameterError, match="path must be a file path, got None"):
+        tssynth.load(None)
+
+
 def test_parameters_changed_after_fit_do_not_change_what_is_saved(mixed_frame, tmp_path):
     """A list passed as compress_dims was shared: changing it after fit saved an
     architecture that did not match the weights, and the file would not load."""

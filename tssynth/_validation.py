@@ -69,10 +69,13 @@ def check_random_state(value: Any) -> int | None:
     return int(value)
 
 
-def check_filepath(name: str, value: Any) -> None:
-    """None or a path-like."""
-    if value is not None and not isinstance(value, str | os.PathLike):
-        raise InvalidParameterError(f"{name} must be None or a file path, got {value!r}.")
+def check_filepath(name: str, value: Any, required: bool = False) -> None:
+    """A path-like, or None unless ``required``."""
+    if (value is None and required) or (
+        value is not None and not isinstance(value, str | os.PathLike)
+    ):
+        accepted = "a file path" if required else "None or a file path"
+        raise InvalidParameterError(f"{name} must be {accepted}, got {value!r}.")
 
 
 def resolve_device(value: Any) -> torch.device:

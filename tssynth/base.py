@@ -599,7 +599,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         Path
         """
         self._check_fitted()
-        check_filepath("path", path)
+        check_filepath("path", path, required=True)
         return write_generator(path, type(self).__name__, self._payload())
 
     def _payload(self) -> dict[str, Any]:
@@ -632,7 +632,10 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         GeneratorFileError
             When the file is missing, damaged, truncated, foreign, too new, or
             holds another kind of synthesizer.
+        InvalidParameterError
+            When ``path`` is not a file path.
         """
+        check_filepath("path", path, required=True)
         class_name, payload = read_generator(path)
         target = BaseSynthesizer._registry.get(class_name)
         if target is None:

@@ -99,12 +99,34 @@ def fingerprint(X: Any) -> dict[str, int] | None:
             X = X.to_frame()
         if isinstance(X, pd.DataFrame) and not all(map(_is_number, X.dtypes)):
             hashes = pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64)
+        elif _is_ragged(X):
+            return {"rows": len(X), "hash": _ragged_hash(X)}
         else:
             hashes = _row_hashes(X)
     except (TypeError, ValueError):
         return None
     # A sum, not a hash of the sequence: shuffled rows are the same records.
     return {"rows": len(hashes), "hash": int(hashes.sum(dtype=np.uint64))}
+
+
+def _is_ragged(X: Any) -> bool:
+    """Whether ``X`` is a list (or object array) of sequences of different lengths."""
+    if isinstance(X, list | tuple) or (isinstance(X, np.ndarray) and X.dtype == object):
+        lengths = {len(sequence) for sequence in X if hasattr(sequence, "__len__")}
+        return len(lengths) > 1
+    return False
+
+
+def _ragged_hash(X: Any) -> int:
+    """An order-free hash of sequences of different lengths: each step's hash weighed by
+    its place in its sequence, so that a sequence's steps keep their order."""
+    sequences = [np.asarray(sequence, dtype=np.float64) for sequence in X]
+    lengths = np.array([len(sequence) for sequence in sequences], dtype=np.int64)
+    steps = np.concatenate([sequence.reshape(len(sequence), -1) for sequence in sequences])
+    places = np.arange(len(steps)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    weights = (2 * places.astype(np.uint64) + 1) * _GOLDEN
+    hashes = np.append(_row_hashes(steps) * weights, pd.util.hash_array(lengths))
+    return int(hashes.sum(dtype=np.uint64))
 
 
 def _is_number(dtype: Any) -> bool:

@@ -527,10 +527,13 @@ def window_labels(
     DataFrame, one row per window
         For long input: the window's entity (``sequence_key``, sorted), the time
         of its first step (``sequence_index``) and that step's position in its
-        entity (``step``). For arrays: the window's number (``window``).
+        entity (``step``). For arrays and wide frames (one window per row): the
+        window's number (``window``).
     """
-    if not isinstance(X, pd.DataFrame | pd.Series):
-        return pd.DataFrame({"window": np.arange(len(np.asarray(X)))})
+    named = (window, sequence_key, sequence_index)
+    wide = isinstance(X, pd.DataFrame) and all(value is None for value in named)
+    if wide or not isinstance(X, pd.DataFrame | pd.Series):
+        return pd.DataFrame({"window": np.arange(len(X) if wide else len(np.asarray(X)))})
     frame = X.to_frame() if isinstance(X, pd.Series) else X
     index = index_long_frame(frame, sequence_key, sequence_index)
     if window is None:

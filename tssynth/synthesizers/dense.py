@@ -13,6 +13,7 @@ import torch
 
 from tssynth._validation import check_bool, check_int
 from tssynth.base import BaseSynthesizer, PreparedInput
+from tssynth.data.memory import fits_in_memory, shown_bytes
 from tssynth.data.private import DataBudget, midpoint_and_half_range, private_range
 from tssynth.data.schema import declared_bounds
 from tssynth.data.sequences import fitted_columns, from_windows, to_windows, window_labels
@@ -452,6 +453,15 @@ class DenseVAESynthesizer(BaseSynthesizer):
         fresh window ids ``0..n-1`` and steps ``0..T-1``.
         """
         n = self._check_n("n_samples", n_samples)
+        # float64 values held three times at the peak (the drawn chunks, their
+        # concatenation, the result), plus a long result's key and index per step
+        needed = n * self.window_length_ * (24 * self.n_channels_ + 16)
+        if not fits_in_memory(needed):
+            raise InvalidParameterError(
+                f"sample({n:,}) would take about {shown_bytes(needed)}, more than half this "
+                "machine's memory; draw fewer windows per call (consecutive calls give new "
+                "windows)."
+            )
         parts = [np.zeros((0, self.window_length_, self.n_channels_))]
         chunk = max(1, min(_CHUNK, _CHUNK_VALUES // (self.window_length_ * self.n_channels_)))
         for start in range(0, n, chunk):
@@ -534,7 +544,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
             For long frames: the entity (``sequence_key``; windows come in sorted
             key order, then time order), the time of the window's first step
             (``sequence_index``) and its step number within the entity (``step``).
-            For arrays of windows: the window's number (``window``).
+            For arrays of windows and wide frames: the window's number (``window``).
         """
         self._check_fitted()
         X = fitted_columns(X, self.input_format_)
