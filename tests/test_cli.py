@@ -589,6 +589,70 @@ def test_zero_padded_codes_stay_text_and_repeated_headers_are_refused(tmp_path):
     assert semi["zip"].tolist() == ["01000", "02110"] and semi["f"].tolist() == [1.5, 2.5]
 
 
+def test_integers_with_empty_cells_and_empty_rows_are_read_as_written(tmp_path):
+    """An empty cell made codes lose their zeros and counts floats (written "3.0"); lines
+    of separators only were records lacking every value."""
+    (tmp_path / "gaps.csv").write_text(
+        "zip,count,ratio,big\n01000,3,1.0,1\n,,2.0,\n07501,-4,,5\n,,,\n,,,\n"
+    )
+    with pytest.warns(DataWarning, match="has 2 rows without any value"):
+        frame = read_data(tmp_path / "gaps.csv")
+    assert frame["zip"].tolist()[::2] == ["01000", "07501"] and pd.isna(frame["zip"][1])
+    assert frame["count"].dtype == "Int64" and frame["count"].tolist() == [3, pd.NA, -4]
+    assert frame["ratio"].dtype == np.float64  # written with a point: stays a float
+    assert frame["big"].dtype == "Int64"
+    (tmp_path / "excel.csv").write_text("n;x\n1;2,5\n2;3,5\n;\n;\n")
+    with pytest.warns(DataWarning, match="2 rows without any value"):
+        excel = read_data(tmp_path / "excel.csv")
+    assert excel["n"].dtype == np.int64 and excel["x"].tolist() == [2.5, 3.5]
+
+
+def test_na_values_keeps_text_that_pandas_reads_as_missing(tmp_path, capsys):
+    (tmp_path / "regions.csv").write_text("region,v\nNA,1\nEU,2\nNA,3\n,4\nnull,5\n")
+    assert read_data(tmp_path / "regions.csv")["region"].isna().sum() == 4  # pandas' markers
+    kept = read_data(tmp_path / "regions.csv", na_values=[])["region"]
+    assert kept.tolist()[:3] == ["NA", "EU", "NA"] and pd.isna(kept[3]) and kept[4] == "null"
+    assert read_data(tmp_path / "regions.csv", na_values=["null"])["region"].isna().sum() == 2
+    generator, out = tmp_path / "r.tssynth", tmp_path / "r.csv"
+    fit = ["fit", str(tmp_path / "regions.csv"), "--na-values", "", "--epochs", "1", "-q"]
+    assert main([*fit, "-o", str(generator)]) == 0
+    assert main(["sample", str(generator), "-n", "200", "-o", str(out), "-q"]) == 0
+    written = pd.read_csv(out, keep_default_na=False)["region"]
+    assert set(written) <= {"NA", "EU", "null", ""} and "NA" in set(written)
+
+
+def test_parquet_integers_and_booleans_with_nulls_keep_their_types(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "visits": pa.array([1, None, 3, 4] * 10, pa.int64()),
+            "level": pa.array([1, 2, None, 4] * 10, pa.uint8()),
+            "flag": pa.array([True, None, False, True] * 10, pa.bool_()),
+            "full": pa.array([1, 2, 3, 4] * 10, pa.int16()),
+            "x": pa.array(np.linspace(0, 1, 40)),
+        }
+    )
+    pq.write_table(table, tmp_path / "in.parquet")
+    frame = read_data(tmp_path / "in.parquet")
+    assert frame.dtypes.astype(str).tolist() == ["Int64", "UInt8", "boolean", "int16", "float64"]
+    generator, out = tmp_path / "p.tssynth", tmp_path / "out.parquet"
+    assert (
+        main(["fit", str(tmp_path / "in.parquet"), "--epochs", "1", "-q", "-o", str(generator)])
+        == 0
+    )
+    assert main(["sample", str(generator), "-n", "50", "-o", str(out), "-q"]) == 0
+    types = {field.name: str(field.type) for field in pq.read_schema(out)}
+    assert types == {
+        "visits": "int64",
+        "level": "uint8",
+        "flag": "bool",
+        "full": "int16",
+        "x": "double",
+    }
+
+
 def test_numbers_with_commas_between_thousands_are_read_as_numbers(tmp_path):
     # As Excel in English writes amounts; they were categories, each sample a real amount.
     (tmp_path / "amounts.csv").write_text(

@@ -128,7 +128,24 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         elif pa.types.is_decimal(field.type):
             field = field.with_type(pa.float64())
         fields.append(field)
-    return table.cast(pa.schema(fields, metadata=table.schema.metadata)).to_pandas()
+    table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    frame = table.to_pandas()
+    for field in table.schema:  # integers with nulls would be float64, booleans object
+        nullable = _nullable_dtype(pa, field.type)
+        if nullable is not None and table.column(field.name).null_count:
+            frame[field.name] = table.column(field.name).to_pandas().astype(nullable)
+    return frame
+
+
+def _nullable_dtype(pa: Any, arrow_type: Any) -> str | None:
+    """The pandas nullable dtype (``Int8``, ``UInt64``, ``boolean``) of an Arrow integer
+    or boolean type; None for other types."""
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_integer(arrow_type):
+        name = str(arrow_type)  # int8 ... uint64
+        return "U" + name[1:].capitalize() if name.startswith("u") else name.capitalize()
+    return None
 
 
 def _text_sample(path: Path) -> str:
@@ -213,8 +230,12 @@ def _text_numbers(frame: pd.DataFrame, decimal: str) -> pd.DataFrame:
     return frame
 
 
-def _read_csv(path: Path, suffix: str, what: str = "data") -> pd.DataFrame:
+def _read_csv(
+    path: Path, suffix: str, what: str = "data", na_values: list[str] | None = None
+) -> pd.DataFrame:
     options = {"sep": "\t"} if suffix.startswith(".tsv") else _csv_dialect(path)
+    if na_values is not None:  # an empty cell is missing whatever else is
+        options.update(keep_default_na=False, na_values=["", *na_values])
     encodings = _encodings(_byte_sample(path))
     for encoding in encodings:
         try:
@@ -235,9 +256,10 @@ def _read_csv(path: Path, suffix: str, what: str = "data") -> pd.DataFrame:
             ) from None
     names = _check_header(path, options["sep"], what)
     frame = _without_written_index(frame, names, path, what)
+    frame = _without_empty_rows(frame, path, what)
     frame = _text_numbers(frame, options.get("decimal", "."))
-    frame = _keep_leading_zeros(frame, path, encoding, options)  # after: text may be numbers
-    return _parse_datetimes(frame)
+    frame = _integers_as_written(frame, path, encoding, options)  # after: text may be numbers
+    return _parse_datetimes(frame.reset_index(drop=True))
 
 
 def _check_header(path: Path, sep: str, what: str) -> list[str]:
@@ -279,25 +301,70 @@ def _without_written_index(
     return frame.iloc[:, 1:]
 
 
-def _keep_leading_zeros(
-    frame: pd.DataFrame, path: Path, encoding: str, options: dict[str, str]
+def _without_empty_rows(frame: pd.DataFrame, path: Path, what: str) -> pd.DataFrame:
+    """Leave out rows without a single value: the lines of separators only (``;;;``)
+    that spreadsheets write after a table would be records that lack every value."""
+    empty = frame.isna().all(axis=1).to_numpy()
+    if not empty.any() or empty.all():
+        return frame
+    warnings.warn(
+        f"{what} file {str(path)!r} has {int(empty.sum()):,} rows without any value (such as "
+        "the lines of separators only that spreadsheets write after a table); they are left "
+        "out.",
+        DataWarning,
+        stacklevel=2,
+    )
+    return frame[~empty]
+
+
+def _integers_as_written(
+    frame: pd.DataFrame, path: Path, encoding: str, options: dict[str, Any]
 ) -> pd.DataFrame:
-    """Integer columns written with leading zeros (ZIP codes, account codes) as their text:
-    read as numbers, ``01000`` would come back as ``1000``."""
-    integers = [name for name in frame.columns if pd.api.types.is_integer_dtype(frame[name])]
-    if not integers:
+    """Whole-number columns as the file writes them: with leading zeros (ZIP codes,
+    account codes) as their text, since ``01000`` read as a number comes back as
+    ``1000``; integers with empty cells as nullable integers (``Int64``), which pandas
+    reads as floats and samples would write as ``3.0``."""
+    candidates = [
+        name
+        for name in frame.columns
+        if pd.api.types.is_integer_dtype(frame[name])
+        or (pd.api.types.is_float_dtype(frame[name]) and _whole(frame[name]))
+    ]
+    if not candidates:
         return frame
     text = pd.read_csv(
-        path, encoding=encoding, index_col=False, usecols=integers, dtype=str, **options
-    )
-    for name in integers:
-        if text[name].str.match(r"[+-]?0\d").any():
+        path, encoding=encoding, index_col=False, usecols=candidates, dtype=str, **options
+    ).loc[frame.index]
+    for name in candidates:
+        written = text[name].dropna().str.strip()
+        if written.str.match(r"[+-]?0\d").any():
             frame[name] = text[name]
+        elif pd.api.types.is_float_dtype(frame[name]) and written.str.fullmatch(r"[+-]?\d+").all():
+            try:
+                numbers = pd.array(pd.to_numeric(text[name]), dtype="Int64")
+            except (TypeError, ValueError, OverflowError):  # past int64: stays float
+                continue
+            # missing only in the empty rows left out: plain integers
+            frame[name] = numbers if numbers.isna().any() else numbers.astype(np.int64)
     return frame
 
 
-def read_data(path: str | Path, what: str = "data") -> pd.DataFrame | np.ndarray:
-    """Read a table (CSV, TSV, Parquet) or an array (``.npy``) named on the command line."""
+def _whole(column: pd.Series) -> bool:
+    """Whether a float column's present values are all whole numbers inside int64."""
+    values = column.dropna().to_numpy()
+    return bool(values.size) and bool(
+        np.all(values == np.round(values)) and np.all(np.abs(values) < 2.0**63)
+    )
+
+
+def read_data(
+    path: str | Path, what: str = "data", na_values: list[str] | None = None
+) -> pd.DataFrame | np.ndarray:
+    """Read a table (CSV, TSV, Parquet) or an array (``.npy``) named on the command line.
+
+    ``na_values``: the texts of a CSV that mark a missing value besides an empty cell
+    (None: pandas' list, with ``NA``, ``null``, ``NaN``, ``None`` ...).
+    """
     path = Path(path)
     if path.is_dir():
         raise CLIError(f"{what} file {str(path)!r} is a folder; name a data file in it.")
@@ -310,7 +377,7 @@ def read_data(path: str | Path, what: str = "data") -> pd.DataFrame | np.ndarray
         if suffix in _PARQUET:
             frame = _read_parquet(path)
         elif suffix in _CSV:
-            frame = _read_csv(path, suffix, what)
+            frame = _read_csv(path, suffix, what, na_values)
         else:
             raise CLIError(
                 f"{what} file {str(path)!r}: unknown extension {suffix!r}; use .csv, .tsv, "
@@ -476,6 +543,13 @@ def _chunks(total: int, size: int) -> Iterator[int]:
 # --------------------------------------------------------------------------- commands
 
 
+def _na_values(text: str | None) -> list[str] | None:
+    """``--na-values``: comma-separated texts that mark a missing value; '' for none."""
+    if text is None:
+        return None
+    return [value for value in text.split(",") if value]
+
+
 def _split_columns(text: str | None) -> list[str] | None:
     if text is None:
         return None
@@ -555,7 +629,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     """``tssynth fit``: learn a generator from a data file and save it."""
     cls = _resolve_model(args.model)
     output = _output_path(args.output, args.force, "the generator", (args.data,))
-    data = read_data(args.data)
+    data = read_data(args.data, na_values=_na_values(args.na_values))
     init = {
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -719,9 +793,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for name, what in ((args.json, "the scores"), (args.report, "the report")):
         if name:  # checked before the (long) evaluation
             _output_path(name, args.force, what, inputs)
-    real = read_data(args.real, "real")
-    synthetic = read_data(args.synthetic, "synthetic")
-    holdout = None if args.holdout is None else read_data(args.holdout, "holdout")
+    na_values = _na_values(args.na_values)
+    real = read_data(args.real, "real", na_values)
+    synthetic = read_data(args.synthetic, "synthetic", na_values)
+    holdout = None if args.holdout is None else read_data(args.holdout, "holdout", na_values)
     synthesizer = None if args.generator is None else tssynth.load(args.generator)
     # A DP-trained generator carries the budget it spent; None without DP.
     epsilon = getattr(synthesizer, "epsilon_", None)
@@ -812,6 +887,13 @@ def _json_safe(value: Any) -> Any:
 # --------------------------------------------------------------------------- parser
 
 
+NA_HELP = (
+    "comma-separated texts of a CSV that mark a missing value besides an empty cell "
+    "(default: pandas' list: NA, N/A, null, NaN, None, ...); '' reads only empty cells as "
+    "missing, so that a category such as 'NA' (North America) stays one"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tssynth`` and its sub-commands."""
     parser = argparse.ArgumentParser(
@@ -874,6 +956,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="model every column, also one that a categorical column determines exactly "
         "(by default derived from it, so samples keep each pair; tvae)",
     )
+    fit.add_argument("--na-values", metavar="TEXTS", help=NA_HELP)
     fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     fit.add_argument(
         "--epsilon",
@@ -951,6 +1034,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("real", metavar="REAL", help="real training data")
     evaluate.add_argument("synthetic", metavar="SYNTH", help="synthetic data")
     evaluate.add_argument("--holdout", metavar="H", help="real data kept out of training")
+    evaluate.add_argument("--na-values", metavar="TEXTS", help=NA_HELP)
     evaluate.add_argument("--target", metavar="COL", help="column to predict (utility)")
     evaluate.add_argument(
         "--task",
