@@ -88,6 +88,14 @@ def test_tiny_and_huge_floats_are_learned(scale):
     assert out.nunique() > 2  # not collapsed onto the bounds
 
 
+def test_huge_floats_of_both_signs_off_centre_are_learned():
+    """Their distances from the mean overflowed (a NaN loss) when the mean was off zero."""
+    values = np.r_[np.linspace(0.5, 1, 150), np.linspace(-1, -0.9, 50)] * 1.7e308
+    out = TVAESynthesizer(**TINY).fit(pd.DataFrame({"x": values})).sample(500)["x"]
+    assert np.isfinite(out).all() and out.min() >= values.min() and out.max() <= values.max()
+    assert out.nunique() > 2  # not collapsed onto the bounds
+
+
 def test_subnormal_values_are_learned_apart_from_zero():
     # 0 and 5e-324: a spread that underflowed divided by zero (a NaN loss), and 5e-324
     # lay within its own float spacing of the integer grid (sampled as 0).

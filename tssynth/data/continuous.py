@@ -26,17 +26,23 @@ def location_scale(observed: np.ndarray) -> tuple[float, float]:
     When the plain moments underflow (values near 1e-300 give a variance of 0) or
     overflow (values near 1e300 or 1.7e308), they are computed on the values divided
     by their largest magnitude and scaled back; a spread that still underflows
-    (subnormal values) is taken as that magnitude.
+    (subnormal values) is taken as that magnitude. Where a value's distance from the
+    mean would overflow (values of both signs near 1.7e308), the location is the
+    midpoint of the range, from which every distance is finite.
     """
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         loc, scale = float(observed.mean()), float(observed.std())
-    if np.isfinite(loc) and np.isfinite(scale) and scale > 0:
-        return loc, scale
-    magnitude = float(np.abs(observed).max())
-    relative = observed / magnitude
-    loc, scale = float(relative.mean()) * magnitude, float(relative.std()) * magnitude
-    # Subnormal values (0 beside 5e-324): a spread float64 cannot hold counts as their size.
-    return loc, scale if scale > 0 else magnitude
+    if not (np.isfinite(loc) and np.isfinite(scale) and scale > 0):
+        magnitude = float(np.abs(observed).max())
+        relative = observed / magnitude
+        loc, scale = float(relative.mean()) * magnitude, float(relative.std()) * magnitude
+        # Subnormal values (0 beside 5e-324): a spread float64 cannot hold counts as their size.
+        scale = scale if scale > 0 else magnitude
+    low, high = float(observed.min()), float(observed.max())
+    with np.errstate(over="ignore"):
+        if not np.isfinite(high - loc) or not np.isfinite(low - loc):
+            loc = low / 2 + high / 2
+    return loc, scale
 
 
 def decimal_step(observed: np.ndarray, precision: Any = np.float64) -> float:
