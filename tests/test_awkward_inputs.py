@@ -509,6 +509,33 @@ def test_dvae_takes_date_objects_as_sequence_index():
         np.testing.assert_array_equal(steps, 1.0)
 
 
+def test_dvae_reads_sequences_given_as_an_object_array():
+    rng = np.random.default_rng(0)
+    sequences = [rng.normal(size=(length, 2)) for length in (3, 4, 5, 6, 7, 8)]
+    as_objects = np.empty(len(sequences), dtype=object)
+    as_objects[:] = sequences
+    from_list = DVAESynthesizer(**DVAE_TINY).fit(sequences)
+    from_objects = DVAESynthesizer(**DVAE_TINY).fit(as_objects)
+    np.testing.assert_array_equal(from_list.sample(4), from_objects.sample(4))
+    np.testing.assert_array_equal(
+        from_list.score_samples(sequences), from_objects.score_samples(as_objects)
+    )
+
+
+def test_forecast_from_a_prefix_half_way_off_the_grid_keeps_distinct_times():
+    """Steps from a prefix ending at 04:30 on an hourly grid were rounded half to even:
+    06:00, 06:00, 08:00, 08:00."""
+    panel = _panel(n_entities=6, length=5)
+    panel["t"] = pd.Timestamp("2021-01-01") + pd.to_timedelta(np.tile(np.arange(5), 6), "h")
+    syn = DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t").fit(panel)
+    prefix = panel[panel["id"] == 0].copy()
+    prefix.loc[prefix.index[-1], "t"] += pd.Timedelta("30min")
+    times = syn.forecast(prefix, steps=4)["t"]
+    assert times.is_unique and times.is_monotonic_increasing
+    assert times.iloc[0] > prefix["t"].iloc[-1]
+    assert (times.diff().dropna() == pd.Timedelta("1h")).all()
+
+
 def test_dvae_rejects_complex_arrays():
     with pytest.raises(InvalidDataError, match="complex"):
         DVAESynthesizer(**DVAE_TINY).fit(np.ones((4, 5), dtype=complex))

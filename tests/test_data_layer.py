@@ -513,6 +513,22 @@ def test_frequent_values_are_exact_point_masses():
     assert abs((sampled["hours"] == 40).mean() - (df["hours"] == 40).mean()) < 0.01
 
 
+def test_values_seen_once_or_twice_are_not_point_masses():
+    """In 20 values each one is 5 % of the column: every value seen once was a point
+    mass, and most samples copied a real value."""
+    rng = np.random.default_rng(0)
+    values = np.r_[rng.normal(size=16), [0.0, 0.0, 0.0], [7.0]]  # 0.0 three times: a mass
+    df = pd.DataFrame({"x": values})
+    transformer = fit_transformer(df)
+    data = transformer.transform(df.sample(2000, replace=True, random_state=0), rng)
+    sampled = transformer.inverse_transform(
+        data, sigmas=np.full(transformer.output_dim, 0.05), random_state=np.random.default_rng(2)
+    )["x"]
+    copies = sampled.isin(df["x"])
+    assert (sampled == 0.0).mean() > 0.1  # the value seen three times stays exact
+    assert copies[sampled != 0.0].mean() < 0.01
+
+
 @pytest.mark.parametrize("max_modes", [1, 2, 3])
 def test_frequent_values_keep_their_point_masses_beside_few_mixture_modes(max_modes):
     # Six values each hold over 5 % of the column (point masses), the rest is spread:

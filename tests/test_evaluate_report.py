@@ -441,6 +441,34 @@ def test_numbers_are_not_read_as_datetimes():
     result = evaluate(panel, steps, sequence_key="k", sequence_index="t", metrics=["fidelity"])
     assert result.fidelity.overall == pytest.approx(1.0)
     assert any("holds step numbers where the real one holds times" in n for n in result.notes)
+    # ... also beside integer times (hours since 1970), which were scored against them
+    hours = panel.assign(t=np.tile(np.arange(8), 20) + 444_444)
+    result = evaluate(hours, steps, sequence_key="k", sequence_index="t", metrics=["fidelity"])
+    assert result.fidelity.overall == pytest.approx(1.0)
+    assert any("holds step numbers" in note for note in result.notes)
+    same = evaluate(steps, steps, sequence_key="k", sequence_index="t", metrics=["fidelity"])
+    assert not any("holds step numbers" in note for note in same.notes)
+
+
+def test_sequences_of_other_lengths_are_evaluated_as_sequences():
+    """Arrays of another T were refused unless one was NaN-padded (naming a holdout never
+    given), and a list of sequences raised numpy's 'inhomogeneous shape'."""
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(30, 8, 2))
+    longer = rng.normal(size=(30, 10, 2))
+    options = {"metrics": ["temporal", "fidelity"], "discriminative_steps": 5, "n_threads": 1}
+    result = evaluate(real, longer, **options, predictive_steps=5)
+    assert np.isfinite(result.temporal.discriminative)
+    sequences = [rng.normal(size=(int(length), 2)) for length in rng.integers(4, 9, 30)]
+    padded = evaluate(sequences, longer, **options, predictive_steps=5)
+    assert np.isfinite(padded.temporal.discriminative)
+    assert padded.fidelity.per_column["column"].tolist() == ["x0", "x1"]
+    as_objects = np.empty(len(sequences), dtype=object)
+    as_objects[:] = sequences
+    again = evaluate(as_objects, longer, **options, predictive_steps=5)
+    assert again.fidelity.overall == padded.fidelity.overall
+    with pytest.raises(InvalidDataError, match=r"differ in their channels d .*real \(8, 2\), "):
+        evaluate(real, rng.normal(size=(30, 8, 3)), metrics=["fidelity"])
 
 
 def test_long_column_labels_stay_apart_in_the_plots():

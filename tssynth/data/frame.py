@@ -99,7 +99,7 @@ def fingerprint(X: Any) -> dict[str, int] | None:
             X = X.to_frame()
         if isinstance(X, pd.DataFrame) and not all(map(_is_number, X.dtypes)):
             hashes = pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64)
-        elif _is_ragged(X):
+        elif is_ragged(X):
             return {"rows": len(X), "hash": _ragged_hash(X)}
         else:
             hashes = _row_hashes(X)
@@ -109,8 +109,8 @@ def fingerprint(X: Any) -> dict[str, int] | None:
     return {"rows": len(hashes), "hash": int(hashes.sum(dtype=np.uint64))}
 
 
-def _is_ragged(X: Any) -> bool:
-    """Whether ``X`` is a list (or object array) of sequences of different lengths."""
+def is_ragged(X: Any) -> bool:
+    """Whether ``X`` is a list (or 1-D object array) of sequences of different lengths."""
     if isinstance(X, list | tuple) or (isinstance(X, np.ndarray) and X.dtype == object):
         lengths = {len(sequence) for sequence in X if hasattr(sequence, "__len__")}
         return len(lengths) > 1

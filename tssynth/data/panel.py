@@ -234,8 +234,13 @@ def _index_spec(frame: pd.DataFrame, name: Hashable) -> ColumnSpec:
     return spec
 
 
-def _pad_ragged(X: Any, what: str) -> Any:
-    """A list of sequences ``(T_i, d)`` or ``(T_i,)`` of unequal lengths as one NaN-padded array."""
+def pad_ragged(X: Any, what: str) -> Any:
+    """A list (or 1-D object array) of sequences ``(T_i, d)`` or ``(T_i,)`` as one array,
+    NaN-padded where their lengths differ; any other ``X`` as it is."""
+    if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
+        # what np.array(sequences, dtype=object) or a column of arrays gives
+        if all(isinstance(item, np.ndarray | list | tuple) for item in X):
+            X = list(X)
     if not isinstance(X, (list, tuple)) or not X:
         return X
     try:
@@ -263,7 +268,7 @@ def _pad_ragged(X: Any, what: str) -> Any:
 
 def _read_array(X: Any, what: str) -> LongPanel:
     reject_unreadable(X, what)
-    X = _pad_ragged(X, what)
+    X = pad_ragged(X, what)
     try:
         raw = np.asarray(X)
     except ValueError as exc:

@@ -200,7 +200,9 @@ def restore_times(
         return restore_time_ints(month_times(offsets.astype(np.int64) + origin, spec, clock), spec)
     if spec.value_type in (DATETIME, TIMEDELTA) and clock.resolution > 1:
         # On the grid of the origin: a prefix at 06:00 of a daily model stays at 06:00.
-        offsets = np.round(offsets / clock.resolution) * clock.resolution
+        # Halves up, not to even: steps from a prefix half-way off the grid (04:30 on
+        # an hourly one) went 06:00, 06:00, 08:00.
+        offsets = np.floor(offsets / clock.resolution + 0.5) * clock.resolution
     _check_range(offsets + float(origin), spec)
     if spec.value_type in (DATETIME, TIMEDELTA):
         return restore_time_ints(offsets.astype(np.int64) + origin, spec)

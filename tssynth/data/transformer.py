@@ -139,6 +139,9 @@ _STANDARDISED_LIMIT = 1e6  # far past every mode; keeps the encoding finite
 _MIN_MODE_STD = 1e-3
 _BOUND_TOLERANCE = 4.0 * 2**-21  # of a mode's std: 16 float32 roundings of a scalar
 _SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
+# ... and seen this often: in 20 values or fewer each one is 5 %, and samples would copy
+# values seen once.
+_MIN_SPIKE_COUNT = 3
 _UNDECLARED_SHARE = 0.01  # values outside declared categories warned about past this share
 _CLIPPED_SHARE = 0.05  # values outside declared bounds warned about past this share
 _OUTLIER_SPREAD = 0.1  # typical values this narrow against the std: outliers dominate it
@@ -847,7 +850,7 @@ class DataTransformer:
 
         values, counts = np.unique(observed, return_counts=True)
         share = counts / observed.size
-        is_spike = share >= _SPIKE_SHARE
+        is_spike = (share >= _SPIKE_SHARE) & (counts >= _MIN_SPIKE_COUNT)
         room = self._point_mass_room
         if is_spike.sum() > room:  # the `room` most frequent values, ties broken by order
             is_spike = np.zeros_like(is_spike)

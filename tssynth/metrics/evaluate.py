@@ -33,6 +33,8 @@ from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from tssynth._validation import check_int
+from tssynth.data.frame import is_ragged
+from tssynth.data.panel import pad_ragged
 from tssynth.data.schema import CONTINUOUS, check_frame, infer_schema
 from tssynth.data.sequences import index_long_frame, long_frame, padded_lengths
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
@@ -215,6 +217,20 @@ def _as_table(data: Any, what: str) -> pd.DataFrame:
     return frame
 
 
+def _padded_sequences(data: Any, what: str) -> Any:
+    """A list of sequences of different lengths (a DVAE's array input) as NaN-padded
+    ``(n, T, d)`` windows; anything else as it is."""
+    if not is_ragged(data):
+        return data
+    padded = pad_ragged(data, what)
+    if not isinstance(padded, np.ndarray):
+        raise InvalidDataError(
+            f"{what} is a list of sequences of different lengths that are not arrays of "
+            "numbers; pass (T_i, d) arrays, a NaN-padded (n, T, d) array, or a long DataFrame."
+        )
+    return padded if padded.ndim == 3 else padded[:, :, None]
+
+
 def _windows_array(data: Any, what: str) -> np.ndarray:
     array = np.asarray(data)
     if array.ndim == 2:
@@ -241,12 +257,30 @@ def _without(columns: list[Hashable], *frames: pd.DataFrame | None) -> list[pd.D
     return [None if frame is None else frame.drop(columns=columns) for frame in frames]
 
 
-def _steps_beside_times(real: pd.Series, synthetic: pd.Series) -> bool:
-    """Whether a synthetic time column holds plain numbers where the real one holds
-    datetimes or timedeltas."""
-    times = pd.api.types.is_datetime64_any_dtype(real) or pd.api.types.is_timedelta64_dtype(real)
-    numbers = pd.api.types.is_numeric_dtype(synthetic) and not pd.api.types.is_bool_dtype(synthetic)
-    return times and numbers
+def _steps_beside_times(
+    real: pd.DataFrame, synthetic: pd.DataFrame, key: Hashable, index: Hashable
+) -> bool:
+    """Whether a synthetic time column holds step numbers (DenseVAE windows) where the
+    real one holds times: plain numbers beside datetimes or timedeltas, or each
+    entity's steps counted 0, 1, 2, ... beside real times that are not."""
+    real_times, synthetic_times = real[index], synthetic[index]
+    numbers = pd.api.types.is_numeric_dtype(synthetic_times) and not (
+        pd.api.types.is_bool_dtype(synthetic_times)
+    )
+    if pd.api.types.is_datetime64_any_dtype(real_times) or pd.api.types.is_timedelta64_dtype(
+        real_times
+    ):
+        return numbers
+    return numbers and _counts_steps(synthetic, key, index) and not _counts_steps(real, key, index)
+
+
+def _counts_steps(frame: pd.DataFrame, key: Hashable, index: Hashable) -> bool:
+    """Whether ``index`` numbers each entity's rows 0, 1, 2, ... in their order."""
+    column = frame[index]
+    if not pd.api.types.is_numeric_dtype(column) or column.isna().any():
+        return False
+    steps = frame.groupby(key, sort=False, dropna=False).cumcount().to_numpy()
+    return bool(np.array_equal(column.to_numpy(dtype=np.float64), steps))
 
 
 def _identifier_columns(real: pd.DataFrame, synthesizer: Any) -> list[Hashable]:
@@ -630,19 +664,27 @@ def evaluate(
     history = getattr(synthesizer, "loss_history_", None)
     result.loss_history = history if isinstance(history, pd.DataFrame) else None
 
+    real, synthetic = _padded_sequences(real, "real"), _padded_sequences(synthetic, "synthetic")
+    holdout = _padded_sequences(holdout, "holdout")
     if _is_windows(real) or _is_windows(synthetic):
         result.kind = WINDOWS
         _check_both_windows({"real": real, "synthetic": synthetic, "holdout": holdout})
         real_w, synth_w = _windows_array(real, "real"), _windows_array(synthetic, "synthetic")
         hold_w = None if holdout is None else _windows_array(holdout, "holdout")
-        arrays = [w for w in (real_w, synth_w, hold_w) if w is not None]
-        # NaN-padded sequences of several lengths (what DVAESynthesizer gives for arrays).
-        ragged = any((padded_lengths(w) < w.shape[1]).any() for w in arrays)
-        shapes = {w.shape[2:] if ragged else w.shape[1:] for w in arrays}
-        if len(shapes) > 1:
+        given = {"real": real_w, "synthetic": synth_w, "holdout": hold_w}
+        arrays = [w for w in given.values() if w is not None]
+        # Sequences of several lengths: NaN-padded (what DVAESynthesizer gives for arrays),
+        # or arrays of different T (samples of another sequence_length).
+        ragged = len({w.shape[1] for w in arrays}) > 1 or any(
+            (padded_lengths(w) < w.shape[1]).any() for w in arrays
+        )
+        if len({w.shape[2:] for w in arrays}) > 1:
+            shapes = ", ".join(
+                f"{name} {w.shape[1:]}" for name, w in given.items() if w is not None
+            )
             raise InvalidDataError(
-                f"real, synthetic and holdout windows differ in (T, d): "
-                f"{[w.shape[1:] for w in arrays]}."
+                f"The windows differ in their channels d (shapes (T, d): {shapes}); pass "
+                "windows of the same channels."
             )
         if ragged:
             width = max(w.shape[1] for w in arrays)
@@ -678,7 +720,7 @@ def evaluate(
                     )
             drop = [sequence_key]
             if sequence_index is not None and _steps_beside_times(
-                real_t[sequence_index], synth_t[sequence_index]
+                real_t, synth_t, sequence_key, sequence_index
             ):
                 drop.append(sequence_index)
                 notes.append(
