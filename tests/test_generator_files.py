@@ -256,6 +256,7 @@ def test_generator_filepath_trained_on_other_records_warns(mixed_frame, tmp_path
         records[0].message
     )
     assert any("other values of ['embedding_dim']" in str(w.message) for w in caught)
+    assert {w.filename for w in caught} == {__file__}  # the caller's line, not tssynth's
     assert fold.get_params()["embedding_dim"] == 4  # as asked, not the file's 8
     assert fold.transform(mixed_frame).shape == (len(mixed_frame), 8)  # the file's model
     assert len(fold.sample(5)) == 5
@@ -286,6 +287,46 @@ def test_sequences_of_different_lengths_are_checked_as_records(tmp_path):
     steps_reversed = [sequence[::-1] for sequence in sequences[:20]]
     with pytest.warns(DataWarning, match="other records"):
         tssynth.DVAESynthesizer(**options).fit(steps_reversed)
+
+
+def test_a_path_in_the_home_folder_is_expanded(fitted, tmp_path, monkeypatch):
+    """'~' was a folder name: save advised creating it, load found no file."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    fitted.save("~/home.tssynth")
+    assert (tmp_path / "home.tssynth").is_file()
+    assert tssynth.load("~/home.tssynth").sample(3).shape == fitted.sample(3).shape
+    again = TVAESynthesizer(generator_filepath="~/home.tssynth", **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # other parameters than the file's: loaded anyway
+        again.fit(fitted.sample(50))
+    assert again.transform(fitted.sample(5)).shape[0] == 5
+
+
+def test_context_columns_of_any_ordered_kind_reload_and_unordered_ones_are_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    panel = pd.DataFrame(
+        {
+            "key": np.repeat(np.arange(12), 4),
+            "t": np.tile(np.arange(4), 12),
+            "x": rng.normal(size=48),
+            "site": np.repeat(rng.choice(["A", "B"], 12), 4),
+            "grp": np.repeat(np.arange(12) % 3, 4),
+        }
+    )
+    options = {**SMALL, "hidden_dim": 8, "epochs": 1, "sequence_key": "key", "sequence_index": "t"}
+    for i, context in enumerate((panel.columns[3:5], panel.columns[3:5].to_numpy())):
+        path = tmp_path / f"c{i}.tssynth"
+        first = tssynth.DVAESynthesizer(**options, context_columns=context, generator_filepath=path)
+        first.fit(panel)
+        again = tssynth.DVAESynthesizer(**options, context_columns=context, generator_filepath=path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the same parameters: loaded without a word
+            again.fit(panel)
+        pd.testing.assert_frame_equal(again.sample(3), first.sample(3))
+    for unordered in ({"site", "grp"}, iter(["site", "grp"])):
+        model = tssynth.DVAESynthesizer(**options, context_columns=unordered)
+        with pytest.raises(InvalidParameterError, match="context_columns must be a list"):
+            model.fit(panel)
 
 
 def test_a_path_is_required_to_save_and_load(fitted):

@@ -53,6 +53,7 @@ from tssynth.exceptions import (
     InvalidDataError,
     InvalidParameterError,
     PrivacyWarning,
+    caller_stacklevel,
 )
 from tssynth.nn.modules import PRIVATE_SIGMA_MIN, Decoder
 from tssynth.nn.private import PrivacyConfig, releases_epsilon, require_opacus
@@ -326,7 +327,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
         prepared = self._prepare_input(X, **fit_params)
         path = self.generator_filepath
         if path is not None:
-            if Path(path).is_file():  # loaded, so its folder need not be writable
+            if Path(path).expanduser().is_file():  # loaded: its folder need not be writable
                 self._load_generator_into_self(path, prepared, X)
                 return self
             try:
@@ -424,7 +425,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 "that releases a record outright with that chance meets it. Use a delta of "
                 "at most 1 / records (the default), better well below.",
                 PrivacyWarning,
-                stacklevel=4,
+                stacklevel=caller_stacklevel(),
             )
         return DataBudget(
             epsilon=self.epsilon * DATA_BUDGET_SHARE,
@@ -465,7 +466,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             f"well (it alone would spend {cost:.2g}); samples draw their latents from the "
             "prior N(0, I), and the whole budget goes to training.",
             PrivacyWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
         return False
 
@@ -665,7 +666,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             warnings.warn(
                 f"{source} was saved with device={self.device!r}, which is not available "
                 "here; using the CPU.",
-                stacklevel=3,
+                stacklevel=caller_stacklevel(),
             )
             device = torch.device("cpu")
         attributes = self._data_attributes(payload["data"])
@@ -712,7 +713,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             warnings.warn(
                 f"generator_filepath {str(path)!r} was trained with other values of {differing}; "
                 "using the saved generator as it is. Delete the file to train with the new values.",
-                stacklevel=3,
+                stacklevel=caller_stacklevel(),
             )
         # The module is built from the stored parameters (its architecture must match
         # the weights); the estimator's own parameters are put back, as fit must leave them.
@@ -735,7 +736,7 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
             "the saved generator as it is, so it has not seen these records. Delete the file "
             "(or give each fold or dataset its own path) to train on them.",
             DataWarning,
-            stacklevel=4,
+            stacklevel=caller_stacklevel(),
         )
 
     def _check_stored_privacy(self, spent: dict[str, Any], path: Any, n_records: int) -> None:
@@ -906,8 +907,11 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
 
 
 def _param_differs(a: Any, b: Any) -> bool:
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+    sequences = list | tuple | np.ndarray | pd.Index  # context_columns=df.columns[3:5]
+    if isinstance(a, sequences) and isinstance(b, sequences):
         return list(a) != list(b)
+    if isinstance(a, sequences) or isinstance(b, sequences):
+        return True
     return a != b
 
 

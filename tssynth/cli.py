@@ -365,7 +365,7 @@ def read_data(
     ``na_values``: the texts of a CSV that mark a missing value besides an empty cell
     (None: pandas' list, with ``NA``, ``null``, ``NaN``, ``None`` ...).
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.is_dir():
         raise CLIError(f"{what} file {str(path)!r} is a folder; name a data file in it.")
     if not path.is_file():
@@ -613,8 +613,8 @@ def _output_path(name: str, force: bool, what: str, inputs: tuple[Any, ...] = ()
         if (
             given is not None
             and output.exists()
-            and Path(given).exists()
-            and output.samefile(given)
+            and Path(given).expanduser().exists()
+            and output.samefile(Path(given).expanduser())
         ):
             raise CLIError(
                 f"the output for {what} ({str(output)!r}) is the input file {str(given)!r}; "

@@ -73,7 +73,7 @@ def check_save_path(
         When the folder does not exist or cannot be written (``probe``: a temporary
         file is made there and removed), or ``path`` is a folder.
     """
-    path = Path(path)
+    path = Path(path).expanduser()  # '~/model.tssynth' is in the home folder
     if path.is_dir():
         raise GeneratorFileError(
             f"Cannot save {what} to {str(path)!r}: it is a folder; give a file path inside it, "
@@ -177,7 +177,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, what: str = "the gen
 
 def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], bytes]:
     """Read and check a generator file; return its header and raw payload bytes."""
-    path = Path(path)
+    path = Path(path).expanduser()  # '~/model.tssynth' is in the home folder
     if not path.is_file():
         raise GeneratorFileError(f"No generator file at {str(path)!r}.")
     data = path.read_bytes()

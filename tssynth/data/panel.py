@@ -70,7 +70,7 @@ from tssynth.data.time_index import (
     restore_times,
 )
 from tssynth.data.transformer import DataTransformer, private_units
-from tssynth.exceptions import InvalidDataError, PrivacyWarning
+from tssynth.exceptions import InvalidDataError, PrivacyWarning, caller_stacklevel
 
 SAMPLE = "sample"
 
@@ -492,7 +492,7 @@ def _warn_unusable(what: str, instead: str) -> None:
         f"sequence_index: the released {what} cannot be used (with too few sequences for "
         f"this epsilon they are noise); {instead}. Give more sequences or a larger epsilon.",
         PrivacyWarning,
-        stacklevel=5,
+        stacklevel=caller_stacklevel(),
     )
 
 

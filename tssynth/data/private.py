@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from tssynth.exceptions import PrivacyWarning
+from tssynth.exceptions import PrivacyWarning, caller_stacklevel
 
 _ASINH_LIMIT = 50.0  # asinh(±2.6e21): covers float amounts and int64 nanosecond timestamps
 _COARSE_BIN = 0.5  # width of the fixed histogram bins in asinh space (a factor 1.65)
@@ -202,7 +202,7 @@ def _coarse_domain(
             f"noise needs {threshold:.0f} at epsilon {epsilon:.3g} per mechanism), so the "
             f"release may lie far from the data. {advice}",
             PrivacyWarning,
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
         clear = np.array([int(np.argmax(noisy))])
     return float(edges[clear[0]]), float(edges[clear[-1] + 1])

@@ -36,7 +36,12 @@ from tssynth._validation import shown
 from tssynth.data.frame import reject_unreadable
 from tssynth.data.memory import fits_in_memory, shown_bytes
 from tssynth.data.schema import check_frame, free_name, holds_dates
-from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
+from tssynth.exceptions import (
+    DataWarning,
+    InvalidDataError,
+    InvalidParameterError,
+    caller_stacklevel,
+)
 
 _FINITE_CHECK_VALUES = 2**24  # values of windows checked for NaN and inf at once
 
@@ -490,7 +495,7 @@ def _from_long(
                 f"{shown(index.keys[short[0]])}, {index.lengths[short[0]]} steps); pass a "
                 "smaller window to use them.",
                 DataWarning,
-                stacklevel=4,
+                stacklevel=caller_stacklevel(),
             )
         entities, starts = window_starts(index.lengths, window, stride)
         _check_size((len(starts), window, steps.shape[1]), what)

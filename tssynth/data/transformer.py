@@ -633,7 +633,7 @@ class DataTransformer:
                     "categories as public schema (fit(..., metadata={'categories': {column: "
                     "[...]}})), or give more records or a larger epsilon.",
                     PrivacyWarning,
-                    stacklevel=2,
+                    stacklevel=caller_stacklevel(),
                 )
         else:
             categories = _sortable_unique(series)

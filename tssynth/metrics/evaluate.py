@@ -37,7 +37,7 @@ from tssynth.data.frame import is_ragged
 from tssynth.data.panel import pad_ragged
 from tssynth.data.schema import CONTINUOUS, check_frame, infer_schema
 from tssynth.data.sequences import index_long_frame, long_frame, padded_lengths
-from tssynth.exceptions import InvalidDataError, InvalidParameterError
+from tssynth.exceptions import InvalidDataError, InvalidParameterError, caller_stacklevel
 from tssynth.metrics.fidelity import FidelityReport, column_as_float, fidelity_report
 from tssynth.metrics.inputs import check_tables
 from tssynth.metrics.privacy import (
@@ -838,7 +838,7 @@ def _record_failure(
     warnings.warn(
         f"evaluate: the {name} section failed ({message}); the other sections are still computed.",
         RuntimeWarning,
-        stacklevel=3,
+        stacklevel=caller_stacklevel(),
     )
 
 

@@ -17,7 +17,12 @@ from tssynth.data.memory import fits_in_memory, shown_bytes
 from tssynth.data.private import DataBudget, midpoint_and_half_range, private_range
 from tssynth.data.schema import declared_bounds
 from tssynth.data.sequences import fitted_columns, from_windows, to_windows, window_labels
-from tssynth.exceptions import InvalidDataError, InvalidParameterError, PrivacyWarning
+from tssynth.exceptions import (
+    InvalidDataError,
+    InvalidParameterError,
+    PrivacyWarning,
+    caller_stacklevel,
+)
 from tssynth.nn.dense import DenseVAE
 
 _CHUNK = 8_192  # windows decoded at once: bounded memory
@@ -263,7 +268,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
                 "the guarantee is per window. Pass stride=window (--stride on the command "
                 "line) to protect each observation with the full epsilon.",
                 PrivacyWarning,
-                stacklevel=4,
+                stacklevel=caller_stacklevel(),
             )
         signature = [["<steps>", "window", int(T)]] + [
             [repr(name), "channel", "float"] for name in names

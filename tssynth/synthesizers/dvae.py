@@ -25,7 +25,12 @@ from tssynth.data.private import DataBudget
 from tssynth.data.schema import ColumnSpec
 from tssynth.data.sequences import pad_sequences
 from tssynth.data.time_index import IndexClock
-from tssynth.exceptions import DataWarning, InvalidDataError, InvalidParameterError
+from tssynth.exceptions import (
+    DataWarning,
+    InvalidDataError,
+    InvalidParameterError,
+    caller_stacklevel,
+)
 from tssynth.nn.dvae import DVAE, length_chunks
 from tssynth.nn.ragged import Ragged
 from tssynth.training import TrainingConfig, piece_steps
@@ -268,11 +273,14 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
                 f"sequence_key and sequence_index must be different columns, both are "
                 f"{self.sequence_key!r}."
             )
-        if self.context_columns is not None and (
-            isinstance(self.context_columns, str) or not isinstance(self.context_columns, Iterable)
-        ):
+        # Ordered and readable twice: a set's order changes between processes (and with
+        # it the model), and an iterator would be used up here.
+        ordered = list | tuple | np.ndarray | pd.Index
+        if self.context_columns is not None and not isinstance(self.context_columns, ordered):
             raise InvalidParameterError(
-                f"context_columns must be a list of column labels, got {self.context_columns!r}."
+                "context_columns must be a list (or tuple) of column labels, in the order to "
+                f"model them, got {self.context_columns!r}; a set has no fixed order and an "
+                "iterator is read only once."
             )
         if self.context_columns is not None:
             listed = list(self.context_columns)
@@ -344,7 +352,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
                 f"sequence. Pass context_columns={static} (on the command line "
                 f"--context-columns {','.join(map(str, static))}) to draw them once per sequence.",
                 DataWarning,
-                stacklevel=4,
+                stacklevel=caller_stacklevel(),
             )
         signature = [[repr(c), "feature", str(d)] for c, d in panel.features.dtypes.items()]
         if panel.context is not None:
