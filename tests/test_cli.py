@@ -621,6 +621,32 @@ def test_na_values_keeps_text_that_pandas_reads_as_missing(tmp_path, capsys):
     assert set(written) <= {"NA", "EU", "null", ""} and "NA" in set(written)
 
 
+def test_column_names_with_commas_and_spaces_can_be_declared(tmp_path):
+    """' grade' (a header written 'id, grade') and 'Income, USD' could not be named."""
+    rows = "".join(f"{i}, {i % 4}, {i * 7 % 13}.5\n" for i in range(40))
+    (tmp_path / "spaced.csv").write_text("id, grade, score\n" + rows)
+    for typed in (" grade", "grade"):
+        out = tmp_path / f"s{len(typed)}.tssynth"
+        args = ["fit", str(tmp_path / "spaced.csv"), "--discrete-columns", typed, "--epochs", "1"]
+        assert main([*args, "-q", "-o", str(out)]) == 0
+        kinds = {spec.name: spec.kind for spec in load(out).transformer_.columns}
+        assert kinds[" grade"] == "categorical" and kinds[" score"] == "continuous"
+    rows = "".join(f"{i * 37 % 11},{i % 4},{i}\n" for i in range(40))
+    (tmp_path / "comma.csv").write_text('"Income, USD",grade,id\n' + rows)
+    args = ["fit", str(tmp_path / "comma.csv"), "--discrete-columns", "Income, USD,grade"]
+    assert main([*args, "--epochs", "1", "-q", "-o", str(tmp_path / "c.tssynth")]) == 0
+    kinds = {spec.name: spec.kind for spec in load(tmp_path / "c.tssynth").transformer_.columns}
+    assert kinds == {"Income, USD": "categorical", "grade": "categorical", "id": "continuous"}
+
+
+def test_semicolon_files_with_a_comma_in_a_header_name_are_read_as_such(tmp_path):
+    rows = "".join(f"N{i % 3};{i * 7 % 50},{i % 10}5;{i % 5}\n" for i in range(30))
+    (tmp_path / "de.csv").write_text("Name;Betrag, EUR;Anzahl\n" + rows)
+    frame = read_data(tmp_path / "de.csv")
+    assert frame.columns.tolist() == ["Name", "Betrag, EUR", "Anzahl"]
+    assert frame["Betrag, EUR"].tolist()[:2] == [0.05, 7.15]
+
+
 def test_parquet_integers_and_booleans_with_nulls_keep_their_types(tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq

@@ -195,10 +195,20 @@ def _csv_dialect(path: Path) -> dict[str, str]:
         return {"sep": ","}
     # The header must split into as many fields as the lines: a one-column file whose
     # text holds ';' is not a ';'-separated table.
-    fields = {len(row) for row in csv.reader(lines, delimiter=sep) if row}  # blank lines: none
-    if sep != "," and (len(fields) != 1 or fields == {1}):
+    if sep != "," and _even_fields(lines, sep) < 2:
         return {"sep": ","}
+    if sep == ",":  # unless another splits every line into more fields: a ';' file with
+        # decimal commas and a comma in one header name ('Betrag, EUR') splits evenly on ','
+        wider = max(_DELIMITERS, key=lambda other: _even_fields(lines, other))
+        if _even_fields(lines, wider) > max(_even_fields(lines, ","), 1):
+            sep = wider
     return {"sep": ";", "decimal": ","} if sep == ";" else {"sep": sep}
+
+
+def _even_fields(lines: list[str], sep: str) -> int:
+    """The number of fields every (non-blank) line splits into at ``sep``; 0 if they differ."""
+    fields = {len(row) for row in csv.reader(lines, delimiter=sep) if row}
+    return fields.pop() if len(fields) == 1 else 0
 
 
 def _text_numbers(frame: pd.DataFrame, decimal: str) -> pd.DataFrame:
@@ -550,10 +560,32 @@ def _na_values(text: str | None) -> list[str] | None:
     return [value for value in text.split(",") if value]
 
 
-def _split_columns(text: str | None) -> list[str] | None:
+def _split_columns(text: str | None, data: Any = None) -> list[Any] | None:
+    """Comma-separated names as a list; with a table ``data``, each read as its column:
+    a name holding commas (``Income, USD``) whole, and one written with the spaces a
+    header has around its commas (``id, grade``) as that column."""
     if text is None:
         return None
-    names = [name.strip() for name in text.split(",") if name.strip()]
+    pieces = text.split(",")
+    if not isinstance(data, pd.DataFrame):
+        return [piece.strip() for piece in pieces if piece.strip()] or None
+    exact = {name for name in data.columns if isinstance(name, str)}
+    stripped: dict[str, list[str]] = {}
+    for name in exact:
+        stripped.setdefault(name.strip(), []).append(name)
+    names, start = [], 0
+    while start < len(pieces):
+        for stop in range(len(pieces), start, -1):  # the longest run that names a column
+            joined = ",".join(pieces[start:stop])
+            candidates = [joined] if joined in exact else stripped.get(joined.strip(), [])
+            if len(candidates) == 1:
+                names.append(candidates[0])
+                start = stop
+                break
+        else:  # no column: left as written, for the synthesizer's error to name it
+            if pieces[start].strip():
+                names.append(pieces[start].strip())
+            start += 1
     return names or None
 
 
@@ -644,13 +676,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     init = {k: v for k, v in init.items() if v is not None}
     init["early_stopping"] = args.early_stopping is not None
     init["verbose"] = not args.quiet
-    identifiers = _split_columns(args.identifiers)
+    identifiers = _split_columns(args.identifiers, data)
     options = {
-        "discrete_columns": _column_labels(_split_columns(args.discrete_columns), data),
+        "discrete_columns": _column_labels(_split_columns(args.discrete_columns, data), data),
         "metadata": None if identifiers is None else {"identifiers": identifiers},
         "sequence_key": args.sequence_key,
         "sequence_index": args.sequence_index,
-        "context_columns": _split_columns(args.context_columns),
+        "context_columns": _split_columns(args.context_columns, data),
         "window": args.window,
         "stride": args.stride,
         "derive_dependencies": False if args.no_derive_dependencies else None,
@@ -808,7 +840,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         holdout=holdout,
         target=args.target,
         task=args.task,
-        discrete_columns=_split_columns(args.discrete_columns),
+        discrete_columns=_split_columns(args.discrete_columns, real),
         sequence_key=args.sequence_key,
         sequence_index=args.sequence_index,
         window=args.window,
