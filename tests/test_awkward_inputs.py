@@ -96,6 +96,21 @@ def test_huge_floats_of_both_signs_off_centre_are_learned():
     assert out.nunique() > 2  # not collapsed onto the bounds
 
 
+def test_a_frequent_sentinel_date_comes_back_exactly():
+    """An open end (valid_to = 9999-12-31 on 60 % of rows) was split into week and
+    weekday drawn apart: 16 % of samples were dates such as 9999-12-28."""
+    rng = np.random.default_rng(0)
+    sentinel = rng.random(1000) < 0.6
+    days = pd.Series(pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 300, 1000), "D"))
+    valid_to = days.where(~sentinel, pd.Timestamp("9999-12-31")).astype("datetime64[s]")
+    frame = pd.DataFrame({"x": rng.normal(size=1000), "valid_to": valid_to})
+    out = TVAESynthesizer(epochs=10, batch_size=100, random_state=0).fit(frame).sample(3000)
+    out = out["valid_to"]
+    at_end = out == pd.Timestamp("9999-12-31")
+    assert 0.3 < at_end.mean() < 0.9
+    assert out[~at_end].max() <= days.max()  # nothing invented between 2020 and the end
+
+
 def test_subnormal_values_are_learned_apart_from_zero():
     # 0 and 5e-324: a spread that underflowed divided by zero (a NaN loss), and 5e-324
     # lay within its own float spacing of the integer grid (sampled as 0).

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from tssynth.data.continuous import point_masses
 from tssynth.data.schema import (
     CATEGORICAL,
     DATETIME,
@@ -186,6 +187,11 @@ def choose_calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[int, np.n
         return np.unique(values[name][present]).size
 
     if distinct("day") < _CALENDAR_DAYS:
+        return {}
+    # A frequent timestamp (an open end written 9999-12-31) comes back exactly only as a
+    # point mass of the whole column: parts drawn apart make 9999-12-28 of it.
+    stamps = values["day"][present] + values["time"][present]
+    if point_masses(np.unique(stamps, return_counts=True)[1]).any():
         return {}
     # Weeks once the column spans two of them: samples outside its range are moved by
     # whole weeks, which needs a range longer than a week.

@@ -16,8 +16,17 @@ from tssynth.data.schema import ColumnSpec, nanoseconds_per_unit, numpy_dtype, t
 
 MAX_DECIMALS = 6  # finest decimal grid that samples are rounded to
 EXACT_FLOAT_INTEGER = 2**53  # float64 holds every integer up to here
+POINT_MASS_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
+# ... and seen this often: in 20 values or fewer each one is 5 %, and samples would copy
+# values seen once.
+POINT_MASS_COUNT = 3
 _SKEWED = 1.0  # skewness past which a column of non-negative values is modelled on log(x + c)
 _LOG_SPAN = 10.0  # ... when its largest value is at least this many times its smallest
+
+
+def point_masses(counts: np.ndarray) -> np.ndarray:
+    """Which distinct values, seen ``counts`` times, are frequent enough to be point masses."""
+    return (counts >= POINT_MASS_SHARE * counts.sum()) & (counts >= POINT_MASS_COUNT)
 
 
 def location_scale(observed: np.ndarray) -> tuple[float, float]:

@@ -77,6 +77,7 @@ from tssynth.data.calendar import (
 )
 from tssynth.data.continuous import (
     EXACT_FLOAT_INTEGER,
+    POINT_MASS_SHARE,
     bounds_inside_integers,
     coarsest_grid,
     decimal_step,
@@ -85,6 +86,7 @@ from tssynth.data.continuous import (
     integer_grid,
     location_scale,
     log_shift,
+    point_masses,
     time_grid,
     to_log,
 )
@@ -138,10 +140,6 @@ _SCALAR_LIMIT = 0.99
 _STANDARDISED_LIMIT = 1e6  # far past every mode; keeps the encoding finite
 _MIN_MODE_STD = 1e-3
 _BOUND_TOLERANCE = 4.0 * 2**-21  # of a mode's std: 16 float32 roundings of a scalar
-_SPIKE_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
-# ... and seen this often: in 20 values or fewer each one is 5 %, and samples would copy
-# values seen once.
-_MIN_SPIKE_COUNT = 3
 _UNDECLARED_SHARE = 0.01  # values outside declared categories warned about past this share
 _CLIPPED_SHARE = 0.05  # values outside declared bounds warned about past this share
 _OUTLIER_SPREAD = 0.1  # typical values this narrow against the std: outliers dominate it
@@ -791,7 +789,7 @@ class DataTransformer:
         total = float(len(values) if weights is None else np.sum(weights))
         share = noisy[~missing] / max(total, 1.0)
         spikes = released[~missing].astype(np.float64)
-        is_spike = (share >= _SPIKE_SHARE) & (spikes >= low) & (spikes <= high)
+        is_spike = (share >= POINT_MASS_SHARE) & (spikes >= low) & (spikes <= high)
         order = np.argsort(share[is_spike])[::-1][: self._point_mass_room]
         spikes, share = spikes[is_spike][order], share[is_spike][order]
         loc, scale = midpoint_and_half_range(low, high)
@@ -850,7 +848,7 @@ class DataTransformer:
 
         values, counts = np.unique(observed, return_counts=True)
         share = counts / observed.size
-        is_spike = (share >= _SPIKE_SHARE) & (counts >= _MIN_SPIKE_COUNT)
+        is_spike = point_masses(counts)
         room = self._point_mass_room
         if is_spike.sum() > room:  # the `room` most frequent values, ties broken by order
             is_spike = np.zeros_like(is_spike)
