@@ -88,6 +88,31 @@ def test_tiny_and_huge_floats_are_learned(scale):
     assert out.nunique() > 2  # not collapsed onto the bounds
 
 
+def test_integers_past_float_precision_within_a_narrow_range_are_exact(tmp_path):
+    """Two tenant IDs 210 apart near 1.2e18 were one float (spacing 256 there): every
+    sample was the first ID. Nanoseconds since 1970 kept only float64's 256 ns."""
+    rng = np.random.default_rng(0)
+    ids = np.array([1234567890123456789, 1234567890123456999], dtype=np.int64)
+    stamps = 1_700_000_000_000_000_000 + rng.integers(0, 10**9, 400)
+    unsigned = pd.array(np.uint64(2**63 + 5) + rng.integers(0, 99, 400).astype(np.uint64))
+    frame = pd.DataFrame(
+        {"tenant": rng.choice(ids, 400), "ns": stamps, "u": pd.array(unsigned, dtype="UInt64")}
+    )
+    frame.loc[::10, "u"] = pd.NA
+    syn = TVAESynthesizer(**{**TINY, "epochs": 10}).fit(frame)
+    out = syn.sample(2000)
+    shares = out["tenant"].value_counts(normalize=True)
+    assert set(shares.index) == set(ids) and shares.min() > 0.2
+    assert out["ns"].between(stamps.min(), stamps.max()).all()
+    assert (out["ns"] % 256 != 0).mean() > 0.9  # not on float64's grid there
+    present = out["u"].dropna()
+    assert out["u"].dtype == "UInt64" and 0.03 < out["u"].isna().mean() < 0.2
+    assert present.min() >= unsigned.min() and present.max() <= unsigned.max()
+    again = tssynth.load(syn.save(tmp_path / "ids.tssynth"))
+    np.testing.assert_array_equal(again.transform(frame), syn.transform(frame))
+    pd.testing.assert_frame_equal(again.sample(50), syn.sample(50))
+
+
 def test_huge_floats_of_both_signs_off_centre_are_learned():
     """Their distances from the mean overflowed (a NaN loss) when the mean was off zero."""
     values = np.r_[np.linspace(0.5, 1, 150), np.linspace(-1, -0.9, 50)] * 1.7e308

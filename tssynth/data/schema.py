@@ -709,6 +709,23 @@ def integer_extremes(series: pd.Series, spec: ColumnSpec) -> tuple[int, int] | N
     return (int(present.min()), int(present.max())) if present.size else None
 
 
+def integers_from(series: pd.Series, origin: int, values: np.ndarray) -> np.ndarray:
+    """An integer column's distances from ``origin`` as float64, subtracted in integer
+    arithmetic (exact where they are below 2**53); ``values`` (its :func:`to_float`) for
+    columns of other dtypes, and where the integer difference would wrap round."""
+    if not ptypes.is_integer_dtype(series.dtype):
+        return values - float(origin)
+    dtype = numpy_dtype(series.dtype)
+    ints = series.to_numpy(dtype=dtype, na_value=0)
+    approximate = values - float(origin)
+    with np.errstate(over="ignore"):
+        exact = (ints - dtype.type(origin)).astype(np.float64)
+    # values far below the origin (given to transform) wrap round in unsigned or
+    # overflowing arithmetic: far from it, the float difference is as good
+    wrapped = ~(np.abs(exact - approximate) <= 2.0**20)
+    return np.where(wrapped, approximate, exact)
+
+
 def time_ints(series: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, np.ndarray]:
     """Datetimes or timedeltas as int64 counts of the fitted unit, and the missing mask."""
     series = as_times(series, spec)
@@ -762,8 +779,12 @@ def restore_continuous(
     spec: ColumnSpec,
     extremes: tuple[int, int] | None = None,
     grid: tuple[int, int] | None = None,
+    origin: int = 0,
 ) -> pd.Series:
     """Build a column of the original dtype from float values (NaN = missing).
+
+    ``origin``: an integer column's values are distances from it, added back in
+    integer arithmetic.
 
     ``extremes``: the exact smallest and largest integer (datetimes and timedeltas:
     counts of their unit) the values are clipped into, in integer arithmetic; for
@@ -802,6 +823,8 @@ def restore_continuous(
                 ints[rounded <= bottom] = extremes[0]
         if grid is not None:
             ints = onto_grid(ints, *grid)
+        if origin:
+            ints = ints + ints.dtype.type(origin)
         if isinstance(dtype, np.dtype):
             return pd.Series(ints)
         column = pd.Series(ints).astype(dtype)

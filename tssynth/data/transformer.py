@@ -112,6 +112,7 @@ from tssynth.data.schema import (
     ColumnSpec,
     holds_integers,
     integer_extremes,
+    integers_from,
     restore_categorical,
     restore_continuous,
     time_ints,
@@ -378,6 +379,7 @@ class DataTransformer:
         # Exact smallest and largest values of integer columns beyond float64's exact
         # integers (2**53), which restored values are clipped into.
         self._integer_extremes: dict[int, tuple[int, int]] = {}
+        self._integer_origins: dict[int, int] = {}
         # Whole-column [min, max] of datetime columns modelled in calendar parts or as
         # relative to their anchor (see tssynth.data.calendar).
         self._split_bounds: dict[int, tuple[float, float]] = {}
@@ -490,7 +492,7 @@ class DataTransformer:
             spec = self.columns[position]
             if not holds_integers(spec):
                 continue
-            values = to_float(df[spec.name], spec)
+            values = self._floats(df[spec.name], spec, position)
             values = values[~np.isnan(values)]
             # row numbers, customer numbers: distinct and nearly consecutive
             if len(values) >= _NUMBERED_ROWS and np.ptp(values) < 2 * len(values):
@@ -655,7 +657,21 @@ class DataTransformer:
         """Fit a continuous column's modes (or its parts'); ``filled`` is ``df`` with
         the stand-ins of anchors (:meth:`_with_stand_ins`), which its parts count from."""
         series = df[spec.name]
-        values = to_float(series, spec)
+        extremes = None if spec.public_bounds else integer_extremes(series, spec)
+        if (
+            extremes is not None
+            and spec.value_type == NUMERIC
+            and max(map(abs, extremes)) > EXACT_FLOAT_INTEGER
+            and extremes[1] - extremes[0] <= EXACT_FLOAT_INTEGER
+            and position not in self._anchors
+            and position not in self._anchors.values()
+        ):
+            # Integers past 2**53 within a range float64 holds (IDs near 1.2e18 a few
+            # apart, nanoseconds since 1970): modelled as exact distances from the
+            # smallest, which are then as exact as any integer column's.
+            self._integer_origins[position] = extremes[0]
+            extremes = (0, extremes[1] - extremes[0])
+        values = self._floats(series, spec, position)
         if np.isinf(values).any():
             raise InvalidDataError(
                 f"Column {spec.name!r} contains infinite values; replace them with NaN "
@@ -667,7 +683,6 @@ class DataTransformer:
             observed = np.clip(observed, *spec.public_bounds)
         if 0 < observed.size < values.size:
             self._missing_index.append(position)
-        extremes = None if spec.public_bounds else integer_extremes(series, spec)
         if extremes is not None and max(map(abs, extremes)) > EXACT_FLOAT_INTEGER:
             self._integer_extremes[position] = extremes
         # Times as exact integers for finding their grid: past 2**53 (nanoseconds since
@@ -1182,6 +1197,15 @@ class DataTransformer:
             df[name] = column
         return df
 
+    def _floats(self, series: pd.Series, spec: ColumnSpec, position: int) -> np.ndarray:
+        """A continuous column's values as the model reads them: :func:`to_float`, less
+        the column's integer origin where it has one (in integer arithmetic)."""
+        values = to_float(series, spec)
+        origin = self._integer_origins.get(position)
+        if origin is None:
+            return values
+        return integers_from(series, origin, values)
+
     def _continuous_matrix(self, df: pd.DataFrame) -> np.ndarray:
         """Float values of every continuous row (a column, or its day or time of day);
         an anchor's stand-ins (:meth:`_with_stand_ins`) in place of its missing values."""
@@ -1193,7 +1217,7 @@ class DataTransformer:
         for position, part in rows:
             spec = self.columns[position]
             if part == WHOLE:
-                columns.append(to_float(df[spec.name], spec))
+                columns.append(self._floats(df[spec.name], spec, position))
                 continue
             if position not in parts:
                 if position in self._anchors:
@@ -1565,7 +1589,8 @@ class DataTransformer:
             else:
                 extremes = self._integer_extremes.get(position)
                 grid = self._integer_grids.get(position)
-                restored[spec.name] = restore_continuous(column, spec, extremes, grid).array
+                origin = self._integer_origins.get(position, 0)
+                restored[spec.name] = restore_continuous(column, spec, extremes, grid, origin).array
         # Arrays, not Series: no index alignment, and no copies of fresh columns. Object
         # columns stay Series of their own dtype: pandas 3 would infer ``str`` for strings.
         for spec in self.columns:
@@ -1724,6 +1749,7 @@ class DataTransformer:
             "constants": dict(self._constants),
             "level_names": list(self.level_names),
             "integer_extremes": {k: list(v) for k, v in self._integer_extremes.items()},
+            "integer_origins": dict(self._integer_origins),
             "split_bounds": {k: list(v) for k, v in self._split_bounds.items()},
             "month_grids": {k: grid.to_list() for k, grid in self._month_grids.items()},
             "anchors": [
@@ -1771,6 +1797,8 @@ class DataTransformer:
         self.level_names = list(state.get("level_names", [None]))  # absent from older files
         extremes = state.get("integer_extremes", {})  # absent from older files
         self._integer_extremes = {int(k): (int(lo), int(hi)) for k, (lo, hi) in extremes.items()}
+        origins = state.get("integer_origins", {})  # absent from older files
+        self._integer_origins = {int(k): int(v) for k, v in origins.items()}
         split = state.get("split_bounds", {})  # absent from older files
         self._split_bounds = {int(k): (float(lo), float(hi)) for k, (lo, hi) in split.items()}
         grids = state.get("month_grids", {})  # absent from older files
