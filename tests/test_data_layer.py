@@ -849,9 +849,14 @@ def test_calendar_parts_follow_what_varies():
         "dates": (times.dt.normalize(), [3, 4]),
         "mondays": (pd.Series(pd.date_range("2024-01-01", periods=300, freq="W-MON")), [0]),
         "one day": (pd.Timestamp("2024-03-01") + (times - times.dt.normalize()), [0]),
-        "ten days": (
-            pd.Timestamp("2024-03-04") + pd.to_timedelta(np.arange(300) % 10 * 1.1, "D"),
+        "twelve days": (
+            pd.Timestamp("2024-03-04") + pd.to_timedelta(np.arange(300) * 0.04, "D"),
             [1, 2],
+        ),
+        # most rows on ten frequent timestamps: point masses of the whole column
+        "ten times": (
+            pd.Timestamp("2024-03-04") + pd.to_timedelta(np.arange(300) % 10 * 1.1, "D"),
+            [0],
         ),
         "five days": (
             pd.Timestamp("2024-03-04") + pd.to_timedelta(np.arange(300) % 5 * 1.2, "D"),

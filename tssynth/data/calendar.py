@@ -43,6 +43,7 @@ CALENDAR_PART = {DAY: "day", TIME_OF_DAY: "time", WEEK: "week", WEEKDAY: "weekda
 ANCHORED_PART = {OFFSET: "offset", LAG: "lag", TIME_OF_DAY: "time"}
 
 _CALENDAR_DAYS = 7  # distinct days a datetime column needs to be split into parts
+_POINT_MASS_ROWS = 0.5  # ... and rows on frequent timestamps it must not exceed (share)
 _SECONDS_IN = {DAY: 86_400, WEEK: 7 * 86_400}
 _PERIOD_TOLERANCE = 2**-20  # of a day or week: well past float32 rounding of the parts
 _WEEKDAY_ROWS = 140  # values a column needs before a weekday it never falls on is ruled out
@@ -188,10 +189,12 @@ def choose_calendar_parts(series: pd.Series, spec: ColumnSpec) -> dict[int, np.n
 
     if distinct("day") < _CALENDAR_DAYS:
         return {}
-    # A frequent timestamp (an open end written 9999-12-31) comes back exactly only as a
-    # point mass of the whole column: parts drawn apart make 9999-12-28 of it.
+    # Most rows on a few frequent timestamps (an open end written 9999-12-31) come back
+    # exactly only as point masses of the whole column: parts drawn apart make
+    # 9999-12-28 of them.
     stamps = values["day"][present] + values["time"][present]
-    if point_masses(np.unique(stamps, return_counts=True)[1]).any():
+    counts = np.unique(stamps, return_counts=True)[1]
+    if counts[point_masses(counts)].sum() >= _POINT_MASS_ROWS * counts.sum():
         return {}
     # Weeks once the column spans two of them: samples outside its range are moved by
     # whole weeks, which needs a range longer than a week.

@@ -713,11 +713,12 @@ def integers_from(series: pd.Series, origin: int, values: np.ndarray) -> np.ndar
     """An integer column's distances from ``origin`` as float64, subtracted in integer
     arithmetic (exact where they are below 2**53); ``values`` (its :func:`to_float`) for
     columns of other dtypes, and where the integer difference would wrap round."""
-    if not ptypes.is_integer_dtype(series.dtype):
-        return values - float(origin)
-    dtype = numpy_dtype(series.dtype)
-    ints = series.to_numpy(dtype=dtype, na_value=0)
     approximate = values - float(origin)
+    dtype = numpy_dtype(series.dtype)
+    info = np.iinfo(dtype) if ptypes.is_integer_dtype(series.dtype) else None
+    if info is None or not info.min <= origin <= info.max:  # another dtype given to transform
+        return approximate
+    ints = series.to_numpy(dtype=dtype, na_value=0)
     with np.errstate(over="ignore"):
         exact = (ints - dtype.type(origin)).astype(np.float64)
     # values far below the origin (given to transform) wrap round in unsigned or
