@@ -522,7 +522,10 @@ def test_declared_categorical_object_numbers_stay_categories():
     assert {type(value) for value in out["count"].dropna()} == {int}
 
 
-@pytest.mark.parametrize(("marker", "check"), [(None, lambda v: v is None), (np.nan, pd.isna)])
+@pytest.mark.parametrize(
+    ("marker", "check"),
+    [(None, lambda v: v is None), (pd.NA, lambda v: v is pd.NA), (np.nan, pd.isna)],
+)
 def test_object_columns_write_missing_values_as_the_data_did(marker, check):
     rng = np.random.default_rng(0)
     words = pd.Series(rng.choice(["x", "y", "z"], 300), dtype=object)
