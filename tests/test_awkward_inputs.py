@@ -596,6 +596,25 @@ def test_float_times_on_a_decimal_grid_stay_on_it():
         np.testing.assert_array_equal(out["age"], np.round(out["age"], 2))
 
 
+def test_reconstruct_keeps_the_labels_of_the_rows_it_reconstructs():
+    """Rows came back in key order under a fresh 0..n-1 index: on a frame in any other
+    order, X[c] - reconstruct(X)[c] subtracted other rows without a word."""
+    panel = _panel(n_entities=6, length=5)
+    syn = DVAESynthesizer(**DVAE_TINY, sequence_key="id", sequence_index="t").fit(panel)
+    shuffled = panel.sample(frac=1.0, random_state=0)
+    original = shuffled.index.to_numpy()
+    shuffled = shuffled.set_axis([f"r{i}" for i in original])
+    rebuilt = syn.reconstruct(shuffled)
+    assert sorted(rebuilt.index) == sorted(shuffled.index)
+    pd.testing.assert_frame_equal(
+        rebuilt[["id", "t"]], shuffled.loc[rebuilt.index, ["id", "t"]], check_dtype=False
+    )
+    in_order = syn.reconstruct(panel)  # the same rows under their own labels
+    np.testing.assert_allclose(
+        rebuilt.loc[shuffled.index, "v"].to_numpy(), in_order.loc[original, "v"].to_numpy()
+    )
+
+
 def test_dvae_rejects_complex_arrays():
     with pytest.raises(InvalidDataError, match="complex"):
         DVAESynthesizer(**DVAE_TINY).fit(np.ones((4, 5), dtype=complex))

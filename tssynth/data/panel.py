@@ -99,6 +99,8 @@ class LongPanel:
         What ``time`` is counted from (see :func:`~tssynth.data.time_index.read_times`).
     index_values : Series or None
         The ``sequence_index`` column as given, per row.
+    row_labels : Index or None
+        The index labels of the given rows, per row (long frames).
     """
 
     features: pd.DataFrame
@@ -111,6 +113,7 @@ class LongPanel:
     input_format: dict[str, Any]
     time_origin: int = 0
     index_values: pd.Series | None = None
+    row_labels: pd.Index | None = None
 
 
 def static_feature_columns(panel: LongPanel) -> list[Hashable]:
@@ -404,6 +407,7 @@ def _read_frame(
         fmt,
         origin,
         None if sequence_index is None else ordered[sequence_index],
+        X.index[index.order],
     )
 
 

@@ -220,7 +220,7 @@ def with_missing_marker(values: Any, spec: ColumnSpec) -> Any:
     return values
 
 
-def holds_integers(spec: ColumnSpec) -> bool:
+def holds_whole_numbers(spec: ColumnSpec) -> bool:
     """Whether a numeric column holds whole numbers by its type (int dtypes, Python ints)."""
     return spec.value_type == NUMERIC and ("int" in spec.dtype.lower() or spec.python_type == "int")
 

@@ -110,7 +110,7 @@ from tssynth.data.schema import (
     NUMERIC,
     TIMEDELTA,
     ColumnSpec,
-    holds_integers,
+    holds_whole_numbers,
     integer_extremes,
     integers_from,
     restore_categorical,
@@ -490,7 +490,7 @@ class DataTransformer:
         )
         for position in dict.fromkeys(self._cont_index.tolist()):  # a column's parts: once
             spec = self.columns[position]
-            if not holds_integers(spec):
+            if not holds_whole_numbers(spec):
                 continue
             values = self._floats(df[spec.name], spec, position)
             values = values[~np.isnan(values)]
@@ -813,7 +813,7 @@ class DataTransformer:
         stds = np.append(np.full(spikes.size, _MIN_MODE_STD), 0.25)  # [low, high] -> [-1, 1]
         exact = np.append(spikes, np.nan)
         sort = np.argsort(means)
-        step = 1.0 if spec.value_type != NUMERIC or holds_integers(spec) else 0.0
+        step = 1.0 if spec.value_type != NUMERIC or holds_whole_numbers(spec) else 0.0
         self._add_continuous(
             position,
             loc,

@@ -812,11 +812,13 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         Returns
         -------
         The sequences, in the fitted format (entities in sorted key order; an array
-        with as many steps as ``X``); context columns hold the given values.
+        with as many steps as ``X``); context columns hold the given values. A long
+        frame's rows keep the index labels of the rows of ``X`` they reconstruct, so
+        ``X[c] - reconstruct(X)[c]`` compares each row with its reconstruction.
         """
         panel = self._panel(X, "X")
         _, recon = self._posterior_means(panel)
-        return self.panel_transformer_.decode(
+        result = self.panel_transformer_.decode(
             recon,
             panel.lengths,
             None,
@@ -825,6 +827,9 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
             index_values=panel.index_values,
             width=panel.input_format.get("steps"),
         )
+        if isinstance(result, pd.DataFrame) and panel.row_labels is not None:
+            result.index = panel.row_labels
+        return result
 
     def transform(self, X: Any) -> np.ndarray:
         """Latent trajectories of posterior means.
