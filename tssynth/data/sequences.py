@@ -714,4 +714,12 @@ def from_windows(windows: np.ndarray, input_format: dict[str, Any]) -> Any:
 
 def _float_dtypes(input_format: dict[str, Any]) -> list[str]:
     """Float columns keep their dtype; other columns come back as float64 (not rounded)."""
-    return [d if d.startswith("float") else "float64" for d in input_format["dtypes"]]
+    return [d if _is_float(d) else "float64" for d in input_format["dtypes"]]
+
+
+def _is_float(name: str) -> bool:
+    """Whether a dtype name is a float one (``float32``, ``Float64``, ``double[pyarrow]``)."""
+    try:
+        return pd.api.types.is_float_dtype(pd.api.types.pandas_dtype(name))
+    except (TypeError, ValueError):
+        return False

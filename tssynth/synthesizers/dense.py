@@ -13,6 +13,7 @@ import torch
 
 from tssynth._validation import check_bool, check_int
 from tssynth.base import BaseSynthesizer, PreparedInput
+from tssynth.data.continuous import point_masses
 from tssynth.data.memory import fits_in_memory, shown_bytes
 from tssynth.data.private import DataBudget, midpoint_and_half_range, private_range
 from tssynth.data.schema import declared_bounds
@@ -32,6 +33,9 @@ _ELBO_DRAWS = 16  # posterior draws averaged by score_samples
 
 
 _WINDOW_ATTRIBUTES = ("input_format_", "window_length_", "n_channels_", "data_min_", "data_max_")
+# Scaled float32 values round to about 2**-24 of the half range: a value this close to a
+# frequent one is it.
+_EXACT_TOLERANCE = 2.0**-20
 
 
 class DenseVAESynthesizer(BaseSynthesizer):
@@ -146,6 +150,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
         Channels per step ``d``.
     data_min_, data_max_ : ndarray of shape (d,)
         Per-channel training range used for scaling (private bounds under DP).
+    frequent_values_ : list of lists of float
+        Per channel, the values held by at least 5 % of its steps (and 3 of them),
+        which samples give exactly (none under DP).
     epsilon_, delta_ : float or None
         Privacy budget actually spent (None when trained without ``epsilon``).
     input_format_ : dict
@@ -168,7 +175,12 @@ class DenseVAESynthesizer(BaseSynthesizer):
     (10, 24, 5)
     """
 
-    _data_attribute_names = (*_WINDOW_ATTRIBUTES, "n_features_in_", "feature_names_in_")
+    _data_attribute_names = (
+        *_WINDOW_ATTRIBUTES,
+        "frequent_values_",
+        "n_features_in_",
+        "feature_names_in_",
+    )
     _latent_distribution = True
     _allows_missing = False
 
@@ -302,6 +314,8 @@ class DenseVAESynthesizer(BaseSynthesizer):
             "n_channels_": int(d),
             "data_min_": low,
             "data_max_": high,
+            # exact values would be a release of their own under DP
+            "frequent_values_": _frequent_values(windows) if budget is None else [[]] * d,
             **_input_features(prepared.extras["columns"], _array_width(input_format, T, d)),
         }
         scaled = self._scale(windows, attributes)
@@ -352,10 +366,24 @@ class DenseVAESynthesizer(BaseSynthesizer):
         return scaled
 
     def _unscale(self, scaled: np.ndarray) -> np.ndarray:
+        """Windows in data units from scaled ones; the ends of the range and frequent
+        values (a mostly-zero reading's 0, a saturated sensor's cap) exactly, where
+        float32 rounding left them a few units off (1.4658e-06, 3.2999999999999994)."""
         low, high = self.data_min_, self.data_max_
         centre, half = self._centre_and_half_span(low, high)
-        windows = scaled.astype(np.float64) * half + centre
-        return np.clip(windows, low, high)
+        windows = np.clip(scaled.astype(np.float64) * half + centre, low, high)
+        windows = np.where(scaled >= 1.0, high, np.where(scaled <= -1.0, low, windows))
+        tolerance = half * _EXACT_TOLERANCE
+        for channel, values in enumerate(self.frequent_values_):
+            if not values:
+                continue
+            column = windows[..., channel]
+            distances = np.abs(column[..., None] - np.asarray(values))
+            nearest = distances.argmin(axis=-1)
+            near = np.take_along_axis(distances, nearest[..., None], -1)[..., 0]
+            close = near <= tolerance[channel]
+            column[close] = np.asarray(values)[nearest[close]]
+        return windows
 
     def _build_module(self, attributes: dict[str, Any]) -> DenseVAE:
         return DenseVAE(
@@ -371,6 +399,7 @@ class DenseVAESynthesizer(BaseSynthesizer):
         names = attributes["feature_names_in_"]
         return {
             **{name: attributes[name] for name in _WINDOW_ATTRIBUTES},
+            "frequent_values": attributes["frequent_values_"],
             "n_features_in_": attributes["n_features_in_"],
             "columns": None if names is None else list(names),
         }
@@ -390,6 +419,8 @@ class DenseVAESynthesizer(BaseSynthesizer):
 
     def _data_attributes(self, state: dict[str, Any]) -> dict[str, Any]:
         attributes = {name: state[name] for name in _WINDOW_ATTRIBUTES}
+        # absent from files before it: no value snapped
+        attributes["frequent_values_"] = state.get("frequent_values", [[]] * state["n_channels_"])
         if "columns" in state and state["input_format_"]["kind"] != "array":
             attributes.update(_input_features(state["columns"], state["n_features_in_"]))
         else:  # files before these attributes, and arrays (an (n, T) array's T since 0.4.2)
@@ -587,6 +618,16 @@ class DenseVAESynthesizer(BaseSynthesizer):
             for start in range(0, len(array), _CHUNK)
         ]
         return torch.cat(scores).double().cpu().numpy()
+
+
+def _frequent_values(windows: np.ndarray) -> list[list[float]]:
+    """Each channel's point masses (:func:`~tssynth.data.continuous.point_masses`)."""
+    steps = windows.reshape(-1, windows.shape[-1])
+    frequent = []
+    for column in steps.T:  # one np.unique per channel
+        values, counts = np.unique(column, return_counts=True)
+        frequent.append(values[point_masses(counts)].tolist())
+    return frequent
 
 
 def _array_width(input_format: dict[str, Any], T: int, d: int) -> int:
