@@ -268,6 +268,33 @@ def _copies_table(n: int, seed: int) -> pd.DataFrame:
     return frame
 
 
+def test_copies_are_equal_values_and_one_training_row_has_no_distance_ratio():
+    """Keys were float32 encodings: amounts 37 cents apart over a range of millions,
+    and times a second apart over decades, counted as copies. With one training row
+    the ratio d1 / inf read 0, the value of a copy."""
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"income": rng.uniform(0, 1e7, 200).round(2)})
+    assert privacy_report(train, train + 0.37).exact_copies == 0
+    assert privacy_report(train, train.iloc[:50]).exact_copies == 50
+    stamps = pd.to_timedelta(rng.integers(0, 10**9, 200), unit="s")
+    times = pd.DataFrame({"t": pd.Timestamp("2000-01-01") + stamps})
+    assert privacy_report(times, times + pd.Timedelta(seconds=1)).exact_copies == 0
+    one = pd.DataFrame({"x": [0.0], "c": ["a"]})
+    far = pd.DataFrame({"x": [5.0, 9.0], "c": ["b", "b"]})
+    report = privacy_report(one, far, pd.DataFrame({"x": [1.0], "c": ["a"]}))
+    assert np.isnan(report.nndr_synthetic["mean"]) and np.isnan(report.nndr_holdout["mean"])
+
+
+def test_a_continuous_target_is_refused_as_classes_by_name():
+    rng = np.random.default_rng(0)
+    frames = []
+    for n in (400, 400, 200):
+        x = rng.normal(size=n)
+        frames.append(pd.DataFrame({"x": x, "price": 2 * x + rng.normal(size=n)}))
+    with pytest.raises(InvalidParameterError, match=r"continuous target 'price'.*regression"):
+        utility_report(*frames, target="price", task="classification")
+
+
 def test_exact_copies_by_hashing_equal_a_naive_reference(monkeypatch):
     import tssynth.metrics.privacy as privacy
 

@@ -204,6 +204,32 @@ def test_dp_tvae_spends_at_most_epsilon_and_keeps_rare_values_private(tmp_path):
     assert reloaded.epsilon_ == synthesizer.epsilon_
     assert reloaded.delta_ == synthesizer.delta_
     pd.testing.assert_frame_equal(reloaded.sample(50), synthesizer.sample(50))
+    # No exact hash of the records: one who knows every other record would read the last.
+    from tssynth.serialization import read_generator
+
+    assert read_generator(tmp_path / "dp.tssynth")[1]["fingerprint"] is None
+
+
+def test_dp_releases_no_decimal_places_and_spends_no_negative_epsilon():
+    """The data's Decimal places showed one record's 12.34567 in every sample; a tiny
+    epsilon was reported spent as -3.9e-05, which evaluate then refused."""
+    import decimal
+
+    rng = np.random.default_rng(0)
+    amounts = [decimal.Decimal(f"{v:.2f}") for v in rng.uniform(0, 100, 299)]
+    places = []
+    for last in ("12.34", "12.34567"):
+        frame = pd.DataFrame({"amount": [*amounts, decimal.Decimal(last)]})
+        private = TVAESynthesizer(epsilon=1.0, epochs=1, random_state=0)
+        private.fit(frame, metadata={"bounds": {"amount": [0, 100]}})
+        places.append({v.as_tuple().exponent for v in private.sample(100)["amount"]})
+    assert places[0] == places[1] == {-6}
+    data = _table(300)
+    tiny = TVAESynthesizer(epsilon=1e-6, epochs=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyWarning)
+        tiny.fit(data)
+    assert 0.0 <= tiny.epsilon_ <= 1e-6
 
 
 def test_dp_fit_is_reproducible_with_a_seed():

@@ -398,7 +398,9 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
                 "noise_multiplier": result.noise_multiplier,
                 "data_layer": [[what, e] for what, e in budget.spent],
             }
-        attributes = {**attributes, "privacy_": privacy, "_fingerprint": fingerprint(X)}
+        # An exact hash of the records is no part of a private release.
+        records = fingerprint(X) if budget is None else None
+        attributes = {**attributes, "privacy_": privacy, "_fingerprint": records}
         self._set_fitted(
             params,
             attributes,

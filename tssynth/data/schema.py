@@ -79,7 +79,8 @@ class ColumnSpec:
         ``None`` for missing values, ``decimal.Decimal`` from a database ``NUMERIC``):
         it is modelled as numbers and samples are objects of this type.
     decimal_places : int or None
-        Digits after the point of such ``decimal.Decimal`` values (their finest).
+        Digits after the point of such ``decimal.Decimal`` values (their finest;
+        None under differential privacy, where samples carry six).
     missing_as : {"None", "NA"} or None
         How an object column wrote its missing values when not as NaN (``None``,
         ``pd.NA``); samples write theirs the same way.
@@ -182,6 +183,7 @@ _PYTHON_NUMBERS = {
     "decimal": "decimal",
 }
 _MISSING_MARKERS = {"None": None, "NA": pd.NA}
+_PRIVATE_DECIMALS = 6  # places of Decimal samples whose data's places are not released
 
 
 def held_number_type(series: pd.Series) -> str | None:
@@ -845,7 +847,8 @@ def _python_numbers(values: np.ndarray, spec: ColumnSpec) -> pd.Series:
     if spec.python_type == "int":
         restored[present] = np.frompyfunc(int, 1, 1)(np.round(kept))
     elif spec.python_type == "decimal":  # through text: Decimal(0.1) is 0.1000000000000000055...
-        written = np.char.mod(f"%.{spec.decimal_places or 0}f", kept)
+        places = _PRIVATE_DECIMALS if spec.decimal_places is None else spec.decimal_places
+        written = np.char.mod(f"%.{places}f", kept)
         restored[present] = np.frompyfunc(decimal.Decimal, 1, 1)(written)
     else:
         restored[present] = kept.astype(object)

@@ -40,6 +40,7 @@ import os
 import warnings
 from collections.abc import Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -370,7 +371,11 @@ class DataTransformer:
             when a record (a sequence) spans several rows.
         """
         rng = np.random.default_rng(self.random_state)
-        self.columns = list(columns)
+        # Under DP a Decimal column's places are no statistic of the data (one record's
+        # 12.34567 would show in every sample): samples carry six.
+        self.columns = [
+            replace(spec, decimal_places=None) if budget is not None else spec for spec in columns
+        ]
         # Names of the column index's levels (MultiIndex names, or columns.name).
         self.level_names = list(df.columns.names)
         # "modes" holds (weights, means, stds, exact, low, high) per column, or a Future of it.

@@ -198,13 +198,14 @@ class RowEncoder:
         return EncodedRows(dense, codes)
 
     def keys(self, frame: pd.DataFrame, what: str = "data") -> np.ndarray:
-        """One value per column and row: two rows have equal keys iff their encodings are equal.
+        """One value per column and row: two rows have equal keys iff their values are equal.
 
-        A compact stand-in for :meth:`transform` when only equality matters
-        (:func:`exact_copies`): a categorical column is its category's code
-        (-1: missing) instead of a one-hot block, a continuous column its encoded
-        (scaled, float32) value with NaN for missing. Float64, of shape
-        ``(len(frame), number of columns)`` whatever the number of categories.
+        For :func:`exact_copies`: a categorical column is its category's code
+        (-1: missing), a continuous column its value as float64 with NaN for
+        missing (not its float32 encoding, in which amounts over a range of
+        millions a few cents apart, or times over decades a second apart, are
+        equal). Float64, of shape ``(len(frame), number of columns)`` whatever the
+        number of categories.
         """
         self._check_columns(frame, what)
         keys = np.empty((len(frame), len(self.specs)), dtype=np.float64)
@@ -212,10 +213,7 @@ class RowEncoder:
             if spec.kind == CATEGORICAL:
                 keys[:, j] = self.levels[spec.name].get_indexer(frame[spec.name].astype(object))
                 continue
-            scaled = self._scaled(frame, spec, what)
-            if not self.with_missing[spec.name]:  # encoded as 0 without an indicator
-                scaled = np.where(np.isnan(scaled), np.float32(0.0), scaled)
-            keys[:, j] = scaled
+            keys[:, j] = column_as_float(frame[spec.name], spec, what)
         return keys
 
 
@@ -294,10 +292,12 @@ def distance_summary(distances: np.ndarray) -> dict[str, float]:
 
 
 def nndr(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Nearest-neighbour distance ratio ``d1 / d2`` (1 where both are 0)."""
+    """Nearest-neighbour distance ratio ``d1 / d2`` (1 where both are 0; NaN where there
+    is no second neighbour, a reference of one row, rather than the 0 of a copy)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(second > 0, first / second, 1.0)
-    return np.where(np.isfinite(ratio), ratio, 1.0)
+    ratio = np.where(np.isfinite(ratio), ratio, 1.0)
+    return np.where(np.isinf(second), np.nan, ratio)
 
 
 def share_closer_to_train(
@@ -416,12 +416,11 @@ class _RowIndex:
 
 
 def exact_copies(query: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Boolean mask of the query rows equal, in every encoded value, to some reference row.
+    """Boolean mask of the query rows equal, in every value, to some reference row.
 
-    Use encodings from one :class:`RowEncoder` (:meth:`~RowEncoder.transform`, or
-    the compact :meth:`~RowEncoder.keys`, which find the same rows), or any
-    numeric matrices. Values compare as numbers: ``-0.0`` equals ``0.0`` and a
-    NaN equals a NaN.
+    Use keys from one :class:`RowEncoder` (:meth:`~RowEncoder.keys`: the values
+    themselves, categories as codes), or any numeric matrices. Values compare as
+    numbers: ``-0.0`` equals ``0.0`` and a NaN equals a NaN.
 
     Rows are hashed and only rows whose hash occurs in the reference are compared,
     value by value, with the reference rows of that hash, so a hash collision never

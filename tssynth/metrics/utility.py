@@ -218,6 +218,21 @@ def _regression_scores(model: Any, X: np.ndarray, y: np.ndarray) -> dict:
     return {"r2": float(r2_score(y, predicted)), "mae": float(mean_absolute_error(y, predicted))}
 
 
+def _check_classes(spec: ColumnSpec, real: np.ndarray) -> None:
+    """Refuse a continuous target of many fractional values as classes: each value would
+    be a class of its own, and no synthetic value falls in any of them."""
+    if spec.kind == CATEGORICAL:
+        return
+    values = pd.to_numeric(pd.Series(real), errors="coerce").dropna().to_numpy(dtype=float)
+    distinct = np.unique(values).size
+    if distinct > _MAX_CLASSES and not np.all(values == np.round(values)):
+        raise InvalidParameterError(
+            f"task='classification' with the continuous target {spec.name!r}, which takes "
+            f"{distinct:,} distinct fractional values in {len(real):,} real rows: each would be "
+            "a class of its own. Use task='regression', or bin the target into classes first."
+        )
+
+
 def _target_values(frame: pd.DataFrame, spec: ColumnSpec, task: str, what: str) -> np.ndarray:
     if task == CLASSIFICATION:
         return frame[spec.name].astype(object).to_numpy()
@@ -349,6 +364,7 @@ def utility_report(
     matrices, categorical = _feature_matrices(features, frames)
 
     if task == CLASSIFICATION:
+        _check_classes(target_spec, targets["real"])
         targets = _whole_number_labels(targets)
         if estimator is None:
             targets, note = _merge_rare_classes(targets, _MAX_CLASSES)

@@ -145,7 +145,7 @@ class PrivateTraining:
         """Epsilon spent so far (RDP accountant)."""
         if not self.accountant.history:
             return 0.0
-        return float(self.accountant.get_epsilon(delta=self.delta, alphas=RDP_ORDERS))
+        return _epsilon(self.accountant, self.delta)
 
     def finish(self) -> torch.nn.Module:
         """Remove opacus's hooks and per-sample buffers; return the plain module."""
@@ -171,7 +171,13 @@ def releases_epsilon(noise_multipliers: tuple[float, ...], delta: float) -> floa
 
     accountant = RDPAccountant()
     accountant.history = [(float(sigma), 1.0, 1) for sigma in noise_multipliers]
-    return float(accountant.get_epsilon(delta=delta, alphas=RDP_ORDERS))
+    return _epsilon(accountant, delta)
+
+
+def _epsilon(accountant: Any, delta: float) -> float:
+    """The accountant's epsilon at ``delta``, at least 0: its conversion from RDP goes
+    below zero for very large noise (-3.9e-05 at epsilon=1e-6), which no budget is."""
+    return max(0.0, float(accountant.get_epsilon(delta=delta, alphas=RDP_ORDERS)))
 
 
 def _calibrate_noise(
@@ -183,7 +189,7 @@ def _calibrate_noise(
     def spent(sigma: float) -> float:
         accountant = RDPAccountant()
         accountant.history = [*releases, (sigma, sample_rate, steps)]
-        return float(accountant.get_epsilon(delta=config.delta, alphas=RDP_ORDERS))
+        return _epsilon(accountant, config.delta)
 
     low, high = 0.0, 1.0
     while spent(high) > config.epsilon:
