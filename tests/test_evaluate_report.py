@@ -450,6 +450,23 @@ def test_numbers_are_not_read_as_datetimes():
     assert not any("holds step numbers" in note for note in same.notes)
 
 
+def test_a_target_of_many_small_classes_is_scored_without_a_holdout():
+    """30 classes of 2 rows in 60 (R's Pastes): the stratified 80/20 split could not fit
+    them in 12 test rows and the section failed; scikit-learn also warned "could
+    represent a regression problem" in its own words."""
+    rng = np.random.default_rng(0)
+    for classes in (30, 15):
+        labels = np.repeat([f"s{i}" for i in range(classes)], 2)
+        real = pd.DataFrame({"sample": labels, "x": rng.normal(size=2 * classes)})
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            result = evaluate(
+                real, real.sample(frac=1.0, random_state=1), target="sample", metrics=["utility"]
+            )
+        assert result.errors == {} and result.utility is not None
+    assert any("15 classes for 24 real rows" in note for note in result.utility.notes)
+
+
 def test_sequences_of_other_lengths_are_evaluated_as_sequences():
     """Arrays of another T were refused unless one was NaN-padded (naming a holdout never
     given), and a list of sequences raised numpy's 'inhomogeneous shape'."""

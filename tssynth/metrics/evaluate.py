@@ -450,7 +450,11 @@ def _utility(
             spec = {s.name: s for s in infer_schema(real, discrete_columns)}[target]
             kind = CLASSIFICATION if spec.kind != CONTINUOUS else "regression"
         labels = real[target].astype(object).where(real[target].notna(), "__missing__")
-        stratify = labels if kind == CLASSIFICATION and labels.value_counts().min() >= 2 else None
+        counts = labels.value_counts()
+        # stratified when every class can sit on both sides: 30 classes of 2 rows in 60
+        # rows cannot fit a test part of 12
+        fits = counts.min() >= 2 and len(counts) <= np.ceil(0.2 * len(real))  # the test rows
+        stratify = labels if kind == CLASSIFICATION and fits else None
         train, test = train_test_split(
             real, test_size=0.2, random_state=random_state, stratify=stratify
         )

@@ -20,6 +20,7 @@ given as ordinal codes). Rows whose target is missing are left out and counted.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ from tssynth.metrics.inputs import check_tables, conform_labels
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
+_MANY_CLASSES = ".*number of unique classes is greater than 50%"
 _MAX_NATIVE_CATEGORIES = 255  # HistGradientBoosting's limit for categorical features
 _MAX_CLASSES = 20  # the default classifier grows one tree per class and iteration
 
@@ -277,7 +279,17 @@ def _train_and_score(
         y_train = targets[what]
         if task == CLASSIFICATION:
             y_train = y_train.astype(str)
-        model.fit(train, y_train)
+        with warnings.catch_warnings():
+            # "could represent a regression problem": many classes in few rows, which
+            # the note below says without naming scikit-learn's internals
+            warnings.filterwarnings("ignore", message=_MANY_CLASSES)
+            model.fit(train, y_train)
+        if task == CLASSIFICATION and what == "real" and len(labels) > 0.5 * len(y_train):
+            note = (
+                f"The target has {len(labels)} classes for {len(y_train)} {what} rows: scores "
+                "rest on few rows per class."
+            )
+            notes.append(note)
         if task == CLASSIFICATION:
             scores[what] = _classification_scores(
                 model, test, targets["test"].astype(str), [str(label) for label in labels]
