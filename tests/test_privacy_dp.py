@@ -207,7 +207,10 @@ def test_dp_tvae_spends_at_most_epsilon_and_keeps_rare_values_private(tmp_path):
     # No exact hash of the records: one who knows every other record would read the last.
     from tssynth.serialization import read_generator
 
-    assert read_generator(tmp_path / "dp.tssynth")[1]["fingerprint"] is None
+    payload = read_generator(tmp_path / "dp.tssynth")[1]
+    assert payload["fingerprint"] is None
+    assert all(values == [] for values in payload["loss_history"].values())
+    assert len(synthesizer.loss_history_) == 2  # the data owner's object keeps them
 
 
 def test_dp_releases_no_decimal_places_and_spends_no_negative_epsilon():

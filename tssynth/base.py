@@ -607,12 +607,15 @@ class BaseSynthesizer(TransformerMixin, BaseEstimator):
 
     def _payload(self) -> dict[str, Any]:
         attributes = {name: getattr(self, name) for name in self._data_attribute_names}
+        history = self.loss_history_
+        if self.privacy_.get("epsilon") is not None:  # losses on the records: no DP release
+            history = history.iloc[:0]
         return {
             "params": self._fitted_params,
             "signature": self.signature_,
             "data": self._data_state(attributes),
             "module": {k: v.detach().cpu().numpy() for k, v in self.module_.state_dict().items()},
-            "loss_history": self.loss_history_.to_dict(orient="list"),
+            "loss_history": history.to_dict(orient="list"),
             "rng_state": self._sample_rng.bit_generator.state,
             "privacy": self.privacy_,
             "fingerprint": getattr(self, "_fingerprint", None),  # pickled before it: none

@@ -666,7 +666,8 @@ def evaluate(
         delta = getattr(synthesizer, "delta_", None)
     epsilon, delta = check_budget(epsilon, delta)
     history = getattr(synthesizer, "loss_history_", None)
-    result.loss_history = history if isinstance(history, pd.DataFrame) else None
+    # a generator file trained with DP carries no loss history (an empty frame)
+    result.loss_history = history if isinstance(history, pd.DataFrame) and len(history) else None
 
     real, synthetic = _padded_sequences(real, "real"), _padded_sequences(synthetic, "synthetic")
     holdout = _padded_sequences(holdout, "holdout")
