@@ -863,6 +863,7 @@ def test_an_integer_identifier_is_warned_about_and_integer_measures_are_not():
             "customer": rng.permutation(np.arange(5000, 5000 + n)),
             "age": rng.integers(18, 90, n),
             "cents": rng.choice(10**6, n, replace=False),  # distinct but far from consecutive
+            "year": np.arange(1871, 1871 + n),  # one row per year of a yearly series
         }
     )
     with warnings.catch_warnings(record=True) as caught:

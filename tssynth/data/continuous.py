@@ -15,6 +15,7 @@ import numpy as np
 from tssynth.data.schema import ColumnSpec, nanoseconds_per_unit, numpy_dtype, time_step
 
 MAX_DECIMALS = 6  # finest decimal grid that samples are rounded to
+_COMPUTED_ERROR = 1e-9  # of a grid step: the error of a decimal computed, then stored
 EXACT_FLOAT_INTEGER = 2**53  # float64 holds every integer up to here
 POINT_MASS_SHARE = 0.05  # a value this frequent is a point-mass mode of its own
 # ... and seen this often: in 20 values or fewer each one is 5 %, and samples would copy
@@ -64,14 +65,17 @@ def decimal_step(observed: np.ndarray, precision: Any = np.float64) -> float:
     # A stored value lies within half a unit of its precision of the decimal, and float64
     # arithmetic adds a few units of its own.
     magnitude = np.abs(observed)
-    # at most half the value: a subnormal's spacing is its own size (5e-324 is 0 within it)
-    tolerance = np.minimum(4 * np.spacing(magnitude), 0.5 * magnitude)
+    float_error = 4 * np.spacing(magnitude)
     if precision is not np.float64:
-        tolerance += 0.5 * np.spacing(magnitude.astype(precision)).astype(np.float64)
+        float_error += 0.5 * np.spacing(magnitude.astype(precision)).astype(np.float64)
     for decimals in range(MAX_DECIMALS + 1):
         power = 10.0**decimals
         on_grid = np.round(observed * power) / power
-        # Equal up to float error (0.30000000000000004 is 0.3), never just "near zero".
+        # Equal up to float error (0.30000000000000004 is 0.3), or up to a billionth of the
+        # step for values computed before they were stored (R's 3.00999999999999, 2e-13
+        # off 3.01), never just "near zero": at most half the value (a subnormal's
+        # spacing is its own size, and 5e-324 is not 0).
+        tolerance = np.minimum(np.maximum(float_error, _COMPUTED_ERROR / power), 0.5 * magnitude)
         if np.all(np.abs(on_grid - observed) <= tolerance):
             return 1.0 / power
     return 0.0
