@@ -295,6 +295,14 @@ def test_a_continuous_target_is_refused_as_classes_by_name():
         utility_report(*frames, target="price", task="classification")
 
 
+def test_test_classes_the_real_rows_lack_are_noted():
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"x": rng.normal(size=200), "y": rng.choice(["a", "b"], 200)})
+    test = pd.DataFrame({"x": rng.normal(size=50), "y": ["a", "b"] * 20 + ["c"] * 10})
+    report = utility_report(real, real, test, target="y")
+    assert any("10 test rows have a target class absent" in note for note in report.notes)
+
+
 def test_exact_copies_by_hashing_equal_a_naive_reference(monkeypatch):
     import tssynth.metrics.privacy as privacy
 

@@ -391,6 +391,13 @@ def utility_report(
             )
             matrices["synthetic"] = matrices["synthetic"][~unseen]
             targets["synthetic"] = targets["synthetic"][~unseen]
+        untrained = pd.Index(labels).get_indexer(targets["test"]) < 0
+        if untrained.any():
+            notes.append(
+                f"{int(untrained.sum())} test rows have a target class absent from the real "
+                "rows: no model can predict it, so they count as errors in accuracy (and are "
+                "left out of ROC AUC)."
+            )
         for what in ("real", "synthetic"):
             classes = np.unique(targets[what].astype(str))
             if classes.size < 2:
