@@ -948,6 +948,40 @@ def test_a_datetime_never_before_another_is_modelled_as_its_offset():
     )
 
 
+def _follow_up(n: int, seed: int = 0) -> pd.DataFrame:
+    """Diagnoses over six years; a death date, or the study's end for those alive."""
+    rng = np.random.default_rng(seed)
+    diagnosed = pd.Series(
+        pd.Timestamp("1986-01-01") + pd.to_timedelta(rng.integers(0, 2190, n), "D")
+    )
+    end = pd.Timestamp("1992-07-01")
+    died = np.minimum(diagnosed + pd.to_timedelta(rng.integers(1, 900, n), "D"), end)
+    alive = rng.random(n) < 0.4
+    return pd.DataFrame({"diagnosed": diagnosed, "death": died.where(~alive, end)})
+
+
+def test_a_shared_end_date_of_an_anchored_column_is_kept_absolute():
+    from tssynth.data.calendar import absolute_masses
+
+    frame = _follow_up(600)
+    transformer = fit_transformer(frame)
+    assert transformer._anchors == {1: 0}
+    end = pd.Timestamp("1992-07-01").as_unit(frame["death"].dt.unit)._value
+    assert transformer._absolute_times[1].tolist() == [end]
+    pd.testing.assert_frame_equal(
+        transformer.inverse_transform(transformer.transform(frame)), frame
+    )
+    state = transformer.to_state()
+    back = DataTransformer.from_state(state)
+    pd.testing.assert_frame_equal(back.inverse_transform(back.transform(frame)), frame)
+    del state["absolute_times"]  # files from before: the end as an offset, as it was
+    assert DataTransformer.from_state(state)._absolute_times == {}
+    # an end a day after a frequent start is that start's point mass: kept relative
+    ints = np.array([5, 5, 5, 5, 9, 12, 30])
+    assert absolute_masses(ints, ints - np.array([4, 4, 4, 4, 1, 2, 3])).size == 0
+    assert absolute_masses(ints, ints - np.array([1, 2, 3, 4, 1, 2, 3])).tolist() == [5]
+
+
 def test_calendar_parts_keep_a_fixed_time_and_sub_second_values():
     rng = np.random.default_rng(0)
     days = pd.Timestamp("2023-01-02") + pd.to_timedelta(rng.integers(0, 300, 500), "D")

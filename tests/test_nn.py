@@ -384,6 +384,44 @@ def test_training_recovers_from_one_gradient_spike_only_with_the_guard(spike_fac
         assert error > 0.05
 
 
+class _BatchRecorder(torch.nn.Module):
+    """Loss w^2; records the size of every batch it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(()))
+        self.sizes: list[int] = []
+
+    def loss(self, batch, kl_weight, generator):
+        from tssynth.nn import LossTerms
+
+        self.sizes.append(len(batch[0]))
+        total = self.w**2
+        return LossTerms(total, total.detach(), torch.zeros(()))
+
+    def after_step(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("n", "batch_size", "expected"),
+    [
+        (150, 500, [16] * 9 + [6]),  # ten batches of at least 16, not one of 150
+        (40, 500, [16, 16, 8]),
+        (40, 8, [8] * 5),  # a smaller batch_size is kept
+        (10_000, 500, [500] * 20),  # ten batches or more: batch_size as given
+        (3_000, 500, [300] * 10),
+    ],
+)
+def test_small_data_trains_in_ten_batches_an_epoch_of_at_least_16_records(n, batch_size, expected):
+    from tssynth.training import TrainingConfig, train
+
+    module = _BatchRecorder()
+    config = TrainingConfig(epochs=2, batch_size=batch_size, learning_rate=0.01)
+    train(module, [np.zeros((n, 1), np.float32)], config, torch.device("cpu"), seed=0)
+    assert module.sizes == expected * 2
+
+
 def test_batches_by_length_hold_every_sequence_once_and_similar_lengths_together():
     rng = np.random.default_rng(0)
     lengths = np.clip(rng.lognormal(3, 1, 1000).astype(int), 2, 2000)

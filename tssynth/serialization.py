@@ -58,7 +58,10 @@ MAGIC = b"TSSYNTH\x00"
 # 8: object columns of Python numbers are numeric, and object columns keep their missing
 # marker (the column specs' "python_type", "decimal_places" and "missing_as", absent in
 # older files; a reader of format 7 could not build the specs).
-FORMAT_VERSION = 8
+# 9: an anchored datetime column may keep frequent values absolute (the transformer's
+# "absolute_times" state, none in older files; a reader of format 8 would decode those
+# rows as offsets from their anchors).
+FORMAT_VERSION = 9
 _LENGTH = struct.Struct("<I")
 
 

@@ -1,7 +1,8 @@
 """The one training loop shared by every tssynth synthesizer.
 
 The whole dataset lives on the device as tensors; each epoch draws a permutation
-and walks through it in mini-batches with Adam. Optional KL warm-up, early stopping
+and walks through it in mini-batches with Adam (smaller than ``batch_size`` on small
+data, see :func:`training_batch_size`). Optional KL warm-up, early stopping
 on a validation split, a guard against gradient spikes, an error on non-finite
 losses and a tqdm progress bar.
 
@@ -33,6 +34,8 @@ _SPIKE_RATE = 0.02  # weight of the newest norm in the running mean (about 50 st
 _BUCKET_BATCHES = 50  # batches whose sequences are sorted by length together
 _GROUPING_GAIN = 2.0  # group by length when shuffled batches would run this many times the steps
 _PIECE_STEPS = 16_384  # padded steps run at once, at least (see _pieces)
+_MIN_BATCHES = 10  # batches an epoch takes at least, where batches keep _MIN_BATCH_RECORDS
+_MIN_BATCH_RECORDS = 16
 
 
 class TrainableModule(Protocol):
@@ -143,6 +146,20 @@ class _SpikeGuard:
             torch.nn.utils.clip_grads_with_norm_(self.parameters, 1.0, norm / limit)
         self.mean += (torch.minimum(norm, limit) - self.mean) * _SPIKE_RATE
         self.steps += 1
+
+
+def training_batch_size(n: int, batch_size: int) -> int:
+    """Records per training batch for ``n`` training records: ``batch_size`` at most.
+
+    Data of fewer than ten batches trains in ten batches an epoch, of at least 16
+    records (never more than ``batch_size``). A table of 150 rows at the default 500
+    took one Adam step an epoch, 300 in all, and samples lost its dependencies (the
+    gap between real and synthetic means of a column within each category fell
+    from 0.28 to 0.19 standard deviations on airquality); 72 sequences in batches
+    of 64 lost their persistence from step to step (lag-1 correlation 0.84 against
+    the real 0.997 on dietox's feed intake; 0.98 in batches of 16).
+    """
+    return min(batch_size, max(_MIN_BATCH_RECORDS, -(-n // _MIN_BATCHES)))
 
 
 def _batches(n: int, batch_size: int, order: np.ndarray) -> list[np.ndarray]:
@@ -346,7 +363,6 @@ def train(
     validation: list[torch.Tensor] = []
     n_val = 0 if config.privacy else round(n * config.validation_fraction)
     lengths = None if lengths is None else np.asarray(lengths)
-    budget = _piece_budget(lengths, config.batch_size)
     validation_lengths = None
     if n_val > 0 and n - n_val > 0:
         split = rng.permutation(n)
@@ -355,7 +371,10 @@ def train(
         if lengths is not None:
             validation_lengths, lengths = lengths[split[:n_val]], lengths[split[n_val:]]
         n -= n_val
-    grouped = lengths is not None and _grouping_pays(lengths, config.batch_size)
+    # DP-SGD's Poisson batches keep the rate the privacy accounting was given.
+    batch_size = config.batch_size if config.privacy else training_batch_size(n, config.batch_size)
+    budget = _piece_budget(lengths, batch_size)
+    grouped = lengths is not None and _grouping_pays(lengths, batch_size)
     module.to(device)
     module.train()
     optimizer = torch.optim.Adam(
@@ -389,8 +408,8 @@ def train(
         if private is None:
             order = rng.permutation(n)
             if grouped:
-                order = _by_length(order, lengths, config.batch_size, rng)
-            batches = _batches(n, config.batch_size, order)
+                order = _by_length(order, lengths, batch_size, rng)
+            batches = _batches(n, batch_size, order)
         else:
             batches = (
                 private.batch(generator, device).cpu().numpy()
@@ -427,7 +446,7 @@ def train(
         if validation:
             module.eval()
             record["val_loss"] = _evaluate(
-                module, validation, config.batch_size, generator, validation_lengths, budget
+                module, validation, batch_size, generator, validation_lengths, budget
             )
             module.train()
             if record["val_loss"] < best_loss:

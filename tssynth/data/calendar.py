@@ -456,6 +456,36 @@ def choose_anchored_parts(
     return [LAG, TIME_OF_DAY] if by_day else [OFFSET]
 
 
+def absolute_masses(ints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Frequent values of an anchored column that its offsets do not explain.
+
+    A study's end date is the death date of every patient still alive: a point mass
+    of the column itself, reached from starts spread over years, so no offset
+    holds it. Such a value (a :func:`~tssynth.data.continuous.point_masses` of the
+    column) is kept absolute unless half its rows or more share one offset (an end
+    a day after a frequent start is the start's point mass, carried by the offset).
+
+    Parameters
+    ----------
+    ints : ndarray of int64, shape (n,)
+        The column's present values, as exact integers of its unit.
+    offsets : ndarray of shape (n,)
+        Their offsets from the anchor (NaN where it is missing).
+
+    Returns
+    -------
+    ndarray of int64
+        The absolute values, ascending.
+    """
+    values, inverse, counts = np.unique(ints, return_inverse=True, return_counts=True)
+    kept = []
+    for k in np.flatnonzero(point_masses(counts)):  # at most 1 / POINT_MASS_SHARE values
+        _, shared = np.unique(offsets[inverse == k], return_counts=True)
+        if shared.max() < 0.5 * counts[k]:
+            kept.append(values[k])
+    return np.asarray(kept, dtype=np.int64)
+
+
 def weekdays(series: pd.Series, spec: ColumnSpec) -> list[bool]:
     """The weekdays (Monday first) a datetime column falls on; all of them when it
     has fewer than 140 values, too few for an absent weekday to mean much.

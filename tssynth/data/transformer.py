@@ -61,6 +61,7 @@ from tssynth.data.calendar import (
     WHOLE,
     AnchoredDecoding,
     MonthGrid,
+    absolute_masses,
     after_anchor,
     anchored_parts,
     calendar_parts,
@@ -418,6 +419,8 @@ class DataTransformer:
                 stacklevel=caller_stacklevel(),
             )
         self._anchored: dict[int, AnchoredDecoding] = {}
+        # Frequent values of anchored columns kept as they are (see _fit_continuous).
+        self._absolute_times: dict[int, np.ndarray] = {}
         self._missing_index: list[int] = []
         self._categorical_index: list[int] = []
         self._categories: list[list[Any]] = []
@@ -703,6 +706,7 @@ class DataTransformer:
             present = series.dropna().to_numpy()
             if present.size and int(present.max()) <= np.iinfo(np.int64).max:
                 exact = present.astype(np.int64)  # not uint64 past int64: left on floats
+        extra: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # absolute modes of a part
         if position in self._anchors:
             anchor = self.columns[self._anchors[position]]
             anchor_missing = df[anchor.name].isna().to_numpy()
@@ -716,6 +720,9 @@ class DataTransformer:
             relative = anchored_parts(series, spec, filled[anchor.name], anchor)
             chosen = choose_anchored_parts(relative, spec, by_day=self.split_times)
             parts = {part: relative[ANCHORED_PART[part]] for part in chosen}
+            absolute = self._absolute_modes(position, values, exact, relative, parts[chosen[0]])
+            if absolute is not None:
+                parts[chosen[0]], extra[chosen[0]] = absolute
         else:
             grid = month_grid(exact, spec) if spec.public_bounds is None else None
             if grid is not None:  # a week and a weekday mean nothing on a month grid
@@ -727,7 +734,44 @@ class DataTransformer:
             return
         self._split_bounds[position] = (float(observed.min()), float(observed.max()))
         for part, part_values in parts.items():
-            self._fit_row(position, part_values, spec, series.dtype, rng, pool, part)
+            self._fit_row(
+                position, part_values, spec, series.dtype, rng, pool, part, extra=extra.get(part)
+            )
+
+    def _absolute_modes(
+        self,
+        position: int,
+        values: np.ndarray,
+        exact: np.ndarray,
+        relative: dict[str, np.ndarray],
+        first: np.ndarray,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
+        """Point-mass modes for an anchored column's absolute frequent values.
+
+        A shared end date (a study's end for every patient still alive) is no offset
+        from starts spread over years: modelled as offsets it came back in 0 % of
+        samples. Each such value (:func:`~tssynth.data.calendar.absolute_masses`)
+        becomes one more mode of the first relative part, ``first``, which decodes to
+        the value itself. Returns ``first`` with those rows left out (NaN), and each
+        value's row count with the part value its mode stands on (the median of its
+        rows', inside the others' range); None when there is no such value, or fewer
+        than two other distinct part values to model.
+        """
+        present = ~np.isnan(values)
+        absolute = absolute_masses(exact, relative["offset"][present])
+        at = np.zeros(len(values), dtype=bool)
+        at[present] = np.isin(exact, absolute)
+        rest = first[~at & ~np.isnan(first)]
+        if absolute.size == 0 or np.unique(rest).size < 2:
+            return None
+        codes = np.searchsorted(absolute, exact[at[present]])
+        counts = np.bincount(codes, minlength=absolute.size).astype(np.float64)
+        with warnings.catch_warnings():  # rows whose anchor is missing have no part value
+            warnings.simplefilter("ignore", RuntimeWarning)
+            stands = np.array([np.nanmedian(first[at][codes == k]) for k in range(absolute.size)])
+        stands = np.clip(np.nan_to_num(stands, nan=float(np.median(rest))), rest.min(), rest.max())
+        self._absolute_times[position] = absolute
+        return np.where(at, np.nan, first), (counts, stands)
 
     def _fit_row(
         self,
@@ -740,10 +784,12 @@ class DataTransformer:
         part: int,
         extremes: tuple[int, int] | None = None,
         exact: np.ndarray | None = None,
+        extra: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         """Modes, bounds and grid of one continuous row: a column, or a part of one.
 
         ``exact``: a time column's present values as integers, for its grid.
+        ``extra``: absolute modes of an anchored column (see :meth:`_absolute_modes`).
         """
         observed = values[~np.isnan(values)]
         if spec.public_bounds is not None:
@@ -764,7 +810,7 @@ class DataTransformer:
         seed = int(rng.integers(2**63))
         # Declared bounds are the range samples may take: no narrower one for a mode.
         own_range = spec.public_bounds is None
-        modes = pool.submit(self._fit_modes, observed, shift, loc, scale, seed, own_range)
+        modes = pool.submit(self._fit_modes, observed, shift, loc, scale, seed, own_range, extra)
         if exact is not None and spec.value_type not in (DATETIME, TIMEDELTA):
             step, origin = integer_grid(exact)
         elif exact is not None:
@@ -856,6 +902,7 @@ class DataTransformer:
         scale: float,
         seed: int,
         own_range: bool = True,
+        extra: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, ...]:
         """Point-mass modes for very frequent values, a Bayesian mixture for the rest.
 
@@ -864,6 +911,8 @@ class DataTransformer:
         for mixture modes), and the low and high bounds of each mode's values on the
         modes' scale (NaN: the column's range). With point masses and ``own_range``, the
         mixture modes keep to the range of the values that are not point masses.
+        ``extra`` (row counts and raw values, beside ``observed``) adds point-mass
+        modes after the sorted ones: an anchored column's absolute values.
         """
         rng = np.random.default_rng(seed)
 
@@ -900,14 +949,13 @@ class DataTransformer:
         if own_range and spikes.size and rest_values.size:
             mixture = np.isnan(exact_values)
             low[mixture], high[mixture] = standardised(rest_values[[0, -1]])
-        return (
-            weights[order] / weights.sum(),
-            means[order],
-            stds[order],
-            exact_values[order],
-            low[order],
-            high[order],
-        )
+        modes = [a[order] for a in (weights * observed.size, means, stds, exact_values, low, high)]
+        if extra is not None:
+            counts, stands = extra
+            none = np.full(counts.size, np.nan)
+            added = (counts, standardised(stands), np.full(counts.size, _MIN_MODE_STD), stands)
+            modes = [np.concatenate(pair) for pair in zip(modes, (*added, none, none), strict=True)]
+        return (modes[0] / modes[0].sum(), *modes[1:])
 
     def _fit_mixture(
         self, every: np.ndarray, n_unique: int, rng: np.random.Generator
@@ -1016,6 +1064,15 @@ class DataTransformer:
         self._step_rows = np.flatnonzero(step > 0)
         self._log_rows = np.flatnonzero(~np.isnan(self._cont_arrays["shift"]))
         self._has_exact = not np.isnan(self._exact).all()
+        # (position, row, first mode) of every column with absolute modes (its last ones).
+        self._absolute_rows = [
+            (position, row, int(self._n_modes[row]) - len(values))
+            for position, values in sorted(self._absolute_times.items())
+            for row in np.flatnonzero(self._cont_index == position)[:1].tolist()
+        ]
+        self._absolute_mode = np.zeros((n_cont, width), dtype=bool)
+        for _, row, first in self._absolute_rows:
+            self._absolute_mode[row, first : self._n_modes[row]] = True
         self._mode_offset = (np.arange(n_cont) * width)[:, None]
         self._scalar_low, self._scalar_high = self._scalar_reach()
         row = {position: r for r, position in enumerate(self._categorical_index)}
@@ -1264,9 +1321,14 @@ class DataTransformer:
             standardised = (values - a["loc"]) / a["scale"]
         standardised = np.clip(standardised, -_STANDARDISED_LIMIT, _STANDARDISED_LIMIT)
         chunk = min(_ROW_CHUNK, max(1, _CHUNK_ENTRIES // self._means.size))
+        absolute = self._absolute_codes(df)
         for start in range(0, len(df), chunk):
             block = slice(start, start + chunk)
             scalar, mode = self._encode_values(standardised[block], rng, clip)
+            for (_, row, first), codes in zip(self._absolute_rows, absolute, strict=True):
+                at = codes[block] >= 0
+                mode[at, row] = first + codes[block][at]
+                scalar[at, row] = 0.0
             out[block, self._scalar_pos] = scalar
             mode_col = np.take_along_axis(self._mode_cols[None, :, :], mode[:, :, None], axis=2)[
                 :, :, 0
@@ -1274,6 +1336,16 @@ class DataTransformer:
             has_modes = self._n_modes > 1
             chunk_rows = np.arange(mode.shape[0])[:, None]
             out[block][chunk_rows, mode_col[:, has_modes]] = 1.0
+
+    def _absolute_codes(self, df: pd.DataFrame) -> list[np.ndarray]:
+        """Per column with absolute modes, each row's absolute value's index (-1: none)."""
+        codes = []
+        for position, _, _ in self._absolute_rows:
+            spec, values = self.columns[position], self._absolute_times[position]
+            ints, missing = time_ints(df[spec.name], spec)
+            index = np.minimum(np.searchsorted(values, ints), len(values) - 1)
+            codes.append(np.where(~missing & (values[index] == ints), index, -1))
+        return codes
 
     def _encode_values(
         self, x: np.ndarray, rng: np.random.Generator | None, clip: bool = True
@@ -1294,6 +1366,8 @@ class DataTransformer:
                 x = np.where(missing, mean + std * rng.standard_normal(x.shape), x)
         z = (x[:, :, None] - self._means[None]) / self._stds[None]
         log_post = self._log_weights[None] - np.log(self._stds[None]) - 0.5 * z**2
+        if self._absolute_rows:  # taken by the rows at those values alone
+            log_post[:, self._absolute_mode] = -np.inf
         if rng is None:
             mode = np.argmax(log_post, axis=2)
         else:
@@ -1407,7 +1481,8 @@ class DataTransformer:
         Returns
         -------
         dict with ``continuous`` (n, n_continuous) float64 values, ``codes``
-        (n, n_categorical) int category codes and ``missing`` (n, n_missing) bool.
+        (n, n_categorical) int category codes, ``missing`` (n, n_missing) bool and
+        ``absolute`` (n, columns with absolute modes) the absolute value taken (-1: none).
         """
         data = np.asarray(data)
         if data.ndim != 2 or data.shape[1] != self.output_dim:
@@ -1478,10 +1553,18 @@ class DataTransformer:
         codes = by_span[self._category_span].astype(np.int64, copy=False).T
         if self._implied:
             codes = self._value_rules.keep(codes, random_state)
+        absolute = np.column_stack(
+            [
+                np.where(mode[row] >= first, mode[row] - first, -1)
+                for _, row, first in self._absolute_rows
+            ]
+            or [np.empty((len(means), 0), dtype=np.int64)]
+        )
         return {
             "continuous": self._decode_continuous(scalar, mode, scratch).T,
             "codes": codes,
             "missing": (by_span[self._missing_span] == 1).T,
+            "absolute": absolute,
         }
 
     def _add_noise(
@@ -1566,6 +1649,8 @@ class DataTransformer:
                 origin=self._anchored[position].origin,
                 low=self._split_bounds[position][0],
             )
+            if position in self._absolute_times:
+                values[position] = self._at_absolute(position, parts["absolute"], start, values)
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
         # An anchor was present wherever its dependant was: the dependant is missing
         # where the anchor is (one mask for both where they were missing together). The
@@ -1614,6 +1699,18 @@ class DataTransformer:
         ):
             frame.columns.names = self.level_names
         return frame
+
+    def _at_absolute(
+        self, position: int, absolute: np.ndarray, start: np.ndarray, values: dict[int, np.ndarray]
+    ) -> np.ndarray:
+        """An anchored column's decoded values, with its absolute values where drawn (never
+        before the anchor: such a row keeps its relative value)."""
+        j = [p for p, _, _ in self._absolute_rows].index(position)
+        codes = absolute[:, j]
+        drawn = self._absolute_times[position].astype(np.float64)[np.maximum(codes, 0)]
+        with np.errstate(invalid="ignore"):  # a missing anchor: NaN start
+            taken = (codes >= 0) & ~(drawn < start)
+        return np.where(taken, drawn, values[position])
 
     def _integer_grid(self, position: int) -> tuple[int, int] | None:
         """A time column's grid ``(step, origin)`` in counts of its unit, for rounding in
@@ -1765,6 +1862,7 @@ class DataTransformer:
                 [later, earlier, *self._anchored[later]] for later, earlier in self._anchors.items()
             ],
             "stand_in_offsets": dict(self._stand_in_offsets),
+            "absolute_times": {k: v.tolist() for k, v in self._absolute_times.items()},
             "missing_index": list(self._missing_index),
             "categorical_index": list(self._categorical_index),
             "categories": [list(c) for c in self._categories],
@@ -1821,6 +1919,8 @@ class DataTransformer:
         }
         offsets = state.get("stand_in_offsets", {})  # absent from older files
         self._stand_in_offsets = {int(k): float(v) for k, v in offsets.items()}
+        absolute = state.get("absolute_times", {})  # absent from older files
+        self._absolute_times = {int(k): np.asarray(v, dtype=np.int64) for k, v in absolute.items()}
         self._missing_index = list(state["missing_index"])
         self._categorical_index = list(state["categorical_index"])
         self._categories = [list(c) for c in state["categories"]]

@@ -33,7 +33,7 @@ from tssynth.exceptions import (
 )
 from tssynth.nn.dvae import DVAE, length_chunks
 from tssynth.nn.ragged import Ragged
-from tssynth.training import TrainingConfig, piece_steps
+from tssynth.training import TrainingConfig, piece_steps, training_batch_size
 
 _CHUNK = 1_024  # sequences run through the model at once: bounded memory
 _ELBO_DRAWS = 8  # posterior draws averaged by score_samples
@@ -99,7 +99,11 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
     l2scale : float, default=0.0
         Weight decay of the Adam optimiser.
     batch_size : int, default=64
-        Sequences per batch.
+        Sequences per training batch, at most: data of fewer than ten batches trains
+        in ten batches an epoch, of at least 16 sequences (see
+        :func:`tssynth.training.training_batch_size`), so that a small data set
+        gets enough optimiser steps. Under ``epsilon`` the expected size of the
+        Poisson-sampled batches, always.
     epochs : int, default=100
     loss_factor : float, default=1.0
         Weight of the reconstruction term against the KL term.
@@ -451,7 +455,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
         longest = int(lengths.max(initial=0))
         width = self._widths(n_features)[0]
         per_step = _TRAIN_BYTES_PER_STEP + _TRAIN_BYTES_PER_STEP_AND_UNIT * width
-        pieces = piece_steps(lengths, self.batch_size)
+        pieces = piece_steps(lengths, training_batch_size(len(lengths), self.batch_size))
         needed = per_step * longest + _TRAIN_BYTES_PER_SEQUENCE_STEP * pieces
         if fits_in_memory(needed):
             return
