@@ -976,10 +976,36 @@ def test_a_shared_end_date_of_an_anchored_column_is_kept_absolute():
     pd.testing.assert_frame_equal(back.inverse_transform(back.transform(frame)), frame)
     del state["absolute_times"]  # files from before: the end as an offset, as it was
     assert DataTransformer.from_state(state)._absolute_times == {}
-    # an end a day after a frequent start is that start's point mass: kept relative
     ints = np.array([5, 5, 5, 5, 9, 12, 30])
-    assert absolute_masses(ints, ints - np.array([4, 4, 4, 4, 1, 2, 3])).size == 0
     assert absolute_masses(ints, ints - np.array([1, 2, 3, 4, 1, 2, 3])).tolist() == [5]
+    # an end a day after a frequent start is that start's point mass: kept relative
+    assert absolute_masses(ints, ints - np.array([4, 4, 4, 4, 1, 2, 3])).size == 0
+    # a start after the value could draw it before its start: kept relative
+    assert absolute_masses(ints, ints - np.array([1, 2, 3, 4, 1, 2, 6])).size == 0
+    # starts that are missing (one stand-in offset) neither share an offset nor rule it out
+    offsets = (ints - np.array([1, 2, 3, 4, 1, 2, 3])).astype(float)
+    offsets[[0, 1, 2]] = np.nan
+    assert absolute_masses(ints, offsets).tolist() == [5]
+
+
+def test_rows_at_an_absolute_value_stay_out_of_every_relative_part():
+    # Ends days after their starts at 9, 11, 14 or 17 h; 30 % at a shared 18:00. Seen by
+    # the time-of-day part, 18:00 became its point mass: 28 % of the other ends took it.
+    rng = np.random.default_rng(0)
+    n = 400
+    start = pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 150 * 24, n), "h")
+    days = pd.to_timedelta(rng.integers(1, 20, n), "D")
+    end = start.normalize() + days + pd.to_timedelta(rng.choice([9, 11, 14, 17], n), "h")
+    shared = pd.Timestamp("2022-06-30 18:00")
+    frame = pd.DataFrame({"start": start, "end": end.where(rng.random(n) > 0.3, shared)})
+    transformer = fit_transformer(frame)
+    assert transformer._absolute_times[1].tolist() == [shared.as_unit(end.unit)._value]
+    time_row = np.flatnonzero((transformer._cont_index == 1) & (transformer._cont_part == 2))
+    hours = transformer._exact[time_row[0]] / pd.Timedelta("1h").as_unit(end.unit)._value
+    assert sorted(hours[~np.isnan(hours)].tolist()) == [9, 11, 14, 17]
+    pd.testing.assert_frame_equal(
+        transformer.inverse_transform(transformer.transform(frame)), frame
+    )
 
 
 def test_calendar_parts_keep_a_fixed_time_and_sub_second_values():

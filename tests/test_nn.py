@@ -406,14 +406,15 @@ class _BatchRecorder(torch.nn.Module):
 @pytest.mark.parametrize(
     ("n", "batch_size", "expected"),
     [
-        (150, 500, [16] * 9 + [6]),  # ten batches of at least 16, not one of 150
-        (40, 500, [16, 16, 8]),
+        (150, 500, [38] * 3 + [36]),  # four batches, not one of 150
+        (72, 64, [18] * 4),  # not 64 and 8
+        (40, 500, [16, 16, 8]),  # at least 16 records
         (40, 8, [8] * 5),  # a smaller batch_size is kept
-        (10_000, 500, [500] * 20),  # ten batches or more: batch_size as given
-        (3_000, 500, [300] * 10),
+        (10_000, 500, [500] * 20),  # four batches or more: batch_size as given
+        (1_500, 500, [375] * 4),
     ],
 )
-def test_small_data_trains_in_ten_batches_an_epoch_of_at_least_16_records(n, batch_size, expected):
+def test_small_data_trains_in_four_batches_an_epoch_of_at_least_16_records(n, batch_size, expected):
     from tssynth.training import TrainingConfig, train
 
     module = _BatchRecorder()

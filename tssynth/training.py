@@ -2,9 +2,9 @@
 
 The whole dataset lives on the device as tensors; each epoch draws a permutation
 and walks through it in mini-batches with Adam (smaller than ``batch_size`` on small
-data, see :func:`training_batch_size`). Optional KL warm-up, early stopping
-on a validation split, a guard against gradient spikes, an error on non-finite
-losses and a tqdm progress bar.
+data, see :func:`training_batch_size`). Optional KL
+warm-up, early stopping on a validation split, a guard against gradient spikes, an
+error on non-finite losses and a tqdm progress bar.
 
 With a :class:`~tssynth.nn.private.PrivacyConfig` the same loop runs DP-SGD
 (opacus): Poisson-sampled batches, per-sample clipping, Gaussian noise and an
@@ -34,7 +34,7 @@ _SPIKE_RATE = 0.02  # weight of the newest norm in the running mean (about 50 st
 _BUCKET_BATCHES = 50  # batches whose sequences are sorted by length together
 _GROUPING_GAIN = 2.0  # group by length when shuffled batches would run this many times the steps
 _PIECE_STEPS = 16_384  # padded steps run at once, at least (see _pieces)
-_MIN_BATCHES = 10  # batches an epoch takes at least, where batches keep _MIN_BATCH_RECORDS
+_MIN_BATCHES = 4  # batches an epoch takes at least, where batches keep _MIN_BATCH_RECORDS
 _MIN_BATCH_RECORDS = 16
 
 
@@ -151,13 +151,15 @@ class _SpikeGuard:
 def training_batch_size(n: int, batch_size: int) -> int:
     """Records per training batch for ``n`` training records: ``batch_size`` at most.
 
-    Data of fewer than ten batches trains in ten batches an epoch, of at least 16
-    records (never more than ``batch_size``). A table of 150 rows at the default 500
-    took one Adam step an epoch, 300 in all, and samples lost its dependencies (the
-    gap between real and synthetic means of a column within each category fell
-    from 0.28 to 0.19 standard deviations on airquality); 72 sequences in batches
-    of 64 lost their persistence from step to step (lag-1 correlation 0.84 against
-    the real 0.997 on dietox's feed intake; 0.98 in batches of 16).
+    Data of fewer than four batches trains in four batches an epoch, of at least 16
+    records (never more than ``batch_size``): a table of 150 rows in four batches of
+    38 rather than one, a panel of 72 sequences in four of 18 rather than two of 64.
+    One Adam step an epoch left small data sets' dependencies unlearnt (on
+    airquality the gap between real and synthetic means of ``Temp`` within each
+    month fell from 0.28 to 0.17 standard deviations; on 12 small R tables the
+    fidelity score rose from 0.857 to 0.867 and the privacy score from 0.815 to
+    0.840) and a panel's persistence from step to step (lag-1 correlation of
+    dietox's feed intake 0.84 against the real 0.997).
     """
     return min(batch_size, max(_MIN_BATCH_RECORDS, -(-n // _MIN_BATCHES)))
 

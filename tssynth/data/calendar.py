@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from tssynth.data.continuous import point_masses
+from tssynth.data.continuous import POINT_MASS_COUNT, point_masses
 from tssynth.data.schema import (
     CATEGORICAL,
     DATETIME,
@@ -460,28 +460,35 @@ def absolute_masses(ints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Frequent values of an anchored column that its offsets do not explain.
 
     A study's end date is the death date of every patient still alive: a point mass
-    of the column itself, reached from starts spread over years, so no offset
-    holds it. Such a value (a :func:`~tssynth.data.continuous.point_masses` of the
-    column) is kept absolute unless half its rows or more share one offset (an end
-    a day after a frequent start is the start's point mass, carried by the offset).
+    of the column itself, reached from starts spread over years, so no offset holds
+    it. Such a value (a :func:`~tssynth.data.continuous.point_masses` of the column)
+    is kept absolute when it is at or after every anchor, so that no start drawn in
+    the anchor's range can come after it, and when fewer than half its rows with an
+    anchor share one offset (an end a day after a frequent start is the start's
+    point mass, which the offset carries; with fewer than three anchors, none tells).
 
     Parameters
     ----------
     ints : ndarray of int64, shape (n,)
         The column's present values, as exact integers of its unit.
     offsets : ndarray of shape (n,)
-        Their offsets from the anchor (NaN where it is missing).
+        Their offsets from the anchor, in the same unit (NaN where it is missing).
 
     Returns
     -------
     ndarray of int64
         The absolute values, ascending.
     """
+    known = ~np.isnan(offsets)
+    if not known.any():
+        return np.zeros(0, dtype=np.int64)
+    latest_anchor = int((ints[known] - offsets[known].astype(np.int64)).max())
     values, inverse, counts = np.unique(ints, return_inverse=True, return_counts=True)
     kept = []
-    for k in np.flatnonzero(point_masses(counts)):  # at most 1 / POINT_MASS_SHARE values
-        _, shared = np.unique(offsets[inverse == k], return_counts=True)
-        if shared.max() < 0.5 * counts[k]:
+    for k in np.flatnonzero(point_masses(counts) & (values >= latest_anchor)):
+        own = offsets[(inverse == k) & known]  # at most 1 / POINT_MASS_SHARE values
+        shared = np.unique(own, return_counts=True)[1].max(initial=0)
+        if own.size < POINT_MASS_COUNT or shared < 0.5 * own.size:
             kept.append(values[k])
     return np.asarray(kept, dtype=np.int64)
 

@@ -718,11 +718,22 @@ class DataTransformer:
                 origin=origin,
             )
             relative = anchored_parts(series, spec, filled[anchor.name], anchor)
+            # offsets from the anchor itself (a stand-in's are all one offset)
+            offsets = np.where(anchor_missing, np.nan, relative["offset"])
+            at = self._find_absolute(position, values, exact, offsets)
+            if at is not None:  # those rows stand aside from every relative part
+                relative = {name: np.where(at, np.nan, part) for name, part in relative.items()}
             chosen = choose_anchored_parts(relative, spec, by_day=self.split_times)
             parts = {part: relative[ANCHORED_PART[part]] for part in chosen}
-            absolute = self._absolute_modes(position, values, exact, relative, parts[chosen[0]])
-            if absolute is not None:
-                parts[chosen[0]], extra[chosen[0]] = absolute
+            if at is not None:
+                first = parts[chosen[0]]
+                counts = np.bincount(
+                    np.searchsorted(self._absolute_times[position], exact[at[~np.isnan(values)]]),
+                    minlength=len(self._absolute_times[position]),
+                )
+                # the part value the absolute modes stand on (decoding replaces it)
+                stand = np.full(counts.size, np.nanmedian(first))
+                extra[chosen[0]] = (counts.astype(np.float64), stand)
         else:
             grid = month_grid(exact, spec) if spec.public_bounds is None else None
             if grid is not None:  # a week and a weekday mean nothing on a month grid
@@ -738,40 +749,26 @@ class DataTransformer:
                 position, part_values, spec, series.dtype, rng, pool, part, extra=extra.get(part)
             )
 
-    def _absolute_modes(
-        self,
-        position: int,
-        values: np.ndarray,
-        exact: np.ndarray,
-        relative: dict[str, np.ndarray],
-        first: np.ndarray,
-    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
-        """Point-mass modes for an anchored column's absolute frequent values.
+    def _find_absolute(
+        self, position: int, values: np.ndarray, exact: np.ndarray, offsets: np.ndarray
+    ) -> np.ndarray | None:
+        """Rows of an anchored column at its absolute frequent values, or None.
 
         A shared end date (a study's end for every patient still alive) is no offset
         from starts spread over years: modelled as offsets it came back in 0 % of
         samples. Each such value (:func:`~tssynth.data.calendar.absolute_masses`)
-        becomes one more mode of the first relative part, ``first``, which decodes to
-        the value itself. Returns ``first`` with those rows left out (NaN), and each
-        value's row count with the part value its mode stands on (the median of its
-        rows', inside the others' range); None when there is no such value, or fewer
-        than two other distinct part values to model.
+        becomes one more point-mass mode of the first relative part, which decodes
+        to the value itself; its rows are left out of every relative part. None
+        where there is no such value, or fewer than two other distinct offsets.
         """
         present = ~np.isnan(values)
-        absolute = absolute_masses(exact, relative["offset"][present])
+        absolute = absolute_masses(exact, offsets[present])
         at = np.zeros(len(values), dtype=bool)
         at[present] = np.isin(exact, absolute)
-        rest = first[~at & ~np.isnan(first)]
-        if absolute.size == 0 or np.unique(rest).size < 2:
+        if absolute.size == 0 or np.unique(offsets[~at & ~np.isnan(offsets)]).size < 2:
             return None
-        codes = np.searchsorted(absolute, exact[at[present]])
-        counts = np.bincount(codes, minlength=absolute.size).astype(np.float64)
-        with warnings.catch_warnings():  # rows whose anchor is missing have no part value
-            warnings.simplefilter("ignore", RuntimeWarning)
-            stands = np.array([np.nanmedian(first[at][codes == k]) for k in range(absolute.size)])
-        stands = np.clip(np.nan_to_num(stands, nan=float(np.median(rest))), rest.min(), rest.max())
         self._absolute_times[position] = absolute
-        return np.where(at, np.nan, first), (counts, stands)
+        return at
 
     def _fit_row(
         self,
@@ -1272,9 +1269,13 @@ class DataTransformer:
             return values
         return integers_from(series, origin, values)
 
-    def _continuous_matrix(self, df: pd.DataFrame) -> np.ndarray:
+    def _continuous_matrix(
+        self, df: pd.DataFrame, absolute: list[np.ndarray] | None = None
+    ) -> np.ndarray:
         """Float values of every continuous row (a column, or its day or time of day);
-        an anchor's stand-ins (:meth:`_with_stand_ins`) in place of its missing values."""
+        an anchor's stand-ins (:meth:`_with_stand_ins`) in place of its missing values,
+        and NaN in the relative parts of rows at absolute values (codes ``absolute``
+        from :meth:`_absolute_codes`: their modes are set apart)."""
         if len(self._cont_index) == 0:
             return np.zeros((len(df), 0))
         df = self._with_stand_ins(df)
@@ -1296,12 +1297,18 @@ class DataTransformer:
                         parts[position]["weekday"] += parts[position]["time"]
             names = ANCHORED_PART if position in self._anchors else CALENDAR_PART
             columns.append(parts[position][names[part]])
+        absolute = self._absolute_codes(df) if absolute is None else absolute
+        for (position, _, _), codes in zip(self._absolute_rows, absolute, strict=True):
+            rows = np.flatnonzero(self._cont_index == position)
+            for row in rows.tolist():
+                columns[row] = np.where(codes >= 0, np.nan, columns[row])
         return np.column_stack(columns)
 
     def _transform_continuous(
         self, df: pd.DataFrame, out: np.ndarray, rng: np.random.Generator | None, clip: bool
     ) -> None:
-        values = self._continuous_matrix(df)
+        absolute = self._absolute_codes(df)
+        values = self._continuous_matrix(df, absolute)
         if values.shape[1] == 0:
             return
         finite = np.isfinite(values) | np.isnan(values)
@@ -1321,7 +1328,6 @@ class DataTransformer:
             standardised = (values - a["loc"]) / a["scale"]
         standardised = np.clip(standardised, -_STANDARDISED_LIMIT, _STANDARDISED_LIMIT)
         chunk = min(_ROW_CHUNK, max(1, _CHUNK_ENTRIES // self._means.size))
-        absolute = self._absolute_codes(df)
         for start in range(0, len(df), chunk):
             block = slice(start, start + chunk)
             scalar, mode = self._encode_values(standardised[block], rng, clip)
@@ -1358,9 +1364,8 @@ class DataTransformer:
                 typical = self._means[np.arange(len(heaviest)), heaviest]
                 x = np.where(missing, typical, x)
             else:
-                drawn_mode = sample_last_axis(
-                    np.exp(self._log_weights)[None].repeat(len(x), 0), rng
-                )
+                weights = np.where(self._absolute_mode, 0.0, np.exp(self._log_weights))
+                drawn_mode = sample_last_axis(weights[None].repeat(len(x), 0), rng)
                 mean = np.take_along_axis(self._means[None], drawn_mode[..., None], 2)[..., 0]
                 std = np.take_along_axis(self._stds[None], drawn_mode[..., None], 2)[..., 0]
                 x = np.where(missing, mean + std * rng.standard_normal(x.shape), x)

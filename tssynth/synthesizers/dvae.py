@@ -99,11 +99,11 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
     l2scale : float, default=0.0
         Weight decay of the Adam optimiser.
     batch_size : int, default=64
-        Sequences per training batch, at most: data of fewer than ten batches trains
-        in ten batches an epoch, of at least 16 sequences (see
-        :func:`tssynth.training.training_batch_size`), so that a small data set
-        gets enough optimiser steps. Under ``epsilon`` the expected size of the
-        Poisson-sampled batches, always.
+        Sequences per training batch, at most: data of fewer than four batches
+        trains in four batches an epoch, of at least 16 sequences (see
+        :func:`tssynth.training.training_batch_size`), since one Adam step an epoch
+        leaves a small data set's dependencies unlearnt. Under ``epsilon`` the
+        expected size of the Poisson-sampled batches, always.
     epochs : int, default=100
     loss_factor : float, default=1.0
         Weight of the reconstruction term against the KL term.
