@@ -1053,3 +1053,59 @@ def test_an_anchor_coarser_than_its_dependant_is_read_only_where_that_is_present
     new.loc[0, "end"] = pd.NaT
     out = transformer.inverse_transform(transformer.transform(new))  # no range error
     assert out["end"].iloc[1] == new["end"].iloc[1]
+
+
+# ------------------------------------------------------------ numeric order
+
+
+def _prices(n: int, seed: int = 0) -> pd.DataFrame:
+    """Daily prices: low <= open, close <= high, on a cent grid; volume unrelated."""
+    rng = np.random.default_rng(seed)
+    level = 50 + np.cumsum(rng.normal(0, 1, n))
+    open_, close = level + rng.normal(0, 0.5, n), level + rng.normal(0, 0.5, n)
+    low = np.minimum(open_, close) - rng.exponential(0.3, n)
+    high = np.maximum(open_, close) + rng.exponential(0.3, n)
+    frame = pd.DataFrame({"open": open_, "high": high, "low": low, "close": close}).round(2)
+    return frame.assign(volume=rng.integers(1_000, 9_000, n))
+
+
+def test_numeric_columns_never_below_another_are_modelled_as_gaps_above_it():
+    from tssynth.data.order import find_floors
+
+    frame = _prices(400)
+    transformer = fit_transformer(frame)
+    # open and close above low, high above all three
+    assert transformer._floors == {0: (2,), 3: (2,), 1: (0, 2, 3)}
+    pd.testing.assert_frame_equal(
+        transformer.inverse_transform(transformer.transform(frame)), frame
+    )
+    back = DataTransformer.from_state(transformer.to_state())
+    pd.testing.assert_frame_equal(back.inverse_transform(back.transform(frame)), frame)
+    state = transformer.to_state()
+    del state["floors"]  # files from before: every column on its own
+    assert DataTransformer.from_state(state)._floors == {}
+    columns = infer_schema(frame)
+    broken = frame.copy()
+    broken.loc[5, "high"] = broken.loc[5, "low"] - 0.01  # one row breaks the order
+    assert 1 not in find_floors(infer_schema(broken), broken)
+    # low missing where open and close are present: no floor of theirs any more
+    gapped = frame.assign(low=frame["low"].mask(np.arange(400) == 7))
+    assert find_floors(columns, gapped) == {1: (0, 3)}
+    # ranges that keep the order by themselves: no floor
+    ages = pd.DataFrame({"age": np.arange(20, 80), "years": np.arange(60) % 15})
+    assert find_floors(infer_schema(ages), ages) == {}
+    off = DataTransformer(random_state=0, relative_numbers=False).fit(frame, columns)
+    assert off._floors == {}
+
+
+def test_a_floor_missing_in_a_row_takes_its_column_with_it():
+    frame = _prices(300)
+    both = frame.assign(
+        low=frame["low"].mask(np.arange(300) % 10 == 0),
+        open=frame["open"].mask(np.arange(300) % 10 == 0),
+        close=frame["close"].mask(np.arange(300) % 10 == 0),
+        high=frame["high"].mask(np.arange(300) % 10 == 0),
+    )
+    transformer = fit_transformer(both)
+    assert transformer._floors
+    pd.testing.assert_frame_equal(transformer.inverse_transform(transformer.transform(both)), both)

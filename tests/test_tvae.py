@@ -671,3 +671,22 @@ def test_a_declared_category_absent_from_the_data_is_not_drawn():
     answers = model.sample(4000)["answer"]
     assert (answers == "maybe").mean() < 0.01
     assert answers.isin(["yes", "no"]).mean() > 0.99 and (answers == "yes").mean() > 0.3
+
+
+def test_sampled_highs_are_never_below_their_lows():
+    """Modelled apart, about half of synthetic days had low > high; above its closest
+    floor alone, a fifth had high < open."""
+    from test_data_layer import _prices
+
+    frame = _prices(600)
+    out = TVAESynthesizer(epochs=30, random_state=0, **SMALL).fit(frame).sample(3000)
+    assert (out["high"] >= out["low"]).all()
+    assert (out["open"] >= out["low"]).all() and (out["close"] >= out["low"]).all()
+    assert (out["high"] >= out[["open", "close"]].max(axis=1)).all()
+    assert (
+        (out[["open", "high", "low", "close"]].round(2) == out[["open", "high", "low", "close"]])
+        .all()
+        .all()
+    )  # on the cent grid
+    for column in ("high", "low"):
+        assert abs(out[column].median() - frame[column].median()) < 0.25 * frame[column].std()

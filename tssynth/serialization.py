@@ -60,7 +60,9 @@ MAGIC = b"TSSYNTH\x00"
 # older files; a reader of format 7 could not build the specs).
 # 9: an anchored datetime column may keep frequent values absolute (the transformer's
 # "absolute_times" state, none in older files; a reader of format 8 would decode those
-# rows as offsets from their anchors).
+# rows as offsets from their anchors), and a numeric column may be modelled as its gap
+# above its floors (the "floors" state, none in older files; a reader of format 8
+# would decode the gaps as the values).
 FORMAT_VERSION = 9
 _LENGTH = struct.Struct("<I")
 

@@ -631,8 +631,9 @@ class PanelTransformer:
             weights = (1.0 / np.minimum(panel.lengths, cap)[panel.codes])[kept]
         # One model column per feature, on its raw scale: no log scale for skewed
         # columns (the DVAE calibrates its draws to the training quantiles within each
-        # mode, which restores long tails) and no calendar parts or offsets of datetime
-        # features (the sequence index carries the time); its measured results
+        # mode, which restores long tails), no calendar parts or offsets of datetime
+        # features (the sequence index carries the time) and no gaps above numeric
+        # floors (calibrated one by one, the columns' marginals); its measured results
         # (docs/dvae.md) were taken so.
         settings = {
             "max_modes": self.max_modes,
@@ -640,6 +641,7 @@ class PanelTransformer:
             "log_skewed": False,
             "split_times": False,
             "relative_times": False,
+            "relative_numbers": False,
         }
         self.steps = DataTransformer(**settings)
         self.steps.fit(step_rows, step_schema, budget, weights)

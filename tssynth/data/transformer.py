@@ -100,6 +100,7 @@ from tssynth.data.dependencies import (
     find_implications,
 )
 from tssynth.data.memory import fits_in_memory, shown_bytes
+from tssynth.data.order import above_floor, find_floors, floor_of
 from tssynth.data.private import (
     DataBudget,
     midpoint_and_half_range,
@@ -309,6 +310,10 @@ class DataTransformer:
         its admission, an end after its start) as its offset from the closest such
         column, so that samples keep the order and the durations: two timestamps
         modelled apart over years come out in either order.
+    relative_numbers : bool, default=True
+        Model a numeric column that is never below another one (a day's high above
+        its low, a maximum above a minimum) as its gap above the closest such
+        column (see :mod:`tssynth.data.order`), so that samples keep the order.
     derive_dependencies : bool, default=False
         Derive a column that a categorical column determines exactly in the
         training data (a code and its label, a state and its region) from that
@@ -337,6 +342,7 @@ class DataTransformer:
         split_times: bool = True,
         relative_times: bool = True,
         derive_dependencies: bool = False,
+        relative_numbers: bool = True,
     ) -> None:
         self.max_modes = max_modes
         self.weight_threshold = weight_threshold
@@ -346,6 +352,7 @@ class DataTransformer:
         self.split_times = split_times
         self.relative_times = relative_times
         self.derive_dependencies = derive_dependencies
+        self.relative_numbers = relative_numbers
 
     # ------------------------------------------------------------------ fitting
 
@@ -400,6 +407,11 @@ class DataTransformer:
         derived = frozenset(dependencies)  # restored exactly: never anchored, may be anchors
         blocked: list[tuple[int, int, int]] = []
         self._anchors = find_anchors(self.columns, df, derived, blocked) if relative else {}
+        # Numeric columns never below another one: their gap above it, and their own
+        # (low, high, step, origin) for decoding (see tssynth.data.order).
+        numbers = self.relative_numbers and budget is None
+        self._floors = find_floors(self.columns, df, derived) if numbers else {}
+        self._above_floor: dict[int, tuple[float, float, float, float]] = {}
         # Anchors missing where their column is present: stood in for in those rows.
         self._stand_in_offsets: dict[int, float] = {}
         for later, earlier in self._anchors.items():
@@ -740,6 +752,12 @@ class DataTransformer:
                 self._month_grids[position] = grid
             split = self.split_times and grid is None
             parts = choose_calendar_parts(series, spec) if split else {}
+        if position in self._floors:
+            step, origin = coarsest_grid(
+                np.unique(observed), decimal_step(observed, float_precision(series.dtype))
+            )
+            self._above_floor[position] = (observed.min(), observed.max(), step, origin)
+            values = values - self._floor_values(df, position)
         if not parts:
             self._fit_row(position, values, spec, series.dtype, rng, pool, WHOLE, extremes, exact)
             return
@@ -1260,6 +1278,11 @@ class DataTransformer:
             df[name] = column
         return df
 
+    def _floor_values(self, df: pd.DataFrame, position: int) -> np.ndarray:
+        """The row-wise maximum of the floors of the column at ``position``."""
+        floors = [(self.columns[f], f) for f in self._floors[position]]
+        return floor_of([self._floats(df[spec.name], spec, f) for spec, f in floors])
+
     def _floats(self, series: pd.Series, spec: ColumnSpec, position: int) -> np.ndarray:
         """A continuous column's values as the model reads them: :func:`to_float`, less
         the column's integer origin where it has one (in integer arithmetic)."""
@@ -1284,7 +1307,10 @@ class DataTransformer:
         for position, part in rows:
             spec = self.columns[position]
             if part == WHOLE:
-                columns.append(self._floats(df[spec.name], spec, position))
+                column = self._floats(df[spec.name], spec, position)
+                if position in self._floors:  # its gap above its floors
+                    column = column - self._floor_values(df, position)
+                columns.append(column)
                 continue
             if position not in parts:
                 if position in self._anchors:
@@ -1656,6 +1682,12 @@ class DataTransformer:
             )
             if position in self._absolute_times:
                 values[position] = self._at_absolute(position, parts["absolute"], start, values)
+        for position, floors in self._floors.items():  # floors come first
+            gap = values.get(position)
+            if gap is None:  # a constant gap
+                gap = np.full(n, self._constants.get(position, np.nan))
+            floor = floor_of([values[f] for f in floors])
+            values[position] = above_floor(floor, gap, *self._above_floor[position])
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
         # An anchor was present wherever its dependant was: the dependant is missing
         # where the anchor is (one mask for both where they were missing together). The
@@ -1669,6 +1701,10 @@ class DataTransformer:
                 missing[position] = missing[anchor]
             elif position in missing:
                 missing[position] = missing[position] | missing[anchor]
+        for position, floors in self._floors.items():  # present only where its floors are
+            for floor in floors:
+                if floor in missing:
+                    missing[position] = missing.get(position, np.zeros(n, bool)) | missing[floor]
         restored = {}
         for position, spec in enumerate(self.columns):
             if position in codes:
@@ -1854,6 +1890,7 @@ class DataTransformer:
                 "split_times": self.split_times,
                 "relative_times": self.relative_times,
                 "derive_dependencies": self.derive_dependencies,
+                "relative_numbers": self.relative_numbers,
             },
             "columns": [c.to_dict() for c in self.columns],
             "continuous": self._continuous_state(),
@@ -1868,6 +1905,10 @@ class DataTransformer:
             ],
             "stand_in_offsets": dict(self._stand_in_offsets),
             "absolute_times": {k: v.tolist() for k, v in self._absolute_times.items()},
+            "floors": [
+                [later, list(floors), *map(float, self._above_floor[later])]
+                for later, floors in self._floors.items()
+            ],
             "missing_index": list(self._missing_index),
             "categorical_index": list(self._categorical_index),
             "categories": [list(c) for c in self._categories],
@@ -1925,6 +1966,9 @@ class DataTransformer:
         offsets = state.get("stand_in_offsets", {})  # absent from older files
         self._stand_in_offsets = {int(k): float(v) for k, v in offsets.items()}
         absolute = state.get("absolute_times", {})  # absent from older files
+        floors = state.get("floors", [])  # absent from older files
+        self._floors = {int(later): tuple(map(int, own)) for later, own, *_ in floors}
+        self._above_floor = {int(later): tuple(decoding) for later, _, *decoding in floors}
         self._absolute_times = {int(k): np.asarray(v, dtype=np.int64) for k, v in absolute.items()}
         self._missing_index = list(state["missing_index"])
         self._categorical_index = list(state["categorical_index"])
