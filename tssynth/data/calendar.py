@@ -469,20 +469,22 @@ def absolute_masses(ints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    ints : ndarray of int64, shape (n,)
-        The column's present values, as exact integers of its unit.
+    ints : ndarray of shape (n,)
+        The column's present values: exact integers of a time column's unit (int64),
+        or a number's floats (a numeric column above its floors, see
+        :mod:`tssynth.data.order`).
     offsets : ndarray of shape (n,)
         Their offsets from the anchor, in the same unit (NaN where it is missing).
 
     Returns
     -------
-    ndarray of int64
+    ndarray of the dtype of ``ints``
         The absolute values, ascending.
     """
     known = ~np.isnan(offsets)
     if not known.any():
-        return np.zeros(0, dtype=np.int64)
-    latest_anchor = int((ints[known] - offsets[known].astype(np.int64)).max())
+        return np.zeros(0, dtype=ints.dtype)
+    latest_anchor = (ints[known] - offsets[known].astype(ints.dtype)).max()
     values, inverse, counts = np.unique(ints, return_inverse=True, return_counts=True)
     kept = []
     for k in np.flatnonzero(point_masses(counts) & (values >= latest_anchor)):
@@ -490,7 +492,7 @@ def absolute_masses(ints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         shared = np.unique(own, return_counts=True)[1].max(initial=0)
         if own.size < POINT_MASS_COUNT or shared < 0.5 * own.size:
             kept.append(values[k])
-    return np.asarray(kept, dtype=np.int64)
+    return np.asarray(kept, dtype=ints.dtype)
 
 
 def weekdays(series: pd.Series, spec: ColumnSpec) -> list[bool]:

@@ -260,6 +260,11 @@ def _robust_spread(values: np.ndarray) -> float:
     return max(spread, 1e-12)
 
 
+def _absolute_dtype(spec: ColumnSpec) -> type:
+    """Absolute values are exact integers of a time column's unit, or a number's floats."""
+    return np.int64 if spec.value_type in (DATETIME, TIMEDELTA) else np.float64
+
+
 def _lookup(values: list[Any], numeric: bool) -> np.ndarray:
     """A derived column's values per determinant code, from a generator file."""
     if numeric:
@@ -757,9 +762,32 @@ class DataTransformer:
                 np.unique(observed), decimal_step(observed, float_precision(series.dtype))
             )
             self._above_floor[position] = (observed.min(), observed.max(), step, origin)
-            values = values - self._floor_values(df, position)
+            gaps = values - self._floor_values(df, position)
+            at = self._find_absolute(position, values, observed, gaps)
+            if at is not None:  # a shared value of its own (a follow-up's end, in days)
+                counts = np.bincount(
+                    np.searchsorted(
+                        self._absolute_times[position], observed[at[~np.isnan(values)]]
+                    ),
+                    minlength=len(self._absolute_times[position]),
+                )
+                gaps = np.where(at, np.nan, gaps)
+                stand = np.full(counts.size, np.nanmedian(gaps))
+                extra[WHOLE] = (counts.astype(np.float64), stand)
+            values = gaps
         if not parts:
-            self._fit_row(position, values, spec, series.dtype, rng, pool, WHOLE, extremes, exact)
+            self._fit_row(
+                position,
+                values,
+                spec,
+                series.dtype,
+                rng,
+                pool,
+                WHOLE,
+                extremes,
+                exact,
+                extra=extra.get(WHOLE),
+            )
             return
         self._split_bounds[position] = (float(observed.min()), float(observed.max()))
         for part, part_values in parts.items():
@@ -770,14 +798,16 @@ class DataTransformer:
     def _find_absolute(
         self, position: int, values: np.ndarray, exact: np.ndarray, offsets: np.ndarray
     ) -> np.ndarray | None:
-        """Rows of an anchored column at its absolute frequent values, or None.
+        """Rows of an anchored column (or one above its floors) at its absolute
+        frequent values, or None.
 
         A shared end date (a study's end for every patient still alive) is no offset
         from starts spread over years: modelled as offsets it came back in 0 % of
         samples. Each such value (:func:`~tssynth.data.calendar.absolute_masses`)
-        becomes one more point-mass mode of the first relative part, which decodes
-        to the value itself; its rows are left out of every relative part. None
-        where there is no such value, or fewer than two other distinct offsets.
+        becomes one more point-mass mode of the first relative part (or of the gap),
+        which decodes to the value itself; its rows are left out of every relative
+        part. None where there is no such value, or fewer than two other distinct
+        offsets. ``exact``: the present values (a time column's as integers).
         """
         present = ~np.isnan(values)
         absolute = absolute_masses(exact, offsets[present])
@@ -1374,9 +1404,13 @@ class DataTransformer:
         codes = []
         for position, _, _ in self._absolute_rows:
             spec, values = self.columns[position], self._absolute_times[position]
-            ints, missing = time_ints(df[spec.name], spec)
-            index = np.minimum(np.searchsorted(values, ints), len(values) - 1)
-            codes.append(np.where(~missing & (values[index] == ints), index, -1))
+            if spec.value_type in (DATETIME, TIMEDELTA):
+                given, missing = time_ints(df[spec.name], spec)
+            else:
+                given = self._floats(df[spec.name], spec, position)
+                missing = np.isnan(given)
+            index = np.minimum(np.searchsorted(values, given), len(values) - 1)
+            codes.append(np.where(~missing & (values[index] == given), index, -1))
         return codes
 
     def _encode_values(
@@ -1688,6 +1722,8 @@ class DataTransformer:
                 gap = np.full(n, self._constants.get(position, np.nan))
             floor = floor_of([values[f] for f in floors])
             values[position] = above_floor(floor, gap, *self._above_floor[position])
+            if position in self._absolute_times:
+                values[position] = self._at_absolute(position, parts["absolute"], floor, values)
         missing = dict(zip(self._missing_index, parts["missing"].T, strict=True))
         # An anchor was present wherever its dependant was: the dependant is missing
         # where the anchor is (one mask for both where they were missing together). The
@@ -1969,7 +2005,10 @@ class DataTransformer:
         floors = state.get("floors", [])  # absent from older files
         self._floors = {int(later): tuple(map(int, own)) for later, own, *_ in floors}
         self._above_floor = {int(later): tuple(decoding) for later, _, *decoding in floors}
-        self._absolute_times = {int(k): np.asarray(v, dtype=np.int64) for k, v in absolute.items()}
+        self._absolute_times = {
+            int(k): np.asarray(v, dtype=_absolute_dtype(self.columns[int(k)]))
+            for k, v in absolute.items()
+        }
         self._missing_index = list(state["missing_index"])
         self._categorical_index = list(state["categorical_index"])
         self._categories = [list(c) for c in state["categories"]]
