@@ -994,13 +994,19 @@ class DataTransformer:
         if own_range and spikes.size and rest_values.size:
             mixture = np.isnan(exact_values)
             low[mixture], high[mixture] = standardised(rest_values[[0, -1]])
-        modes = [a[order] for a in (weights * observed.size, means, stds, exact_values, low, high)]
-        if extra is not None:
+        modes = [a[order] for a in (weights, means, stds, exact_values, low, high)]
+        if extra is not None:  # row counts beside the others' shares
             counts, stands = extra
             none = np.full(counts.size, np.nan)
-            added = (counts, standardised(stands), np.full(counts.size, _MIN_MODE_STD), stands)
+            added = (
+                counts / observed.size,
+                standardised(stands),
+                np.full(counts.size, _MIN_MODE_STD),
+                stands,
+            )
             modes = [np.concatenate(pair) for pair in zip(modes, (*added, none, none), strict=True)]
-        return (modes[0] / modes[0].sum(), *modes[1:])
+        total = weights.sum() if extra is None else modes[0].sum()
+        return (modes[0] / total, *modes[1:])
 
     def _fit_mixture(
         self, every: np.ndarray, n_unique: int, rng: np.random.Generator
