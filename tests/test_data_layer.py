@@ -1109,3 +1109,43 @@ def test_a_floor_missing_in_a_row_takes_its_column_with_it():
     transformer = fit_transformer(both)
     assert transformer._floors
     pd.testing.assert_frame_equal(transformer.inverse_transform(transformer.transform(both)), both)
+
+
+def test_a_column_above_its_floor_stays_on_a_grid_off_zero():
+    from tssynth.data.order import above_floor
+
+    rng = np.random.default_rng(0)
+    prices = np.floor(rng.uniform(1, 50, 400)) + 0.99  # every price ends in .99
+    frame = pd.DataFrame({"list": prices, "paid": prices + rng.integers(0, 10, 400)})
+    transformer = fit_transformer(frame)
+    assert transformer._floors == {1: (0,)}
+    pd.testing.assert_frame_equal(
+        transformer.inverse_transform(transformer.transform(frame)), frame
+    )
+    # 9.99 + 1: 10.99 on the grid of .99 (rounding in whole units gave 11.0)
+    assert above_floor(np.array([9.99]), np.array([1.0]), 0.0, 100.0, 1.0, 0.99) == [10.99]
+    assert above_floor(np.array([37.5]), np.array([1.2]), 0.0, 100.0, 1.0, 0.5) == [38.5]
+
+
+def test_a_column_missing_with_its_floor_keeps_its_missing_rate():
+    # Both missing in the same 30 % of rows: sampled, the column was missing in its own
+    # rows and its floor's, 52 % of them.
+    rng = np.random.default_rng(0)
+    low = rng.normal(10, 5, 1500).round(1)
+    both = rng.random(1500) < 0.3
+    frame = pd.DataFrame(
+        {
+            "low": np.where(both, np.nan, low),
+            "high": np.where(both, np.nan, (low + rng.gamma(2, 2, 1500)).round(1)),
+        }
+    )
+    transformer = fit_transformer(frame)
+    assert transformer._floors == {1: (0,)} and transformer._missing_with_floors == {1}
+    # decoded with the floor's missing mask, whatever the column's own indicator says
+    model = transformer.transform(frame)
+    own = transformer._missing_cols[transformer._missing_index.index(1)]
+    model[:, own : own + 2] = [0.0, 1.0]  # "missing" everywhere
+    back = transformer.inverse_transform(model)
+    assert back["high"].isna().equals(frame["low"].isna())
+    state = DataTransformer.from_state(transformer.to_state())
+    assert state._missing_with_floors == {1}

@@ -218,6 +218,18 @@ def grid_factors(step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return per_unit, unit
 
 
+def grid_counts(step: np.ndarray, origin: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``per_unit``, ``unit`` and ``origin_units`` of grids ``origin + k * step``, for
+    exact rounding in whole counts: ``round((x * per_unit - origin_units) / unit)``
+    (see :func:`grid_factors`). An origin may have finer decimals than its step
+    (0.49 + k * 0.5, prices ending in .99 on a whole grid): counted in those."""
+    step, origin = np.asarray(step, dtype=np.float64), np.asarray(origin, dtype=np.float64)
+    per_unit, unit = grid_factors(step)
+    per_unit = np.maximum(per_unit, np.where(origin > 0, grid_factors(origin)[0], 1.0))
+    unit = np.where(origin > 0, np.round(step * per_unit), unit)
+    return per_unit, unit, np.round(origin * per_unit)
+
+
 def time_grid(values: np.ndarray, unique: np.ndarray, spec: ColumnSpec) -> tuple[float, float]:
     """The coarsest calendar grid ``(grid, origin)`` every time value is on (see
     :func:`coarsest_grid`): hourly readings at half past give one hour and 30 minutes."""

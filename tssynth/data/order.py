@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tssynth.data.continuous import EXACT_FLOAT_INTEGER, grid_factors
+from tssynth.data.continuous import EXACT_FLOAT_INTEGER, grid_counts
 from tssynth.data.schema import CATEGORICAL, NUMERIC, ColumnSpec, to_float
 
 _SCREEN_ROWS = 512  # rows a pair is first checked on, before all of them
@@ -152,13 +152,12 @@ def above_floor(
     """A column from its floor's decoded values (:func:`floor_of`) and its decoded gap.
 
     On the column's own grid ``origin + k * step`` (exactly, for decimal steps: see
-    :func:`~tssynth.data.continuous.grid_factors`; a value rounded below its floor
+    :func:`~tssynth.data.continuous.grid_counts`; a value rounded below its floor
     moves up one step), inside ``[low, high]``, and never below the floor.
     """
     values = floor + gap
     if step > 0:
-        per_unit, unit = (float(f[0]) for f in grid_factors(np.array([step])))
-        origin_units = round(origin * per_unit)
+        per_unit, unit, origin_units = (float(f[0]) for f in grid_counts([step], [origin]))
         stepped = np.round((values * per_unit - origin_units) / unit) * unit
         values = (stepped + origin_units) / per_unit
         with np.errstate(invalid="ignore"):

@@ -84,7 +84,7 @@ from tssynth.data.continuous import (
     coarsest_grid,
     decimal_step,
     float_precision,
-    grid_factors,
+    grid_counts,
     integer_grid,
     location_scale,
     log_shift,
@@ -417,6 +417,7 @@ class DataTransformer:
         numbers = self.relative_numbers and budget is None
         self._floors = find_floors(self.columns, df, derived) if numbers else {}
         self._above_floor: dict[int, tuple[float, float, float, float]] = {}
+        self._missing_with_floors: set[int] = set()  # missing exactly where a floor is
         # Anchors missing where their column is present: stood in for in those rows.
         self._stand_in_offsets: dict[int, float] = {}
         for later, earlier in self._anchors.items():
@@ -762,7 +763,10 @@ class DataTransformer:
                 np.unique(observed), decimal_step(observed, float_precision(series.dtype))
             )
             self._above_floor[position] = (observed.min(), observed.max(), step, origin)
-            gaps = values - self._floor_values(df, position)
+            floor = self._floor_values(df, position)
+            if (np.isnan(values) == np.isnan(floor)).all():
+                self._missing_with_floors.add(position)
+            gaps = values - floor
             at = self._find_absolute(position, values, observed, gaps)
             if at is not None:  # a shared value of its own (a follow-up's end, in days)
                 counts = np.bincount(
@@ -1098,12 +1102,9 @@ class DataTransformer:
         step = self._cont_arrays["step"]
         columns = {key: value[:, None] for key, value in self._cont_arrays.items()}
         origin = self._cont_arrays["origin"]
-        per_unit, unit = grid_factors(step)
-        # An origin may have finer decimals than its grid (0.49 + k * 0.5): count in those.
-        per_unit = np.maximum(per_unit, np.where(origin > 0, grid_factors(origin)[0], 1.0))
-        unit = np.where(origin > 0, np.round(step * per_unit), unit)
+        per_unit, unit, origin_units = grid_counts(step, origin)
         columns["per_unit"], columns["unit"] = per_unit[:, None], unit[:, None]
-        columns["origin_units"] = np.round(origin * per_unit)[:, None]
+        columns["origin_units"] = origin_units[:, None]
         self._has_origin = bool((origin > 0).any())
         with np.errstate(over="ignore", invalid="ignore"):
             for bound in ("min", "max"):  # the bounds on the modes' (standardised) scale
@@ -1743,10 +1744,18 @@ class DataTransformer:
                 missing[position] = missing[anchor]
             elif position in missing:
                 missing[position] = missing[position] | missing[anchor]
-        for position, floors in self._floors.items():  # present only where its floors are
-            for floor in floors:
-                if floor in missing:
-                    missing[position] = missing.get(position, np.zeros(n, bool)) | missing[floor]
+        # Present only where its floors are: missing where they are when the data had
+        # them missing together (its own mask would add its misses to theirs), else
+        # where either is.
+        for position, floors in self._floors.items():
+            masks = [missing[floor] for floor in floors if floor in missing]
+            if not masks:
+                continue
+            floors_missing = np.logical_or.reduce(masks)
+            if position in self._missing_with_floors or position not in missing:
+                missing[position] = floors_missing
+            else:
+                missing[position] = missing[position] | floors_missing
         restored = {}
         for position, spec in enumerate(self.columns):
             if position in codes:
@@ -1948,7 +1957,12 @@ class DataTransformer:
             "stand_in_offsets": dict(self._stand_in_offsets),
             "absolute_times": {k: v.tolist() for k, v in self._absolute_times.items()},
             "floors": [
-                [later, list(floors), *map(float, self._above_floor[later])]
+                [
+                    later,
+                    list(floors),
+                    *map(float, self._above_floor[later]),
+                    later in self._missing_with_floors,
+                ]
                 for later, floors in self._floors.items()
             ],
             "missing_index": list(self._missing_index),
@@ -2010,7 +2024,8 @@ class DataTransformer:
         absolute = state.get("absolute_times", {})  # absent from older files
         floors = state.get("floors", [])  # absent from older files
         self._floors = {int(later): tuple(map(int, own)) for later, own, *_ in floors}
-        self._above_floor = {int(later): tuple(decoding) for later, _, *decoding in floors}
+        self._above_floor = {int(later): tuple(decoding[:4]) for later, _, *decoding in floors}
+        self._missing_with_floors = {int(later) for later, _, *decoding in floors if decoding[4]}
         self._absolute_times = {
             int(k): np.asarray(v, dtype=_absolute_dtype(self.columns[int(k)]))
             for k, v in absolute.items()
