@@ -52,7 +52,8 @@ def find_floors(
     df : DataFrame
         The training data.
     fixed : frozenset of int
-        Positions of columns that take no part (derived ones, restored exactly).
+        Positions of columns that are never given floors (derived ones, restored
+        exactly); they may be floors.
 
     Returns
     -------
@@ -61,12 +62,7 @@ def find_floors(
     """
     positions, values = [], []
     for position, spec in enumerate(columns):
-        if (
-            position in fixed
-            or spec.kind == CATEGORICAL
-            or spec.value_type != NUMERIC
-            or spec.public_bounds
-        ):
+        if spec.kind == CATEGORICAL or spec.value_type != NUMERIC or spec.public_bounds:
             continue
         column = to_float(df[spec.name], spec)
         observed = column[~np.isnan(column)]
@@ -81,6 +77,8 @@ def find_floors(
     screen = np.linspace(0, len(x) - 1, min(len(x), _SCREEN_ROWS)).astype(np.int64)
     floors: dict[int, tuple[int, ...]] = {}
     for j in range(len(positions)):
+        if positions[j] in fixed:
+            continue
         candidates = _never_below(x[screen], present[screen], j)
         if candidates.any():  # confirmed on every row
             candidates[candidates] = _never_below(

@@ -1723,6 +1723,12 @@ class DataTransformer:
             )
             if position in self._absolute_times:
                 values[position] = self._at_absolute(position, parts["absolute"], start, values)
+        derived_floors = {f for floors in self._floors.values() for f in floors} & set(
+            self._derived
+        )
+        for floor in derived_floors:  # restored from their determinants (as numbers)
+            determinant, lookup = self._derived[floor]
+            values[floor] = lookup[codes[determinant]].astype(np.float64)
         for position, floors in self._floors.items():  # floors come first
             gap = values.get(position)
             if gap is None:  # a constant gap
