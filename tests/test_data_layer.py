@@ -1149,3 +1149,16 @@ def test_a_column_missing_with_its_floor_keeps_its_missing_rate():
     assert back["high"].isna().equals(frame["low"].isna())
     state = DataTransformer.from_state(transformer.to_state())
     assert state._missing_with_floors == {1}
+
+
+def test_a_value_beside_a_point_mass_is_not_taken_for_it():
+    # A point mass's std is 0.001 of the column's: on a column 1,700 wide a 2 beside a
+    # mass at 0 (Baseball's at-bats above their floors) was encoded and decoded as 0.
+    rng = np.random.default_rng(0)
+    values = np.concatenate([np.zeros(30), [2, 3], rng.integers(400, 9_000, 300)])
+    frame = pd.DataFrame({"gap": values.astype(np.int64)})
+    transformer = fit_transformer(frame)
+    assert np.nanmin(transformer._exact) == 0  # the mass at 0 is a point-mass mode
+    pd.testing.assert_frame_equal(
+        transformer.inverse_transform(transformer.transform(frame)), frame
+    )

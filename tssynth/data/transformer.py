@@ -144,6 +144,7 @@ _SCALAR_LIMIT = 0.99
 _STANDARDISED_LIMIT = 1e6  # far past every mode; keeps the encoding finite
 _MIN_MODE_STD = 1e-3
 _BOUND_TOLERANCE = 4.0 * 2**-21  # of a mode's std: 16 float32 roundings of a scalar
+_EXACT_TOLERANCE = 1e-6  # of a point mass's std: how far from it a value still is it
 _UNDECLARED_SHARE = 0.01  # values outside declared categories warned about past this share
 _CLIPPED_SHARE = 0.05  # values outside declared bounds warned about past this share
 _YEARS = (1000, 2200)  # whole numbers all in this range read as calendar years
@@ -1116,6 +1117,7 @@ class DataTransformer:
         self._step_rows = np.flatnonzero(step > 0)
         self._log_rows = np.flatnonzero(~np.isnan(self._cont_arrays["shift"]))
         self._has_exact = not np.isnan(self._exact).all()
+        self._point_mass = ~np.isnan(self._exact)
         # (position, row, first mode) of every column with absolute modes (its last ones).
         self._absolute_rows = [
             (position, row, int(self._n_modes[row]) - len(values))
@@ -1438,6 +1440,16 @@ class DataTransformer:
                 x = np.where(missing, mean + std * rng.standard_normal(x.shape), x)
         z = (x[:, :, None] - self._means[None]) / self._stds[None]
         log_post = self._log_weights[None] - np.log(self._stds[None]) - 0.5 * z**2
+        if self._has_exact:
+            # A point mass takes its own value alone: one std of _MIN_MODE_STD is 1.7
+            # units of a column 1,700 wide, where a 2 beside a mass at 0 was encoded
+            # (and decoded) as 0. Where no mode is left (a value unseen beside point
+            # masses only), the nearest takes it, as before.
+            at_other = self._point_mass[None] & (
+                np.abs(x[:, :, None] - self._means[None]) > _EXACT_TOLERANCE * self._stds[None]
+            )
+            fenced = np.where(at_other, -np.inf, log_post)
+            log_post = np.where(np.isinf(fenced).all(axis=2, keepdims=True), log_post, fenced)
         if self._absolute_rows:  # taken by the rows at those values alone
             log_post[:, self._absolute_mode] = -np.inf
         if rng is None:
