@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tssynth.data.continuous import POINT_MASS_COUNT, point_masses
+from tssynth.data.order import parents_first
 from tssynth.data.schema import (
     CATEGORICAL,
     DATETIME,
@@ -377,16 +378,8 @@ def find_anchors(
             anchors[later] = best[1]
         elif unrestorable is not None and blocked is not None:
             blocked.append((later, unrestorable[1], unrestorable[0]))
-    ordered: dict[int, int] = {}
-
-    def place(column: int) -> None:
-        if column in anchors and column not in ordered:
-            place(anchors[column])
-            ordered[column] = anchors[column]
-
-    for column in anchors:
-        place(column)
-    return ordered
+    ordered = parents_first({later: (earlier,) for later, earlier in anchors.items()})
+    return {later: earlier for later, (earlier,) in ordered.items()}
 
 
 def stand_in_offset(

@@ -48,12 +48,12 @@ def find_floors(
     Parameters
     ----------
     columns : list of ColumnSpec
-        The table's columns, by position.
+        Every column's spec, by position.
     df : DataFrame
-        The training data.
+        The table the columns were inferred from.
     fixed : frozenset of int
-        Positions of columns that are never given floors (derived ones, restored
-        exactly); they may be floors.
+        Columns never given floors (derived ones, restored exactly), which may be
+        floors of others.
 
     Returns
     -------
@@ -98,15 +98,22 @@ def find_floors(
             own.append(positions[i])
         if own:
             floors[positions[j]] = tuple(own)
+    return parents_first(floors)
+
+
+def parents_first(parents: dict[int, tuple[int, ...]]) -> dict[int, tuple[int, ...]]:
+    """``parents`` (a column's position to the positions it is decoded from) reordered
+    so that every column comes after its parents that have parents of their own; the
+    parents form no cycle (columns round one would all be identical)."""
     ordered: dict[int, tuple[int, ...]] = {}
 
     def place(column: int) -> None:
-        if column in floors and column not in ordered:
-            for floor in floors[column]:
-                place(floor)
-            ordered[column] = floors[column]
+        if column in parents and column not in ordered:
+            for parent in parents[column]:
+                place(parent)
+            ordered[column] = parents[column]
 
-    for column in floors:
+    for column in parents:
         place(column)
     return ordered
 
