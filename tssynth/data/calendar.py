@@ -449,7 +449,7 @@ def choose_anchored_parts(
     return [LAG, TIME_OF_DAY] if by_day else [OFFSET]
 
 
-def absolute_masses(ints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def absolute_masses(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Frequent values of an anchored column that its offsets do not explain.
 
     A study's end date is the death date of every patient still alive: a point mass
@@ -462,7 +462,7 @@ def absolute_masses(ints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    ints : ndarray of shape (n,)
+    values : ndarray of shape (n,)
         The column's present values: exact integers of a time column's unit (int64),
         or a number's floats (a numeric column above its floors, see
         :mod:`tssynth.data.order`).
@@ -471,21 +471,21 @@ def absolute_masses(ints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    ndarray of the dtype of ``ints``
+    ndarray of the dtype of ``values``
         The absolute values, ascending.
     """
     known = ~np.isnan(offsets)
     if not known.any():
-        return np.zeros(0, dtype=ints.dtype)
-    latest_anchor = (ints[known] - offsets[known].astype(ints.dtype)).max()
-    values, inverse, counts = np.unique(ints, return_inverse=True, return_counts=True)
+        return np.zeros(0, dtype=values.dtype)
+    latest_anchor = (values[known] - offsets[known].astype(values.dtype)).max()
+    distinct, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
     kept = []
-    for k in np.flatnonzero(point_masses(counts) & (values >= latest_anchor)):
+    for k in np.flatnonzero(point_masses(counts) & (distinct >= latest_anchor)):
         own = offsets[(inverse == k) & known]  # at most 1 / POINT_MASS_SHARE values
         shared = np.unique(own, return_counts=True)[1].max(initial=0)
         if own.size < POINT_MASS_COUNT or shared < 0.5 * own.size:
-            kept.append(values[k])
-    return np.asarray(kept, dtype=ints.dtype)
+            kept.append(distinct[k])
+    return np.asarray(kept, dtype=values.dtype)
 
 
 def weekdays(series: pd.Series, spec: ColumnSpec) -> list[bool]:

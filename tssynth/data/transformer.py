@@ -317,9 +317,10 @@ class DataTransformer:
         column, so that samples keep the order and the durations: two timestamps
         modelled apart over years come out in either order.
     relative_numbers : bool, default=True
-        Model a numeric column that is never below another one (a day's high above
-        its low, a maximum above a minimum) as its gap above the closest such
-        column (see :mod:`tssynth.data.order`), so that samples keep the order.
+        Model a numeric column that is never below others (a day's high above its
+        open, close and low; a maximum above a minimum) as its gap above their
+        row-wise maximum (see :mod:`tssynth.data.order`), so that samples keep the
+        order.
     derive_dependencies : bool, default=False
         Derive a column that a categorical column determines exactly in the
         training data (a code and its label, a state and its region) from that
@@ -745,14 +746,9 @@ class DataTransformer:
             chosen = choose_anchored_parts(relative, spec, by_day=self.split_times)
             parts = {part: relative[ANCHORED_PART[part]] for part in chosen}
             if at is not None:
-                first = parts[chosen[0]]
-                counts = np.bincount(
-                    np.searchsorted(self._absolute_times[position], exact[at[~np.isnan(values)]]),
-                    minlength=len(self._absolute_times[position]),
+                extra[chosen[0]] = self._absolute_extra(
+                    position, at, values, exact, parts[chosen[0]]
                 )
-                # the part value the absolute modes stand on (decoding replaces it)
-                stand = np.full(counts.size, np.nanmedian(first))
-                extra[chosen[0]] = (counts.astype(np.float64), stand)
         else:
             grid = month_grid(exact, spec) if spec.public_bounds is None else None
             if grid is not None:  # a week and a weekday mean nothing on a month grid
@@ -770,15 +766,8 @@ class DataTransformer:
             gaps = values - floor
             at = self._find_absolute(position, values, observed, gaps)
             if at is not None:  # a shared value of its own (a follow-up's end, in days)
-                counts = np.bincount(
-                    np.searchsorted(
-                        self._absolute_times[position], observed[at[~np.isnan(values)]]
-                    ),
-                    minlength=len(self._absolute_times[position]),
-                )
                 gaps = np.where(at, np.nan, gaps)
-                stand = np.full(counts.size, np.nanmedian(gaps))
-                extra[WHOLE] = (counts.astype(np.float64), stand)
+                extra[WHOLE] = self._absolute_extra(position, at, values, observed, gaps)
             values = gaps
         if not parts:
             self._fit_row(
@@ -823,6 +812,22 @@ class DataTransformer:
         self._absolute_times[position] = absolute
         return at
 
+    def _absolute_extra(
+        self,
+        position: int,
+        at: np.ndarray,
+        values: np.ndarray,
+        exact: np.ndarray,
+        relative: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Row counts of a column's absolute values (rows ``at`` them, among its
+        ``values``; ``exact``: the present ones) and the relative value their modes
+        stand on, the others' median (decoding replaces it)."""
+        absolute = self._absolute_times[position]
+        codes = np.searchsorted(absolute, exact[at[~np.isnan(values)]])
+        counts = np.bincount(codes, minlength=absolute.size).astype(np.float64)
+        return counts, np.full(absolute.size, np.nanmedian(relative[~at]))
+
     def _fit_row(
         self,
         position: int,
@@ -839,7 +844,7 @@ class DataTransformer:
         """Modes, bounds and grid of one continuous row: a column, or a part of one.
 
         ``exact``: a time column's present values as integers, for its grid.
-        ``extra``: absolute modes of an anchored column (see :meth:`_absolute_modes`).
+        ``extra``: absolute modes (see :meth:`_find_absolute` and :meth:`_fit_modes`).
         """
         observed = values[~np.isnan(values)]
         if spec.public_bounds is not None:
@@ -962,7 +967,8 @@ class DataTransformer:
         modes' scale (NaN: the column's range). With point masses and ``own_range``, the
         mixture modes keep to the range of the values that are not point masses.
         ``extra`` (row counts and raw values, beside ``observed``) adds point-mass
-        modes after the sorted ones: an anchored column's absolute values.
+        modes after the sorted ones: the absolute values of an anchored column or of
+        one above its floors (see :meth:`_find_absolute`).
         """
         rng = np.random.default_rng(seed)
 
@@ -1813,8 +1819,9 @@ class DataTransformer:
     def _at_absolute(
         self, position: int, absolute: np.ndarray, start: np.ndarray, values: dict[int, np.ndarray]
     ) -> np.ndarray:
-        """An anchored column's decoded values, with its absolute values where drawn (never
-        before the anchor: such a row keeps its relative value)."""
+        """An anchored column's (or one above its floors) decoded values, with its
+        absolute values where drawn (never before the anchor or floor: such a row keeps
+        its relative value)."""
         j = [p for p, _, _ in self._absolute_rows].index(position)
         codes = absolute[:, j]
         drawn = self._absolute_times[position].astype(np.float64)[np.maximum(codes, 0)]
