@@ -1091,6 +1091,16 @@ def test_numeric_columns_never_below_another_are_modelled_as_gaps_above_it():
     # low missing where open and close are present: no floor of theirs any more
     gapped = frame.assign(low=frame["low"].mask(np.arange(400) == 7))
     assert find_floors(columns, gapped) == {1: (0, 3)}
+    # a count of few values keeps no finer floor (cylinders above litres), a coarse one
+    rng = np.random.default_rng(1)
+    litres = rng.uniform(1.0, 6.0, 300).round(1)
+    cars = pd.DataFrame(
+        {"litres": litres, "cylinders": np.select([litres < 2.5, litres < 4], [4, 6], 8)}
+    )
+    assert find_floors(infer_schema(cars), cars) == {}
+    births = rng.integers(0, 3, 300)
+    women = pd.DataFrame({"births": births, "pregnancies": births + rng.integers(0, 3, 300)})
+    assert find_floors(infer_schema(women), women) == {1: (0,)}
     # ranges that keep the order by themselves: no floor
     ages = pd.DataFrame({"age": np.arange(20, 80), "years": np.arange(60) % 15})
     assert find_floors(infer_schema(ages), ages) == {}

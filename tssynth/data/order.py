@@ -24,6 +24,8 @@ _SCREEN_ROWS = 512  # rows a pair is first checked on, before all of them
 _MIN_CHANCE_BREAKS = 0.02  # pairs drawn apart must break the order this often to matter
 # ... and this many times in as many rows: an order that chance keeps once in e**7 (1,100)
 _MIN_EXPECTED_BREAKS = 7.0
+_FEW_VALUES = 20  # a column of at most this many values (a count, a score) ...
+_FINER_FLOOR = 2.0  # ... takes no floor with more than this many times its values
 
 
 def find_floors(
@@ -40,7 +42,10 @@ def find_floors(
     beside its crime rates, 1.1 %: modelled as a gap, the age lost fidelity), and
     values drawn apart would break it at least 7 times in as many rows as hold it,
     so that the order is no accident of a few rows (mtcars' cylinders are never
-    below its weights in tonnes, 32 rows with 4 % of chance breaks). Of
+    below its weights in tonnes, 32 rows with 4 % of chance breaks). A column of
+    at most 20 distinct values takes no floor with more than twice as many: as a
+    gap above engine sizes in litres, the cylinders (4, 5, 6, 8) of R's mpg lost
+    their shape (fidelity 0.831 against 0.804). Of
     identical columns, the later one takes the earlier as a floor. Ordered so that
     floors come before the columns above them; there is no cycle, since columns
     round a cycle would all be identical.
@@ -60,7 +65,7 @@ def find_floors(
     dict of int to tuple of int
         Position of each column with floors to the positions of its floors.
     """
-    positions, values = [], []
+    positions, values, distinct = [], [], []
     for position, spec in enumerate(columns):
         if spec.kind == CATEGORICAL or spec.value_type != NUMERIC or spec.public_bounds:
             continue
@@ -70,6 +75,7 @@ def find_floors(
         if np.unique(observed).size > 1 and np.abs(observed).max() <= EXACT_FLOAT_INTEGER:
             positions.append(position)
             values.append(column)
+            distinct.append(np.unique(observed).size)
     if len(positions) < 2:
         return {}
     x = np.column_stack(values)
@@ -84,6 +90,8 @@ def find_floors(
             candidates[candidates] = _never_below(
                 x[:, candidates], present[:, candidates], None, x[:, j], present[:, j]
             )
+        if distinct[j] <= _FEW_VALUES:
+            candidates &= np.asarray(distinct) <= _FINER_FLOOR * distinct[j]
         own = []
         for i in np.flatnonzero(candidates).tolist():
             both = present[:, i] & present[:, j]
