@@ -71,13 +71,15 @@ def find_floors(
             continue
         column = to_float(df[spec.name], spec)
         observed = column[~np.isnan(column)]
+        n_distinct = np.unique(observed).size
         # past 2**53 a gap is not exact (such integers count from their minimum instead)
-        if np.unique(observed).size > 1 and np.abs(observed).max() <= EXACT_FLOAT_INTEGER:
+        if n_distinct > 1 and np.abs(observed).max() <= EXACT_FLOAT_INTEGER:
             positions.append(position)
             values.append(column)
-            distinct.append(np.unique(observed).size)
+            distinct.append(n_distinct)
     if len(positions) < 2:
         return {}
+    distinct = np.asarray(distinct)
     x = np.column_stack(values)
     present = ~np.isnan(x)
     screen = np.linspace(0, len(x) - 1, min(len(x), _SCREEN_ROWS)).astype(np.int64)
@@ -91,7 +93,7 @@ def find_floors(
                 x[:, candidates], present[:, candidates], None, x[:, j], present[:, j]
             )
         if distinct[j] <= _FEW_VALUES:
-            candidates &= np.asarray(distinct) <= _FINER_FLOOR * distinct[j]
+            candidates &= distinct <= _FINER_FLOOR * distinct[j]
         own = []
         for i in np.flatnonzero(candidates).tolist():
             both = present[:, i] & present[:, j]
