@@ -63,7 +63,10 @@ MAGIC = b"TSSYNTH\x00"
 # rows as offsets from their anchors), and a numeric column may be modelled as its gap
 # above its floors (the "floors" state, none in older files; a reader of format 8
 # would decode the gaps as the values).
-FORMAT_VERSION = 9
+# 10: a floor may have stand-ins where it is missing and its column is present (a sixth
+# element of each "floors" entry, none in older files; a reader of format 9 would decode
+# such a column as missing wherever its floor is).
+FORMAT_VERSION = 10
 _LENGTH = struct.Struct("<I")
 
 

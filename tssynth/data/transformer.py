@@ -5,7 +5,9 @@ Continuous columns use mode-specific normalisation: a Bayesian Gaussian mixture
 on a bounded subsample of the (standardised) values; a value that holds at least 5 %
 of a column (zeros of a mostly-zero amount, a typical 40 hours a week) is a point-mass
 mode of its own, decoded to exactly that value; each value becomes a one-hot
-mode plus the scalar ``(x - mean_k) / (4 std_k)`` clipped to [-0.99, 0.99]. A
+mode plus the scalar ``(x - mean_k) / (4 std_k)`` clipped to [-0.99, 0.99] (modes
+are widened to reach every training value, and a value is encoded only in a mode that
+reaches it and whose range holds it, so training values come back exactly). A
 right-skewed column of non-negative values is standardised on ``log(x + c)``
 instead (``log_skewed``), so its long tail is not cut short. A datetime column on
 7 days or more is continuous rows of its calendar parts when more than one varies
@@ -100,7 +102,13 @@ from tssynth.data.dependencies import (
     find_implications,
 )
 from tssynth.data.memory import fits_in_memory, shown_bytes
-from tssynth.data.order import above_floor, find_floors, floor_of
+from tssynth.data.order import (
+    above_floor,
+    find_floors,
+    floor_of,
+    floor_stand_ins,
+    with_stand_in_floor,
+)
 from tssynth.data.private import (
     DataBudget,
     midpoint_and_half_range,
@@ -234,10 +242,11 @@ def _warn_outside_bounds(observed: np.ndarray, spec: ColumnSpec) -> None:
 def _covering_stds(
     values: np.ndarray, weights: np.ndarray, means: np.ndarray, stds: np.ndarray
 ) -> np.ndarray:
-    """Mode stds widened so that every value lies within reach of the mode it is
-    encoded in (its scalar inside +-0.99, i.e. 3.96 stds), so that encoding and
-    decoding a training value gives it back: tight modes (and the values of modes
-    dropped for their small weight) would otherwise be clipped."""
+    """Mode stds widened so that every value lies within reach of its most likely
+    mode (its scalar inside +-0.99, i.e. 3.96 stds), so that encoding and decoding a
+    training value gives it back: tight modes, a long tail's last values and those
+    of modes dropped for their small weight would otherwise be clipped (R's medpar
+    stays of up to 116 days came back at most 76)."""
     values = np.unique(values)
     for _ in range(3):  # a widened mode may take on values from its neighbours
         reach = np.zeros_like(stds)
@@ -246,7 +255,7 @@ def _covering_stds(
             z = (chunk - means) / stds
             mode = np.argmax(np.log(weights) - np.log(stds) - 0.5 * z**2, axis=1)
             np.maximum.at(reach, mode, np.abs(chunk[:, 0] - means[mode]))
-        needed = reach / (4.0 * _SCALAR_LIMIT)
+        needed = reach / (4.0 * _SCALAR_LIMIT) * (1.0 + 1e-9)  # rounding keeps it inside
         if np.all(needed <= stds):
             break
         stds = np.maximum(stds, needed)
@@ -420,6 +429,13 @@ class DataTransformer:
         self._floors = find_floors(self.columns, df, derived) if numbers else {}
         self._above_floor: dict[int, tuple[float, float, float, float]] = {}
         self._missing_with_floors: set[int] = set()  # missing exactly where a floor is
+        # Floors missing where their column is present: stood in for in those rows by
+        # the column less its median gap above them (later -> {floor: (gap, low, high)}).
+        self._floor_stand_ins = {
+            later: stand_ins
+            for later, floors in self._floors.items()
+            if (stand_ins := floor_stand_ins(df, self.columns, later, floors))
+        }
         # Anchors missing where their column is present: stood in for in those rows.
         self._stand_in_offsets: dict[int, float] = {}
         for later, earlier in self._anchors.items():
@@ -760,8 +776,8 @@ class DataTransformer:
                 np.unique(observed), decimal_step(observed, float_precision(series.dtype))
             )
             self._above_floor[position] = (observed.min(), observed.max(), step, origin)
-            floor = self._floor_values(df, position)
-            if (np.isnan(values) == np.isnan(floor)).all():
+            floor = self._floor_values(filled, position)
+            if (np.isnan(values) == np.isnan(self._floor_values(df, position))).all():
                 self._missing_with_floors.add(position)
             gaps = values - floor
             at = self._find_absolute(position, values, observed, gaps)
@@ -1075,8 +1091,7 @@ class DataTransformer:
         means = mixture.means_[keep, 0] * unit + center
         floor = _MIN_MODE_STD * spread if outlying else _MIN_MODE_STD
         stds = np.maximum(np.sqrt(mixture.covariances_[keep].reshape(-1)) * unit, floor)
-        if outlying:
-            stds = _covering_stds(every, weights, means, stds)
+        stds = _covering_stds(every, weights, means, stds)
         order = np.argsort(means)
         return weights[order], means[order], stds[order]
 
@@ -1309,13 +1324,23 @@ class DataTransformer:
             )
 
     def _with_stand_ins(self, df: pd.DataFrame) -> pd.DataFrame:
-        """``df`` with a stand-in for each anchor where it is missing and its anchored
-        column is present (see :func:`~tssynth.data.calendar.stand_in_offset`)."""
+        """``df`` with a stand-in for each anchor or floor where it is missing and its
+        anchored column, or the column above it, is present (see
+        :func:`~tssynth.data.calendar.stand_in_offset` and
+        :func:`~tssynth.data.order.floor_stand_ins`)."""
         filled = {}
         for later, offset in self._stand_in_offsets.items():
             late, early = self.columns[later], self.columns[self._anchors[later]]
             earlier = filled.get(early.name, df[early.name])
             filled[early.name] = with_stand_in_anchor(df[late.name], late, earlier, early, offset)
+        for later, gaps in self._floor_stand_ins.items():  # of floors without floors
+            late = self.columns[later]
+            above = filled.get(late.name, df[late.name])
+            for floor, (gap, low, high) in gaps.items():
+                spec = self.columns[floor]
+                below = to_float(filled.get(spec.name, df[spec.name]), spec)
+                stand_in = with_stand_in_floor(to_float(above, late), below, gap, low, high)
+                filled[spec.name] = pd.Series(stand_in, index=df.index)
         if not filled:
             return df
         df = df.copy(deep=False)  # labels of any kind (assign takes strings only)
@@ -1458,6 +1483,15 @@ class DataTransformer:
             log_post = np.where(np.isinf(fenced).all(axis=2, keepdims=True), log_post, fenced)
         if self._absolute_rows:  # taken by the rows at those values alone
             log_post[:, self._absolute_mode] = -np.inf
+        # A value is encoded in a mode that can give it back: inside the mode's reach
+        # (drawn into a far mode, a value at 5 of its stds came back clipped at 3.96)
+        # and inside its range (a 0 drawn into the mixture beside a point mass at 0 came
+        # back as the mixture's smallest value). Where none can (a value past the
+        # training range), any may take it.
+        outside = (np.abs(z) > 4.0 * _SCALAR_LIMIT) | (x[:, :, None] < self._mode_low[None])
+        outside |= x[:, :, None] > self._mode_high[None]
+        fenced = np.where(outside, -np.inf, log_post)
+        log_post = np.where(np.isinf(fenced).all(axis=2, keepdims=True), log_post, fenced)
         if rng is None:
             mode = np.argmax(log_post, axis=2)
         else:
@@ -1776,6 +1810,8 @@ class DataTransformer:
             if not masks:
                 continue
             floors_missing = np.logical_or.reduce(masks)
+            if position in self._floor_stand_ins:
+                continue  # present where its floors are missing: it keeps its own mask
             if position in self._missing_with_floors or position not in missing:
                 missing[position] = floors_missing
             else:
@@ -1987,6 +2023,7 @@ class DataTransformer:
                     list(floors),
                     *map(float, self._above_floor[later]),
                     later in self._missing_with_floors,
+                    {f: list(v) for f, v in self._floor_stand_ins.get(later, {}).items()},
                 ]
                 for later, floors in self._floors.items()
             ],
@@ -2051,6 +2088,11 @@ class DataTransformer:
         self._floors = {int(later): tuple(map(int, own)) for later, own, *_ in floors}
         self._above_floor = {int(later): tuple(decoding[:4]) for later, _, *decoding in floors}
         self._missing_with_floors = {int(later) for later, _, *decoding in floors if decoding[4]}
+        self._floor_stand_ins = {  # absent from files before format 10
+            int(later): {int(f): tuple(map(float, v)) for f, v in decoding[5].items()}
+            for later, _, *decoding in floors
+            if len(decoding) > 5 and decoding[5]
+        }
         self._absolute_times = {
             int(k): np.asarray(v, dtype=_absolute_dtype(self.columns[int(k)]))
             for k, v in absolute.items()
