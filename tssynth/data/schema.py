@@ -37,6 +37,11 @@ _UNIT_NANOSECONDS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 _ARROW_DATE_UNITS = {"date32[day]": "s", "date64[ms]": "ms"}
 # datetime.date objects (object columns) likewise, restored to dates on output.
 _DATE_OBJECT_UNIT = "s"
+# ColumnSpec.python_type of object columns of times; None (files written before
+# datetimes) is "date".
+DATE_OBJECTS = "date"
+DATETIME_OBJECTS = "datetime"
+TIMESTAMP_OBJECTS = "timestamp"
 # The largest float64 inside int64 (which holds datetimes and integer times): float64
 # rounds 2**63 - 1 up to 2**63, which a cast would wrap round to the smallest int64.
 LARGEST_TIME = float(np.nextafter(2.0**63, 0.0))
@@ -74,16 +79,20 @@ class ColumnSpec:
     public_bounds : list of two floats or None
         ``[low, high]`` declared in ``metadata["bounds"]`` (public schema): values
         are clipped to them in training and samples stay inside them.
-    python_type : {"int", "float", "decimal"} or None
+    python_type : {"int", "float", "decimal", "date", "datetime", "timestamp"} or None
         The Python type of the numbers an object column holds (a column built with
-        ``None`` for missing values, ``decimal.Decimal`` from a database ``NUMERIC``):
-        it is modelled as numbers and samples are objects of this type.
+        ``None`` for missing values, ``decimal.Decimal`` from a database ``NUMERIC``),
+        or of its times (``datetime.date``, ``datetime.datetime``, ``pd.Timestamp``:
+        a database ``DATE`` or ``TIMESTAMP`` column, ``.dt.date``,
+        ``.dt.to_pydatetime()``): it is modelled as numbers or datetimes and samples
+        are objects of this type. None for other columns, and for dates in files
+        written before datetimes.
     decimal_places : int or None
         Digits after the point of such ``decimal.Decimal`` values (their finest;
         None under differential privacy, where samples carry six).
-    missing_as : {"None", "NA"} or None
+    missing_as : {"None", "NA", "NaT"} or None
         How an object column wrote its missing values when not as NaN (``None``,
-        ``pd.NA``); samples write theirs the same way.
+        ``pd.NA``, ``pd.NaT``); samples write theirs the same way.
     """
 
     name: Hashable
@@ -164,16 +173,72 @@ def _value_type(dtype: Any) -> str:
     return OTHER
 
 
+def time_objects(series: pd.Series) -> tuple[str, Any] | None:
+    """The Python type of the times an object column holds, and their datetime dtype.
+
+    Parameters
+    ----------
+    series : Series
+
+    Returns
+    -------
+    (python_type, dtype) or None
+        ``python_type`` is ``"date"`` (``datetime.date`` values, read at midnight),
+        ``"datetime"`` (``datetime.datetime``) or ``"timestamp"`` (any of them a
+        ``pd.Timestamp``, which may hold nanoseconds); ``dtype`` is the ``datetime64``
+        dtype they are read as (with their time zone). None for columns of other dtypes
+        or values, and for datetimes that make no one datetime column: UTC offsets
+        that change within it, naive times beside aware ones, times out of range.
+    """
+    if not ptypes.is_object_dtype(series.dtype):
+        return None
+    # datetime.datetime is a subclass of datetime.date: "date" only when some value
+    # is a plain date (they are read at midnight and come back as dates, as before)
+    kind = ptypes.infer_dtype(series, skipna=True)
+    if kind == "date":
+        return DATE_OBJECTS, np.dtype(f"datetime64[{_DATE_OBJECT_UNIT}]")
+    if kind != "datetime":
+        return None
+    try:
+        times = _parsed_times(series)
+    except (OutOfBoundsDatetime, OverflowError, TypeError, ValueError):
+        return None
+    present = pd.unique(series.dropna().to_numpy(dtype=object))
+    stamps = any(isinstance(value, pd.Timestamp) for value in present)
+    return (TIMESTAMP_OBJECTS if stamps else DATETIME_OBJECTS), times.dtype
+
+
+def _parsed_times(series: pd.Series) -> pd.Series:
+    """``datetime.datetime`` objects as one datetime64 column, at the unit pandas picks
+    for them (microseconds; nanoseconds for Timestamps that have them).
+
+    Raises
+    ------
+    ValueError
+        When they make no one datetime column (see :func:`time_objects`).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pandas 2 on changing offsets
+        times = pd.to_datetime(series)
+    if not ptypes.is_datetime64_any_dtype(times.dtype):  # pandas 2 keeps them as objects
+        raise ValueError("their UTC offsets change within the column")
+    return times
+
+
 def holds_dates(series: pd.Series) -> bool:
-    """Whether an object column holds ``datetime.date`` values (and missing values) only."""
-    return ptypes.is_object_dtype(series.dtype) and (
-        ptypes.infer_dtype(series, skipna=True) == "date"
-    )
+    """Whether an object column holds ``datetime.date`` or ``datetime.datetime`` values
+    (and missing values) that make one datetime column (see :func:`time_objects`)."""
+    return time_objects(series) is not None
+
+
+def holds_time_objects(spec: ColumnSpec) -> bool:
+    """Whether a datetime column was fitted on date or datetime objects (see :func:`as_times`)."""
+    return spec.value_type == DATETIME and spec.dtype == "object"
 
 
 def holds_date_objects(spec: ColumnSpec) -> bool:
     """Whether a datetime column was fitted on ``datetime.date`` objects (see :func:`as_times`)."""
-    return spec.value_type == DATETIME and spec.dtype == "object"
+    return holds_time_objects(spec) and spec.python_type in (None, DATE_OBJECTS)
 
 
 _PYTHON_NUMBERS = {
@@ -182,7 +247,7 @@ _PYTHON_NUMBERS = {
     "mixed-integer-float": "float",
     "decimal": "decimal",
 }
-_MISSING_MARKERS = {"None": None, "NA": pd.NA}
+_MISSING_MARKERS = {"None": None, "NA": pd.NA, "NaT": pd.NaT}
 _PRIVATE_DECIMALS = 6  # places of Decimal samples whose data's places are not released
 
 
@@ -203,7 +268,7 @@ def decimal_places(series: pd.Series) -> int:
 
 
 def missing_marker(series: pd.Series) -> str | None:
-    """How an object column writes missing values when not as NaN: "None" or "NA"."""
+    """How an object column writes missing values when not as NaN: "None", "NA" or "NaT"."""
     if not ptypes.is_object_dtype(series.dtype):
         return None
     missing = series.isna().to_numpy()
@@ -228,30 +293,46 @@ def holds_whole_numbers(spec: ColumnSpec) -> bool:
 
 
 def as_times(series: pd.Series, spec: ColumnSpec) -> pd.Series:
-    """A column of ``datetime.date`` objects (a database DATE column, ``.dt.date``) as
-    datetimes of its fitted unit, when it was fitted so; any other series as it is.
+    """A column of ``datetime.date`` or ``datetime.datetime`` objects (a database DATE or
+    TIMESTAMP column, ``.dt.date``, ``.dt.to_pydatetime()``) as datetimes, when it was
+    fitted so; any other series as it is.
+
+    Dates are read at midnight in the fitted unit, datetimes at the unit pandas picks
+    for them (a finer one than the fitted unit is refused later, by :func:`time_ints`).
 
     Raises
     ------
     InvalidDataError
-        Values that are not dates, or dates a datetime cannot hold.
+        Values that are not dates or datetimes, dates a datetime cannot hold, or
+        datetimes that make no one datetime column (UTC offsets that change).
     """
-    if not (holds_date_objects(spec) and ptypes.is_object_dtype(series.dtype)):
+    if not (holds_time_objects(spec) and ptypes.is_object_dtype(series.dtype)):
         return series
+    dates = holds_date_objects(spec)
     kind = ptypes.infer_dtype(series, skipna=True)
     if kind not in ("date", "datetime", "empty"):
+        fitted, advice = (
+            ("dates (datetime.date values)", f"pd.to_datetime(X[{spec.name!r}]).dt.date")
+            if dates
+            else ("datetimes (datetime.datetime values)", f"pd.to_datetime(X[{spec.name!r}])")
+        )
         raise InvalidDataError(
-            f"Column {spec.name!r} was fitted on dates (datetime.date values) but holds "
-            f"{kind} values; pass dates, e.g. with pd.to_datetime(X[{spec.name!r}]).dt.date."
+            f"Column {spec.name!r} was fitted on {fitted} but holds {kind} values; pass "
+            f"{'dates' if dates else 'datetimes'}, e.g. with {advice}."
         )
     try:
-        if kind == "datetime":  # Timestamps at their own unit: finer ones are refused later
-            return pd.Series(pd.to_datetime(series), index=series.index)
-        return series.astype(f"datetime64[{spec.unit}]")
+        if kind == "datetime":
+            return _parsed_times(series)
+        times = series.astype(f"datetime64[{spec.unit}]")
     except (OutOfBoundsDatetime, OverflowError, TypeError, ValueError) as exc:
-        raise InvalidDataError(
-            f"Column {spec.name!r} has dates that a datetime cannot hold: {exc}"
-        ) from exc
+        problem = (
+            "dates that a datetime cannot hold"
+            if dates
+            else "datetimes that make no one datetime column (UTC offsets that change, "
+            "naive ones beside aware ones: pass them in one time zone)"
+        )
+        raise InvalidDataError(f"Column {spec.name!r} has {problem}: {exc}") from exc
+    return times.dt.tz_localize(spec.tz) if kind == "empty" and spec.tz else times
 
 
 def _is_arrow_duration(dtype: Any) -> bool:
@@ -283,12 +364,7 @@ def _check_supported(name: Hashable, series: pd.Series) -> None:
             f"Column {name!r} has complex dtype {dtype}; split it into real and imaginary "
             "float columns."
         )
-    if isinstance(dtype, pd.DatetimeTZDtype) and _zone_name(dtype.tz) is None:
-        raise InvalidDataError(
-            f"Column {name!r} has the time zone {dtype.tz!r}, which tssynth cannot name in a "
-            "generator file; convert the column to a named zone or UTC first, e.g. with "
-            ".dt.tz_convert('UTC')."
-        )
+    _check_zone(name, dtype)
     if isinstance(dtype, pd.PeriodDtype | pd.IntervalDtype | pd.SparseDtype):
         raise InvalidDataError(
             f"Column {name!r} has dtype {dtype}, which tssynth does not model; convert it to "
@@ -302,6 +378,16 @@ def _check_supported(name: Hashable, series: pd.Series) -> None:
                 f"Column {name!r} holds unhashable values (such as lists or dicts); convert "
                 "them to strings or split them into columns."
             ) from exc
+
+
+def _check_zone(name: Hashable, dtype: Any) -> None:
+    """Raise for a tz-aware datetime dtype whose zone no name reads back as."""
+    if isinstance(dtype, pd.DatetimeTZDtype) and _zone_name(dtype.tz) is None:
+        raise InvalidDataError(
+            f"Column {name!r} has the time zone {dtype.tz!r}, which tssynth cannot name in a "
+            "generator file; convert the column to a named zone or UTC first, e.g. with "
+            ".dt.tz_convert('UTC')."
+        )
 
 
 def time_unit(dtype: Any) -> str | None:
@@ -379,12 +465,15 @@ def infer_schema(
     """Decide how every column of ``df`` is modelled.
 
     Object, string, category and boolean columns are categorical; numbers,
-    datetimes and timedeltas are continuous. ``discrete_columns`` (CTGAN style) or
-    ``metadata={"continuous": [...], "categorical": [...]}`` override the
-    inference for the columns they name. ``metadata`` may also declare a public
-    schema: ``"categories": {column: [category, ...]}`` (include ``None`` to allow
-    missing values) and ``"bounds": {column: [low, high]}``; with differential
-    privacy these are used instead of privatised statistics of the data.
+    datetimes and timedeltas are continuous, and so are object columns of Python
+    numbers, dates or datetimes (see :func:`time_objects`; datetimes whose UTC offsets
+    change stay categorical), which samples give back as objects of their type.
+    ``discrete_columns`` (CTGAN style) or ``metadata={"continuous": [...],
+    "categorical": [...]}`` override the inference for the columns they name.
+    ``metadata`` may also declare a public schema: ``"categories": {column:
+    [category, ...]}`` (include ``None`` to allow missing values) and ``"bounds":
+    {column: [low, high]}``; with differential privacy these are used instead of
+    privatised statistics of the data.
 
     Parameters
     ----------
@@ -412,10 +501,15 @@ def infer_schema(
     for name in df.columns:
         series = df[name]
         _check_supported(name, series)
-        value_type = _value_type(series.dtype)
+        dtype = time_dtype = series.dtype
+        value_type = _value_type(dtype)
         python_type = held_number_type(series) if forced.get(name) != CATEGORICAL else None
-        if forced.get(name) != CATEGORICAL and holds_dates(series):
-            value_type = DATETIME  # a database DATE column, or .dt.date: times of a day grid
+        times = time_objects(series) if forced.get(name) != CATEGORICAL else None
+        if times is not None:
+            # a database DATE or TIMESTAMP column, .dt.date, .dt.to_pydatetime()
+            python_type, time_dtype = times
+            _check_zone(name, time_dtype)
+            value_type = DATETIME
         elif python_type is not None:
             value_type = NUMERIC  # built with None for missing values, or database decimals
         kind = forced.get(name, CONTINUOUS if value_type != OTHER else CATEGORICAL)
@@ -424,20 +518,15 @@ def infer_schema(
                 f"Column {name!r} (dtype {series.dtype}) was declared continuous but does not "
                 "hold numbers, datetimes or timedeltas; declare it categorical or convert it."
             )
-        dtype = series.dtype
         specs.append(
             ColumnSpec(
                 name=name,
                 kind=kind,
                 dtype=dtype_name(dtype, kind),
                 value_type=value_type,
-                unit=(
-                    (time_unit(dtype) or _DATE_OBJECT_UNIT)
-                    if value_type in (DATETIME, TIMEDELTA)
-                    else None
-                ),
-                tz=_time_zone(dtype),
-                wall_clock=_time_zone(dtype) is not None,
+                unit=time_unit(time_dtype) if value_type in (DATETIME, TIMEDELTA) else None,
+                tz=_time_zone(time_dtype),
+                wall_clock=_time_zone(time_dtype) is not None,
                 categories=(
                     list(dtype.categories) if isinstance(dtype, pd.CategoricalDtype) else None
                 ),
@@ -659,6 +748,8 @@ def check_time_kind(series: pd.Series, spec: ColumnSpec) -> None:
             advice = ".dt.tz_localize(None), which keeps the local times"
         elif holds_date_objects(spec):
             advice = f"pd.to_datetime(X[{spec.name!r}]).dt.date"
+        elif holds_time_objects(spec):
+            advice = f"pd.to_datetime(X[{spec.name!r}])"
         else:
             advice = f".astype({spec.dtype!r})"
         raise InvalidDataError(
@@ -873,7 +964,9 @@ def onto_grid(ints: np.ndarray, step: int, origin: int) -> np.ndarray:
 def restore_time_ints(ints: np.ndarray, spec: ColumnSpec) -> pd.Series:
     """A datetime or timedelta column of the fitted dtype from int64 counts of its unit.
 
-    The smallest int64 is NaT; tz-aware values are read as in :func:`time_ints`.
+    The smallest int64 is NaT; tz-aware values are read as in :func:`time_ints`. A column
+    fitted on date or datetime objects comes back as objects of their Python type
+    (``ColumnSpec.python_type``), None where missing.
     """
     kind = "datetime64" if spec.value_type == DATETIME else "timedelta64"
     series = pd.Series(np.asarray(ints, dtype=np.int64).view(f"{kind}[{spec.unit}]"))
@@ -888,6 +981,12 @@ def restore_time_ints(ints: np.ndarray, spec: ColumnSpec) -> pd.Series:
         series = series.dt.tz_localize("UTC").dt.tz_convert(spec.tz)
     if holds_date_objects(spec):
         return series.dt.date.where(series.notna(), None)
+    if holds_time_objects(spec):
+        if spec.python_type == TIMESTAMP_OBJECTS:
+            objects = series.astype(object)
+        else:  # as a Series: pandas 2's .dt.to_pydatetime() warns and gives an array
+            objects = pd.Series(pd.DatetimeIndex(series).to_pydatetime(), dtype=object)
+        return objects.where(series.notna(), None)
     return series.astype(pd.api.types.pandas_dtype(spec.dtype))
 
 
