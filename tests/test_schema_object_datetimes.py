@@ -13,6 +13,7 @@ import pytest
 
 from tssynth import DVAESynthesizer, InvalidDataError, TVAESynthesizer, load
 from tssynth.data.schema import CONTINUOUS, DATETIME, infer_schema
+from tssynth.exceptions import InvalidParameterError
 
 TINY = {
     "embedding_dim": 4,
@@ -159,3 +160,50 @@ def test_dvae_takes_datetime_objects_as_sequence_index():
     assert {type(value) for value in out["t"]} == {datetime.datetime}
     steps = out.groupby("id")["t"].apply(lambda t: pd.to_datetime(t).diff().dropna().unique())
     assert all(list(step) == [pd.Timedelta(hours=1)] for step in steps)
+
+
+# ------------------------------------------------------------------ declared category types
+
+
+def _flags(n: int = 200) -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    return pd.DataFrame({"x": rng.normal(size=n), "ok": rng.random(n) < 0.3})
+
+
+@pytest.mark.parametrize(
+    ("dtype", "params"),
+    [("bool", {}), ("boolean", {}), ("bool", {"epsilon": 1.0})],
+    ids=["bool", "nullable-boolean", "bool-dp"],
+)
+def test_bool_column_declared_with_text_categories_is_refused_at_fit(dtype, params):
+    """JSON-style ["True", "False"]: samples were all True (bool("False") is True), or a
+    raw pandas TypeError at sample time for a nullable boolean column."""
+    frame = _flags().astype({"ok": dtype})
+    syn = TVAESynthesizer(**TINY, **params)
+    message = (
+        r"metadata\['categories'\]\['ok'\] declares str values \('True', 'False'\), but "
+        rf"column 'ok' holds bool values \(dtype {dtype}\).*: \[True, False\]\."
+    )
+    with pytest.raises(InvalidParameterError, match=message):
+        syn.fit(frame, metadata={"categories": {"ok": ["True", "False"]}})
+    assert not hasattr(syn, "transformer_")
+
+
+def test_integer_categories_declared_as_text_are_refused_with_the_values_to_declare():
+    """A category-of-int column sampled all missing, under a leaked pandas warning."""
+    codes = pd.Series(np.random.default_rng(5).integers(1, 4, 200)).astype("category")
+    frame = _flags().assign(ok=codes)
+    with pytest.raises(InvalidParameterError, match=r"holds numbers .*: \[1, 2, 3, None\]\."):
+        TVAESynthesizer(**TINY).fit(frame, metadata={"categories": {"ok": ["1", "2", "3", None]}})
+    text = frame.assign(ok=frame["ok"].astype(str).astype(object))
+    with pytest.raises(InvalidParameterError, match=r"holds text .*: \['1', '2'\]\."):
+        TVAESynthesizer(**TINY).fit(text, metadata={"categories": {"ok": [1, 2]}})
+
+
+def test_categories_of_the_column_type_are_declared_as_before():
+    frame = _flags()
+    frame["code"] = np.random.default_rng(6).integers(1, 4, len(frame))
+    metadata = {"categories": {"ok": [True, False], "code": [1.0, 2.0, 3.0]}}
+    out = TVAESynthesizer(**TINY).fit(frame, metadata=metadata).sample(500)
+    assert out["ok"].dtype == bool and out["ok"].any() and not out["ok"].all()
+    assert out["code"].dtype == frame["code"].dtype and set(out["code"]) <= {1, 2, 3}

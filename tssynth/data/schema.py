@@ -19,6 +19,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 from pandas.errors import OutOfBoundsDatetime, OutOfBoundsTimedelta
 
+from tssynth._validation import shown
 from tssynth.exceptions import InvalidDataError, InvalidParameterError
 
 CONTINUOUS = "continuous"
@@ -75,7 +76,8 @@ class ColumnSpec:
         Whether that category dtype is ordered.
     public_categories : list or None
         Category set declared in ``metadata["categories"]`` (public schema): the
-        only categories modelled; ``None`` in the list allows missing values.
+        only categories modelled, of the column's type (bools, numbers or text, as
+        its values); ``None`` in the list allows missing values.
     public_bounds : list of two floats or None
         ``[low, high]`` declared in ``metadata["bounds"]`` (public schema): values
         are clipped to them in training and samples stay inside them.
@@ -471,9 +473,10 @@ def infer_schema(
     ``discrete_columns`` (CTGAN style) or ``metadata={"continuous": [...],
     "categorical": [...]}`` override the inference for the columns they name.
     ``metadata`` may also declare a public schema: ``"categories": {column:
-    [category, ...]}`` (include ``None`` to allow missing values) and ``"bounds":
-    {column: [low, high]}``; with differential privacy these are used instead of
-    privatised statistics of the data.
+    [category, ...]}`` (include ``None`` to allow missing values; categories of the
+    column's type: ``[True, False]`` for a bool column, not ``["True", "False"]``)
+    and ``"bounds": {column: [low, high]}``; with differential privacy these are
+    used instead of privatised statistics of the data.
 
     Parameters
     ----------
@@ -484,6 +487,15 @@ def infer_schema(
     Returns
     -------
     list of ColumnSpec, in column order.
+
+    Raises
+    ------
+    InvalidParameterError
+        Declarations that contradict each other or the data, such as declared
+        categories of another type than the column's values (bools, numbers, text).
+    InvalidDataError
+        Columns that cannot be modelled, or declared continuous without holding
+        numbers, datetimes or timedeltas.
     """
     check_frame(df)
     discrete_columns, metadata = check_declarations(discrete_columns, metadata, df.columns)
@@ -548,7 +560,70 @@ def infer_schema(
                 f"metadata['categories'] names the continuous column {name!r}; declare it "
                 "categorical or drop it from metadata['categories']."
             )
+        if name in declared_categories:
+            _check_category_types(name, series, declared_categories[name])
     return specs
+
+
+# Kinds of values (pandas' infer_dtype) that declared categories and a column share.
+_VALUE_KINDS = {
+    "boolean": "bool",
+    "integer": "number",
+    "floating": "number",
+    "mixed-integer-float": "number",
+    "decimal": "number",
+    "string": "str",
+}
+_BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _check_category_types(name: Hashable, series: pd.Series, declared: list[Any]) -> None:
+    """Raise when declared categories are of another kind than the column's values.
+
+    ``"True"`` is no bool, nor ``"3"`` an int: samples would hold values never seen
+    (``bool("False")`` is True) or none at all. A column of mixed or other values
+    (datetimes, tuples) is not checked.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the column, the declared and the observed value types, and the
+        categories to declare instead where the declared ones convert exactly.
+    """
+    values = series.cat.categories if isinstance(series.dtype, pd.CategoricalDtype) else series
+    inferred = ptypes.infer_dtype(values, skipna=True)
+    observed = _VALUE_KINDS.get(inferred)
+    if observed is None or _VALUE_KINDS.get(ptypes.infer_dtype(declared, skipna=True)) == observed:
+        return
+    present = [value for value in declared if not pd.isna(value)]
+    types = " and ".join(sorted({type(value).__name__ for value in present}))
+    listed = ", ".join(map(shown, declared[:5])) + (", ..." if len(declared) > 5 else "")
+    held = {"bool": "bool values", "number": "numbers", "str": "text (str values)"}[observed]
+    converted = _as_kind(present, observed, integers=inferred == "integer")
+    if converted is None:
+        advice = held
+    else:
+        missing = [None] if len(present) < len(declared) else []
+        advice = f"[{', '.join(map(shown, converted + missing))}]"
+    raise InvalidParameterError(
+        f"metadata['categories'][{name!r}] declares {types} values ({listed}), but column "
+        f"{name!r} holds {held} (dtype {series.dtype}); categories of another type match "
+        f"no value. Declare the column's own values: {advice}."
+    )
+
+
+def _as_kind(values: list[Any], kind: str, integers: bool) -> list[Any] | None:
+    """``values`` as values of ``kind`` ("bool", "number", "str"), where each converts
+    exactly (``"True"``, ``"0"`` and ``1`` are bools, ``"3"`` is 3); None otherwise."""
+    if kind == "str":
+        return [str(value) for value in values]
+    words = [str(value).strip().lower() for value in values]
+    if kind == "bool":
+        return [_BOOL_WORDS[word] for word in words] if set(words) <= set(_BOOL_WORDS) else None
+    numbers = pd.to_numeric(pd.Series(words, dtype=object), errors="coerce").to_numpy(float)
+    if np.isnan(numbers).any() or (integers and np.any(numbers != np.round(numbers))):
+        return None
+    return [int(number) for number in numbers] if integers else numbers.tolist()
 
 
 IDENTIFIERS = "identifiers"
