@@ -65,7 +65,9 @@ MAGIC = b"TSSYNTH\x00"
 # would decode the gaps as the values).
 # 10: a floor may have stand-ins where it is missing and its column is present (a sixth
 # element of each "floors" entry, none in older files; a reader of format 9 would decode
-# such a column as missing wherever its floor is).
+# such a column as missing wherever its floor is); object columns of datetime.datetime
+# or Timestamp values are datetime columns (python_type "datetime" / "timestamp": a
+# reader of format 9 would restore them as dates), and missing_as may be "NaT".
 FORMAT_VERSION = 10
 _LENGTH = struct.Struct("<I")
 
