@@ -5,9 +5,8 @@ Continuous columns use mode-specific normalisation: a Bayesian Gaussian mixture
 on a bounded subsample of the (standardised) values; a value that holds at least 5 %
 of a column (zeros of a mostly-zero amount, a typical 40 hours a week) is a point-mass
 mode of its own, decoded to exactly that value; each value becomes a one-hot
-mode plus the scalar ``(x - mean_k) / (4 std_k)`` clipped to [-0.99, 0.99] (modes
-are widened to reach every training value, and a value is encoded only in a mode that
-reaches it and whose range holds it, so training values come back exactly). A
+mode plus the scalar ``(x - mean_k) / (4 std_k)`` clipped to [-0.99, 0.99] (a value
+is encoded only in a mode that reaches it and whose range holds it, where one does). A
 right-skewed column of non-negative values is standardised on ``log(x + c)``
 instead (``log_skewed``), so its long tail is not cut short. A datetime column on
 7 days or more is continuous rows of its calendar parts when more than one varies
@@ -244,9 +243,8 @@ def _covering_stds(
 ) -> np.ndarray:
     """Mode stds widened so that every value lies within reach of its most likely
     mode (its scalar inside +-0.99, i.e. 3.96 stds), so that encoding and decoding a
-    training value gives it back: tight modes, a long tail's last values and those
-    of modes dropped for their small weight would otherwise be clipped (R's medpar
-    stays of up to 116 days came back at most 76)."""
+    training value gives it back: tight modes (and the values of modes dropped for
+    their small weight) would otherwise be clipped."""
     values = np.unique(values)
     for _ in range(3):  # a widened mode may take on values from its neighbours
         reach = np.zeros_like(stds)
@@ -1091,7 +1089,8 @@ class DataTransformer:
         means = mixture.means_[keep, 0] * unit + center
         floor = _MIN_MODE_STD * spread if outlying else _MIN_MODE_STD
         stds = np.maximum(np.sqrt(mixture.covariances_[keep].reshape(-1)) * unit, floor)
-        stds = _covering_stds(every, weights, means, stds)
+        if outlying:
+            stds = _covering_stds(every, weights, means, stds)
         order = np.argsort(means)
         return weights[order], means[order], stds[order]
 
