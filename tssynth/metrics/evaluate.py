@@ -23,7 +23,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from tssynth.metrics.fidelity import FidelityReport, column_as_float, fidelity_r
 from tssynth.metrics.inputs import check_tables
 from tssynth.metrics.privacy import (
     PrivacyReport,
+    PrivacyVerdict,
     check_budget,
     privacy_report,
     privacy_verdict,
@@ -55,6 +56,7 @@ from tssynth.metrics.utility import (
 
 SECTIONS = ("fidelity", "utility", "privacy", "temporal")
 TABLE, WINDOWS, PANEL = "table", "windows", "panel"
+_MIN_IDENTIFIER_ROWS = 20  # fewer rows are distinct by chance too often to call a column an ID
 
 
 @dataclass
@@ -284,29 +286,100 @@ def _counts_steps(frame: pd.DataFrame, key: Hashable, index: Hashable) -> bool:
 
 
 def _identifier_columns(real: pd.DataFrame, synthesizer: Any) -> list[Hashable]:
-    """Columns that identify a row: the synthesizer's declared identifiers, and columns of
-    text, integers or categories holding a distinct value on every real row (20 or more).
+    """Columns that label rows rather than measure them.
+
+    The synthesizer's declared identifiers, and in a table of 20 rows or more the
+    columns holding a distinct value on every row that are labels by nature: text
+    or categories, or whole numbers that number the rows, as few as twice the rows
+    in their range (:func:`_numbers_rows`).
 
     Copies of rows are looked for on the other columns: samples number identifiers
     afresh, so a copied row with a fresh ID would not count as a copy.
     """
     declared = getattr(synthesizer, "identifiers_", None) or {}
     names = [c["name"] for c in declared.get("columns", []) if c["name"] in real.columns]
-    if len(real) >= 20:
-        for name in real.columns:
-            column = real[name]
-            kind = column.dtype
-            labels = (
-                pd.api.types.is_integer_dtype(kind)
-                or pd.api.types.is_string_dtype(kind)
-                or isinstance(kind, pd.CategoricalDtype)
-            )
-            if name in names or not labels or pd.api.types.is_bool_dtype(kind):
-                continue
-            if column.notna().all() and column.nunique() == len(column):
+    if len(real) < _MIN_IDENTIFIER_ROWS:
+        return names
+    for name in real.columns:
+        column = real[name]
+        kind = column.dtype
+        text = pd.api.types.is_string_dtype(kind) or isinstance(kind, pd.CategoricalDtype)
+        integers = pd.api.types.is_integer_dtype(kind)
+        if name in names or not (text or integers) or pd.api.types.is_bool_dtype(kind):
+            continue
+        if column.notna().all() and column.nunique() == len(column):
+            if text or _numbers_rows(column):
                 names.append(name)
-    keep = [name for name in real.columns if name not in names]
-    return names if keep else []  # a table of identifiers only: nothing else to compare
+    return names
+
+
+def _numbers_rows(column: pd.Series) -> bool:
+    """Whether distinct whole numbers are a numbering (row, customer numbers), not amounts.
+
+    Their range holds fewer than twice as many integers as there are values. A
+    measurement drawn from such a narrow range would repeat a value (n draws from
+    2n integers are all distinct with probability about ``exp(-n / 4)``), while
+    measured amounts (incomes, energy) spread over a range far wider than their
+    count, and stay in the privacy scores.
+    """
+    values = column.to_numpy(dtype=np.float64)
+    return bool(np.ptp(values) < 2 * len(values))
+
+
+def _informative_columns(frame: pd.DataFrame, sequence_index: Hashable | None) -> list[Hashable]:
+    """The columns of ``frame`` that can tell one row from another: those holding two
+    values or more (missing counts as one), other than the panel's time index."""
+    return [name for name in frame.columns if name != sequence_index and _varies(frame[name])]
+
+
+def _varies(column: pd.Series) -> bool:
+    try:
+        return column.nunique(dropna=False) > 1
+    except TypeError:  # unhashable values (lists): the input checks name them later
+        return True
+
+
+def _blind_privacy(
+    kept: pd.DataFrame,
+    identifiers: list[Hashable],
+    sequence_key: Hashable | None,
+    sequence_index: Hashable | None,
+) -> str | None:
+    """Why privacy scores on ``kept`` (the columns besides the identifiers and a panel's
+    sequence key) cannot tell a copied row from a new one, or None when they can."""
+    if _informative_columns(kept, sequence_index):
+        return None
+    left_out = [] if sequence_key is None else [f"the sequence key {sequence_key!r}"]
+    if identifiers:
+        left_out.append(f"the identifiers {identifiers}")
+    if kept.shape[1] == 0:
+        basis = "every column is left out: " + " and ".join(left_out)
+    elif list(kept.columns) == [sequence_index]:
+        basis = f"only the time index {sequence_index!r} is compared"
+        basis += f", {' and '.join(left_out)} left out" if left_out else ""
+    else:
+        basis = f"the columns compared, {list(kept.columns)}, hold one value each"
+    advice = (
+        " (an integer measurement taken for an identifier is compared when given as floats)"
+        if identifiers
+        else ""
+    )
+    return (
+        f"no column tells one row from another ({basis}), so a copy of the training rows "
+        "would score like new data: the privacy checks cannot pass and no overall score is "
+        f"given{advice}"
+    )
+
+
+def _withhold_pass(verdict: PrivacyVerdict, reason: str) -> PrivacyVerdict:
+    """``verdict`` turned to a warning with ``reason`` first; its passed checks become
+    ``"fine: ..."`` notes, as :func:`privacy_verdict` writes them."""
+    if verdict.status == "warn":
+        reasons, notes = [reason, *verdict.reasons], list(verdict.notes)
+    else:
+        reasons = [reason]
+        notes = [f"fine: {text}" for text in verdict.reasons] + verdict.notes
+    return replace(verdict, status="warn", reasons=reasons, notes=notes)
 
 
 def _unscored_identifiers(
@@ -671,6 +744,7 @@ def evaluate(
 
     real, synthetic = _padded_sequences(real, "real"), _padded_sequences(synthetic, "synthetic")
     holdout = _padded_sequences(holdout, "holdout")
+    blind: str | None = None  # why the privacy scores cannot judge memorisation
     if _is_windows(real) or _is_windows(synthetic):
         result.kind = WINDOWS
         _check_both_windows({"real": real, "synthetic": synthetic, "holdout": holdout})
@@ -745,12 +819,16 @@ def evaluate(
             chosen.discard("temporal")
         real_p, synth_p, hold_p = real_t, synth_t, hold_t
         real_f, synth_f = real_t, synth_t
-        identifiers = _identifier_columns(real_t, synthesizer)
-        if identifiers:
+        identifiers = [  # a panel's time index is compared, whatever its values
+            name for name in _identifier_columns(real_t, synthesizer) if name != sequence_index
+        ]
+        kept = [name for name in real_t.columns if name not in identifiers]
+        blind = _blind_privacy(real_t[kept], identifiers, sequence_key, sequence_index)
+        if identifiers and kept:  # identifiers only: nothing else to compare
             notes.append(
                 f"Privacy scores leave out the identifier columns {identifiers} (declared to "
-                "the synthesizer, or one distinct value per row): fresh IDs would hide copied "
-                "rows."
+                "the synthesizer, or labels distinct on every row: text, categories, or whole "
+                "numbers that number the rows): fresh IDs would hide copied rows."
             )
             real_p, synth_p, hold_p = _without(identifiers, real_p, synth_p, hold_p)
             unscored = _unscored_identifiers(real_t, identifiers, synthesizer)
@@ -760,6 +838,8 @@ def evaluate(
                     "numbered afresh or distinct on every row, so they match nothing by design."
                 )
                 real_f, synth_f = _without(unscored, real_t, synth_t)
+        if blind is not None and "privacy" in chosen:
+            notes.append(f"Privacy: {blind}.")
     result.real, result.synthetic = real_t, synth_t
     if target is not None and "utility" in chosen and target not in real_t.columns:
         raise InvalidParameterError(
@@ -808,6 +888,10 @@ def evaluate(
                     random_state=random_state,
                 )
                 privacy.verdict = privacy_verdict(privacy, epsilon=epsilon, delta=delta)
+                if blind is not None:  # the scores say nothing: no pass, no headline score
+                    privacy.overall = float("nan")
+                    privacy.notes.append(f"{blind[0].upper()}{blind[1:]}.")
+                    privacy.verdict = _withhold_pass(privacy.verdict, blind)
                 result.privacy = privacy
             elif name == "temporal" and result.real_windows is not None:
                 with _torch_threads(n_threads):

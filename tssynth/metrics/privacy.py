@@ -638,7 +638,8 @@ class PrivacyReport:
     overall : float
         ``min(1, 2 * (1 - share_closer_to_train))``: 1 when synthetic rows are
         no closer to the training rows than to unseen real rows, 0 when every
-        one is closer to training (NaN without a holdout).
+        one is closer to training (NaN without a holdout, and from
+        :func:`~tssynth.metrics.evaluate` when no compared column tells rows apart).
     share_closer_to_train : float
         The share of synthetic rows closer to a training row than to any holdout
         row, on the scale of equal-sized sets (:func:`share_closer_to_train`): 0.5
