@@ -1,6 +1,7 @@
 """evaluate on panels and identifier-like columns: privacy that cannot be fooled by
 measurements taken for identifiers."""
 
+import importlib
 import math
 
 import numpy as np
@@ -108,3 +109,79 @@ def test_privacy_with_nothing_to_compare_warns_without_a_score(case):
     assert math.isnan(result.to_dict()["privacy"]["overall"])
     assert any(expected in note for note in result.notes)
     assert any(expected in note for note in result.privacy.notes)
+
+
+def _captured_splits(monkeypatch) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """The (train, test) real rows each utility score is computed on."""
+    # the module, which the function of the same name hides as an attribute
+    evaluate_module = importlib.import_module("tssynth.metrics.evaluate")
+    splits = []
+    scored = evaluate_module.utility_report
+
+    def spy(train, synthetic, test, *args, **kwargs):
+        splits.append((train, test))
+        return scored(train, synthetic, test, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "utility_report", spy)
+    return splits
+
+
+def test_panel_utility_without_holdout_tests_on_entities_it_did_not_train_on(monkeypatch):
+    rng = np.random.default_rng(0)
+    n, steps = 200, 10
+    # y is mostly the entity's own level: rows of a seen entity give it away
+    real = pd.DataFrame(
+        {
+            "unit": np.repeat(np.arange(n), steps),
+            "t": np.tile(np.arange(steps), n),
+            "tag": np.repeat(rng.normal(size=n), steps),
+            "y": np.repeat(rng.normal(size=n), steps) + 0.1 * rng.normal(size=n * steps),
+        }
+    )
+    splits = _captured_splits(monkeypatch)
+    result = evaluate(
+        real,
+        real.copy(),
+        sequence_key="unit",
+        sequence_index="t",
+        target="y",
+        metrics=["utility"],
+        n_threads=1,
+    )
+    ((train, test),) = splits
+    train_units, test_units = (set(real.loc[part.index, "unit"]) for part in (train, test))
+    assert not train_units & test_units
+    assert len(test_units) == n // 5 and len(train) + len(test) == len(real)
+    # Without memorised entities, the real model has nothing to predict y from.
+    assert result.utility.real["r2"] < 0.2
+    assert any("split 80/20 by 'unit'" in note for note in result.notes)
+
+
+def test_panel_classification_split_by_entity_keeps_every_class(monkeypatch):
+    rng = np.random.default_rng(1)
+    n, steps = 60, 6
+    level = rng.choice(["low", "mid", "high"], n, p=[0.5, 0.3, 0.2])
+    real = pd.DataFrame(
+        {
+            "unit": np.repeat([f"u{i}" for i in range(n)], steps),
+            "t": np.tile(np.arange(steps), n),
+            "x": rng.normal(size=n * steps),
+            "level": np.repeat(level, steps),
+        }
+    )
+    splits = _captured_splits(monkeypatch)
+    evaluate(
+        real,
+        real.copy(),
+        sequence_key="unit",
+        sequence_index="t",
+        target="level",
+        metrics=["utility"],
+        n_threads=1,
+    )
+    ((train, test),) = splits
+    assert not set(real.loc[train.index, "unit"]) & set(real.loc[test.index, "unit"])
+    assert set(test["level"]) == set(level)
+    shares = test["level"].value_counts(normalize=True)
+    expected = pd.Series(level).value_counts(normalize=True)
+    assert (shares - expected).abs().max() < 0.1

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, train_test_split
 from tqdm.auto import tqdm
 
 from tssynth._validation import check_int
@@ -56,6 +56,7 @@ from tssynth.metrics.utility import (
 
 SECTIONS = ("fidelity", "utility", "privacy", "temporal")
 TABLE, WINDOWS, PANEL = "table", "windows", "panel"
+_FOLDS = 5  # a split without holdout tests on one part in five
 _MIN_IDENTIFIER_ROWS = 20  # fewer rows are distinct by chance too often to call a column an ID
 
 
@@ -515,7 +516,10 @@ def _utility(
     random_state: int | None,
     n_threads: int | None,
     notes: list[str],
+    groups: pd.Series | None = None,
 ) -> UtilityReport:
+    """TSTR against TRTR; without a holdout the real rows are split 80/20 (by the
+    entities in ``groups``, a panel's sequence key, when given)."""
     train, test = real, holdout
     if holdout is None:
         kind = task
@@ -523,19 +527,36 @@ def _utility(
             spec = {s.name: s for s in infer_schema(real, discrete_columns)}[target]
             kind = CLASSIFICATION if spec.kind != CONTINUOUS else "regression"
         labels = real[target].astype(object).where(real[target].notna(), "__missing__")
-        counts = labels.value_counts()
-        # stratified when every class can sit on both sides: 30 classes of 2 rows in 60
-        # rows cannot fit a test part of 12
-        fits = counts.min() >= 2 and len(counts) <= np.ceil(0.2 * len(real))  # the test rows
-        stratify = labels if kind == CLASSIFICATION and fits else None
-        train, test = train_test_split(
-            real, test_size=0.2, random_state=random_state, stratify=stratify
-        )
-        notes.append(
-            "Utility: no holdout given, so the real data was split 80/20 and the models are "
-            "tested on the 20 %; the synthesizer probably saw those rows, so the synthetic "
-            "score is optimistic. Pass holdout= (real rows kept out of training) for a fair test."
-        )
+        classes = labels if kind == CLASSIFICATION else None
+        codes = None if groups is None else pd.factorize(groups, use_na_sentinel=False)[0]
+        if codes is not None and codes.max() >= 1:
+            train_rows, test_rows = _entity_split(codes, classes, random_state)
+            train, test = real.iloc[train_rows], real.iloc[test_rows]
+            notes.append(
+                f"Utility: no holdout given, so the real sequences were split 80/20 by "
+                f"{groups.name!r} (each entity's rows on one side) and the models are tested "
+                "on the 20 %: the real model meets new entities, as the synthetic one does, "
+                "but the synthesizer probably saw those entities, so the synthetic score is "
+                "optimistic. Pass holdout= (real sequences kept out of training) for a fair "
+                "test."
+            )
+        else:
+            counts = labels.value_counts()
+            # stratified when every class can sit on both sides: 30 classes of 2 rows in 60
+            # rows cannot fit a test part of 12
+            fits = counts.min() >= 2 and len(counts) <= np.ceil(0.2 * len(real))  # test rows
+            train, test = train_test_split(
+                real,
+                test_size=0.2,
+                random_state=random_state,
+                stratify=classes if fits else None,
+            )
+            notes.append(
+                "Utility: no holdout given, so the real data was split 80/20 and the models "
+                "are tested on the 20 %; the synthesizer probably saw those rows, so the "
+                "synthetic score is optimistic. Pass holdout= (real rows kept out of training) "
+                "for a fair test."
+            )
     return utility_report(
         train,
         synthetic,
@@ -546,6 +567,24 @@ def _utility(
         random_state=random_state,
         n_threads=n_threads,
     )
+
+
+def _entity_split(
+    codes: np.ndarray, classes: pd.Series | None, random_state: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test row positions, about 80/20 of the entities (``codes``, 0..k-1).
+
+    Stratified by ``classes`` when every class is in enough entities to sit on both
+    sides: in at least 5 (one per fold) and no more classes than test entities.
+    """
+    n_entities = int(codes.max()) + 1
+    if classes is not None:
+        per_class = pd.Series(codes).groupby(classes.to_numpy()).nunique()
+        if per_class.min() >= _FOLDS and len(per_class) <= np.ceil(n_entities / _FOLDS):
+            folds = StratifiedGroupKFold(_FOLDS, shuffle=True, random_state=random_state)
+            return next(folds.split(codes, classes.to_numpy(), groups=codes))
+    split = GroupShuffleSplit(n_splits=1, test_size=1 / _FOLDS, random_state=random_state)
+    return next(split.split(codes, groups=codes))
 
 
 def _temporal(
@@ -675,7 +714,8 @@ def evaluate(
     discrete_columns : list of column labels, optional
         Columns to treat as categorical whatever their dtype.
     sequence_key, sequence_index : column labels, optional
-        For a long panel: the entity column and the time column.
+        For a long panel: the entity column and the time column. Without a
+        holdout, utility splits the real rows by entity.
     window : int, optional
         Steps per window cut from panel (or NaN-padded) sequences for the
         temporal scores (default: the shorter of the two panels' median sequence
@@ -745,6 +785,7 @@ def evaluate(
     real, synthetic = _padded_sequences(real, "real"), _padded_sequences(synthetic, "synthetic")
     holdout = _padded_sequences(holdout, "holdout")
     blind: str | None = None  # why the privacy scores cannot judge memorisation
+    groups: pd.Series | None = None  # a panel's entity of each real row
     if _is_windows(real) or _is_windows(synthetic):
         result.kind = WINDOWS
         _check_both_windows({"real": real, "synthetic": synthetic, "holdout": holdout})
@@ -807,6 +848,7 @@ def evaluate(
                     "holds times (DenseVAE windows): it orders the steps only and is left out "
                     "of the fidelity and privacy scores."
                 )
+            groups = real_t[sequence_key]  # utility splits by entity
             real_t, synth_t, hold_t = _without(drop, real_t, synth_t, hold_t)
             if "temporal" in chosen:
                 _panel_temporal_inputs(
@@ -877,6 +919,7 @@ def evaluate(
                     random_state,
                     n_threads,
                     notes,
+                    groups,
                 )
             elif name == "privacy":
                 privacy = privacy_report(
