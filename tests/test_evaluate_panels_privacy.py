@@ -185,3 +185,27 @@ def test_panel_classification_split_by_entity_keeps_every_class(monkeypatch):
     shares = test["level"].value_counts(normalize=True)
     expected = pd.Series(level).value_counts(normalize=True)
     assert (shares - expected).abs().max() < 0.1
+
+
+def test_object_dates_and_decimals_distinct_on_every_row_are_compared():
+    # Object columns of Python datetimes or Decimals are values, not text labels: left
+    # out as identifiers, a verbatim copy of them passed with nothing else compared.
+    import decimal
+
+    def table(seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        minutes = pd.to_timedelta(rng.choice(10**6, 100, replace=False), unit="min")
+        amounts = rng.choice(10**6, 100, replace=False) / 100
+        return pd.DataFrame(
+            {
+                "when": pd.Series(pd.Timestamp("2020") + minutes).dt.to_pydatetime(),
+                "amount": [decimal.Decimal(f"{a:.2f}") for a in amounts],
+            }
+        )
+
+    train = table(1)
+    assert train["when"].dtype == object and train["amount"].dtype == object
+    copied = _privacy(train, train.copy(), table(2))
+    assert not any("identifier" in note for note in copied.notes)
+    assert copied.privacy.verdict.status == "warn"
+    assert copied.privacy.exact_copy_rate == 1.0

@@ -286,6 +286,9 @@ def _counts_steps(frame: pd.DataFrame, key: Hashable, index: Hashable) -> bool:
     return bool(np.array_equal(column.to_numpy(dtype=np.float64), steps))
 
 
+_LABEL_OBJECTS = frozenset({"string", "bytes", "mixed", "mixed-integer"})
+
+
 def _identifier_columns(real: pd.DataFrame, synthesizer: Any) -> list[Hashable]:
     """Columns that label rows rather than measure them.
 
@@ -305,6 +308,8 @@ def _identifier_columns(real: pd.DataFrame, synthesizer: Any) -> list[Hashable]:
         column = real[name]
         kind = column.dtype
         text = pd.api.types.is_string_dtype(kind) or isinstance(kind, pd.CategoricalDtype)
+        if pd.api.types.is_object_dtype(kind):  # labels, not dates or numbers (Decimals)
+            text = pd.api.types.infer_dtype(column, skipna=True) in _LABEL_OBJECTS
         integers = pd.api.types.is_integer_dtype(kind)
         if name in names or not (text or integers) or pd.api.types.is_bool_dtype(kind):
             continue
