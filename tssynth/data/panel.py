@@ -534,6 +534,21 @@ def _as_given(series: pd.Series, spec: ColumnSpec) -> pd.Series:
     return cast if same else series
 
 
+def _exact_values(series: pd.Series, spec: ColumnSpec) -> np.ndarray | None:
+    """A training context column as kept for sampling.
+
+    None for a categorical column (its one-hot code decodes exactly); a continuous
+    column's values themselves, which its float32 encoding only approximates (integers
+    past 2**24 a unit or two off, floats in their last digits): a numpy array of its own
+    dtype, or objects for other dtypes (nullable, tz-aware, Python numbers, dates).
+    """
+    if spec.kind == CATEGORICAL:
+        return None
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iufmM":
+        return series.to_numpy(copy=True)
+    return series.to_numpy(dtype=object)
+
+
 def _frequent_or_median(values: np.ndarray, budget: DataBudget, what: str) -> np.ndarray:
     """Released frequent values (one per record), else the private median (3 units)."""
     pool = _released_draws(release_frequent(values, None, budget, what, per_record=1))
@@ -568,6 +583,11 @@ class PanelTransformer:
     context_rows : ndarray of shape (n_entities, context_dim) or None
         The encoded training contexts, then the entities' absence flags (drawn from
         when sampling).
+    context_values : list of (ndarray or None), or None
+        Per context column, the training entities' exact values of a continuous column
+        (None for a categorical one, which decodes exactly): sampled contexts take them
+        (see :meth:`training_context`). None without context, under differential
+        privacy and in generator files written before them.
     absent_columns : list of column labels
         Features that some entities (at least two, not all) lack at every step (a lab
         never taken for a patient, a channel a device does not have). Whether an
@@ -581,6 +601,7 @@ class PanelTransformer:
 
     absent_columns: Sequence[Hashable] = ()  # transformers pickled before them
     absent_rates: np.ndarray | None = None
+    context_values: list[np.ndarray | None] | None = None
 
     def __init__(self, max_modes: int = 10, random_state: int | None = None) -> None:
         self.max_modes = max_modes
@@ -646,9 +667,14 @@ class PanelTransformer:
         self.steps = DataTransformer(**settings)
         self.steps.fit(step_rows, step_schema, budget, weights)
         self.context, self.context_rows, self.absent_columns = None, None, []
+        self.context_values = None
         if panel.context is not None:
             self.context = DataTransformer(**settings)
             self.context.fit(panel.context, context_schema, budget)
+            if budget is None:  # DP keeps no training contexts
+                self.context_values = [
+                    _exact_values(panel.context[spec.name], spec) for spec in self.context.columns
+                ]
         if budget is None:  # sampling draws training contexts; DP keeps none
             missing = _missing_steps(panel, list(panel.features.columns))
             lengths = panel.lengths[:, None]
@@ -767,6 +793,35 @@ class PanelTransformer:
             flags = np.zeros((n, len(self.absent_columns)), dtype=np.float32)
         parts = [flags] if user_rows is None else [user_rows, flags]
         return np.hstack(parts).astype(np.float32, copy=False)
+
+    def training_context(self, entities: np.ndarray) -> pd.DataFrame | None:
+        """The context columns of training entities, exactly as fitted.
+
+        Categorical columns decode from the encoded rows; continuous ones take the kept
+        values (:attr:`context_values`), not the float32 encodings' decoding.
+
+        Parameters
+        ----------
+        entities : ndarray of int, shape (n,)
+            Training entities, one per new sequence.
+
+        Returns
+        -------
+        DataFrame with the fitted context columns and a fresh index, or None where the
+        values are not kept (no context, differential privacy, generator files written
+        before them: the encoded rows are decoded instead).
+        """
+        if self.context_values is None or self.context_rows is None:
+            return None
+        rows = self.context_rows[entities, : self.user_context_dim]
+        decoded = self.context.inverse_transform(rows).reset_index(drop=True)
+        columns = {
+            spec.name: decoded[spec.name]
+            if values is None
+            else _as_given(pd.Series(values[entities]), spec)
+            for spec, values in zip(self.context.columns, self.context_values, strict=True)
+        }
+        return pd.DataFrame(columns, index=pd.RangeIndex(len(entities)))
 
     def lacking_chance(self, lengths: np.ndarray) -> np.ndarray | None:
         """Chance that an entity lacks each absent column throughout, given that its first
@@ -1058,6 +1113,7 @@ class PanelTransformer:
             "steps": self.steps.to_state(),
             "context": None if self.context is None else self.context.to_state(),
             "context_rows": self.context_rows,
+            "context_values": self.context_values,
             "lengths": self.lengths,
             "starts": self.starts,
             "step": self.step,
@@ -1077,6 +1133,7 @@ class PanelTransformer:
             None if state["context"] is None else DataTransformer.from_state(state["context"])
         )
         self.context_rows = state["context_rows"]
+        self.context_values = state.get("context_values")  # files written before: decoded
         self.lengths = np.asarray(state["lengths"], dtype=np.int64)
         self.starts = None if state["starts"] is None else np.asarray(state["starts"], float)
         self.step = float(state["step"])

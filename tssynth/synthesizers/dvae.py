@@ -586,9 +586,14 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
                 "few sequences for the budget); pass sequence_length=... to sample."
             )
         context_rows = self._context_rows(n, context)
-        lengths, starts, drawn_context = self._entity_draws(n, context_rows)
+        lengths, starts, entities = self._entity_draws(n, context_rows)
+        drawn_context = None
+        if entities is not None and transformer.context_rows is not None:
+            drawn_context = np.asarray(transformer.context_rows[entities], dtype=np.float32)
         if context_rows is None:
             context_rows = drawn_context
+            if entities is not None:  # the drawn entities' exact values, not their encodings
+                context = transformer.training_context(entities)
         elif drawn_context is not None:  # given contexts: the drawn entities' absence flags
             flags = drawn_context[:, transformer.user_context_dim :]
             context_rows = transformer.with_flags(context_rows, flags, n)
@@ -670,13 +675,14 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
     def _entity_draws(
         self, n: int, context_rows: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Lengths, starts and encoded contexts of ``n`` new sequences, drawn together.
+        """Lengths, starts and training entities of ``n`` new sequences, drawn together.
 
-        Without DP each new sequence takes all three from one training sequence, so
-        that a context keeps its lengths and start times; with given contexts, from a
-        training sequence whose context is nearest (a random one among ties). Under
-        DP the releases are separate, so they are drawn independently (contexts:
-        None, the caller's ``context=`` is required).
+        Without DP each new sequence takes its length, start and context from one
+        training sequence (the entity returned), so that a context keeps its lengths
+        and start times; with given contexts, from a training sequence whose context
+        is nearest (a random one among ties). Under DP the releases are separate, so
+        they are drawn independently (entities: None, the caller's ``context=`` is
+        required).
         """
         transformer, rng = self.panel_transformer_, self._sample_rng
         if self.privacy_["epsilon"] is not None:
@@ -690,10 +696,7 @@ class DVAESynthesizer(BaseSynthesizer, auto_wrap_output_keys=None):
             entities = nearest_rows(context_rows, known, rng)
         lengths = transformer.lengths[entities]
         starts = None if transformer.starts is None else transformer.starts[entities]
-        drawn = None
-        if transformer.context_rows is not None:
-            drawn = np.asarray(transformer.context_rows[entities], dtype=np.float32)
-        return lengths, starts, drawn
+        return lengths, starts, entities
 
     def _context_rows(self, n: int, context: Any) -> np.ndarray | None:
         """The encoded ``context`` given by the user (None when not given), checked."""
