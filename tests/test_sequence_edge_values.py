@@ -2,6 +2,7 @@
 
 - DVAE samples take their context from one training sequence: its exact values, not
   the float32 encoding's decoding (IDs past 2**24, dates as YYYYMMDD codes, floats).
+- DVAE times near the ends of int64 and uint64 are checked in integer arithmetic.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tssynth import DVAESynthesizer, load
 from tssynth.data.panel import PanelTransformer
+from tssynth.data.schema import CONTINUOUS, NUMERIC, ColumnSpec
+from tssynth.data.time_index import IndexClock, restore_times
+from tssynth.exceptions import InvalidParameterError
 
 TINY = {"epochs": 1, "random_state": 0}
 
@@ -95,3 +100,56 @@ def test_files_without_exact_context_values_still_sample():
     assert len(drawn) == 20
     assert (drawn.dtypes == context.dtypes).all()
     assert drawn["kind"].isin(context["kind"]).all()
+
+
+@pytest.mark.parametrize(
+    ("dtype", "first"),
+    [
+        (np.int64, -(2**63)),
+        (np.int64, 2**63 - 10),
+        (np.int64, 2**63 - 5),
+        (np.uint64, 2**64 - 1000),
+        (np.uint64, 2**64 - 5),
+    ],
+)
+def test_integer_times_at_the_ends_of_64_bits_sample(dtype, first):
+    rng = np.random.default_rng(0)
+    steps = np.tile(np.arange(5), 8)
+    times = (steps.astype(object) + first).astype(dtype)
+    panel = pd.DataFrame({"k": np.repeat(np.arange(8), 5), "t": times, "v": rng.normal(size=40)})
+    model = DVAESynthesizer(sequence_key="k", sequence_index="t", **TINY).fit(panel)
+    out = model.sample(3)
+    assert out["t"].dtype == np.dtype(dtype)
+    # samples reuse training starts and lengths, so their times are training times
+    assert set(out["t"].tolist()) <= {int(t) for t in times}
+
+
+def test_times_past_the_end_of_int64_are_still_refused_exactly():
+    spec = ColumnSpec("t", CONTINUOUS, "int64", NUMERIC)
+    origin = 2**63 - 10
+    last = restore_times(np.array([0.0, 9.0]), origin, spec, IndexClock())
+    assert last.tolist() == [origin, 2**63 - 1]
+    with pytest.raises(InvalidParameterError, match="cannot hold the times"):
+        restore_times(np.array([0.0, 10.0]), origin, spec, IndexClock())
+    spec = ColumnSpec("t", CONTINUOUS, "uint64", NUMERIC)
+    low = restore_times(np.array([0.0, 1.0]), 0, spec, IndexClock())
+    assert low.dtype == np.uint64 and low.tolist() == [0, 1]
+    with pytest.raises(InvalidParameterError, match="cannot hold the times"):
+        restore_times(np.array([-1.0, 0.0]), 0, spec, IndexClock())
+    with pytest.raises(InvalidParameterError, match="cannot hold the times"):
+        restore_times(np.array([2.0]), 2**64 - 2, spec, IndexClock())
+
+
+def test_forecast_past_the_end_of_int64_is_refused():
+    rng = np.random.default_rng(0)
+    panel = pd.DataFrame(
+        {
+            "k": np.repeat(np.arange(8), 5),
+            "t": np.tile(np.arange(5), 8) + np.int64(2**63 - 10),
+            "v": rng.normal(size=40),
+        }
+    )
+    model = DVAESynthesizer(sequence_key="k", sequence_index="t", **TINY).fit(panel)
+    assert model.forecast(panel[panel.k == 0], steps=5)["t"].max() == 2**63 - 1
+    with pytest.raises(InvalidParameterError, match="cannot hold the times"):
+        model.forecast(panel[panel.k == 0], steps=6)

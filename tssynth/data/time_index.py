@@ -28,7 +28,6 @@ import pandas as pd
 from tssynth.data.continuous import decimal_step, float_precision
 from tssynth.data.schema import (
     DATETIME,
-    LARGEST_TIME,
     TIMEDELTA,
     ColumnSpec,
     check_time_kind,
@@ -212,18 +211,18 @@ def restore_times(
         return restore_continuous(times, spec)
     offsets = np.round(offsets)
     if clock.months:
-        _check_range(_month_days(offsets + origin) * _per_day(spec), spec)
+        _check_range(_month_days(offsets + origin) * _per_day(spec), 0, spec)
         return restore_time_ints(month_times(offsets.astype(np.int64) + origin, spec, clock), spec)
     if spec.value_type in (DATETIME, TIMEDELTA) and clock.resolution > 1:
         # On the grid of the origin: a prefix at 06:00 of a daily model stays at 06:00.
         # Halves up, not to even: steps from a prefix half-way off the grid (04:30 on
         # an hourly one) went 06:00, 06:00, 08:00.
         offsets = np.floor(offsets / clock.resolution + 0.5) * clock.resolution
-    _check_range(offsets + float(origin), spec)
+    _check_range(offsets, origin, spec)
     if spec.value_type in (DATETIME, TIMEDELTA):
-        return restore_time_ints(offsets.astype(np.int64) + origin, spec)
+        return restore_time_ints(_add_exactly(offsets, origin, signed=True), spec)
     arithmetic = _arithmetic(dtype)
-    ints = offsets.astype(arithmetic) + arithmetic.type(origin)
+    ints = _add_exactly(offsets, origin, signed=arithmetic == np.dtype(np.int64))
     info = np.iinfo(numpy_dtype(dtype))
     if ints.size and (ints.min() < info.min or ints.max() > info.max):
         dtype = "Int64" if isinstance(dtype, pd.api.extensions.ExtensionDtype) else np.int64
@@ -236,15 +235,35 @@ def _arithmetic(dtype: Any) -> np.dtype:
     return np.dtype(np.uint64 if unsigned else np.int64)
 
 
-def _check_range(values: np.ndarray, spec: ColumnSpec) -> None:
-    """Raise when times (floats, in the unit) run beyond what the 64-bit column holds."""
-    if not values.size:
+def _limits(spec: ColumnSpec) -> tuple[int, int]:
+    """The smallest and largest time the 64-bit column holds, in the unit."""
+    if spec.value_type in (DATETIME, TIMEDELTA):
+        return -(2**63) + 1, 2**63 - 1  # the smallest int64 is NaT
+    if _arithmetic(pd.api.types.pandas_dtype(spec.dtype)) == np.dtype(np.uint64):
+        return 0, 2**64 - 1
+    return -(2**63), 2**63 - 1
+
+
+def _float_inside(bound: int, upward: bool) -> float:
+    """The float nearest ``bound`` on the inside: for a float ``x``, ``x >= bound`` exactly
+    when ``x >= _float_inside(bound, True)`` (and ``<=`` with ``upward=False``)."""
+    nearest = float(bound)
+    if upward and nearest < bound:  # Python compares floats with ints exactly
+        return float(np.nextafter(nearest, np.inf))
+    if not upward and nearest > bound:
+        return float(np.nextafter(nearest, -np.inf))
+    return nearest
+
+
+def _check_range(offsets: np.ndarray, origin: int, spec: ColumnSpec) -> None:
+    """Raise when times (float offsets from the integer ``origin``, in the unit) run
+    beyond what the 64-bit column holds, compared exactly: the sum in float64 is off by
+    up to 1,024 units near the ends of the range."""
+    if not offsets.size:
         return
-    unsigned = spec.value_type not in (DATETIME, TIMEDELTA) and _arithmetic(
-        pd.api.types.pandas_dtype(spec.dtype)
-    ) == np.dtype(np.uint64)
-    low, high = (0.0, 2 * LARGEST_TIME) if unsigned else (-LARGEST_TIME, LARGEST_TIME)
-    if values.min() >= low and values.max() <= high:
+    low, high = _limits(spec)
+    lowest, highest = _float_inside(low - origin, True), _float_inside(high - origin, False)
+    if np.all((offsets >= lowest) & (offsets <= highest)):  # NaN fails
         return
     kind = "datetimes" if spec.value_type == DATETIME else "values"
     coarser = " or convert the column to a coarser unit first (e.g. datetime64[s])"
@@ -253,6 +272,17 @@ def _check_range(values: np.ndarray, spec: ColumnSpec) -> None:
         f"steps reach: they run beyond the largest or smallest {kind} it holds. Ask for fewer "
         f"steps{coarser if spec.value_type == DATETIME else ''}."
     )
+
+
+def _add_exactly(offsets: np.ndarray, origin: int, signed: bool) -> np.ndarray:
+    """``origin`` plus whole float ``offsets`` as int64 (``signed``) or uint64, exact for
+    sums the dtype holds (checked by :func:`_check_range`), however far the offsets reach
+    (up to 2**64 from an origin at one end of the range)."""
+    magnitude = np.abs(offsets).astype(np.uint64)  # whole floats below 2**64: exact
+    base = np.uint64(origin % 2**64)
+    # modulo 2**64: the sum is in range, so its bits are those of the exact sum
+    total = np.where(offsets < 0, base - magnitude, base + magnitude)
+    return total.view(np.int64) if signed else total
 
 
 def _month_days(months: np.ndarray) -> np.ndarray:
