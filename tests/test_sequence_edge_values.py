@@ -3,22 +3,24 @@
 - DVAE samples take their context from one training sequence: its exact values, not
   the float32 encoding's decoding (IDs past 2**24, dates as YYYYMMDD codes, floats).
 - DVAE times near the ends of int64 and uint64 are checked in integer arithmetic.
+- DenseVAE channels spanning +-1.7e308 neither overflow nor collapse silently.
 """
 
 from __future__ import annotations
 
 import decimal
+import re
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tssynth import DVAESynthesizer, load
+from tssynth import DenseVAESynthesizer, DVAESynthesizer, load
 from tssynth.data.panel import PanelTransformer
 from tssynth.data.schema import CONTINUOUS, NUMERIC, ColumnSpec
 from tssynth.data.time_index import IndexClock, restore_times
-from tssynth.exceptions import InvalidParameterError
+from tssynth.exceptions import InvalidDataError, InvalidParameterError
 
 TINY = {"epochs": 1, "random_state": 0}
 
@@ -153,3 +155,39 @@ def test_forecast_past_the_end_of_int64_is_refused():
     assert model.forecast(panel[panel.k == 0], steps=5)["t"].max() == 2**63 - 1
     with pytest.raises(InvalidParameterError, match="cannot hold the times"):
         model.forecast(panel[panel.k == 0], steps=6)
+
+
+def test_dense_channel_too_wide_to_model_is_named():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 8, 2))
+    X[0, 0, 1], X[1, 0, 1] = 1.7e308, -1.7e308
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        named = re.escape("channel 1 spans -1.7e+308 to 1.7e+308")
+        with pytest.raises(InvalidDataError, match=named):
+            DenseVAESynthesizer(**TINY).fit(X)
+
+
+def test_dense_extreme_frequent_values_sample_without_overflow():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 8, 2))
+    X[:, :, 0] = rng.choice([-1.7e308, 0.0, 1.7e308], size=(30, 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = DenseVAESynthesizer(**TINY).fit(X)
+        samples = model.sample(50)[:, :, 0]
+    assert np.isfinite(samples).all()
+    assert samples.min() >= -1.7e308 and samples.max() <= 1.7e308
+    # the three levels come back exactly, each of them
+    assert {-1.7e308, 0.0, 1.7e308} <= set(np.unique(samples))
+
+
+def test_dense_scores_values_beyond_a_wide_range_without_overflow():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 8, 1))
+    X[0, 0, 0], X[1, 0, 0] = -1e308, 1e307  # midpoint -4.5e307
+    model = DenseVAESynthesizer(**TINY).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        scores = model.score_samples(np.full((1, 8, 1), 1.7e308))
+    assert np.isfinite(scores).all()

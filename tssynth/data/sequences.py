@@ -390,6 +390,16 @@ def _check_size(shape: tuple[int, ...], what: str) -> None:
         )
 
 
+def channel_name(fmt: dict[str, Any], step: int, channel: int) -> str:
+    """How an error names the value at ``step`` of ``channel`` in windows read as ``fmt``
+    (see :func:`to_windows`): its column, or ``channel c`` for arrays."""
+    if fmt["kind"] == "wide":
+        return f"column {fmt['columns'][step]!r}"
+    if "columns" in fmt:
+        return f"column {fmt['columns'][channel]!r}"
+    return f"channel {channel}"
+
+
 def _check_finite(windows: np.ndarray, what: str, fmt: dict[str, Any]) -> None:
     # block by block: overlapping windows viewed on one series are never copied whole
     rows = max(1, _FINITE_CHECK_VALUES // max(1, windows[0].size))
@@ -398,12 +408,7 @@ def _check_finite(windows: np.ndarray, what: str, fmt: dict[str, Any]) -> None:
     bad = ~np.isfinite(windows)
     if bad.any():
         i, t, c = (int(v[0]) for v in np.nonzero(bad))
-        if fmt["kind"] == "wide":
-            channel = f"column {fmt['columns'][t]!r}"
-        elif "columns" in fmt:
-            channel = f"column {fmt['columns'][c]!r}"
-        else:
-            channel = f"channel {c}"
+        channel = channel_name(fmt, t, c)
         windows_hit = int(bad.any(axis=(1, 2)).sum())  # windows overlap: count windows
         raise InvalidDataError(
             f"{what} has missing or infinite values in {windows_hit} of its {len(windows)} "

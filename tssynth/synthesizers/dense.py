@@ -17,7 +17,13 @@ from tssynth.data.continuous import point_masses
 from tssynth.data.memory import fits_in_memory, shown_bytes
 from tssynth.data.private import DataBudget, midpoint_and_half_range, private_range
 from tssynth.data.schema import declared_bounds
-from tssynth.data.sequences import fitted_columns, from_windows, to_windows, window_labels
+from tssynth.data.sequences import (
+    channel_name,
+    fitted_columns,
+    from_windows,
+    to_windows,
+    window_labels,
+)
 from tssynth.exceptions import (
     InvalidDataError,
     InvalidParameterError,
@@ -36,6 +42,9 @@ _WINDOW_ATTRIBUTES = ("input_format_", "window_length_", "n_channels_", "data_mi
 # Scaled float32 values round to about 2**-24 of the half range: a value this close to a
 # frequent one is it.
 _EXACT_TOLERANCE = 2.0**-20
+# A channel with this share of its values nearer its midpoint than float32's smallest
+# normal number of its half range cannot be modelled: they scale to one float32 value.
+_LOST_SHARE = 0.05
 
 
 class DenseVAESynthesizer(BaseSynthesizer):
@@ -324,6 +333,8 @@ class DenseVAESynthesizer(BaseSynthesizer):
             **_input_features(prepared.extras["columns"], _array_width(input_format, T, d)),
         }
         scaled = self._scale(windows, attributes)
+        if budget is None:  # under DP, a data-dependent error would be a release
+            _check_representable(windows, scaled, attributes, input_format)
         return attributes, [np.clip(scaled, -1.0, 1.0, out=scaled)]
 
     @staticmethod
@@ -360,13 +371,15 @@ class DenseVAESynthesizer(BaseSynthesizer):
         """Windows scaled per channel (the fitted range to [-1, 1]) as float32 rows ``(n, T * d)``.
 
         Scaled in float64 (values far from zero keep their digits) a block of rows at
-        a time, so that only the float32 result is as large as the data.
+        a time, so that only the float32 result is as large as the data. Halved before
+        subtracting: 1.7e308 minus a midpoint of -1e308 would overflow (halving is exact
+        above float64's subnormals, so the result is the same).
         """
         centre, half = cls._centre_and_half_span(attributes["data_min_"], attributes["data_max_"])
         n = len(windows)
         scaled = np.empty((n, int(np.prod(windows.shape[1:]))), dtype=np.float32)
         for start in range(0, n, _SCALE_ROWS):
-            block = (windows[start : start + _SCALE_ROWS] - centre) / half
+            block = (windows[start : start + _SCALE_ROWS] / 2.0 - centre / 2.0) / (half / 2.0)
             scaled[start : start + _SCALE_ROWS] = block.reshape(len(block), -1)
         return scaled
 
@@ -383,10 +396,11 @@ class DenseVAESynthesizer(BaseSynthesizer):
             if not values:
                 continue
             column = windows[..., channel]
-            distances = np.abs(column[..., None] - np.asarray(values))
+            # halves: -1.7e308 minus a frequent 1.7e308 would overflow
+            distances = np.abs(column[..., None] / 2.0 - np.asarray(values) / 2.0)
             nearest = distances.argmin(axis=-1)
             near = np.take_along_axis(distances, nearest[..., None], -1)[..., 0]
-            close = near <= tolerance[channel]
+            close = near <= tolerance[channel] / 2.0
             column[close] = np.asarray(values)[nearest[close]]
         return windows
 
@@ -464,7 +478,9 @@ class DenseVAESynthesizer(BaseSynthesizer):
         ------
         InvalidDataError
             Ragged windows, missing values inside windows, non-numeric columns,
-            a window longer than the series, duplicate (entity, time) rows.
+            a window longer than the series, duplicate (entity, time) rows, a
+            channel whose range is too wide for its values to be told apart in
+            the model's float32 scale (sentinels of +-1.7e308 beside readings near 0).
         """
         return super().fit(X, y, metadata=metadata)
 
@@ -623,6 +639,37 @@ class DenseVAESynthesizer(BaseSynthesizer):
             for start in range(0, len(array), _CHUNK)
         ]
         return torch.cat(scores).double().cpu().numpy()
+
+
+def _check_representable(
+    windows: np.ndarray, scaled: np.ndarray, attributes: dict[str, Any], fmt: dict[str, Any]
+) -> None:
+    """Raise when a channel's range is too wide for its values to be modelled.
+
+    A value that is not its channel's midpoint but scales to below float32's smallest
+    normal number (1.2e-38 of the half range: readings near 0 beside sentinels of
+    ±1.7e308) is one float32 value with all the others there; when that is true of
+    ``_LOST_SHARE`` of a channel, its samples would collapse onto that value.
+    """
+    centre, _ = DenseVAESynthesizer._centre_and_half_span(
+        attributes["data_min_"], attributes["data_max_"]
+    )
+    tiny = np.finfo(np.float32).tiny
+    lost = (np.abs(scaled) < tiny).reshape(windows.shape) & (windows != centre)
+    share = lost.mean(axis=(0, 1))
+    bad = np.flatnonzero(share >= _LOST_SHARE)
+    if not bad.size:
+        return
+    c = int(bad[0])
+    t = int(np.flatnonzero(lost[..., c].any(axis=0))[0])
+    low, high = attributes["data_min_"][c], attributes["data_max_"][c]
+    raise InvalidDataError(
+        f"X's {channel_name(fmt, t, c)} spans {low:.4g} to {high:.4g}, so wide that "
+        f"{share[c]:.0%} of its values are nearer its midpoint than the model's float32 "
+        "values resolve (1e-38 of its half range): samples would give them all one "
+        "value. Replace sentinel or out-of-range values (such as +-1.7e308) or rescale "
+        "the channel before fitting."
+    )
 
 
 def _frequent_values(windows: np.ndarray) -> list[list[float]]:
