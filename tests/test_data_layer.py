@@ -1246,3 +1246,19 @@ def test_a_floor_with_floors_of_its_own_is_no_stand_in():
     assert 0 not in transformer._floor_stand_ins
     back = transformer.inverse_transform(transformer.transform(frame))
     pd.testing.assert_frame_equal(back, frame)
+
+
+def test_a_floor_under_two_columns_stands_in_below_both():
+    # Each column's stand-in alone: the second column measured its gap from the
+    # first's stand-in, fell below it, and came back clipped.
+    rng = np.random.default_rng(0)
+    floor = rng.normal(100, 10, 800).round(2)
+    near = (floor + rng.exponential(1, 800)).round(2)
+    far = (floor + rng.exponential(20, 800)).round(2)
+    frame = pd.DataFrame({"floor": np.where(rng.random(800) < 0.1, np.nan, floor)})
+    frame = frame.assign(near=near, far=far)
+    transformer = fit_transformer(frame)
+    assert transformer._floors == {1: (0,), 2: (0,)}
+    assert set(transformer._floor_stand_ins) == {1, 2}
+    back = transformer.inverse_transform(transformer.transform(frame))
+    pd.testing.assert_frame_equal(back, frame)

@@ -67,7 +67,9 @@ MAGIC = b"TSSYNTH\x00"
 # element of each "floors" entry, none in older files; a reader of format 9 would decode
 # such a column as missing wherever its floor is); object columns of datetime.datetime
 # or Timestamp values are datetime columns (python_type "datetime" / "timestamp": a
-# reader of format 9 would restore them as dates), and missing_as may be "NaT".
+# reader of format 9 would restore them as dates), and missing_as may be "NaT". A DVAE's
+# panel state may hold the exact training context values ("context_values", absent in
+# older files, which decode contexts as before and whose readers ignore it).
 FORMAT_VERSION = 10
 _LENGTH = struct.Struct("<I")
 

@@ -279,7 +279,7 @@ def _add_exactly(offsets: np.ndarray, origin: int, signed: bool) -> np.ndarray:
     sums the dtype holds (checked by :func:`_check_range`), however far the offsets reach
     (up to 2**64 from an origin at one end of the range)."""
     magnitude = np.abs(offsets).astype(np.uint64)  # whole floats below 2**64: exact
-    base = np.uint64(origin % 2**64)
+    base = np.uint64(int(origin) % 2**64)  # a Python int: numpy integers overflow
     # modulo 2**64: the sum is in range, so its bits are those of the exact sum
     total = np.where(offsets < 0, base - magnitude, base + magnitude)
     return total.view(np.int64) if signed else total

@@ -1332,14 +1332,17 @@ class DataTransformer:
             late, early = self.columns[later], self.columns[self._anchors[later]]
             earlier = filled.get(early.name, df[early.name])
             filled[early.name] = with_stand_in_anchor(df[late.name], late, earlier, early, offset)
-        for later, gaps in self._floor_stand_ins.items():  # of floors without floors
-            late = self.columns[later]
-            above = filled.get(late.name, df[late.name])
+        stand_ins: dict[int, np.ndarray] = {}  # of floors without floors of their own
+        for later, gaps in self._floor_stand_ins.items():
+            above = to_float(df[self.columns[later].name], self.columns[later])
             for floor, (gap, low, high) in gaps.items():
-                spec = self.columns[floor]
-                below = to_float(filled.get(spec.name, df[spec.name]), spec)
-                stand_in = with_stand_in_floor(to_float(above, late), below, gap, low, high)
-                filled[spec.name] = pd.Series(stand_in, index=df.index)
+                below = to_float(df[self.columns[floor].name], self.columns[floor])
+                stand_in = with_stand_in_floor(above, below, gap, low, high)
+                # a floor under several columns: the lowest, below each of them
+                shared = stand_ins.get(floor)
+                stand_ins[floor] = stand_in if shared is None else np.fmin(shared, stand_in)
+        for floor, stand_in in stand_ins.items():
+            filled[self.columns[floor].name] = pd.Series(stand_in, index=df.index)
         if not filled:
             return df
         df = df.copy(deep=False)  # labels of any kind (assign takes strings only)
@@ -1365,9 +1368,9 @@ class DataTransformer:
         self, df: pd.DataFrame, absolute: list[np.ndarray] | None = None
     ) -> np.ndarray:
         """Float values of every continuous row (a column, or its day or time of day);
-        an anchor's stand-ins (:meth:`_with_stand_ins`) in place of its missing values,
-        and NaN in the relative parts of rows at absolute values (codes ``absolute``
-        from :meth:`_absolute_codes`: their modes are set apart)."""
+        an anchor's or floor's stand-ins (:meth:`_with_stand_ins`) in place of its
+        missing values, and NaN in the relative parts of rows at absolute values (codes
+        ``absolute`` from :meth:`_absolute_codes`: their modes are set apart)."""
         if len(self._cont_index) == 0:
             return np.zeros((len(df), 0))
         df = self._with_stand_ins(df)
