@@ -1808,12 +1808,12 @@ class DataTransformer:
         # them missing together (its own mask would add its misses to theirs), else
         # where either is.
         for position, floors in self._floors.items():
+            if position in self._floor_stand_ins:
+                continue  # present where its floors are missing: it keeps its own mask
             masks = [missing[floor] for floor in floors if floor in missing]
             if not masks:
                 continue
             floors_missing = np.logical_or.reduce(masks)
-            if position in self._floor_stand_ins:
-                continue  # present where its floors are missing: it keeps its own mask
             if position in self._missing_with_floors or position not in missing:
                 missing[position] = floors_missing
             else:
